@@ -1,0 +1,46 @@
+//! Consumers: what reads the stream and how far behind it falls.
+
+pub mod polling;
+
+pub use polling::{PollingConsumer, ReadBudget};
+
+use kinesim_sim::LogHistogram;
+
+/// Counters of one consumer on one shard over one output period, or over the run.
+#[derive(Clone, Debug)]
+pub struct ReadCounters {
+    pub read_records: u64,
+    pub read_bytes: u64,
+    pub get_records_calls: u64,
+    pub read_throttled_calls: u64,
+    pub iterator_age_ms_max: f64,
+    pub expired_unread_records: u64,
+    /// End-to-end latency of records read: from creation at the producer to delivery.
+    pub latency_ms: LogHistogram,
+}
+
+impl Default for ReadCounters {
+    fn default() -> Self {
+        ReadCounters {
+            read_records: 0,
+            read_bytes: 0,
+            get_records_calls: 0,
+            read_throttled_calls: 0,
+            iterator_age_ms_max: 0.0,
+            expired_unread_records: 0,
+            latency_ms: LogHistogram::new(),
+        }
+    }
+}
+
+impl ReadCounters {
+    pub fn clear(&mut self) {
+        self.read_records = 0;
+        self.read_bytes = 0;
+        self.get_records_calls = 0;
+        self.read_throttled_calls = 0;
+        self.iterator_age_ms_max = 0.0;
+        self.expired_unread_records = 0;
+        self.latency_ms.clear();
+    }
+}

@@ -1,0 +1,198 @@
+//! Shared-throughput consumers: GetRecords pollers (reference `kinesis-facts.md` §3).
+//!
+//! Every polling consumer of a shard draws on one read budget: a byte bucket refilling
+//! at 2 MiB/s that one call may overdraw by up to 10 MiB, and 5 calls per second in fixed
+//! one-second windows. A call is throttled (and returns nothing) when the second's calls
+//! are used up or the bucket is below zero. This single bucket yields both documented
+//! penalties: after a 10 MiB read the bucket needs 5 s to climb back to zero, and after
+//! a short overdraft about 1 s (§2.3, §3). Calls are served in the order they arrive;
+//! each consumer polls each shard every `poll_interval` plus a small random delay, from
+//! a random phase, so identical consumers share fairly on average without any share
+//! being coded, and one that reads 10 MiB at once delays the others, as on AWS.
+//!
+//! Lifecycle of a poll: due at `next_poll_ns`; refill the bucket to that time; throttled
+//! or served; the iterator age is the age of the last record returned (0 for an empty
+//! response, as CloudWatch defines `GetRecords.IteratorAgeMilliseconds`, §9); the next
+//! poll is scheduled.
+
+use super::ReadCounters;
+use crate::spec::{ConsumerKind, ConsumerSpec, PollingSpec, ReadLimitSpec, StartPosition};
+use crate::storage::ShardLog;
+use kinesim_sim::sample::uniform01;
+use kinesim_sim::{RandomStream, SeedKey, NANOS_PER_MS, NANOS_PER_SEC};
+
+/// The shared GetRecords budget of one shard.
+#[derive(Copy, Clone, Debug)]
+pub struct ReadBudget {
+    bytes: f64,
+    refilled_at_ns: u64,
+    window_index: u64,
+    calls_in_window: u32,
+}
+
+impl ReadBudget {
+    pub fn new(limit: &ReadLimitSpec, now_ns: u64) -> ReadBudget {
+        ReadBudget {
+            bytes: limit.depth_bytes as f64,
+            refilled_at_ns: now_ns,
+            window_index: now_ns / NANOS_PER_SEC,
+            calls_in_window: 0,
+        }
+    }
+
+    /// Bytes one call may take at `now_ns`, or `None` when the call is throttled.
+    fn open_call(&mut self, limit: &ReadLimitSpec, now_ns: u64) -> Option<u64> {
+        debug_assert!(now_ns >= self.refilled_at_ns);
+        let elapsed_s = (now_ns - self.refilled_at_ns) as f64 / NANOS_PER_SEC as f64;
+        self.bytes = (self.bytes + limit.bytes_per_s as f64 * elapsed_s).min(limit.depth_bytes as f64);
+        self.refilled_at_ns = now_ns;
+        let window_index = now_ns / NANOS_PER_SEC;
+        if window_index != self.window_index {
+            self.window_index = window_index;
+            self.calls_in_window = 0;
+        }
+        let allowed = self.calls_in_window < limit.calls_per_s && self.bytes >= 0.0;
+        if allowed || limit.throttled_calls_count {
+            self.calls_in_window = (self.calls_in_window + 1).min(limit.calls_per_s);
+        }
+        allowed.then(|| (self.bytes + limit.overdraft_bytes as f64) as u64)
+    }
+
+    fn charge(&mut self, bytes: u64) {
+        self.bytes -= bytes as f64;
+    }
+}
+
+/// What one GetRecords call did.
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct PollOutcome {
+    pub records: u64,
+    pub bytes: u64,
+    pub throttled: bool,
+    pub iterator_age_ms: f64,
+}
+
+/// One polling consumer's place in one shard.
+#[derive(Copy, Clone, Debug)]
+struct Cursor {
+    /// Offset of the next record to read.
+    position: u64,
+    next_poll_ns: u64,
+}
+
+pub struct PollingConsumer {
+    pub name: String,
+    spec: PollingSpec,
+    start: StartPosition,
+    polls: RandomStream,
+    cursors: Vec<Cursor>,
+    /// Per shard: counters of the current consumer-output period.
+    pub period: Vec<ReadCounters>,
+    /// Over the whole run, all shards.
+    pub totals: ReadCounters,
+}
+
+impl PollingConsumer {
+    pub fn new(spec: &ConsumerSpec, seed: &SeedKey) -> PollingConsumer {
+        let ConsumerKind::Polling(polling) = &spec.kind;
+        PollingConsumer {
+            name: spec.name.clone(),
+            spec: polling.clone(),
+            start: spec.start,
+            polls: RandomStream::new(seed, &format!("consumer/{}/polls", spec.name)),
+            cursors: Vec::new(),
+            period: Vec::new(),
+            totals: ReadCounters::default(),
+        }
+    }
+
+    /// Attaches the consumer to a newly opened shard, starting at its configured position
+    /// with a random phase inside one poll interval (seeded per shard slot).
+    pub fn attach(&mut self, shard_slot: usize, log: &ShardLog, now_ns: u64, seed: &SeedKey) {
+        assert_eq!(shard_slot, self.cursors.len(), "shards are attached in slot order");
+        let mut phase = RandomStream::new(seed, &format!("consumer/{}/phase", self.name));
+        let phase_ns = (uniform01(phase.at_step(shard_slot as u64)) * self.spec.poll_interval.as_nanos() as f64) as u64;
+        let position = match self.start {
+            StartPosition::Latest => log.offset_end(),
+            StartPosition::TrimHorizon => log.offset_first(),
+        };
+        self.cursors.push(Cursor { position, next_poll_ns: now_ns + phase_ns });
+        self.period.push(ReadCounters::default());
+    }
+
+    pub fn position(&self, shard_slot: usize) -> u64 {
+        self.cursors[shard_slot].position
+    }
+
+    pub fn next_poll_ns(&self, shard_slot: usize) -> u64 {
+        self.cursors[shard_slot].next_poll_ns
+    }
+
+    /// Positions the poll-jitter stream for a step (once per step, before any poll).
+    pub fn begin_step(&mut self, step: u64) {
+        self.polls.at_step(step);
+    }
+
+    /// Records that expired before this consumer read them: everything below `offset`.
+    /// Returns how many were lost.
+    pub fn expire_below(&mut self, shard_slot: usize, offset: u64) -> u64 {
+        let cursor = &mut self.cursors[shard_slot];
+        if cursor.position >= offset {
+            return 0;
+        }
+        let lost = offset - cursor.position;
+        cursor.position = offset;
+        self.period[shard_slot].expired_unread_records += lost;
+        self.totals.expired_unread_records += lost;
+        lost
+    }
+
+    /// Makes the poll due now on `shard_slot`, against the shard's shared budget.
+    pub fn poll(
+        &mut self,
+        shard_slot: usize,
+        log: &ShardLog,
+        budget: &mut ReadBudget,
+        limit: &ReadLimitSpec,
+    ) -> PollOutcome {
+        let cursor = self.cursors[shard_slot];
+        let now_ns = cursor.next_poll_ns;
+        let period = &mut self.period[shard_slot];
+        let totals = &mut self.totals;
+        period.get_records_calls += 1;
+        totals.get_records_calls += 1;
+        let mut position = cursor.position;
+        let mut outcome = PollOutcome::default();
+        match budget.open_call(limit, now_ns) {
+            None => {
+                period.read_throttled_calls += 1;
+                totals.read_throttled_calls += 1;
+                outcome.throttled = true;
+            }
+            Some(bytes_allowed) => {
+                let bytes_max = bytes_allowed.min(self.spec.max_bytes);
+                let read =
+                    log.read(position, now_ns, u64::from(self.spec.max_records), bytes_max, |records, latency_ns| {
+                        let latency_ms = latency_ns as f64 / NANOS_PER_MS as f64;
+                        period.latency_ms.add(latency_ms, records);
+                        totals.latency_ms.add(latency_ms, records);
+                    });
+                budget.charge(read.bytes);
+                position += read.records;
+                let age_ms =
+                    if read.records == 0 { 0.0 } else { (now_ns - read.arrival_last_ns) as f64 / NANOS_PER_MS as f64 };
+                for counters in [&mut *period, &mut *totals] {
+                    counters.read_records += read.records;
+                    counters.read_bytes += read.bytes;
+                    counters.iterator_age_ms_max = counters.iterator_age_ms_max.max(age_ms);
+                }
+                outcome =
+                    PollOutcome { records: read.records, bytes: read.bytes, throttled: false, iterator_age_ms: age_ms };
+            }
+        }
+        let jitter_ns = (uniform01(self.polls.rng()) * self.spec.poll_jitter.as_nanos() as f64) as u64;
+        self.cursors[shard_slot] =
+            Cursor { position, next_poll_ns: now_ns + self.spec.poll_interval.as_nanos() + jitter_ns };
+        outcome
+    }
+}

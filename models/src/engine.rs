@@ -1,0 +1,666 @@
+//! One run: the event queue, its phases, and the stepped data plane.
+//!
+//! Events and their order. The queue orders by (time, phase, insertion sequence), and
+//! the phase fixes what happens first within one instant:
+//!
+//! ```text
+//!   CONTROL  control-plane changes (scheduled actions, reshards; later issues)
+//!   DATA     the data step ending at this instant: writes, then reads, of [t - step, t)
+//!   METRICS  periods ending at this instant are closed and written
+//!   POLICY   policies look at the published metrics (later issues)
+//! ```
+//!
+//! A step event at time `t` processes the interval `[t - step, t)`: producers offer,
+//! shards admit and store, consumers poll at their own times inside the interval. So a
+//! metrics period closing at `t` holds exactly the steps that ended by `t`, and a
+//! control-plane change at `t` applies to the next step. Data stored by a step is
+//! readable from the step's end plus the propagation delay, never in the same instant.
+
+use crate::consumer::{PollingConsumer, ReadBudget};
+use crate::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
+use crate::producer::{Arrival, Producer, ProducerTotals};
+use crate::routing::{initial_ranges, HashRange, ShardId};
+use crate::spec::ExperimentSpec;
+use crate::storage::ShardLog;
+use crate::stream::{apportion, WriteAdmission, WriteAllowance};
+use kinesim_sim::{run_until, EventQueue, Phase, Process, SeedKey, SimDuration, SimTime, NANOS_PER_SEC};
+
+/// Phases within one instant, in the order they run.
+pub mod phase {
+    use kinesim_sim::Phase;
+    pub const CONTROL: Phase = Phase(0);
+    pub const DATA: Phase = Phase(1);
+    pub const METRICS: Phase = Phase(3);
+    pub const POLICY: Phase = Phase(4);
+}
+
+/// The most events pending at once (a bound, asserted by the queue).
+const EVENTS_PENDING_MAX: usize = 1 << 20;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Event {
+    /// The data step `index`, covering `[index * step, (index + 1) * step)`.
+    Step(u64),
+    CloseStreamPeriod,
+    CloseShardPeriod,
+    CloseConsumerPeriod,
+}
+
+/// One consumer's results over the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsumerSummary {
+    pub name: String,
+    pub read_records: u64,
+    pub read_bytes: u64,
+    pub iterator_age_ms_max: f64,
+    pub expired_unread_records: u64,
+    pub reprocessed_records: u64,
+    pub read_throttled_calls: u64,
+    pub get_records_calls: u64,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p99: f64,
+    pub latency_ms_max: f64,
+    /// Records stored but not read by this consumer at the end.
+    pub unread_records_end: u64,
+}
+
+/// The run's totals; see DESIGN's `summary.json` for meanings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    pub duration_s: f64,
+    pub offered_records: u64,
+    pub attempted_records: u64,
+    pub accepted_records: u64,
+    pub write_throttled_records: u64,
+    pub write_throttle_rate: f64,
+    pub dropped_records: u64,
+    pub in_flight_records_end: u64,
+    pub incoming_bytes: u64,
+    pub shards_open_max: u32,
+    pub reshard_operations: u64,
+    pub consumers: Vec<ConsumerSummary>,
+    /// Steps simulated times open shards: the unit of work of the data plane.
+    pub shard_steps: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub summary: RunSummary,
+    pub hot_keys: Vec<HotKeyRow>,
+}
+
+/// Runs one experiment, pushing rows into `recorder` as periods close.
+pub fn simulate(spec: &ExperimentSpec, recorder: &mut dyn Recorder) -> RunResult {
+    let mut simulation = Simulation::new(spec, recorder);
+    let mut queue = EventQueue::new(EVENTS_PENDING_MAX);
+    simulation.schedule_initial(&mut queue);
+    run_until(&mut simulation, &mut queue, SimTime::ZERO + spec.duration);
+    simulation.finish()
+}
+
+/// Per-second write counters of one shard, for peak utilisation.
+#[derive(Copy, Clone, Debug, Default)]
+struct SecondCounters {
+    accepted_records: u64,
+    accepted_bytes: u64,
+    attempted_records: u64,
+    attempted_bytes: u64,
+}
+
+/// What one shard stored in the current step.
+#[derive(Copy, Clone, Debug, Default)]
+struct StepStore {
+    records: u64,
+    bytes: u64,
+    /// Sum over stored records of (arrival - creation), for the block's mean age.
+    age_sum_ns: u128,
+}
+
+/// Scratch of the write step, one entry per open shard, sized once per shard map.
+#[derive(Clone, Debug, Default)]
+struct ShardDemand {
+    records: u64,
+    bytes: u64,
+    accept_left: u64,
+    demand_left: u64,
+    filled_at_ns: u64,
+    arrival_mean_ns: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ShardPeriod {
+    incoming_records: u64,
+    incoming_bytes: u64,
+    write_throttled_records: u64,
+    utilisation_peak: f64,
+    demand_peak: f64,
+    read_records: u64,
+    read_bytes: u64,
+    read_throttled_calls: u64,
+    iterator_age_ms_max: f64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct StreamPeriod {
+    incoming_records: u64,
+    incoming_bytes: u64,
+    utilisation_peak: f64,
+    demand_peak: f64,
+    read_records: u64,
+    read_bytes: u64,
+    read_throttled_calls: u64,
+    iterator_age_ms_max: f64,
+    expired_unread_records: u64,
+    /// Producer totals at the period start, to take differences.
+    producers_at_start: ProducerTotals,
+}
+
+/// The open shards, as flat arrays indexed by shard slot.
+struct Shards {
+    ids: Vec<ShardId>,
+    ranges: Vec<HashRange>,
+    allowances: Vec<WriteAllowance>,
+    logs: Vec<ShardLog>,
+    budgets: Vec<ReadBudget>,
+    demand: Vec<ShardDemand>,
+    stored: Vec<StepStore>,
+    second: Vec<SecondCounters>,
+    period: Vec<ShardPeriod>,
+}
+
+struct Simulation<'a> {
+    spec: &'a ExperimentSpec,
+    recorder: &'a mut dyn Recorder,
+    seed: SeedKey,
+    step_ns: u64,
+    admission: WriteAdmission,
+    shards: Shards,
+    producers: Vec<Producer>,
+    consumers: Vec<PollingConsumer>,
+    arrivals: Vec<Arrival>,
+    stream_period: StreamPeriod,
+    stream_period_start: SimTime,
+    shard_period_start: SimTime,
+    consumer_period_start: SimTime,
+    incoming_bytes_total: u64,
+    shard_steps: u64,
+}
+
+impl Process for Simulation<'_> {
+    type Event = Event;
+
+    fn handle(&mut self, now: SimTime, _phase: Phase, event: Event, queue: &mut EventQueue<Event>) {
+        match event {
+            Event::Step(index) => {
+                self.step(index);
+                let next = SimTime::from_nanos((index + 2) * self.step_ns);
+                if next <= SimTime::ZERO + self.spec.duration {
+                    queue.schedule(next, phase::DATA, Event::Step(index + 1));
+                }
+            }
+            Event::CloseStreamPeriod => {
+                self.close_stream_period(now);
+                self.reschedule(queue, now, self.spec.metrics_period, event);
+            }
+            Event::CloseShardPeriod => {
+                self.close_shard_period(now);
+                self.reschedule(queue, now, self.spec.output.shards_period.expect("scheduled only when on"), event);
+            }
+            Event::CloseConsumerPeriod => {
+                self.close_consumer_period(now);
+                self.reschedule(queue, now, self.spec.output.consumers_period.expect("scheduled only when on"), event);
+            }
+        }
+    }
+}
+
+impl<'a> Simulation<'a> {
+    fn new(spec: &'a ExperimentSpec, recorder: &'a mut dyn Recorder) -> Simulation<'a> {
+        assert!(NANOS_PER_SEC % spec.step.as_nanos() == 0, "the step divides one second");
+        let seed = SeedKey::from_master(spec.seed);
+        let admission = WriteAdmission::new(&spec.stream.write_limit);
+        let mut simulation = Simulation {
+            spec,
+            recorder,
+            seed,
+            step_ns: spec.step.as_nanos(),
+            admission,
+            shards: Shards {
+                ids: Vec::new(),
+                ranges: Vec::new(),
+                allowances: Vec::new(),
+                logs: Vec::new(),
+                budgets: Vec::new(),
+                demand: Vec::new(),
+                stored: Vec::new(),
+                second: Vec::new(),
+                period: Vec::new(),
+            },
+            producers: spec.producers.iter().map(|p| Producer::new(p, &seed, spec.step)).collect(),
+            consumers: spec.consumers.iter().map(|c| PollingConsumer::new(c, &seed)).collect(),
+            arrivals: Vec::new(),
+            stream_period: StreamPeriod::default(),
+            stream_period_start: SimTime::ZERO,
+            shard_period_start: SimTime::ZERO,
+            consumer_period_start: SimTime::ZERO,
+            incoming_bytes_total: 0,
+            shard_steps: 0,
+        };
+        for range in initial_ranges(spec.stream.shards) {
+            simulation.open_shard(range, SimTime::ZERO);
+        }
+        for producer in &mut simulation.producers {
+            producer.project(&simulation.shards.ranges);
+        }
+        simulation
+    }
+
+    fn open_shard(&mut self, range: HashRange, now: SimTime) {
+        let shards = &mut self.shards;
+        let slot = shards.ids.len();
+        shards.ids.push(ShardId(slot as u32));
+        shards.ranges.push(range);
+        shards.allowances.push(self.admission.fresh(now.as_nanos()));
+        shards.logs.push(ShardLog::new());
+        shards.budgets.push(ReadBudget::new(&self.spec.stream.read_limit, now.as_nanos()));
+        shards.demand.push(ShardDemand::default());
+        shards.stored.push(StepStore::default());
+        shards.second.push(SecondCounters::default());
+        shards.period.push(ShardPeriod::default());
+        for consumer in &mut self.consumers {
+            consumer.attach(slot, &shards.logs[slot], now.as_nanos(), &self.seed);
+        }
+    }
+
+    fn schedule_initial(&mut self, queue: &mut EventQueue<Event>) {
+        let spec = self.spec;
+        self.recorder.event(&EventRow {
+            time_s: 0.0,
+            kind: "run_started".into(),
+            subject: "stream".into(),
+            detail: format!("seed={} shards={} mode=provisioned", spec.seed, spec.stream.shards),
+        });
+        queue.schedule(SimTime::from_nanos(self.step_ns), phase::DATA, Event::Step(0));
+        queue.schedule(SimTime::ZERO + spec.metrics_period, phase::METRICS, Event::CloseStreamPeriod);
+        if let Some(period) = spec.output.shards_period {
+            queue.schedule(SimTime::ZERO + period, phase::METRICS, Event::CloseShardPeriod);
+        }
+        if let Some(period) = spec.output.consumers_period {
+            queue.schedule(SimTime::ZERO + period, phase::METRICS, Event::CloseConsumerPeriod);
+        }
+    }
+
+    /// Schedules a period's next close; the last period may be shorter than the others
+    /// and closes at the run's end.
+    fn reschedule(&self, queue: &mut EventQueue<Event>, now: SimTime, period: SimDuration, event: Event) {
+        let end = SimTime::ZERO + self.spec.duration;
+        if now >= end {
+            return;
+        }
+        let next = now + period;
+        queue.schedule(if next > end { end } else { next }, phase::METRICS, event);
+    }
+
+    /// One data step: `[index * step, (index + 1) * step)`.
+    fn step(&mut self, index: u64) {
+        let t0 = SimTime::from_nanos(index * self.step_ns);
+        let t1 = SimTime::from_nanos((index + 1) * self.step_ns);
+        self.expire(t0);
+        self.write(index, t0, t1);
+        self.read(index, t0, t1);
+        if t1.as_nanos() % NANOS_PER_SEC == 0 {
+            self.close_second();
+        }
+        self.shard_steps += self.shards.ids.len() as u64;
+    }
+
+    /// Drops what has passed retention (counting it against readers still behind it)
+    /// and what every reader has already read.
+    fn expire(&mut self, t0: SimTime) {
+        let retention_ns = self.spec.stream.retention.as_nanos();
+        let expire_through = t0.as_nanos().checked_sub(retention_ns);
+        for slot in 0..self.shards.ids.len() {
+            let offset_needed = self.consumers.iter().map(|c| c.position(slot)).min().unwrap_or(u64::MAX);
+            let offset_expired = self.shards.logs[slot].trim(expire_through, offset_needed);
+            for consumer in &mut self.consumers {
+                self.stream_period.expired_unread_records += consumer.expire_below(slot, offset_expired);
+            }
+        }
+    }
+
+    fn write(&mut self, index: u64, t0: SimTime, t1: SimTime) {
+        self.arrivals.clear();
+        for (slot, producer) in self.producers.iter_mut().enumerate() {
+            producer.begin_step(index);
+            producer.emit(slot as u32, index, t0, t1, self.spec.start_unix_s, &mut self.arrivals);
+        }
+        let shards = &mut self.shards;
+        for demand in &mut shards.demand {
+            demand.records = 0;
+            demand.bytes = 0;
+        }
+        for arrival in &self.arrivals {
+            let demand = &mut shards.demand[arrival.shard_slot as usize];
+            demand.records += arrival.records;
+            demand.bytes += arrival.bytes;
+        }
+        for slot in 0..shards.ids.len() {
+            self.admit_shard(slot, t0, t1);
+        }
+        for arrival in &self.arrivals {
+            let slot = arrival.shard_slot as usize;
+            let demand = &mut self.shards.demand[slot];
+            let accepted = apportion(&mut demand.accept_left, &mut demand.demand_left, arrival.records);
+            let filled_at_ns = demand.filled_at_ns;
+            let arrival_mean_ns = demand.arrival_mean_ns;
+            let stored = &mut self.shards.stored[slot];
+            let accepted_bytes =
+                (u128::from(arrival.bytes) * u128::from(accepted) / u128::from(arrival.records)) as u64;
+            stored.records += accepted;
+            stored.bytes += accepted_bytes;
+            stored.age_sum_ns += u128::from(accepted) * u128::from(arrival_mean_ns.saturating_sub(arrival.created_ns));
+            self.producers[arrival.producer_slot as usize].settle(arrival, accepted, filled_at_ns, index, self.step_ns);
+        }
+        for slot in 0..self.shards.ids.len() {
+            self.store_step(slot, t0, t1);
+        }
+    }
+
+    /// Decides how much of a shard's demand this step fits its allowance.
+    fn admit_shard(&mut self, slot: usize, t0: SimTime, t1: SimTime) {
+        let shards = &mut self.shards;
+        let allowance = &mut shards.allowances[slot];
+        self.admission.refill(allowance, t0.as_nanos());
+        let demand = &mut shards.demand[slot];
+        let admitted = self.admission.admit(allowance, demand.records, demand.bytes, t0.as_nanos(), t1.as_nanos());
+        demand.accept_left = admitted.records_accepted;
+        demand.demand_left = demand.records;
+        demand.filled_at_ns = admitted.filled_at_ns;
+        // Admitted records arrived evenly over [t0, filled_at).
+        demand.arrival_mean_ns = (t0.as_nanos() + admitted.filled_at_ns) / 2;
+        let second = &mut shards.second[slot];
+        second.attempted_records += demand.records;
+        second.attempted_bytes += demand.bytes;
+        second.accepted_records += admitted.records_accepted;
+        second.accepted_bytes += admitted.bytes_accepted;
+    }
+
+    /// Appends what a shard accepted this step to its log and counts it.
+    fn store_step(&mut self, slot: usize, t0: SimTime, t1: SimTime) {
+        let shards = &mut self.shards;
+        let stored = std::mem::take(&mut shards.stored[slot]);
+        let demand = &shards.demand[slot];
+        debug_assert_eq!(demand.accept_left, 0, "apportioning hands out every admitted record");
+        debug_assert_eq!(demand.demand_left, 0);
+        let throttled = demand.records - stored.records;
+        let period = &mut shards.period[slot];
+        period.incoming_records += stored.records;
+        period.incoming_bytes += stored.bytes;
+        period.write_throttled_records += throttled;
+        self.stream_period.incoming_records += stored.records;
+        self.stream_period.incoming_bytes += stored.bytes;
+        self.incoming_bytes_total += stored.bytes;
+        if stored.records == 0 {
+            return;
+        }
+        let age_ns = (stored.age_sum_ns / u128::from(stored.records)) as u64;
+        let arrival_last_ns = demand.filled_at_ns.min(t1.as_nanos() - 1).max(t0.as_nanos());
+        let readable_at_ns = t1.as_nanos() + self.spec.stream.propagation_delay.as_nanos();
+        shards.logs[slot].append(stored.records, stored.bytes, t0.as_nanos(), arrival_last_ns, readable_at_ns, age_ns);
+    }
+
+    /// Serves every poll due in `[t0, t1)`, shard by shard, in the order the polls arrive.
+    fn read(&mut self, index: u64, t0: SimTime, t1: SimTime) {
+        for consumer in &mut self.consumers {
+            consumer.begin_step(index);
+        }
+        let polls_max = self.consumers.len() as u64 * (self.step_ns / 1_000_000 + 1);
+        for slot in 0..self.shards.ids.len() {
+            let mut polls = 0;
+            while let Some(consumer_slot) = self.next_poller(slot, t1) {
+                let consumer = &mut self.consumers[consumer_slot];
+                debug_assert!(consumer.next_poll_ns(slot) >= t0.as_nanos());
+                let outcome = consumer.poll(
+                    slot,
+                    &self.shards.logs[slot],
+                    &mut self.shards.budgets[slot],
+                    &self.spec.stream.read_limit,
+                );
+                let period = &mut self.shards.period[slot];
+                period.read_records += outcome.records;
+                period.read_bytes += outcome.bytes;
+                period.read_throttled_calls += u64::from(outcome.throttled);
+                period.iterator_age_ms_max = period.iterator_age_ms_max.max(outcome.iterator_age_ms);
+                let stream = &mut self.stream_period;
+                stream.read_records += outcome.records;
+                stream.read_bytes += outcome.bytes;
+                stream.read_throttled_calls += u64::from(outcome.throttled);
+                stream.iterator_age_ms_max = stream.iterator_age_ms_max.max(outcome.iterator_age_ms);
+                polls += 1;
+                assert!(polls <= polls_max, "polls per shard per step are bounded by the poll interval");
+            }
+        }
+    }
+
+    /// The consumer whose next poll of `slot` comes first before `t1`; ties (rare, as
+    /// phases are random) go to the lower consumer slot.
+    fn next_poller(&self, slot: usize, t1: SimTime) -> Option<usize> {
+        let mut best: Option<(u64, usize)> = None;
+        for (consumer_slot, consumer) in self.consumers.iter().enumerate() {
+            let due = consumer.next_poll_ns(slot);
+            if due < t1.as_nanos() && best.is_none_or(|(best_due, _)| due < best_due) {
+                best = Some((due, consumer_slot));
+            }
+        }
+        best.map(|(_, consumer_slot)| consumer_slot)
+    }
+
+    /// Turns the second's write counters into peak utilisation and demand.
+    fn close_second(&mut self) {
+        let limit = &self.spec.stream.write_limit;
+        let (records_limit, bytes_limit) = (limit.records_per_s as f64, limit.bytes_per_s as f64);
+        for (second, period) in self.shards.second.iter_mut().zip(&mut self.shards.period) {
+            let utilisation =
+                (second.accepted_records as f64 / records_limit).max(second.accepted_bytes as f64 / bytes_limit);
+            let demand =
+                (second.attempted_records as f64 / records_limit).max(second.attempted_bytes as f64 / bytes_limit);
+            period.utilisation_peak = period.utilisation_peak.max(utilisation);
+            period.demand_peak = period.demand_peak.max(demand);
+            self.stream_period.utilisation_peak = self.stream_period.utilisation_peak.max(utilisation);
+            self.stream_period.demand_peak = self.stream_period.demand_peak.max(demand);
+            *second = SecondCounters::default();
+        }
+    }
+
+    fn producer_totals(&self) -> ProducerTotals {
+        let mut sum = ProducerTotals::default();
+        for producer in &self.producers {
+            sum.offered_records += producer.totals.offered_records;
+            sum.attempted_records += producer.totals.attempted_records;
+            sum.accepted_records += producer.totals.accepted_records;
+            sum.throttled_records += producer.totals.throttled_records;
+            sum.dropped_records += producer.totals.dropped_records;
+        }
+        sum
+    }
+
+    fn close_stream_period(&mut self, now: SimTime) {
+        let totals = self.producer_totals();
+        let period = std::mem::take(&mut self.stream_period);
+        let start = period.producers_at_start;
+        let row = StreamRow {
+            time_s: self.stream_period_start.as_secs_f64(),
+            shards_open: self.shards.ids.len() as u32,
+            offered_records: totals.offered_records - start.offered_records,
+            attempted_records: totals.attempted_records - start.attempted_records,
+            incoming_records: period.incoming_records,
+            incoming_bytes: period.incoming_bytes,
+            write_throttled_records: totals.throttled_records - start.throttled_records,
+            dropped_records: totals.dropped_records - start.dropped_records,
+            in_flight_records: self.producers.iter().map(Producer::in_flight_records).sum(),
+            utilisation_peak: period.utilisation_peak,
+            demand_peak: period.demand_peak,
+            read_records: period.read_records,
+            read_bytes: period.read_bytes,
+            read_throttled_calls: period.read_throttled_calls,
+            iterator_age_ms_max: period.iterator_age_ms_max,
+            expired_unread_records: period.expired_unread_records,
+        };
+        debug_assert_eq!(row.incoming_records, totals.accepted_records - start.accepted_records);
+        self.recorder.stream_row(&row);
+        self.stream_period.producers_at_start = totals;
+        self.stream_period_start = now;
+    }
+
+    fn close_shard_period(&mut self, now: SimTime) {
+        let time_s = self.shard_period_start.as_secs_f64();
+        for (slot, period) in self.shards.period.iter_mut().enumerate() {
+            let period = std::mem::take(period);
+            self.recorder.shard_row(&ShardRow {
+                time_s,
+                shard_id: self.shards.ids[slot],
+                incoming_records: period.incoming_records,
+                incoming_bytes: period.incoming_bytes,
+                write_throttled_records: period.write_throttled_records,
+                utilisation_peak: period.utilisation_peak,
+                demand_peak: period.demand_peak,
+                read_records: period.read_records,
+                read_bytes: period.read_bytes,
+                read_throttled_calls: period.read_throttled_calls,
+                iterator_age_ms_max: period.iterator_age_ms_max,
+            });
+        }
+        self.shard_period_start = now;
+    }
+
+    fn close_consumer_period(&mut self, now: SimTime) {
+        let time_s = self.consumer_period_start.as_secs_f64();
+        for consumer in &mut self.consumers {
+            for slot in 0..self.shards.ids.len() {
+                let log = &self.shards.logs[slot];
+                let backlog_records = log.readable_after(consumer.position(slot), now.as_nanos());
+                let counters = &mut consumer.period[slot];
+                self.recorder.consumer_row(&ConsumerRow {
+                    time_s,
+                    consumer: consumer.name.clone(),
+                    shard_id: self.shards.ids[slot],
+                    read_records: counters.read_records,
+                    read_bytes: counters.read_bytes,
+                    get_records_calls: counters.get_records_calls,
+                    read_throttled_calls: counters.read_throttled_calls,
+                    iterator_age_ms_max: counters.iterator_age_ms_max,
+                    expired_unread_records: counters.expired_unread_records,
+                    backlog_records,
+                    latency_ms_p50: counters.latency_ms.quantile(0.5),
+                    latency_ms_p99: counters.latency_ms.quantile(0.99),
+                    latency_ms_max: counters.latency_ms.max(),
+                });
+                counters.clear();
+            }
+        }
+        self.consumer_period_start = now;
+    }
+
+    fn finish(self) -> RunResult {
+        let totals = self.producer_totals();
+        let in_flight_records_end: u64 = self.producers.iter().map(Producer::in_flight_records).sum();
+        assert_eq!(
+            totals.offered_records,
+            totals.accepted_records + totals.dropped_records + in_flight_records_end,
+            "conservation: offered = accepted + dropped + in flight"
+        );
+        assert_eq!(totals.attempted_records, totals.accepted_records + totals.throttled_records);
+        let consumers =
+            self.consumers.iter().map(|consumer| self.consumer_summary(consumer, totals.accepted_records)).collect();
+        let summary = RunSummary {
+            duration_s: self.spec.duration.as_secs_f64(),
+            offered_records: totals.offered_records,
+            attempted_records: totals.attempted_records,
+            accepted_records: totals.accepted_records,
+            write_throttled_records: totals.throttled_records,
+            write_throttle_rate: if totals.attempted_records == 0 {
+                0.0
+            } else {
+                totals.throttled_records as f64 / totals.attempted_records as f64
+            },
+            dropped_records: totals.dropped_records,
+            in_flight_records_end,
+            incoming_bytes: self.incoming_bytes_total,
+            shards_open_max: self.shards.ids.len() as u32,
+            reshard_operations: 0,
+            consumers,
+            shard_steps: self.shard_steps,
+        };
+        let hot_keys = self.hot_keys();
+        self.recorder.event(&EventRow {
+            time_s: self.spec.duration.as_secs_f64(),
+            kind: "run_finished".into(),
+            subject: "stream".into(),
+            detail: format!(
+                "accepted_records={} write_throttle_rate={:.6}",
+                summary.accepted_records, summary.write_throttle_rate
+            ),
+        });
+        RunResult { summary, hot_keys }
+    }
+
+    fn consumer_summary(&self, consumer: &PollingConsumer, accepted_records: u64) -> ConsumerSummary {
+        let unread_records_end: u64 =
+            (0..self.shards.ids.len()).map(|slot| self.shards.logs[slot].offset_end() - consumer.position(slot)).sum();
+        let totals = &consumer.totals;
+        assert_eq!(
+            accepted_records,
+            totals.read_records + totals.expired_unread_records + unread_records_end,
+            "conservation per consumer: accepted = read + expired unread + unread"
+        );
+        ConsumerSummary {
+            name: consumer.name.clone(),
+            read_records: totals.read_records,
+            read_bytes: totals.read_bytes,
+            iterator_age_ms_max: totals.iterator_age_ms_max,
+            expired_unread_records: totals.expired_unread_records,
+            reprocessed_records: 0,
+            read_throttled_calls: totals.read_throttled_calls,
+            get_records_calls: totals.get_records_calls,
+            latency_ms_p50: totals.latency_ms.quantile(0.5),
+            latency_ms_p99: totals.latency_ms.quantile(0.99),
+            latency_ms_max: totals.latency_ms.max(),
+            unread_records_end,
+        }
+    }
+
+    /// Per shard, the heaviest keys across producers by expected records offered.
+    fn hot_keys(&self) -> Vec<HotKeyRow> {
+        let limit = self.spec.output.hot_keys_per_shard;
+        let stream_offered: f64 = self.producers.iter().map(|p| p.offered_expected).sum();
+        let mut rows = Vec::new();
+        let (mut shares, mut key_bytes) = (Vec::new(), Vec::new());
+        for (slot, range) in self.shards.ranges.iter().enumerate() {
+            let mut shard_offered = 0.0;
+            let mut candidates = Vec::new();
+            for producer in &self.producers {
+                producer.keys().project(std::slice::from_ref(range), &mut shares, &mut key_bytes);
+                shard_offered += shares[0] * producer.offered_expected;
+                for key in producer.keys().top_keys(*range, limit) {
+                    candidates.push((key.weight * producer.offered_expected, producer.name.clone(), key));
+                }
+            }
+            candidates.sort_by(|a, b| {
+                b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)).then_with(|| a.2.partition_key.cmp(&b.2.partition_key))
+            });
+            for (rank, (offered, producer, key)) in candidates.into_iter().take(limit).enumerate() {
+                rows.push(HotKeyRow {
+                    shard_id: self.shards.ids[slot],
+                    rank: rank as u32 + 1,
+                    partition_key: key.partition_key,
+                    producer,
+                    hash_key: key.hash_key,
+                    offered_records: offered,
+                    share_of_shard: if shard_offered > 0.0 { offered / shard_offered } else { 0.0 },
+                    share_of_stream: if stream_offered > 0.0 { offered / stream_offered } else { 0.0 },
+                });
+            }
+        }
+        rows
+    }
+}

@@ -1,0 +1,243 @@
+//! Partition key distributions and their projection onto shards.
+//!
+//! A month of traffic is far too many records to hash one by one, so keys are hashed
+//! once: named keys are sorted by hash with prefix sums of their weights, and a shard's
+//! share of a producer's traffic is one difference of two prefix sums (recomputed only
+//! when the shard map changes). Random keys spread uniformly over the hash space, so a
+//! shard's share is the width of its range.
+
+use crate::routing::{hash_key, HashRange};
+use crate::spec::{KeyNames, KeySpec};
+
+/// One named key after hashing.
+#[derive(Clone, Debug)]
+struct NamedKey {
+    hash: u128,
+    /// Position in rank order (0 is the most popular).
+    rank_index: u64,
+    /// Fraction of the producer's records that carry this key.
+    weight: f64,
+}
+
+#[derive(Clone, Debug)]
+enum Space {
+    Named {
+        names: KeyNames,
+        /// Sorted by hash.
+        keys: Vec<NamedKey>,
+        /// `weight_prefix[i]` = sum of weights of `keys[..i]`.
+        weight_prefix: Vec<f64>,
+        /// `key_bytes_prefix[i]` = sum of weight * key length of `keys[..i]`.
+        key_bytes_prefix: Vec<f64>,
+    },
+    Random {
+        key_bytes: u64,
+    },
+    Explicit {
+        hash_key: u128,
+        partition_key: String,
+    },
+}
+
+/// A producer's keys, hashed and ready to be projected on any shard map.
+#[derive(Clone, Debug)]
+pub struct KeySpace {
+    space: Space,
+}
+
+/// One key's place in a shard's traffic, for the hot-key view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyShare {
+    pub partition_key: String,
+    pub hash_key: u128,
+    /// Fraction of the producer's records carrying this key.
+    pub weight: f64,
+}
+
+impl KeySpace {
+    pub fn build(spec: &KeySpec) -> KeySpace {
+        let space = match spec {
+            KeySpec::Uniform { names } => named(names, |_| 1.0),
+            KeySpec::Zipf { names, exponent } => {
+                named(names, |rank_index| 1.0 / libm::pow((rank_index + 1) as f64, *exponent))
+            }
+            KeySpec::Hot { names, hot_count, hot_share } => {
+                let cold_count = names.count - hot_count;
+                let hot_weight = hot_share / *hot_count as f64;
+                let cold_weight = if cold_count == 0 { 0.0 } else { (1.0 - hot_share) / cold_count as f64 };
+                named(names, |rank_index| if rank_index < *hot_count { hot_weight } else { cold_weight })
+            }
+            KeySpec::Random { key_bytes } => Space::Random { key_bytes: *key_bytes },
+            KeySpec::Explicit { hash_key, partition_key } => {
+                Space::Explicit { hash_key: *hash_key, partition_key: partition_key.clone() }
+            }
+        };
+        KeySpace { space }
+    }
+
+    /// For each range: the share of this producer's records that land there and the
+    /// mean partition key length of those records (bytes). Shares sum to 1.
+    pub fn project(&self, ranges: &[HashRange], shares: &mut Vec<f64>, key_bytes_mean: &mut Vec<f64>) {
+        shares.clear();
+        key_bytes_mean.clear();
+        for range in ranges {
+            let (share, key_bytes) = self.range_share(*range);
+            shares.push(share);
+            key_bytes_mean.push(key_bytes);
+        }
+    }
+
+    fn range_share(&self, range: HashRange) -> (f64, f64) {
+        match &self.space {
+            Space::Named { keys, weight_prefix, key_bytes_prefix, .. } => {
+                let (lo, hi) = key_index_range(keys, range);
+                let share = weight_prefix[hi] - weight_prefix[lo];
+                let key_bytes = if share > 0.0 { (key_bytes_prefix[hi] - key_bytes_prefix[lo]) / share } else { 0.0 };
+                (share.max(0.0), key_bytes)
+            }
+            Space::Random { key_bytes } => (range.fraction_of_space(), *key_bytes as f64),
+            Space::Explicit { hash_key, partition_key } => {
+                let share = if range.contains(*hash_key) { 1.0 } else { 0.0 };
+                (share, partition_key.len() as f64)
+            }
+        }
+    }
+
+    /// The `limit` heaviest keys inside `range`, heaviest first (ties by rank).
+    /// Random keys have no heavy keys and return nothing.
+    pub fn top_keys(&self, range: HashRange, limit: usize) -> Vec<KeyShare> {
+        match &self.space {
+            Space::Named { names, keys, .. } => {
+                let (lo, hi) = key_index_range(keys, range);
+                let mut inside: Vec<&NamedKey> = keys[lo..hi].iter().collect();
+                inside.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.rank_index.cmp(&b.rank_index)));
+                inside
+                    .into_iter()
+                    .take(limit)
+                    .map(|key| KeyShare {
+                        partition_key: names.name(key.rank_index),
+                        hash_key: key.hash,
+                        weight: key.weight,
+                    })
+                    .collect()
+            }
+            Space::Random { .. } => Vec::new(),
+            Space::Explicit { hash_key, partition_key } if range.contains(*hash_key) && limit > 0 => {
+                vec![KeyShare { partition_key: partition_key.clone(), hash_key: *hash_key, weight: 1.0 }]
+            }
+            Space::Explicit { .. } => Vec::new(),
+        }
+    }
+
+    /// The hash key that splits this producer's traffic inside `range` in half: the
+    /// first key at which the cumulative weight reaches half of the range's weight.
+    /// `None` when the range holds no named key or the load cannot be split (one key).
+    pub fn median_hash_key(&self, range: HashRange) -> Option<u128> {
+        let Space::Named { keys, weight_prefix, .. } = &self.space else {
+            return None;
+        };
+        let (lo, hi) = key_index_range(keys, range);
+        if hi - lo < 2 {
+            return None;
+        }
+        let half = (weight_prefix[lo] + weight_prefix[hi]) / 2.0;
+        // The child starting at key `split` gets keys[split..hi]; keep both sides non-empty.
+        let split = (lo + 1 + weight_prefix[lo + 1..hi].partition_point(|&w| w < half)).min(hi - 1);
+        Some(keys[split].hash)
+    }
+}
+
+fn named(names: &KeyNames, weight_of_rank: impl Fn(u64) -> f64) -> Space {
+    assert!(names.count >= 1);
+    let mut keys: Vec<NamedKey> = (0..names.count)
+        .map(|rank_index| NamedKey {
+            hash: hash_key(&names.name(rank_index)),
+            rank_index,
+            weight: weight_of_rank(rank_index),
+        })
+        .collect();
+    // Normalise in rank order so the sum does not depend on hash order.
+    let total: f64 = keys.iter().map(|key| key.weight).sum();
+    assert!(total > 0.0, "a key distribution has positive total weight");
+    for key in &mut keys {
+        key.weight /= total;
+    }
+    keys.sort_by_key(|key| (key.hash, key.rank_index));
+    let mut weight_prefix = Vec::with_capacity(keys.len() + 1);
+    let mut key_bytes_prefix = Vec::with_capacity(keys.len() + 1);
+    let (mut weight_sum, mut key_bytes_sum) = (0.0, 0.0);
+    weight_prefix.push(0.0);
+    key_bytes_prefix.push(0.0);
+    for key in &keys {
+        weight_sum += key.weight;
+        key_bytes_sum += key.weight * names.name(key.rank_index).len() as f64;
+        weight_prefix.push(weight_sum);
+        key_bytes_prefix.push(key_bytes_sum);
+    }
+    Space::Named { names: names.clone(), keys, weight_prefix, key_bytes_prefix }
+}
+
+fn key_index_range(keys: &[NamedKey], range: HashRange) -> (usize, usize) {
+    let lo = keys.partition_point(|key| key.hash < range.start);
+    let hi = keys.partition_point(|key| key.hash <= range.end);
+    (lo, hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::{initial_ranges, shard_index_for};
+
+    fn names(count: u64) -> KeyNames {
+        KeyNames { count, prefix: "key-".into(), first: 0 }
+    }
+
+    #[test]
+    fn shares_sum_to_one_and_follow_routing() {
+        let space = KeySpace::build(&KeySpec::Zipf { names: names(1000), exponent: 1.1 });
+        let ranges = initial_ranges(7);
+        let (mut shares, mut key_bytes) = (Vec::new(), Vec::new());
+        space.project(&ranges, &mut shares, &mut key_bytes);
+        let total: f64 = shares.iter().sum();
+        assert!((total - 1.0).abs() < 1e-12);
+        // The most popular key's shard holds at least its weight.
+        let top = shard_index_for(&ranges, hash_key("key-0"));
+        let zipf_top_weight = 1.0 / (1..=1000).map(|r| 1.0 / libm::pow(r as f64, 1.1)).sum::<f64>();
+        assert!(shares[top] >= zipf_top_weight - 1e-12);
+        assert_eq!(space.top_keys(ranges[top], 1)[0].partition_key, "key-0");
+        // Key lengths are between "key-0" and "key-999".
+        assert!(key_bytes.iter().all(|&b| (5.0..=7.0).contains(&b)));
+    }
+
+    #[test]
+    fn hot_keys_take_their_share() {
+        let spec = KeySpec::Hot { names: names(100), hot_count: 1, hot_share: 0.5 };
+        let space = KeySpace::build(&spec);
+        let ranges = initial_ranges(1);
+        let top = space.top_keys(ranges[0], 2);
+        assert!((top[0].weight - 0.5).abs() < 1e-12);
+        assert!((top[1].weight - 0.5 / 99.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn random_keys_follow_range_width() {
+        let space = KeySpace::build(&KeySpec::Random { key_bytes: 36 });
+        let (mut shares, mut key_bytes) = (Vec::new(), Vec::new());
+        space.project(&initial_ranges(4), &mut shares, &mut key_bytes);
+        for share in shares {
+            assert!((share - 0.25).abs() < 1e-12);
+        }
+        assert_eq!(key_bytes, vec![36.0; 4]);
+    }
+
+    #[test]
+    fn median_key_splits_the_load() {
+        let space = KeySpace::build(&KeySpec::Uniform { names: names(10_000) });
+        let range = initial_ranges(1)[0];
+        let split = space.median_hash_key(range).unwrap();
+        let low = HashRange { start: 0, end: split - 1 };
+        let (mut shares, mut key_bytes) = (Vec::new(), Vec::new());
+        space.project(&[low], &mut shares, &mut key_bytes);
+        assert!((shares[0] - 0.5).abs() < 0.001, "{}", shares[0]);
+    }
+}

@@ -1,0 +1,31 @@
+//! The Kinesis Data Streams domain, built on the `kinesim-sim` kernel.
+//!
+//! This crate knows what a shard, a partition key, a producer and a GetRecords call
+//! are, and how real KDS treats them; every number it uses comes from
+//! `reference/kinesis-facts.md` (cited by section where it is defined) or is a
+//! parameter documented as an assumption. It does not parse files or write outputs:
+//! it runs a validated [`spec::ExperimentSpec`] and hands rows to a
+//! [`metrics::Recorder`]. Model code does not fail: every invalid configuration is
+//! rejected before it gets here, so what remains are assertions on invariants
+//! (conservation of records, bounded queues), which are bugs if they fire.
+//!
+//! Map: [`routing`] (MD5, hash ranges, shard ids), [`keys`] (key distributions
+//! projected on shards), [`rates`] (offered load over time), [`sizes`] (record sizes),
+//! [`retry`] (backoff and the SDK quota), [`producer`] (offer and retry), [`stream`]
+//! (write admission), [`storage`] (a shard's stored records), [`consumer`] (readers),
+//! [`metrics`] (rows and the recorder), [`engine`] (one run, its events and phases).
+
+pub mod consumer;
+pub mod engine;
+pub mod keys;
+pub mod metrics;
+pub mod producer;
+pub mod rates;
+pub mod retry;
+pub mod routing;
+pub mod sizes;
+pub mod spec;
+pub mod storage;
+pub mod stream;
+
+pub use engine::{simulate, ConsumerSummary, RunResult, RunSummary};

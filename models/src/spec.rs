@@ -1,0 +1,284 @@
+//! The validated description of one experiment.
+//!
+//! These types are what the models run on. They are built by the experiment loader
+//! (in the `kinesim` crate), which rejects every invalid value with a message naming
+//! the file and key; by the time a spec reaches a model, every field is within the
+//! bounds documented on it, so model code does not fail. Times are `SimDuration`,
+//! sizes are bytes, rates are per second.
+
+use kinesim_sim::SimDuration;
+
+/// 1 MiB; KDS quotas written "MB" are read as MiB (reference `kinesis-facts.md` §0).
+pub const MIB: u64 = 1024 * 1024;
+
+/// Everything one run needs.
+#[derive(Clone, Debug)]
+pub struct ExperimentSpec {
+    pub name: String,
+    pub seed: u64,
+    pub duration: SimDuration,
+    /// Absolute start as Unix seconds, for diurnal phases and traces; 0 when absent.
+    pub start_unix_s: i64,
+    /// Data-plane step; divides one second exactly.
+    pub step: SimDuration,
+    /// One `stream.csv` row per period; a whole number of steps.
+    pub metrics_period: SimDuration,
+    pub output: OutputSpec,
+    pub stream: StreamSpec,
+    pub producers: Vec<ProducerSpec>,
+    pub consumers: Vec<ConsumerSpec>,
+}
+
+/// What the run writes besides the stream-level rows.
+#[derive(Clone, Debug)]
+pub struct OutputSpec {
+    /// Period of `shards.csv` rows, or `None` for off. A whole number of steps.
+    pub shards_period: Option<SimDuration>,
+    /// Period of `consumers.csv` rows, or `None` for off. A whole number of steps.
+    pub consumers_period: Option<SimDuration>,
+    /// How many keys per shard `hot_keys.csv` lists.
+    pub hot_keys_per_shard: usize,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CapacityMode {
+    Provisioned,
+}
+
+#[derive(Clone, Debug)]
+pub struct StreamSpec {
+    pub mode: CapacityMode,
+    /// Initial open shards, 1..=[`SHARDS_MAX`].
+    pub shards: u32,
+    /// 24 h to 8,760 h (§5).
+    pub retention: SimDuration,
+    /// Largest data blob plus key, 1 MiB to 10 MiB (§1.1, §7.3).
+    pub max_record_size_bytes: u64,
+    pub write_limit: WriteLimitSpec,
+    pub read_limit: ReadLimitSpec,
+    /// Time from the end of the step that stored a record until readers can see it.
+    /// Assumption: AWS does not publish this; the developer guide gives ~200 ms average
+    /// propagation for one polling consumer including its poll cadence (§3.2).
+    pub propagation_delay: SimDuration,
+}
+
+/// The most shards a simulated stream may have open (a bound, not an AWS limit).
+pub const SHARDS_MAX: u32 = 100_000;
+
+/// Per-shard write admission (§1.1, §2.3).
+#[derive(Clone, Debug)]
+pub struct WriteLimitSpec {
+    /// 1,000 records/s per shard.
+    pub records_per_s: u64,
+    /// 1 MiB/s per shard, partition key bytes included.
+    pub bytes_per_s: u64,
+    pub enforcement: Enforcement,
+}
+
+/// How the per-second limits are enforced. AWS does not publish the algorithm (§2.3),
+/// so both readings are offered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Enforcement {
+    /// Fixed, aligned one-second windows: each second admits up to the limit.
+    FixedWindow,
+    /// Token buckets refilled continuously at the limit, holding at most `depth` of
+    /// one second's allowance (`depth_s = 1.0` is one second).
+    TokenBucket { depth_s: f64 },
+}
+
+/// The shared GetRecords budget of one shard (§3, DESIGN "Consumers").
+#[derive(Clone, Debug)]
+pub struct ReadLimitSpec {
+    /// Refill rate of the byte bucket: 2 MiB/s.
+    pub bytes_per_s: u64,
+    /// GetRecords calls per second per shard: 5, in fixed one-second windows.
+    pub calls_per_s: u32,
+    /// How far one call may drive the bucket below zero: 10 MiB, which yields the
+    /// documented 5 s penalty after a 10 MiB read (§2.3). Assumption.
+    pub overdraft_bytes: u64,
+    /// The most the bucket holds: 2 MiB (one second of refill). Assumption: AWS does
+    /// not publish this.
+    pub depth_bytes: u64,
+    /// Whether a throttled call uses one of the 5 calls. Assumption: no.
+    pub throttled_calls_count: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProducerSpec {
+    pub name: String,
+    pub rate: RateShape,
+    /// Producer processes sharing `rate`; 1..=100,000.
+    pub instances: u32,
+    pub arrivals: Arrivals,
+    pub record_size: SizeDistribution,
+    pub keys: KeySpec,
+    pub api: ApiSpec,
+    pub retry: RetrySpec,
+}
+
+/// Offered records per second over time, in total across instances.
+#[derive(Clone, Debug)]
+pub enum RateShape {
+    Constant(f64),
+    /// Piecewise constant: `(from, rate)` sorted by time, the first at zero.
+    Steps(Vec<(SimDuration, f64)>),
+    /// Linear from `from` to `to` between `start` and `end`, constant outside.
+    Ramp {
+        from: f64,
+        to: f64,
+        start: SimDuration,
+        end: SimDuration,
+    },
+    /// `mean * (1 + amplitude * cos(2*pi*(t - peak_at)/period))`, absolute time.
+    Diurnal {
+        mean: f64,
+        amplitude: f64,
+        period: SimDuration,
+        peak_at: SimDuration,
+    },
+    /// `base`, raised to `peak` for `length` once every `every`, the first at `first`.
+    Bursts {
+        base: f64,
+        peak: f64,
+        every: SimDuration,
+        length: SimDuration,
+        first: SimDuration,
+    },
+    /// Piecewise constant from a CloudWatch export: one rate per `period`, starting
+    /// at `offset` (the trace's first timestamp relative to the run start).
+    Trace {
+        period: SimDuration,
+        offset: SimDuration,
+        rates: Vec<f64>,
+    },
+}
+
+/// How records arrive within a step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arrivals {
+    /// Independent arrivals: per-shard counts are Poisson (exact by Poisson splitting).
+    Poisson,
+    /// Evenly spaced arrivals: the total per step is the rate (fractions carried), split
+    /// over shards by key as a multinomial.
+    Uniform,
+    /// Overdispersed: the step's rate is scaled by a Gamma variate of mean 1 and
+    /// coefficient of variation `cv`, shared by all shards (a burst hits them all).
+    Bursty { cv: f64 },
+}
+
+/// Distribution of a record's data blob size in bytes (the key is added separately).
+#[derive(Clone, Debug)]
+pub enum SizeDistribution {
+    Fixed(u64),
+    Uniform {
+        min: u64,
+        max: u64,
+    },
+    /// Log-normal with the given median and log-space sigma, truncated to `[min, max]`.
+    LogNormal {
+        median: f64,
+        sigma: f64,
+        min: u64,
+        max: u64,
+    },
+    /// `(size, weight)` pairs.
+    Empirical(Vec<(u64, f64)>),
+}
+
+/// Partition key distributions.
+#[derive(Clone, Debug)]
+pub enum KeySpec {
+    /// `count` named keys with equal weight.
+    Uniform { names: KeyNames },
+    /// `count` named keys, rank `r` (1-based) weighted `1 / r^exponent`.
+    Zipf { names: KeyNames, exponent: f64 },
+    /// The first `hot_count` named keys share `hot_share` of the traffic equally; the
+    /// rest share the remainder equally.
+    Hot { names: KeyNames, hot_count: u64, hot_share: f64 },
+    /// A fresh random key per record (hash uniform over the space), `key_bytes` long.
+    Random { key_bytes: u64 },
+    /// Every record carries this explicit hash key; `partition_key` still counts bytes.
+    Explicit { hash_key: u128, partition_key: String },
+}
+
+/// Named keys `{prefix}{index}`, index from `first`, in rank order.
+#[derive(Clone, Debug)]
+pub struct KeyNames {
+    pub count: u64,
+    pub prefix: String,
+    pub first: u64,
+}
+
+/// The most named keys a distribution may have (memory bound; use `random` beyond).
+pub const NAMED_KEYS_MAX: u64 = 2_000_000;
+
+impl KeyNames {
+    pub fn name(&self, rank_index: u64) -> String {
+        format!("{}{}", self.prefix, self.first + rank_index)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum ApiSpec {
+    /// One record per request.
+    PutRecord,
+    /// Batches of up to `max_records` (<= 500) and `max_bytes` (<= 10 MiB) per request,
+    /// sent when full or after `linger` (§2.1).
+    PutRecords { max_records: u32, max_bytes: u64, linger: SimDuration },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Jitter {
+    Full,
+    Equal,
+    Decorrelated,
+}
+
+#[derive(Clone, Debug)]
+pub enum RetrySpec {
+    /// Rejected records are given up at once.
+    None,
+    /// Retry `n` (n >= 1) waits per `jitter` within `min(cap, base * 2^(n-1))`;
+    /// `max_attempts` counts the first attempt.
+    Exponential { base: SimDuration, cap: SimDuration, max_attempts: u32, jitter: Jitter },
+    /// The AWS SDK standard mode: 3 attempts, full jitter, base 1 s, cap 20 s, and a
+    /// retry quota of 500 tokens per client costing 5 per retry (§2.4).
+    SdkStandard { max_attempts: u32 },
+}
+
+/// The longest backoff cap accepted (bounds the retry wheel).
+pub const RETRY_CAP_MAX: SimDuration = SimDuration(3_600 * 1_000_000_000);
+/// The most attempts per record accepted.
+pub const RETRY_ATTEMPTS_MAX: u32 = 100;
+
+#[derive(Clone, Debug)]
+pub struct ConsumerSpec {
+    pub name: String,
+    pub start: StartPosition,
+    pub kind: ConsumerKind,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StartPosition {
+    Latest,
+    TrimHorizon,
+}
+
+#[derive(Clone, Debug)]
+pub enum ConsumerKind {
+    Polling(PollingSpec),
+}
+
+/// A GetRecords poller sharing the shard's read budget (§3).
+#[derive(Clone, Debug)]
+pub struct PollingSpec {
+    /// Time between calls to one shard: 1 s by default (§3 "Recommended cadence").
+    pub poll_interval: SimDuration,
+    /// Extra random delay per call, uniform in `[0, poll_jitter]`, standing for
+    /// processing time; it keeps identical pollers from locking step. Assumption.
+    pub poll_jitter: SimDuration,
+    /// Records per call, 1..=10,000.
+    pub max_records: u32,
+    /// Bytes per call, up to 10 MiB.
+    pub max_bytes: u64,
+}

@@ -1,0 +1,320 @@
+//! A shard's stored records, kept as compact blocks.
+//!
+//! Lifecycle of a block: the write step appends one block per shard holding everything
+//! the shard accepted in that step (record count, byte total, the span of arrival
+//! times, when it becomes readable). Recent blocks stay fine-grained; once more than
+//! [`FINE_BLOCKS_MAX`] are held, the oldest are coalesced into blocks spanning up to
+//! [`COARSE_SPAN_NS`] of arrivals, so memory follows backlog and retention, not run
+//! length. A block leaves when every reader has passed it or when its newest record is
+//! older than the retention period. Within a block, arrival times are interpolated
+//! linearly and bytes are spread evenly over its records (`bytes_before`), so partial
+//! reads always add up to the block's exact byte total.
+
+use std::collections::VecDeque;
+
+/// Fine blocks kept before the oldest are coalesced.
+pub const FINE_BLOCKS_MAX: usize = 256;
+/// The longest arrival span of a coalesced block: one minute.
+pub const COARSE_SPAN_NS: u64 = 60 * 1_000_000_000;
+
+/// Records stored together; offsets count records appended to the shard since it opened.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub offset_first: u64,
+    pub records: u64,
+    pub bytes: u64,
+    pub arrival_first_ns: u64,
+    pub arrival_last_ns: u64,
+    pub readable_at_ns: u64,
+    /// Mean time from a record's creation at its producer to its arrival at the shard.
+    pub age_at_arrival_ns: u64,
+}
+
+impl Block {
+    pub fn offset_end(&self) -> u64 {
+        self.offset_first + self.records
+    }
+
+    /// The interpolated arrival time of the record at `offset`.
+    pub fn arrival_of(&self, offset: u64) -> u64 {
+        debug_assert!(offset >= self.offset_first && offset < self.offset_end());
+        if self.records <= 1 {
+            return self.arrival_last_ns;
+        }
+        let span = u128::from(self.arrival_last_ns - self.arrival_first_ns);
+        let index = u128::from(offset - self.offset_first);
+        self.arrival_first_ns + (span * index / u128::from(self.records - 1)) as u64
+    }
+
+    /// Bytes held by the records before `offset` in this block.
+    pub fn bytes_before(&self, offset: u64) -> u64 {
+        debug_assert!(offset >= self.offset_first && offset <= self.offset_end());
+        let index = u128::from(offset - self.offset_first);
+        (u128::from(self.bytes) * index / u128::from(self.records.max(1))) as u64
+    }
+
+    /// The largest `end` in `[start, end_max]` whose records `[start, end)` hold at most
+    /// `bytes_left` bytes (binary search; `bytes_before` is monotone).
+    fn last_fitting(&self, start: u64, end_max: u64, bytes_left: u64) -> u64 {
+        let base = self.bytes_before(start);
+        if self.bytes_before(end_max) - base <= bytes_left {
+            return end_max;
+        }
+        let (mut lo, mut hi) = (start, end_max);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if self.bytes_before(mid) - base <= bytes_left {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        lo
+    }
+
+    fn absorb(&mut self, next: &Block) {
+        debug_assert_eq!(self.offset_end(), next.offset_first);
+        let total = u128::from(self.records + next.records);
+        let age_sum = u128::from(self.age_at_arrival_ns) * u128::from(self.records)
+            + u128::from(next.age_at_arrival_ns) * u128::from(next.records);
+        self.age_at_arrival_ns = (age_sum / total.max(1)) as u64;
+        self.records += next.records;
+        self.bytes += next.bytes;
+        self.arrival_last_ns = next.arrival_last_ns;
+        self.readable_at_ns = self.readable_at_ns.max(next.readable_at_ns);
+    }
+}
+
+/// What one read took from a shard.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadResult {
+    pub records: u64,
+    pub bytes: u64,
+    /// Arrival time of the last record returned (meaningful when `records > 0`).
+    pub arrival_last_ns: u64,
+}
+
+/// The stored records of one shard.
+#[derive(Clone, Debug, Default)]
+pub struct ShardLog {
+    coarse: VecDeque<Block>,
+    fine: VecDeque<Block>,
+    /// Offset one past the newest record ever appended.
+    offset_end: u64,
+    /// Offset of the oldest record still held.
+    offset_first: u64,
+}
+
+impl ShardLog {
+    pub fn new() -> ShardLog {
+        ShardLog::default()
+    }
+
+    /// Offset one past the newest record (a `latest` iterator starts here).
+    pub fn offset_end(&self) -> u64 {
+        self.offset_end
+    }
+
+    /// Offset of the oldest record held (a `trim_horizon` iterator starts here).
+    pub fn offset_first(&self) -> u64 {
+        self.offset_first
+    }
+
+    pub fn blocks_held(&self) -> usize {
+        self.coarse.len() + self.fine.len()
+    }
+
+    /// Appends what the shard accepted in one step.
+    pub fn append(
+        &mut self,
+        records: u64,
+        bytes: u64,
+        arrival_first_ns: u64,
+        arrival_last_ns: u64,
+        readable_at_ns: u64,
+        age_at_arrival_ns: u64,
+    ) {
+        if records == 0 {
+            return;
+        }
+        debug_assert!(arrival_first_ns <= arrival_last_ns && arrival_last_ns <= readable_at_ns);
+        if let Some(newest) = self.newest() {
+            debug_assert!(newest.arrival_last_ns <= arrival_first_ns, "appends follow time");
+        }
+        let block = Block {
+            offset_first: self.offset_end,
+            records,
+            bytes,
+            arrival_first_ns,
+            arrival_last_ns,
+            readable_at_ns,
+            age_at_arrival_ns,
+        };
+        self.offset_end += records;
+        self.fine.push_back(block);
+        while self.fine.len() > FINE_BLOCKS_MAX {
+            let oldest = self.fine.pop_front().expect("fine blocks exceed the bound");
+            self.push_coarse(oldest);
+        }
+    }
+
+    fn newest(&self) -> Option<&Block> {
+        self.fine.back().or(self.coarse.back())
+    }
+
+    fn push_coarse(&mut self, block: Block) {
+        if let Some(last) = self.coarse.back_mut() {
+            if block.arrival_last_ns - last.arrival_first_ns <= COARSE_SPAN_NS {
+                last.absorb(&block);
+                return;
+            }
+        }
+        self.coarse.push_back(block);
+    }
+
+    fn oldest(&self) -> Option<&Block> {
+        self.coarse.front().or(self.fine.front())
+    }
+
+    fn pop_oldest(&mut self) -> Option<Block> {
+        let block = self.coarse.pop_front().or_else(|| self.fine.pop_front())?;
+        self.offset_first = block.offset_end();
+        Some(block)
+    }
+
+    /// Drops blocks whose newest record arrived at or before `expire_through_ns` (when
+    /// anything can have expired yet) and blocks every reader has passed
+    /// (`offset_needed` is the lowest reader position). Returns the offset below which
+    /// records have expired, for readers still behind it.
+    pub fn trim(&mut self, expire_through_ns: Option<u64>, offset_needed: u64) -> u64 {
+        let mut offset_expired = self.offset_first;
+        while let Some(block) = self.oldest() {
+            let expired = expire_through_ns.is_some_and(|through| block.arrival_last_ns <= through);
+            if !expired && block.offset_end() > offset_needed {
+                break;
+            }
+            if expired {
+                offset_expired = block.offset_end();
+            }
+            self.pop_oldest();
+        }
+        if self.oldest().is_none() {
+            // Nothing held: the trim horizon is the end, for every reader that needs it.
+            self.offset_first = self.offset_end;
+        }
+        offset_expired
+    }
+
+    /// Reads from `offset` at time `now_ns` at most `records_max` records and
+    /// `bytes_max` bytes that are readable by then. `on_chunk(records, latency_ns)` is
+    /// called for pieces of the read, for latency histograms.
+    pub fn read(
+        &self,
+        offset: u64,
+        now_ns: u64,
+        records_max: u64,
+        bytes_max: u64,
+        mut on_chunk: impl FnMut(u64, u64),
+    ) -> ReadResult {
+        debug_assert!(offset >= self.offset_first, "readers never point below the trim horizon");
+        let mut result = ReadResult::default();
+        let mut cursor = offset;
+        for block in self.blocks_from(offset) {
+            if block.readable_at_ns > now_ns || result.records >= records_max || result.bytes >= bytes_max {
+                break;
+            }
+            let start = cursor.max(block.offset_first);
+            let records_left = records_max - result.records;
+            let mut end = block.offset_end().min(start + records_left);
+            let bytes_left = bytes_max - result.bytes;
+            end = block.last_fitting(start, end, bytes_left);
+            if end == start {
+                break;
+            }
+            result.records += end - start;
+            result.bytes += block.bytes_before(end) - block.bytes_before(start);
+            result.arrival_last_ns = block.arrival_of(end - 1);
+            report_latency(block, start, end, now_ns, &mut on_chunk);
+            cursor = end;
+        }
+        debug_assert!(result.records <= records_max && result.bytes <= bytes_max);
+        result
+    }
+
+    /// Records held from `offset` on that are readable at `now_ns`.
+    pub fn readable_after(&self, offset: u64, now_ns: u64) -> u64 {
+        self.blocks_from(offset)
+            .take_while(|block| block.readable_at_ns <= now_ns)
+            .map(|block| block.offset_end() - offset.max(block.offset_first))
+            .sum()
+    }
+
+    fn blocks_from(&self, offset: u64) -> impl Iterator<Item = &Block> {
+        let coarse_start = self.coarse.partition_point(|block| block.offset_end() <= offset);
+        let fine_start = self.fine.partition_point(|block| block.offset_end() <= offset);
+        self.coarse.range(coarse_start..).chain(self.fine.range(fine_start..))
+    }
+}
+
+/// Splits `[start, end)` of a block into up to four pieces, each reported at its middle
+/// record's latency, so percentiles see the spread of arrival times inside a block.
+fn report_latency(block: &Block, start: u64, end: u64, now_ns: u64, on_chunk: &mut impl FnMut(u64, u64)) {
+    const PIECES: u64 = 4;
+    let count = end - start;
+    let pieces = PIECES.min(count);
+    for piece in 0..pieces {
+        let lo = start + count * piece / pieces;
+        let hi = start + count * (piece + 1) / pieces;
+        if hi == lo {
+            continue;
+        }
+        let middle = block.arrival_of(lo + (hi - lo - 1) / 2);
+        on_chunk(hi - lo, now_ns.saturating_sub(middle) + block.age_at_arrival_ns);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn reads_respect_limits_and_add_up() {
+        let mut log = ShardLog::new();
+        for step in 0..10 {
+            log.append(100, 100_000, step * S, step * S + S / 2, (step + 1) * S, 0);
+        }
+        let result = log.read(0, 5 * S, 150, u64::MAX, |_, _| {});
+        assert_eq!(result.records, 150);
+        assert_eq!(result.bytes, 150_000);
+        let limited = log.read(150, 100 * S, 10_000, 25_000, |_, _| {});
+        assert_eq!((limited.records, limited.bytes), (25, 25_000));
+        // Only blocks readable by 5 s: steps 0..4.
+        assert_eq!(log.readable_after(0, 5 * S), 500);
+    }
+
+    #[test]
+    fn old_blocks_coalesce_and_expire() {
+        let mut log = ShardLog::new();
+        for step in 0..10_000 {
+            log.append(10, 10_000, step * S, step * S, step * S + S, 1);
+        }
+        assert!(log.blocks_held() < FINE_BLOCKS_MAX + 10_000 / 60 + 2);
+        let total: u64 = log.read(0, 20_000 * S, u64::MAX, u64::MAX, |_, _| {}).records;
+        assert_eq!(total, 100_000);
+        let expired_to = log.trim(Some(5_000 * S), 0);
+        assert!(expired_to > 0 && expired_to <= 50_010, "{expired_to}");
+        assert_eq!(log.offset_first(), expired_to);
+    }
+
+    #[test]
+    fn passed_blocks_are_released() {
+        let mut log = ShardLog::new();
+        log.append(10, 100, 0, 0, S, 0);
+        log.append(10, 100, S, S, 2 * S, 0);
+        assert_eq!(log.trim(None, 10), 0, "nothing expired");
+        assert_eq!(log.offset_first(), 10);
+        assert_eq!(log.blocks_held(), 1);
+    }
+}

@@ -1,0 +1,176 @@
+//! Write admission: the per-shard 1,000 records/s and 1 MiB/s limits.
+//!
+//! AWS does not publish how the limits are enforced (reference `kinesis-facts.md` §2.3),
+//! so two readings exist. Fixed windows give each aligned second the full allowance.
+//! Token buckets refill continuously and hold at most `depth_s` seconds of allowance;
+//! large records (above 1 MiB, §7.3) need a byte bucket at least one record deep, which
+//! the loader checks. Within a step, arrivals from every producer and retry are
+//! interleaved at random, so whatever the limit cuts is cut from all of them in
+//! proportion; the window filled at the moment the last admitted record arrived.
+
+use crate::spec::{Enforcement, WriteLimitSpec};
+use kinesim_sim::NANOS_PER_SEC;
+
+/// A shard's remaining write allowance.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct WriteAllowance {
+    records: f64,
+    bytes: f64,
+    /// Fixed windows: the second the allowance belongs to.
+    window_index: u64,
+    /// Token buckets: when the allowance was last refilled.
+    refilled_at_ns: u64,
+}
+
+/// What one step's admission decided for one shard.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Admission {
+    pub records_accepted: u64,
+    pub bytes_accepted: u64,
+    /// When the allowance ran out (the step end if it did not).
+    pub filled_at_ns: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct WriteAdmission {
+    records_per_s: f64,
+    bytes_per_s: f64,
+    enforcement: Enforcement,
+}
+
+impl WriteAdmission {
+    pub fn new(spec: &WriteLimitSpec) -> WriteAdmission {
+        WriteAdmission {
+            records_per_s: spec.records_per_s as f64,
+            bytes_per_s: spec.bytes_per_s as f64,
+            enforcement: spec.enforcement.clone(),
+        }
+    }
+
+    /// The allowance of a shard that opens at `now_ns`: a full window or bucket.
+    pub fn fresh(&self, now_ns: u64) -> WriteAllowance {
+        let depth_s = match self.enforcement {
+            Enforcement::FixedWindow => 1.0,
+            Enforcement::TokenBucket { depth_s } => depth_s,
+        };
+        WriteAllowance {
+            records: self.records_per_s * depth_s,
+            bytes: self.bytes_per_s * depth_s,
+            window_index: now_ns / NANOS_PER_SEC,
+            refilled_at_ns: now_ns,
+        }
+    }
+
+    /// Brings an allowance forward to the start of a step.
+    pub fn refill(&self, allowance: &mut WriteAllowance, now_ns: u64) {
+        match self.enforcement {
+            Enforcement::FixedWindow => {
+                let window_index = now_ns / NANOS_PER_SEC;
+                if window_index != allowance.window_index {
+                    *allowance = self.fresh(now_ns);
+                }
+            }
+            Enforcement::TokenBucket { depth_s } => {
+                let elapsed_s = (now_ns - allowance.refilled_at_ns) as f64 / NANOS_PER_SEC as f64;
+                allowance.records =
+                    (allowance.records + self.records_per_s * elapsed_s).min(self.records_per_s * depth_s);
+                allowance.bytes = (allowance.bytes + self.bytes_per_s * elapsed_s).min(self.bytes_per_s * depth_s);
+                allowance.refilled_at_ns = now_ns;
+            }
+        }
+    }
+
+    /// Admits as much of `records` / `bytes` (arriving evenly over `[t0, t1)`) as the
+    /// allowance holds, and charges it.
+    pub fn admit(&self, allowance: &mut WriteAllowance, records: u64, bytes: u64, t0_ns: u64, t1_ns: u64) -> Admission {
+        if records == 0 {
+            return Admission { records_accepted: 0, bytes_accepted: 0, filled_at_ns: t1_ns };
+        }
+        let by_records = (allowance.records.max(0.0) as u64).min(records);
+        let by_bytes = if bytes as f64 <= allowance.bytes {
+            records
+        } else {
+            // Records fit at the step's mean record size.
+            ((allowance.bytes.max(0.0) * records as f64 / bytes as f64) as u64).min(records)
+        };
+        let accepted = by_records.min(by_bytes);
+        let bytes_accepted = (u128::from(bytes) * u128::from(accepted) / u128::from(records)) as u64;
+        allowance.records -= accepted as f64;
+        allowance.bytes -= bytes_accepted as f64;
+        let filled_at_ns = if accepted == records {
+            t1_ns
+        } else {
+            t0_ns + ((u128::from(t1_ns - t0_ns) * u128::from(accepted)) / u128::from(records)) as u64
+        };
+        debug_assert!(accepted <= records && bytes_accepted <= bytes);
+        Admission { records_accepted: accepted, bytes_accepted, filled_at_ns }
+    }
+}
+
+/// Splits `accepted_total` of `demand_total` over arrivals one at a time, in proportion
+/// to each arrival's records, rounding so the parts add up exactly: the last arrival of
+/// a shard always receives what remains. Returns the part of an arrival of `records`.
+pub fn apportion(accept_left: &mut u64, demand_left: &mut u64, records: u64) -> u64 {
+    debug_assert!(records <= *demand_left && *accept_left <= *demand_left);
+    if records == 0 {
+        return 0;
+    }
+    let numerator = 2 * u128::from(*accept_left) * u128::from(records) + u128::from(*demand_left);
+    let part = ((numerator / (2 * u128::from(*demand_left))) as u64).min(records).min(*accept_left);
+    let part = if records == *demand_left { *accept_left } else { part };
+    *accept_left -= part;
+    *demand_left -= records;
+    part
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::MIB;
+
+    fn admission(enforcement: Enforcement) -> WriteAdmission {
+        WriteAdmission::new(&WriteLimitSpec { records_per_s: 1000, bytes_per_s: MIB, enforcement })
+    }
+
+    const S: u64 = NANOS_PER_SEC;
+
+    #[test]
+    fn fixed_windows_reset_each_second() {
+        let limits = admission(Enforcement::FixedWindow);
+        let mut allowance = limits.fresh(0);
+        let first = limits.admit(&mut allowance, 1500, 1500, 0, S);
+        assert_eq!(first.records_accepted, 1000);
+        assert_eq!(first.filled_at_ns, S * 2 / 3);
+        limits.refill(&mut allowance, S / 2);
+        assert_eq!(limits.admit(&mut allowance, 10, 10, S / 2, S).records_accepted, 0);
+        limits.refill(&mut allowance, S);
+        assert_eq!(limits.admit(&mut allowance, 10, 10, S, 2 * S).records_accepted, 10);
+    }
+
+    #[test]
+    fn bytes_limit_counts() {
+        let limits = admission(Enforcement::FixedWindow);
+        let mut allowance = limits.fresh(0);
+        // 800 records of 2 KiB = 1.6 MiB: only 512 fit.
+        let result = limits.admit(&mut allowance, 800, 800 * 2048, 0, S);
+        assert_eq!(result.records_accepted, 512);
+        assert_eq!(result.bytes_accepted, MIB);
+    }
+
+    #[test]
+    fn token_buckets_refill_continuously() {
+        let limits = admission(Enforcement::TokenBucket { depth_s: 2.0 });
+        let mut allowance = limits.fresh(0);
+        assert_eq!(limits.admit(&mut allowance, 5000, 5000, 0, S).records_accepted, 2000);
+        limits.refill(&mut allowance, S / 2);
+        assert_eq!(limits.admit(&mut allowance, 5000, 5000, S / 2, S).records_accepted, 500);
+    }
+
+    #[test]
+    fn apportioning_adds_up() {
+        let (mut accept_left, mut demand_left) = (7, 30);
+        let parts: Vec<u64> = [10, 10, 10].iter().map(|&r| apportion(&mut accept_left, &mut demand_left, r)).collect();
+        assert_eq!(parts.iter().sum::<u64>(), 7);
+        assert!(parts.iter().all(|&p| p == 2 || p == 3));
+    }
+}

@@ -1,0 +1,247 @@
+//! The CSV tables of one run, written row by row as periods close.
+
+use crate::atomic::{create, io_error, publish};
+use crate::ReportError;
+use kinesim_models::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+/// One CSV table under construction, under its temporary name until committed.
+struct Table {
+    target: PathBuf,
+    csv: csv::Writer<BufWriter<File>>,
+}
+
+impl Table {
+    fn create(folder: &Path, name: &str, header: &[&str]) -> Result<Table, ReportError> {
+        let target = folder.join(name);
+        let csv = csv::WriterBuilder::new().from_writer(create(&target)?);
+        let mut table = Table { target, csv };
+        table.write(header)?;
+        Ok(table)
+    }
+
+    fn write<I, T>(&mut self, record: I) -> Result<(), ReportError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.csv
+            .write_record(record)
+            .map_err(|source| ReportError::Csv { path: self.target.display().to_string(), source })
+    }
+
+    fn commit(self) -> Result<(), ReportError> {
+        let writer = self.csv.into_inner().map_err(|e| io_error(&self.target, std::io::Error::other(e.to_string())))?;
+        publish(writer, &self.target)
+    }
+}
+
+pub const STREAM_COLUMNS: &[&str] = &[
+    "time_s",
+    "shards_open",
+    "offered_records",
+    "attempted_records",
+    "incoming_records",
+    "incoming_bytes",
+    "write_throttled_records",
+    "dropped_records",
+    "in_flight_records",
+    "utilisation_peak",
+    "demand_peak",
+    "read_records",
+    "read_bytes",
+    "read_throttled_calls",
+    "iterator_age_ms_max",
+    "expired_unread_records",
+];
+
+pub const SHARD_COLUMNS: &[&str] = &[
+    "time_s",
+    "shard_id",
+    "incoming_records",
+    "incoming_bytes",
+    "write_throttled_records",
+    "utilisation_peak",
+    "demand_peak",
+    "read_records",
+    "read_bytes",
+    "read_throttled_calls",
+    "iterator_age_ms_max",
+];
+
+pub const CONSUMER_COLUMNS: &[&str] = &[
+    "time_s",
+    "consumer",
+    "shard_id",
+    "read_records",
+    "read_bytes",
+    "get_records_calls",
+    "read_throttled_calls",
+    "iterator_age_ms_max",
+    "expired_unread_records",
+    "backlog_records",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "latency_ms_max",
+];
+
+pub const EVENT_COLUMNS: &[&str] = &["time_s", "kind", "subject", "detail"];
+
+pub const HOT_KEY_COLUMNS: &[&str] = &[
+    "shard_id",
+    "rank",
+    "partition_key",
+    "producer",
+    "hash_key",
+    "offered_records",
+    "share_of_shard",
+    "share_of_stream",
+];
+
+/// Writes `stream.csv`, `shards.csv`, `consumers.csv` and `events.csv` as rows arrive.
+/// The first I/O error is kept and returned by [`RunWriter::finish`]; rows after it
+/// are dropped, and no table is moved into place.
+pub struct RunWriter {
+    folder: PathBuf,
+    stream: Table,
+    shards: Option<Table>,
+    consumers: Option<Table>,
+    events: Table,
+    error: Option<ReportError>,
+}
+
+impl RunWriter {
+    /// Creates the folder and the tables. `shards` and `consumers` say whether those
+    /// tables are wanted (`[output]` periods that are not "off").
+    pub fn create(folder: &Path, shards: bool, consumers: bool) -> Result<RunWriter, ReportError> {
+        std::fs::create_dir_all(folder).map_err(|source| io_error(folder, source))?;
+        // A stale summary would mark an incomplete rerun as complete.
+        match std::fs::remove_file(folder.join("summary.json")) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(io_error(folder, error)),
+            _ => {}
+        }
+        Ok(RunWriter {
+            folder: folder.to_path_buf(),
+            stream: Table::create(folder, "stream.csv", STREAM_COLUMNS)?,
+            shards: shards.then(|| Table::create(folder, "shards.csv", SHARD_COLUMNS)).transpose()?,
+            consumers: consumers.then(|| Table::create(folder, "consumers.csv", CONSUMER_COLUMNS)).transpose()?,
+            events: Table::create(folder, "events.csv", EVENT_COLUMNS)?,
+            error: None,
+        })
+    }
+
+    fn keep(&mut self, result: Result<(), ReportError>) {
+        if let (Err(error), None) = (result, &self.error) {
+            self.error = Some(error);
+        }
+    }
+
+    /// Writes `hot_keys.csv` and moves every table into place.
+    pub fn finish(self, hot_keys: &[HotKeyRow]) -> Result<(), ReportError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let mut table = Table::create(&self.folder, "hot_keys.csv", HOT_KEY_COLUMNS)?;
+        for row in hot_keys {
+            table.write([
+                row.shard_id.to_string(),
+                row.rank.to_string(),
+                row.partition_key.clone(),
+                row.producer.clone(),
+                row.hash_key.to_string(),
+                number(row.offered_records),
+                number(row.share_of_shard),
+                number(row.share_of_stream),
+            ])?;
+        }
+        table.commit()?;
+        self.stream.commit()?;
+        if let Some(table) = self.shards {
+            table.commit()?;
+        }
+        if let Some(table) = self.consumers {
+            table.commit()?;
+        }
+        self.events.commit()
+    }
+}
+
+/// Formats a float for CSV: shortest round-trip decimal, rounded to 6 decimals so
+/// outputs stay readable; deterministic on every platform.
+pub fn number(value: f64) -> String {
+    let rounded = (value * 1e6).round() / 1e6;
+    if rounded == 0.0 {
+        "0".into()
+    } else {
+        rounded.to_string()
+    }
+}
+
+impl Recorder for RunWriter {
+    fn stream_row(&mut self, row: &StreamRow) {
+        let result = self.stream.write([
+            number(row.time_s),
+            row.shards_open.to_string(),
+            row.offered_records.to_string(),
+            row.attempted_records.to_string(),
+            row.incoming_records.to_string(),
+            row.incoming_bytes.to_string(),
+            row.write_throttled_records.to_string(),
+            row.dropped_records.to_string(),
+            row.in_flight_records.to_string(),
+            number(row.utilisation_peak),
+            number(row.demand_peak),
+            row.read_records.to_string(),
+            row.read_bytes.to_string(),
+            row.read_throttled_calls.to_string(),
+            number(row.iterator_age_ms_max),
+            row.expired_unread_records.to_string(),
+        ]);
+        self.keep(result);
+    }
+
+    fn shard_row(&mut self, row: &ShardRow) {
+        let Some(table) = &mut self.shards else { return };
+        let result = table.write([
+            number(row.time_s),
+            row.shard_id.to_string(),
+            row.incoming_records.to_string(),
+            row.incoming_bytes.to_string(),
+            row.write_throttled_records.to_string(),
+            number(row.utilisation_peak),
+            number(row.demand_peak),
+            row.read_records.to_string(),
+            row.read_bytes.to_string(),
+            row.read_throttled_calls.to_string(),
+            number(row.iterator_age_ms_max),
+        ]);
+        self.keep(result);
+    }
+
+    fn consumer_row(&mut self, row: &ConsumerRow) {
+        let Some(table) = &mut self.consumers else { return };
+        let result = table.write([
+            number(row.time_s),
+            row.consumer.clone(),
+            row.shard_id.to_string(),
+            row.read_records.to_string(),
+            row.read_bytes.to_string(),
+            row.get_records_calls.to_string(),
+            row.read_throttled_calls.to_string(),
+            number(row.iterator_age_ms_max),
+            row.expired_unread_records.to_string(),
+            row.backlog_records.to_string(),
+            number(row.latency_ms_p50),
+            number(row.latency_ms_p99),
+            number(row.latency_ms_max),
+        ]);
+        self.keep(result);
+    }
+
+    fn event(&mut self, row: &EventRow) {
+        let result = self.events.write([number(row.time_s), row.kind.clone(), row.subject.clone(), row.detail.clone()]);
+        self.keep(result);
+    }
+}

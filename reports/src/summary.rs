@@ -1,0 +1,69 @@
+//! `summary.json`: the run's totals, written last so its presence marks a complete run.
+
+use crate::atomic::write_all;
+use crate::ReportError;
+use kinesim_models::RunSummary;
+use serde_json::{json, Map, Value};
+use std::path::Path;
+
+/// Version of the output contract; raised when a column or key changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What the summary says about the run besides the simulated totals.
+pub struct SummaryContext<'a> {
+    pub name: &'a str,
+    pub experiment_sha256: &'a str,
+    pub seed: u64,
+}
+
+/// Builds the summary document (keys in a fixed order).
+pub fn summary_json(context: &SummaryContext, summary: &RunSummary) -> Value {
+    let mut consumers = Map::new();
+    for consumer in &summary.consumers {
+        consumers.insert(
+            consumer.name.clone(),
+            json!({
+                "read_records": consumer.read_records,
+                "read_bytes": consumer.read_bytes,
+                "iterator_age_ms_max": consumer.iterator_age_ms_max,
+                "expired_unread_records": consumer.expired_unread_records,
+                "reprocessed_records": consumer.reprocessed_records,
+                "read_throttled_calls": consumer.read_throttled_calls,
+                "get_records_calls": consumer.get_records_calls,
+                "latency_ms_p50": consumer.latency_ms_p50,
+                "latency_ms_p99": consumer.latency_ms_p99,
+                "latency_ms_max": consumer.latency_ms_max,
+                "unread_records_end": consumer.unread_records_end,
+            }),
+        );
+    }
+    json!({
+        "kinesim_version": env!("CARGO_PKG_VERSION"),
+        "schema_version": SCHEMA_VERSION,
+        "name": context.name,
+        "experiment_sha256": context.experiment_sha256,
+        "seed": context.seed,
+        "duration_s": summary.duration_s,
+        "offered_records": summary.offered_records,
+        "attempted_records": summary.attempted_records,
+        "accepted_records": summary.accepted_records,
+        "write_throttled_records": summary.write_throttled_records,
+        "write_throttle_rate": summary.write_throttle_rate,
+        "dropped_records": summary.dropped_records,
+        "in_flight_records_end": summary.in_flight_records_end,
+        "incoming_bytes": summary.incoming_bytes,
+        "shards_open_max": summary.shards_open_max,
+        "reshard_operations": summary.reshard_operations,
+        "slo_results": [],
+        "consumers": consumers,
+    })
+}
+
+/// Writes `summary.json` into `folder`; call after every other output is in place.
+pub fn write_summary(folder: &Path, context: &SummaryContext, summary: &RunSummary) -> Result<(), ReportError> {
+    let path = folder.join("summary.json");
+    let mut text = serde_json::to_string_pretty(&summary_json(context, summary))
+        .map_err(|source| ReportError::Json { path: path.display().to_string(), source })?;
+    text.push('\n');
+    write_all(&path, text.as_bytes())
+}

@@ -1,0 +1,381 @@
+//! A fixed-layout log-scale histogram for non-negative values.
+//!
+//! Quantiles of millions of observations are needed without keeping the
+//! observations. The histogram splits each power of two into 64 equal
+//! sub-buckets, so a bucket is between 1/128 and 1/64 of its values wide, and
+//! reports the midpoint of the bucket holding the requested rank. That
+//! midpoint is within [`LogHistogram::RELATIVE_ERROR_MAX`] (1/128, under 0.8%)
+//! of the true order statistic.
+//!
+//! The bucket of a value is read straight from the bits of its `f64`: the
+//! exponent picks the power of two and the top six mantissa bits pick the
+//! sub-bucket. This is exact, needs no logarithm, and gives the same bucket on
+//! every machine.
+//!
+//! Layout, in order of index:
+//!
+//! - bucket 0: values below [`LogHistogram::VALUE_MIN`] (2^-16, about
+//!   1.5e-5), including zero; reported as the smallest value seen;
+//! - 64 buckets for each power of two from 2^-16 up to 2^40;
+//! - a last bucket for values of [`LogHistogram::VALUE_MAX`] (2^40, about
+//!   1.1e12) and above, reported as the largest value seen.
+//!
+//! For values in milliseconds this resolves 15 ns to 35 years. The layout is
+//! a constant, so any two histograms can be merged, and the buckets are
+//! allocated once in [`LogHistogram::new`]; adding never allocates.
+
+/// Sub-buckets per power of two, as a number of mantissa bits.
+const SUB_BUCKET_BITS: u32 = 6;
+const SUB_BUCKET_COUNT: usize = 1 << SUB_BUCKET_BITS;
+/// The smallest power of two with its own buckets.
+const EXPONENT_MIN: i32 = -16;
+/// The power of two at which the overflow bucket starts.
+const EXPONENT_MAX: i32 = 40;
+const LOG_BUCKET_COUNT: usize = (EXPONENT_MAX - EXPONENT_MIN) as usize * SUB_BUCKET_COUNT;
+/// Underflow bucket, log buckets, overflow bucket.
+const BUCKET_COUNT: usize = LOG_BUCKET_COUNT + 2;
+const BUCKET_OVERFLOW: usize = BUCKET_COUNT - 1;
+
+const MANTISSA_BITS: u32 = 52;
+const EXPONENT_BIAS: i32 = 1023;
+
+/// Counts of non-negative values in fixed log-scale buckets, with the exact
+/// count, minimum, maximum, and sum.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogHistogram {
+    buckets: Box<[u64]>,
+    count: u64,
+    value_min: f64,
+    value_max: f64,
+    sum: f64,
+}
+
+impl Default for LogHistogram {
+    fn default() -> Self {
+        LogHistogram::new()
+    }
+}
+
+impl LogHistogram {
+    /// Values below this share bucket 0.
+    pub const VALUE_MIN: f64 = 1.0 / (1u64 << -EXPONENT_MIN) as f64;
+    /// Values at or above this share the overflow bucket.
+    pub const VALUE_MAX: f64 = (1u64 << EXPONENT_MAX) as f64;
+    /// The largest relative error of [`LogHistogram::quantile`] for
+    /// quantiles that fall within [`VALUE_MIN`](Self::VALUE_MIN) to
+    /// [`VALUE_MAX`](Self::VALUE_MAX): half of the widest relative bucket.
+    pub const RELATIVE_ERROR_MAX: f64 = 1.0 / (2 * SUB_BUCKET_COUNT) as f64;
+    /// The number of buckets, fixed for every histogram.
+    pub const BUCKET_COUNT: usize = BUCKET_COUNT;
+
+    /// An empty histogram, with all its buckets allocated.
+    pub fn new() -> LogHistogram {
+        LogHistogram {
+            buckets: vec![0; BUCKET_COUNT].into_boxed_slice(),
+            count: 0,
+            value_min: 0.0,
+            value_max: 0.0,
+            sum: 0.0,
+        }
+    }
+
+    /// Adds `count` observations of `value`, which must be finite and
+    /// non-negative.
+    pub fn add(&mut self, value: f64, count: u64) {
+        assert!(value.is_finite() && value >= 0.0, "histogram values must be finite and non-negative, got {value}");
+        if count == 0 {
+            return;
+        }
+        if self.count == 0 || value < self.value_min {
+            self.value_min = value;
+        }
+        if self.count == 0 || value > self.value_max {
+            self.value_max = value;
+        }
+        self.count = self.count.checked_add(count).expect("histogram count overflow");
+        self.buckets[bucket_index(value)] += count;
+        self.sum += value * count as f64;
+    }
+
+    /// The number of observations.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The exact largest value added, or 0 when empty.
+    pub fn max(&self) -> f64 {
+        self.value_max
+    }
+
+    /// The exact smallest value added, or 0 when empty.
+    pub fn min(&self) -> f64 {
+        self.value_min
+    }
+
+    /// The sum of all values added (each times its count), or 0 when empty.
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    /// The mean of all values added, or 0 when empty.
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        self.sum / self.count as f64
+    }
+
+    /// The value at quantile `q` in [0, 1], or 0 when empty.
+    ///
+    /// It estimates the order statistic of rank `ceil(q * count)` (at least
+    /// 1): the exact minimum for rank 1, the exact maximum for rank `count`,
+    /// and otherwise the midpoint of the bucket holding that rank, clamped to
+    /// the minimum and maximum. The estimate is within
+    /// [`RELATIVE_ERROR_MAX`](Self::RELATIVE_ERROR_MAX) of the true order
+    /// statistic when that lies between `VALUE_MIN` and `VALUE_MAX`.
+    pub fn quantile(&self, q: f64) -> f64 {
+        assert!((0.0..=1.0).contains(&q), "quantile must be in [0, 1], got {q}");
+        if self.count == 0 {
+            return 0.0;
+        }
+        let rank = quantile_rank(q, self.count);
+        if rank == 1 {
+            return self.value_min;
+        }
+        if rank == self.count {
+            return self.value_max;
+        }
+        let index = self.bucket_of_rank(rank);
+        bucket_midpoint(index, self.value_max).clamp(self.value_min, self.value_max)
+    }
+
+    /// The index of the bucket holding the observation of rank `rank`
+    /// (1-based, in increasing order of value).
+    fn bucket_of_rank(&self, rank: u64) -> usize {
+        assert!(rank >= 1 && rank <= self.count);
+        let mut cumulative = 0u64;
+        for (index, &bucket_count) in self.buckets.iter().enumerate() {
+            cumulative += bucket_count;
+            if cumulative >= rank {
+                return index;
+            }
+        }
+        unreachable!("bucket counts sum to the total count");
+    }
+
+    /// Adds every observation of `other` to `self`.
+    pub fn merge(&mut self, other: &LogHistogram) {
+        assert_eq!(self.buckets.len(), other.buckets.len());
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 || other.value_min < self.value_min {
+            self.value_min = other.value_min;
+        }
+        if self.count == 0 || other.value_max > self.value_max {
+            self.value_max = other.value_max;
+        }
+        self.count = self.count.checked_add(other.count).expect("histogram count overflow");
+        for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets.iter()) {
+            *mine += theirs;
+        }
+        self.sum += other.sum;
+    }
+
+    /// Removes every observation, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.buckets.fill(0);
+        self.count = 0;
+        self.value_min = 0.0;
+        self.value_max = 0.0;
+        self.sum = 0.0;
+    }
+}
+
+/// `ceil(q * count)`, kept within `1..=count`.
+fn quantile_rank(q: f64, count: u64) -> u64 {
+    let rank = (q * count as f64).ceil();
+    // The product can round past `count` for huge counts; clamp it back.
+    (rank as u64).clamp(1, count)
+}
+
+/// The bucket of a finite, non-negative value.
+fn bucket_index(value: f64) -> usize {
+    debug_assert!(value.is_finite() && value >= 0.0);
+    if value < LogHistogram::VALUE_MIN {
+        return 0;
+    }
+    if value >= LogHistogram::VALUE_MAX {
+        return BUCKET_OVERFLOW;
+    }
+    let bits = value.to_bits();
+    let exponent = ((bits >> MANTISSA_BITS) & 0x7FF) as i32 - EXPONENT_BIAS;
+    let sub_bucket = ((bits >> (MANTISSA_BITS - SUB_BUCKET_BITS)) as usize) & (SUB_BUCKET_COUNT - 1);
+    assert!((EXPONENT_MIN..EXPONENT_MAX).contains(&exponent));
+    let index = 1 + (exponent - EXPONENT_MIN) as usize * SUB_BUCKET_COUNT + sub_bucket;
+    assert!(index > 0 && index < BUCKET_OVERFLOW);
+    index
+}
+
+/// The value reported for a bucket: the midpoint of a log bucket, the middle
+/// of the underflow range, or `value_max` for the overflow bucket.
+fn bucket_midpoint(index: usize, value_max: f64) -> f64 {
+    assert!(index < BUCKET_COUNT);
+    if index == 0 {
+        return LogHistogram::VALUE_MIN / 2.0;
+    }
+    if index == BUCKET_OVERFLOW {
+        return value_max;
+    }
+    let offset = index - 1;
+    let exponent = EXPONENT_MIN + (offset / SUB_BUCKET_COUNT) as i32;
+    let sub_bucket = (offset % SUB_BUCKET_COUNT) as u64;
+    // The midpoint's mantissa is the sub-bucket followed by a single one bit:
+    // 2^exponent * (1 + sub_bucket / 64 + 1 / 128), built exactly from bits.
+    let exponent_bits = ((exponent + EXPONENT_BIAS) as u64) << MANTISSA_BITS;
+    let mantissa_bits =
+        (sub_bucket << (MANTISSA_BITS - SUB_BUCKET_BITS)) | (1 << (MANTISSA_BITS - SUB_BUCKET_BITS - 1));
+    f64::from_bits(exponent_bits | mantissa_bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{exponential, uniform01};
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+
+    /// Checks every listed quantile of `histogram` against the exact order
+    /// statistic of `sorted` within the documented relative error.
+    fn assert_quantiles_close(histogram: &LogHistogram, sorted: &[f64]) {
+        assert_eq!(histogram.count(), sorted.len() as u64);
+        for q in [0.0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 0.9999, 1.0] {
+            let rank = quantile_rank(q, sorted.len() as u64);
+            let exact = sorted[rank as usize - 1];
+            let estimate = histogram.quantile(q);
+            let tolerance = exact * LogHistogram::RELATIVE_ERROR_MAX * (1.0 + 1e-12);
+            assert!((estimate - exact).abs() <= tolerance, "q {q}: estimate {estimate}, exact {exact}");
+        }
+    }
+
+    fn histogram_of(values: &[f64]) -> LogHistogram {
+        let mut histogram = LogHistogram::new();
+        for &value in values {
+            histogram.add(value, 1);
+        }
+        histogram
+    }
+
+    #[test]
+    fn empty_histogram_reports_zero() {
+        let histogram = LogHistogram::new();
+        assert_eq!(histogram.count(), 0);
+        assert_eq!(histogram.quantile(0.5), 0.0);
+        assert_eq!(histogram.max(), 0.0);
+        assert_eq!(histogram.mean(), 0.0);
+        assert!(histogram.is_empty());
+    }
+
+    #[test]
+    fn quantiles_of_uniform_integers() {
+        let values: Vec<f64> = (1..=100_000).map(f64::from).collect();
+        assert_quantiles_close(&histogram_of(&values), &values);
+    }
+
+    #[test]
+    fn quantiles_of_exponential_and_log_uniform_samples() {
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let mut exponential_values: Vec<f64> = (0..100_000).map(|_| exponential(&mut rng, 40.0)).collect();
+        // Log-uniform over 2^-10 to 2^30 covers many powers of two.
+        let mut log_uniform_values: Vec<f64> =
+            (0..100_000).map(|_| libm::exp2(-10.0 + 40.0 * uniform01(&mut rng))).collect();
+        for values in [&mut exponential_values, &mut log_uniform_values] {
+            let histogram = histogram_of(values);
+            values.sort_by(f64::total_cmp);
+            assert_quantiles_close(&histogram, values);
+            assert_eq!(histogram.max(), *values.last().unwrap());
+            assert_eq!(histogram.min(), values[0]);
+        }
+    }
+
+    #[test]
+    fn weighted_counts_and_extremes() {
+        let mut histogram = LogHistogram::new();
+        histogram.add(10.0, 90);
+        histogram.add(1_000.0, 10);
+        histogram.add(0.0, 0);
+        assert_eq!(histogram.count(), 100);
+        assert_eq!(histogram.mean(), 109.0);
+        let median = histogram.quantile(0.5);
+        assert!((median - 10.0).abs() <= 10.0 * LogHistogram::RELATIVE_ERROR_MAX);
+        let p95 = histogram.quantile(0.95);
+        assert!((p95 - 1_000.0).abs() <= 1_000.0 * LogHistogram::RELATIVE_ERROR_MAX);
+        assert_eq!(histogram.quantile(1.0), 1_000.0);
+        assert_eq!(histogram.quantile(0.0), 10.0);
+    }
+
+    #[test]
+    fn values_outside_the_log_range() {
+        let mut histogram = LogHistogram::new();
+        histogram.add(0.0, 3);
+        histogram.add(1e-9, 1);
+        histogram.add(5e12, 2);
+        histogram.add(7e12, 2);
+        assert_eq!(histogram.quantile(0.0), 0.0);
+        // Underflow values are reported within the underflow range.
+        assert!(histogram.quantile(0.4) <= LogHistogram::VALUE_MIN);
+        // Overflow values are reported as the exact maximum.
+        assert_eq!(histogram.quantile(0.7), 7e12);
+        assert_eq!(histogram.max(), 7e12);
+        let mut zeros = LogHistogram::new();
+        zeros.add(0.0, 10);
+        assert_eq!(zeros.quantile(0.5), 0.0);
+    }
+
+    #[test]
+    fn bucket_boundaries_are_exact() {
+        for exponent in [EXPONENT_MIN, -1, 0, 1, 20, EXPONENT_MAX - 1] {
+            let lower = libm::exp2(f64::from(exponent));
+            let index = bucket_index(lower);
+            assert_eq!(index, 1 + (exponent - EXPONENT_MIN) as usize * SUB_BUCKET_COUNT);
+            let width = lower / SUB_BUCKET_COUNT as f64;
+            assert_eq!(bucket_midpoint(index, 0.0), lower + width / 2.0);
+            assert_eq!(bucket_index(lower + width), index + 1);
+            assert_eq!(bucket_index(lower + width * 0.999), index);
+        }
+        assert_eq!(bucket_index(LogHistogram::VALUE_MIN * 0.999), 0);
+        assert_eq!(bucket_index(LogHistogram::VALUE_MAX), BUCKET_OVERFLOW);
+        assert_eq!(bucket_index(LogHistogram::VALUE_MAX * 0.9999), BUCKET_OVERFLOW - 1);
+    }
+
+    #[test]
+    fn merge_equals_adding_everything_and_clear_resets() {
+        let mut rng = ChaCha8Rng::seed_from_u64(22);
+        let values: Vec<f64> = (0..10_000).map(|_| exponential(&mut rng, 5.0)).collect();
+        let (left, right) = values.split_at(4_000);
+        let mut merged = histogram_of(left);
+        merged.merge(&histogram_of(right));
+        let whole = histogram_of(&values);
+        assert_eq!(merged.count(), whole.count());
+        assert_eq!(merged.max(), whole.max());
+        assert_eq!(merged.min(), whole.min());
+        for q in [0.1, 0.5, 0.9, 0.99] {
+            assert_eq!(merged.quantile(q), whole.quantile(q));
+        }
+        merged.merge(&LogHistogram::new());
+        assert_eq!(merged.count(), whole.count());
+        merged.clear();
+        assert_eq!(merged, LogHistogram::new());
+    }
+
+    #[test]
+    #[should_panic(expected = "finite and non-negative")]
+    fn negative_values_panic() {
+        LogHistogram::new().add(-1.0, 1);
+    }
+}

@@ -1,0 +1,675 @@
+//! Loading an experiment file: TOML text to a validated [`ExperimentSpec`].
+//!
+//! Two stages, as in ripgrep's argument handling: serde reads the text into the raw
+//! shapes of `raw.rs` (rejecting unknown keys and wrong types, with the key path from
+//! `serde_path_to_error` and the line from the TOML parser), then `Validator` checks
+//! meanings and bounds and builds the spec. Every rejection is one `LoadError` naming
+//! the file, the key and what is allowed; nothing is clamped silently.
+
+use crate::error::LoadError;
+use crate::raw::*;
+use kinesim_models::routing::parse_hash_key;
+use kinesim_models::spec::*;
+use kinesim_sim::{format_duration, SimDuration, NANOS_PER_SEC};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const HOUR_NS: u64 = 3600 * NANOS_PER_SEC;
+/// The longest run accepted: 400 days.
+pub const DURATION_MAX: SimDuration = SimDuration(400 * 24 * HOUR_NS);
+
+/// Reads and validates an experiment file.
+pub fn load(path: &Path) -> Result<ExperimentSpec, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+    parse(path, &text)
+}
+
+/// Validates experiment text as if read from `path` (relative paths inside resolve
+/// against its folder).
+pub fn parse(path: &Path, text: &str) -> Result<ExperimentSpec, LoadError> {
+    let raw = deserialize(path, text)?;
+    Validator { path, folder: path.parent().map(Path::to_path_buf).unwrap_or_default() }.experiment(raw)
+}
+
+fn deserialize(path: &Path, text: &str) -> Result<RawExperiment, LoadError> {
+    let deserializer = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let key = error.path().to_string();
+        let inner = error.inner();
+        let line = inner.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        let message = inner.message().trim().replace('\n', " ");
+        LoadError::Invalid {
+            path: path.to_path_buf(),
+            key: if key == "." { String::new() } else { key },
+            line,
+            message,
+        }
+    })
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+    folder: PathBuf,
+}
+
+impl Validator<'_> {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> LoadError {
+        LoadError::invalid(self.path, key, message)
+    }
+
+    fn experiment(&self, raw: RawExperiment) -> Result<ExperimentSpec, LoadError> {
+        let name = match raw.name {
+            Some(name) if name.trim().is_empty() => return Err(self.err("name", "must not be empty")),
+            Some(name) => name,
+            None => {
+                self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "experiment".into())
+            }
+        };
+        if let Some(fidelity) = raw.fidelity.as_deref() {
+            if fidelity != "stepped" {
+                return Err(self.err(
+                    "fidelity",
+                    format!("allowed: \"stepped\" (per-record fidelity is not available yet), got \"{fidelity}\""),
+                ));
+            }
+        }
+        let step = raw.step.map_or(SimDuration::from_secs(1), |d| d.0);
+        if step.as_nanos() < 1_000_000 || NANOS_PER_SEC % step.as_nanos() != 0 {
+            return Err(self.err("step", format!("must divide one second exactly and be at least 1ms (e.g. \"1s\", \"500ms\", \"100ms\"), got \"{}\"", format_duration(step))));
+        }
+        let duration = raw.duration.0;
+        if duration.is_zero() || duration > DURATION_MAX {
+            return Err(self
+                .err("duration", format!("must be above 0 and at most 400d, got \"{}\"", format_duration(duration))));
+        }
+        self.multiple_of_step("duration", duration, step)?;
+        let metrics_period = raw.metrics_period.map_or(SimDuration::from_secs(60), |d| d.0);
+        self.multiple_of_step("metrics_period", metrics_period, step)?;
+        let output = self.output(raw.output, step, metrics_period)?;
+        let start_unix_s = match raw.start.as_deref() {
+            None => 0,
+            Some(text) => crate::time::parse_rfc3339(text).ok_or_else(|| {
+                self.err("start", format!("expected an RFC 3339 time such as \"2026-03-02T00:00:00Z\", got \"{text}\""))
+            })?,
+        };
+        let stream = self.stream(raw.stream)?;
+        let producers = self.producers(raw.producers, &stream, start_unix_s)?;
+        let consumers = self.consumers(raw.consumers)?;
+        Ok(ExperimentSpec {
+            name,
+            seed: raw.seed.unwrap_or(0),
+            duration,
+            start_unix_s,
+            step,
+            metrics_period,
+            output,
+            stream,
+            producers,
+            consumers,
+        })
+    }
+
+    fn multiple_of_step(&self, key: &str, value: SimDuration, step: SimDuration) -> Result<(), LoadError> {
+        if value.is_zero() || value.as_nanos() % step.as_nanos() != 0 {
+            return Err(self.err(
+                key,
+                format!(
+                    "must be a positive whole number of steps (step = \"{}\"), got \"{}\"",
+                    format_duration(step),
+                    format_duration(value)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn output(
+        &self,
+        raw: Option<RawOutput>,
+        step: SimDuration,
+        metrics_period: SimDuration,
+    ) -> Result<OutputSpec, LoadError> {
+        let raw = raw.unwrap_or(RawOutput { shards: None, consumers: None, hot_keys: None });
+        let period = |key: &str, text: Option<String>| -> Result<Option<SimDuration>, LoadError> {
+            match text.as_deref() {
+                None => Ok(Some(metrics_period)),
+                Some("off") => Ok(None),
+                Some(text) => {
+                    let value = kinesim_sim::parse_duration(text)
+                        .map_err(|e| self.err(key, format!("expected a period or \"off\": {e}")))?;
+                    self.multiple_of_step(key, value, step)?;
+                    Ok(Some(value))
+                }
+            }
+        };
+        let hot_keys = raw.hot_keys.unwrap_or(10);
+        if hot_keys > 1000 {
+            return Err(self.err("output.hot_keys", format!("must be at most 1000 keys per shard, got {hot_keys}")));
+        }
+        Ok(OutputSpec {
+            shards_period: period("output.shards", raw.shards)?,
+            consumers_period: period("output.consumers", raw.consumers)?,
+            hot_keys_per_shard: hot_keys as usize,
+        })
+    }
+
+    fn stream(&self, raw: RawStream) -> Result<StreamSpec, LoadError> {
+        match raw.mode.as_deref() {
+            None | Some("provisioned") => {}
+            Some(other) => {
+                return Err(self.err(
+                    "stream.mode",
+                    format!("allowed: \"provisioned\" (on-demand modes are not available yet), got \"{other}\""),
+                ))
+            }
+        }
+        let shards = raw.shards.ok_or_else(|| self.err("stream.shards", "is required for a provisioned stream"))?;
+        if shards == 0 || shards > u64::from(SHARDS_MAX) {
+            return Err(self.err("stream.shards", format!("must be between 1 and {SHARDS_MAX}, got {shards}")));
+        }
+        let retention = raw.retention.map_or(SimDuration::from_secs(24 * 3600), |d| d.0);
+        if retention.as_nanos() < 24 * HOUR_NS
+            || retention.as_nanos() > 8760 * HOUR_NS
+            || retention.as_nanos() % HOUR_NS != 0
+        {
+            return Err(self.err(
+                "stream.retention",
+                format!("must be whole hours from \"24h\" to \"8760h\", got \"{}\"", format_duration(retention)),
+            ));
+        }
+        let max_record_size_bytes = raw.max_record_size.map_or(MIB, |s| s.0);
+        if !(MIB..=10 * MIB).contains(&max_record_size_bytes) || max_record_size_bytes % 1024 != 0 {
+            return Err(self.err(
+                "stream.max_record_size",
+                format!("must be whole KiB from \"1MiB\" to \"10MiB\", got {max_record_size_bytes} bytes"),
+            ));
+        }
+        let write_limit = self.write_limit(raw.write_limit, max_record_size_bytes)?;
+        let read_limit = self.read_limit(raw.read_limit)?;
+        let propagation_delay = raw.propagation_delay.map_or(SimDuration::from_millis(50), |d| d.0);
+        if propagation_delay > SimDuration::from_secs(60) {
+            return Err(self.err("stream.propagation_delay", "must be at most \"60s\""));
+        }
+        Ok(StreamSpec {
+            mode: CapacityMode::Provisioned,
+            shards: shards as u32,
+            retention,
+            max_record_size_bytes,
+            write_limit,
+            read_limit,
+            propagation_delay,
+        })
+    }
+
+    fn write_limit(&self, raw: Option<RawWriteLimit>, max_record_size_bytes: u64) -> Result<WriteLimitSpec, LoadError> {
+        let raw = raw.unwrap_or(RawWriteLimit { enforcement: None, bucket_depth: None });
+        let enforcement = match raw.enforcement.as_deref() {
+            None | Some("fixed_window") => {
+                if raw.bucket_depth.is_some() {
+                    return Err(
+                        self.err("stream.write_limit.bucket_depth", "applies only with enforcement = \"token_bucket\"")
+                    );
+                }
+                if max_record_size_bytes > MIB {
+                    return Err(self.err("stream.write_limit.enforcement", "records above 1 MiB need enforcement = \"token_bucket\" with a bucket at least one record deep"));
+                }
+                Enforcement::FixedWindow
+            }
+            Some("token_bucket") => {
+                let depth = raw.bucket_depth.map_or(SimDuration::from_secs(1), |d| d.0);
+                let depth_s = depth.as_secs_f64();
+                let depth_bytes = depth_s * MIB as f64;
+                if !(0.001..=3600.0).contains(&depth_s) || depth_bytes < max_record_size_bytes as f64 {
+                    return Err(self.err(
+                        "stream.write_limit.bucket_depth",
+                        format!("must be from \"1ms\" to \"1h\" and hold one largest record ({max_record_size_bytes} bytes at 1 MiB/s), got \"{}\"", format_duration(depth)),
+                    ));
+                }
+                Enforcement::TokenBucket { depth_s }
+            }
+            Some(other) => {
+                return Err(self.err(
+                    "stream.write_limit.enforcement",
+                    format!("allowed: \"fixed_window\", \"token_bucket\"; got \"{other}\""),
+                ))
+            }
+        };
+        Ok(WriteLimitSpec { records_per_s: 1000, bytes_per_s: MIB, enforcement })
+    }
+
+    fn read_limit(&self, raw: Option<RawReadLimit>) -> Result<ReadLimitSpec, LoadError> {
+        let raw = raw.unwrap_or(RawReadLimit { bucket_depth: None, overdraft: None, throttled_calls_count: None });
+        let depth_bytes = raw.bucket_depth.map_or(2 * MIB, |s| s.0);
+        if !(1..=1024 * MIB).contains(&depth_bytes) {
+            return Err(self
+                .err("stream.read_limit.bucket_depth", format!("must be from 1 byte to \"1GiB\", got {depth_bytes}")));
+        }
+        let overdraft_bytes = raw.overdraft.map_or(10 * MIB, |s| s.0);
+        if overdraft_bytes > 1024 * MIB {
+            return Err(
+                self.err("stream.read_limit.overdraft", format!("must be at most \"1GiB\", got {overdraft_bytes}"))
+            );
+        }
+        Ok(ReadLimitSpec {
+            bytes_per_s: 2 * MIB,
+            calls_per_s: 5,
+            overdraft_bytes,
+            depth_bytes,
+            throttled_calls_count: raw.throttled_calls_count.unwrap_or(false),
+        })
+    }
+
+    fn producers(
+        &self,
+        raw: Vec<RawProducer>,
+        stream: &StreamSpec,
+        start_unix_s: i64,
+    ) -> Result<Vec<ProducerSpec>, LoadError> {
+        let mut names = BTreeSet::new();
+        let mut producers = Vec::with_capacity(raw.len());
+        for (index, producer) in raw.into_iter().enumerate() {
+            let key = format!("producers[{index}]");
+            self.unique_name(&mut names, &format!("{key}.name"), &producer.name)?;
+            producers.push(self.producer(&key, producer, stream, start_unix_s)?);
+        }
+        Ok(producers)
+    }
+
+    fn unique_name(&self, names: &mut BTreeSet<String>, key: &str, name: &str) -> Result<(), LoadError> {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !valid {
+            return Err(self
+                .err(key, format!("must be 1 to 64 characters of letters, digits, '-', '_' or '.', got \"{name}\"")));
+        }
+        if !names.insert(name.to_string()) {
+            return Err(self.err(key, format!("the name \"{name}\" is used twice; names must be unique")));
+        }
+        Ok(())
+    }
+
+    fn producer(
+        &self,
+        key: &str,
+        raw: RawProducer,
+        stream: &StreamSpec,
+        start_unix_s: i64,
+    ) -> Result<ProducerSpec, LoadError> {
+        let instances = raw.instances.unwrap_or(1);
+        if instances == 0 || instances > 100_000 {
+            return Err(self.err(format!("{key}.instances"), format!("must be between 1 and 100000, got {instances}")));
+        }
+        let keys = self.keys(&format!("{key}.keys"), raw.keys)?;
+        let record_size = self.record_size(&format!("{key}.record_size"), raw.record_size, stream, &keys)?;
+        Ok(ProducerSpec {
+            name: raw.name,
+            rate: self.rate(&format!("{key}.rate"), raw.rate, start_unix_s)?,
+            instances: instances as u32,
+            arrivals: self.arrivals(&format!("{key}.arrivals"), raw.arrivals)?,
+            record_size,
+            keys,
+            api: self.api(&format!("{key}.api"), raw.api)?,
+            retry: self.retry(&format!("{key}.retry"), raw.retry)?,
+        })
+    }
+
+    fn rate_value(&self, key: &str, value: f64) -> Result<f64, LoadError> {
+        if !value.is_finite() || value < 0.0 || value > 1e9 {
+            return Err(self.err(key, format!("must be records per second from 0 to 1e9, got {value}")));
+        }
+        Ok(value)
+    }
+
+    fn rate(&self, key: &str, raw: Rate, start_unix_s: i64) -> Result<RateShape, LoadError> {
+        let shape = match raw {
+            Rate::Constant(rate) => RateShape::Constant(self.rate_value(key, rate)?),
+            Rate::Shape(RawRateShape::Constant { rate }) => {
+                RateShape::Constant(self.rate_value(&format!("{key}.rate"), rate)?)
+            }
+            Rate::Shape(RawRateShape::Steps { steps }) => {
+                if steps.is_empty() || !steps[0].0 .0.is_zero() {
+                    return Err(self.err(format!("{key}.steps"), "must start with [\"0s\", rate]"));
+                }
+                let mut parsed = Vec::with_capacity(steps.len());
+                for (i, (at, rate)) in steps.into_iter().enumerate() {
+                    if parsed.last().is_some_and(|(prev, _): &(SimDuration, f64)| *prev >= at.0) {
+                        return Err(self.err(format!("{key}.steps[{i}]"), "times must increase strictly"));
+                    }
+                    parsed.push((at.0, self.rate_value(&format!("{key}.steps[{i}]"), rate)?));
+                }
+                RateShape::Steps(parsed)
+            }
+            Rate::Shape(RawRateShape::Ramp { from, to, start, end }) => {
+                if end.0 <= start.0 {
+                    return Err(self.err(format!("{key}.end"), "must be after `start`"));
+                }
+                RateShape::Ramp {
+                    from: self.rate_value(&format!("{key}.from"), from)?,
+                    to: self.rate_value(&format!("{key}.to"), to)?,
+                    start: start.0,
+                    end: end.0,
+                }
+            }
+            Rate::Shape(RawRateShape::Diurnal { mean, amplitude, period, peak_at }) => {
+                if !(0.0..=1.0).contains(&amplitude) {
+                    return Err(self.err(
+                        format!("{key}.amplitude"),
+                        format!("must be a fraction of the mean from 0 to 1, got {amplitude}"),
+                    ));
+                }
+                let period = period.map_or(SimDuration::from_secs(86_400), |d| d.0);
+                if period.is_zero() {
+                    return Err(self.err(format!("{key}.period"), "must be above 0"));
+                }
+                RateShape::Diurnal {
+                    mean: self.rate_value(&format!("{key}.mean"), mean)?,
+                    amplitude,
+                    period,
+                    peak_at: peak_at.map_or(SimDuration::from_secs(14 * 3600), |d| d.0),
+                }
+            }
+            Rate::Shape(RawRateShape::Bursts { base, peak, every, length, first }) => {
+                if every.0.is_zero() || length.0 > every.0 {
+                    return Err(self.err(format!("{key}.length"), "bursts need every > 0 and length <= every"));
+                }
+                RateShape::Bursts {
+                    base: self.rate_value(&format!("{key}.base"), base)?,
+                    peak: self.rate_value(&format!("{key}.peak"), peak)?,
+                    every: every.0,
+                    length: length.0,
+                    first: first.map_or(SimDuration::ZERO, |d| d.0),
+                }
+            }
+            Rate::Shape(RawRateShape::Trace { file, period }) => {
+                let trace_path = self.folder.join(&file);
+                crate::trace::load_trace(&trace_path, period.map(|d| d.0), start_unix_s).map_err(|message| {
+                    self.err(format!("{key}.file"), format!("{}: {message}", trace_path.display()))
+                })?
+            }
+        };
+        Ok(shape)
+    }
+
+    fn arrivals(&self, key: &str, raw: Option<KindOrTable<RawArrivals>>) -> Result<Arrivals, LoadError> {
+        Ok(match raw.map(|k| k.0) {
+            None | Some(RawArrivals::Poisson) => Arrivals::Poisson,
+            Some(RawArrivals::Uniform) => Arrivals::Uniform,
+            Some(RawArrivals::Bursty { cv }) => {
+                let cv = cv.unwrap_or(1.0);
+                if !(cv > 0.0 && cv <= 10.0) {
+                    return Err(self.err(format!("{key}.cv"), format!("must be above 0 and at most 10, got {cv}")));
+                }
+                Arrivals::Bursty { cv }
+            }
+        })
+    }
+
+    fn record_size(
+        &self,
+        key: &str,
+        raw: Option<RecordSize>,
+        stream: &StreamSpec,
+        keys: &KeySpec,
+    ) -> Result<SizeDistribution, LoadError> {
+        let limit = stream.max_record_size_bytes.saturating_sub(longest_key_bytes(keys));
+        let fits = |field: String, size: u64| -> Result<u64, LoadError> {
+            if size > limit {
+                return Err(self.err(field, format!("a record plus its partition key must fit stream.max_record_size ({} bytes); at most {limit} bytes of data, got {size}", stream.max_record_size_bytes)));
+            }
+            Ok(size)
+        };
+        Ok(match raw {
+            None => SizeDistribution::Fixed(1024),
+            Some(RecordSize::Fixed(size)) | Some(RecordSize::Shape(RawSizeShape::Fixed { size: Size(size) })) => {
+                SizeDistribution::Fixed(fits(key.into(), size)?)
+            }
+            Some(RecordSize::Shape(RawSizeShape::Uniform { min, max })) => {
+                if min.0 > max.0 {
+                    return Err(self.err(format!("{key}.min"), "must not exceed `max`"));
+                }
+                SizeDistribution::Uniform { min: min.0, max: fits(format!("{key}.max"), max.0)? }
+            }
+            Some(RecordSize::Shape(RawSizeShape::Lognormal { median, sigma, min, max })) => {
+                let (min, max) = (min.map_or(0, |s| s.0), max.map_or(limit, |s| s.0));
+                if !(sigma > 0.0 && sigma <= 5.0) {
+                    return Err(self.err(format!("{key}.sigma"), format!("must be above 0 and at most 5, got {sigma}")));
+                }
+                if median.0 == 0 || min > median.0 || median.0 > max {
+                    return Err(self.err(format!("{key}.median"), "must be above 0 and between `min` and `max`"));
+                }
+                SizeDistribution::LogNormal {
+                    median: median.0 as f64,
+                    sigma,
+                    min,
+                    max: fits(format!("{key}.max"), max)?,
+                }
+            }
+            Some(RecordSize::Shape(RawSizeShape::Empirical { table })) => {
+                if table.is_empty() || table.len() > 10_000 {
+                    return Err(self.err(format!("{key}.table"), "must hold 1 to 10000 [size, weight] rows"));
+                }
+                let mut rows = Vec::with_capacity(table.len());
+                for (i, (size, weight)) in table.into_iter().enumerate() {
+                    if !(weight.is_finite() && weight > 0.0) {
+                        return Err(
+                            self.err(format!("{key}.table[{i}]"), format!("weights must be above 0, got {weight}"))
+                        );
+                    }
+                    rows.push((fits(format!("{key}.table[{i}]"), size.0)?, weight));
+                }
+                SizeDistribution::Empirical(rows)
+            }
+        })
+    }
+
+    fn keys(&self, key: &str, raw: Option<RawKeys>) -> Result<KeySpec, LoadError> {
+        let names = |count: u64, prefix: Option<String>, first: Option<u64>| -> Result<KeyNames, LoadError> {
+            if count == 0 || count > NAMED_KEYS_MAX {
+                return Err(self.err(
+                    format!("{key}.count"),
+                    format!("must be between 1 and {NAMED_KEYS_MAX} (use kind = \"random\" beyond), got {count}"),
+                ));
+            }
+            let names = KeyNames { count, prefix: prefix.unwrap_or_else(|| "key-".into()), first: first.unwrap_or(0) };
+            let longest = names.name(count - 1).chars().count().max(names.name(0).chars().count());
+            if longest > 256 {
+                return Err(self.err(
+                    format!("{key}.prefix"),
+                    "partition keys are 1 to 256 characters; this prefix makes them longer",
+                ));
+            }
+            Ok(names)
+        };
+        Ok(match raw {
+            None => KeySpec::Random { key_bytes: 36 },
+            Some(RawKeys::Uniform { count, prefix, first }) => KeySpec::Uniform { names: names(count, prefix, first)? },
+            Some(RawKeys::Zipf { count, exponent, prefix, first }) => {
+                if !(exponent > 0.0 && exponent <= 10.0) {
+                    return Err(
+                        self.err(format!("{key}.exponent"), format!("must be above 0 and at most 10, got {exponent}"))
+                    );
+                }
+                KeySpec::Zipf { names: names(count, prefix, first)?, exponent }
+            }
+            Some(RawKeys::Hot { count, hot, share, prefix, first }) => {
+                let hot_count = hot.unwrap_or(1);
+                if hot_count == 0 || hot_count > count {
+                    return Err(self
+                        .err(format!("{key}.hot"), format!("must be between 1 and count ({count}), got {hot_count}")));
+                }
+                let share_max_ok = if hot_count == count { share == 1.0 } else { share > 0.0 && share < 1.0 };
+                if !share_max_ok {
+                    return Err(self.err(
+                        format!("{key}.share"),
+                        format!("must be above 0 and below 1 (exactly 1 when every key is hot), got {share}"),
+                    ));
+                }
+                KeySpec::Hot { names: names(count, prefix, first)?, hot_count, hot_share: share }
+            }
+            Some(RawKeys::Random { key_bytes }) => {
+                let key_bytes = key_bytes.unwrap_or(36);
+                if !(1..=256).contains(&key_bytes) {
+                    return Err(
+                        self.err(format!("{key}.key_bytes"), format!("must be between 1 and 256, got {key_bytes}"))
+                    );
+                }
+                KeySpec::Random { key_bytes }
+            }
+            Some(RawKeys::Explicit { hash_key, partition_key }) => {
+                let hash = parse_hash_key(&hash_key).ok_or_else(|| {
+                    self.err(
+                        format!("{key}.hash_key"),
+                        format!(
+                            "must be a decimal integer from 0 to 2^128-1 without leading zeros, got \"{hash_key}\""
+                        ),
+                    )
+                })?;
+                let partition_key = partition_key.unwrap_or_else(|| "explicit".into());
+                if partition_key.is_empty() || partition_key.chars().count() > 256 {
+                    return Err(self.err(format!("{key}.partition_key"), "must be 1 to 256 characters"));
+                }
+                KeySpec::Explicit { hash_key: hash, partition_key }
+            }
+        })
+    }
+
+    fn api(&self, key: &str, raw: Option<KindOrTable<RawApi>>) -> Result<ApiSpec, LoadError> {
+        Ok(match raw.map(|k| k.0) {
+            None | Some(RawApi::PutRecord) => ApiSpec::PutRecord,
+            Some(RawApi::PutRecords { max_records, max_bytes, linger }) => {
+                let max_records = max_records.unwrap_or(500);
+                if !(1..=500).contains(&max_records) {
+                    return Err(
+                        self.err(format!("{key}.max_records"), format!("must be between 1 and 500, got {max_records}"))
+                    );
+                }
+                let max_bytes = max_bytes.map_or(10 * MIB, |s| s.0);
+                if max_bytes == 0 || max_bytes > 10 * MIB {
+                    return Err(self
+                        .err(format!("{key}.max_bytes"), format!("must be between 1 and \"10MiB\", got {max_bytes}")));
+                }
+                let linger = linger.map_or(SimDuration::ZERO, |d| d.0);
+                if linger > SimDuration::from_secs(3600) {
+                    return Err(self.err(format!("{key}.linger"), "must be at most \"1h\""));
+                }
+                ApiSpec::PutRecords { max_records: max_records as u32, max_bytes, linger }
+            }
+        })
+    }
+
+    fn retry(&self, key: &str, raw: Option<KindOrTable<RawRetry>>) -> Result<RetrySpec, LoadError> {
+        let attempts = |field: &str, value: u64| -> Result<u32, LoadError> {
+            if value == 0 || value > u64::from(RETRY_ATTEMPTS_MAX) {
+                return Err(self.err(
+                    format!("{key}.{field}"),
+                    format!("counts the first attempt: between 1 and {RETRY_ATTEMPTS_MAX}, got {value}"),
+                ));
+            }
+            Ok(value as u32)
+        };
+        Ok(match raw.map(|k| k.0) {
+            None | Some(RawRetry::None) => RetrySpec::None,
+            Some(RawRetry::SdkStandard { max_attempts }) => {
+                RetrySpec::SdkStandard { max_attempts: attempts("max_attempts", max_attempts.unwrap_or(3))? }
+            }
+            Some(RawRetry::Exponential { base, cap, max_attempts, jitter }) => {
+                if base.0.is_zero() || cap.0 < base.0 || cap.0 > RETRY_CAP_MAX {
+                    return Err(self.err(format!("{key}.cap"), "needs 0 < base <= cap <= \"1h\""));
+                }
+                let jitter = match jitter.as_deref() {
+                    None | Some("full") => Jitter::Full,
+                    Some("equal") => Jitter::Equal,
+                    Some("decorrelated") => Jitter::Decorrelated,
+                    Some(other) => {
+                        return Err(self.err(
+                            format!("{key}.jitter"),
+                            format!("allowed: \"full\", \"equal\", \"decorrelated\"; got \"{other}\""),
+                        ))
+                    }
+                };
+                RetrySpec::Exponential {
+                    base: base.0,
+                    cap: cap.0,
+                    max_attempts: attempts("max_attempts", max_attempts)?,
+                    jitter,
+                }
+            }
+        })
+    }
+
+    fn consumers(&self, raw: Vec<RawConsumer>) -> Result<Vec<ConsumerSpec>, LoadError> {
+        let mut names = BTreeSet::new();
+        let mut consumers = Vec::with_capacity(raw.len());
+        for (index, consumer) in raw.into_iter().enumerate() {
+            let key = format!("consumers[{index}]");
+            self.unique_name(&mut names, &format!("{key}.name"), &consumer.name)?;
+            consumers.push(self.consumer(&key, consumer)?);
+        }
+        Ok(consumers)
+    }
+
+    fn consumer(&self, key: &str, raw: RawConsumer) -> Result<ConsumerSpec, LoadError> {
+        if raw.kind != "polling" {
+            return Err(self.err(
+                format!("{key}.kind"),
+                format!(
+                    "allowed: \"polling\" (efo, kcl, lambda and firehose are not available yet), got \"{}\"",
+                    raw.kind
+                ),
+            ));
+        }
+        let start = match raw.start.as_deref() {
+            None | Some("latest") => StartPosition::Latest,
+            Some("trim_horizon") => StartPosition::TrimHorizon,
+            Some(other) => {
+                return Err(
+                    self.err(format!("{key}.start"), format!("allowed: \"latest\", \"trim_horizon\"; got \"{other}\""))
+                )
+            }
+        };
+        let poll_interval = raw.poll_interval.map_or(SimDuration::from_secs(1), |d| d.0);
+        if poll_interval < SimDuration::from_millis(1) || poll_interval > SimDuration::from_secs(3600) {
+            return Err(self.err(format!("{key}.poll_interval"), "must be from \"1ms\" to \"1h\""));
+        }
+        let poll_jitter = raw.poll_jitter.map_or(SimDuration::from_millis(20), |d| d.0);
+        if poll_jitter > SimDuration::from_secs(10) {
+            return Err(self.err(format!("{key}.poll_jitter"), "must be at most \"10s\""));
+        }
+        let max_records = raw.max_records.unwrap_or(10_000);
+        if !(1..=10_000).contains(&max_records) {
+            return Err(self.err(
+                format!("{key}.max_records"),
+                format!("GetRecords returns 1 to 10000 records per call, got {max_records}"),
+            ));
+        }
+        let max_bytes = raw.max_bytes.map_or(10 * MIB, |s| s.0);
+        if max_bytes == 0 || max_bytes > 10 * MIB {
+            return Err(self.err(
+                format!("{key}.max_bytes"),
+                format!("GetRecords returns at most \"10MiB\" per call, got {max_bytes}"),
+            ));
+        }
+        Ok(ConsumerSpec {
+            name: raw.name,
+            start,
+            kind: ConsumerKind::Polling(PollingSpec {
+                poll_interval,
+                poll_jitter,
+                max_records: max_records as u32,
+                max_bytes,
+            }),
+        })
+    }
+}
+
+/// The longest partition key a distribution produces, in bytes.
+fn longest_key_bytes(keys: &KeySpec) -> u64 {
+    match keys {
+        KeySpec::Uniform { names } | KeySpec::Zipf { names, .. } | KeySpec::Hot { names, .. } => {
+            names.name(names.count - 1).len().max(names.name(0).len()) as u64
+        }
+        KeySpec::Random { key_bytes } => *key_bytes,
+        KeySpec::Explicit { partition_key, .. } => partition_key.len() as u64,
+    }
+}

@@ -1,0 +1,159 @@
+//! The `kinesim` command: argument parsing and exit codes over the library.
+//!
+//! Exit codes: 0 success; 1 an SLO failed; 2 invalid input or usage; 3 a runtime
+//! failure (outputs could not be written).
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use kinesim::{run_experiment, RunError, RunOutcome};
+use kinesim_models::routing::{hash_key, initial_ranges, shard_index_for, ShardId};
+use kinesim_models::spec::SHARDS_MAX;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "kinesim",
+    version,
+    about = "Deterministic simulator and capacity planner for Amazon Kinesis Data Streams"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one experiment and write its outputs.
+    Run {
+        file: PathBuf,
+        /// Output folder (default: out/<experiment name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace the experiment's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print nothing on success.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Parse and check experiment files without running them.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print which shard each partition key lands on in a new stream of N shards.
+    ShardFor {
+        #[arg(long)]
+        shards: u32,
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+}
+
+const EXIT_INVALID: u8 = 2;
+const EXIT_RUNTIME: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS };
+        }
+    };
+    match cli.command {
+        Command::Run { file, out, seed, quiet } => match run_experiment(&file, out.as_deref(), seed) {
+            Ok(outcome) => {
+                if !quiet {
+                    print_summary(&file, &outcome);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        },
+        Command::Validate { files } => validate(&files),
+        Command::ShardFor { shards, keys } => match shard_for(shards, &keys) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(EXIT_INVALID)
+            }
+        },
+    }
+}
+
+fn fail(error: &RunError) -> ExitCode {
+    eprintln!("error: {error}");
+    match error {
+        RunError::Load(_) => ExitCode::from(EXIT_INVALID),
+        RunError::Report(_) => ExitCode::from(EXIT_RUNTIME),
+    }
+}
+
+fn validate(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        match kinesim::load(file) {
+            Ok(spec) => println!(
+                "{}: ok ({}: {} shards, {} producers, {} consumers)",
+                file.display(),
+                spec.name,
+                spec.stream.shards,
+                spec.producers.len(),
+                spec.consumers.len()
+            ),
+            Err(error) => {
+                eprintln!("error: {error}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn shard_for(shards: u32, keys: &[String]) -> Result<()> {
+    anyhow::ensure!((1..=SHARDS_MAX).contains(&shards), "--shards must be between 1 and {SHARDS_MAX}, got {shards}");
+    let ranges = initial_ranges(shards);
+    for key in keys {
+        let length = key.chars().count();
+        anyhow::ensure!(
+            (1..=256).contains(&length),
+            "partition key \"{key}\" must be 1 to 256 characters, got {length}"
+        );
+        let hash = hash_key(key);
+        let shard = ShardId(shard_index_for(&ranges, hash) as u32);
+        println!("{key}\t{shard}\t{hash}");
+    }
+    Ok(())
+}
+
+fn print_summary(file: &std::path::Path, outcome: &RunOutcome) {
+    let summary = &outcome.summary;
+    println!("kinesim run {} (seed {}): {} s simulated", outcome.spec.name, outcome.spec.seed, summary.duration_s);
+    println!(
+        "  writes: {} offered, {} accepted, throttle rate {:.4}% ({} rejected attempts), {} dropped, {} still retrying",
+        summary.offered_records,
+        summary.accepted_records,
+        summary.write_throttle_rate * 100.0,
+        summary.write_throttled_records,
+        summary.dropped_records,
+        summary.in_flight_records_end
+    );
+    for consumer in &summary.consumers {
+        println!(
+            "  consumer {}: {} records read, worst iterator age {:.0} ms, {} expired unread, {} throttled calls",
+            consumer.name,
+            consumer.read_records,
+            consumer.iterator_age_ms_max,
+            consumer.expired_unread_records,
+            consumer.read_throttled_calls
+        );
+    }
+    println!("  outputs: {}", outcome.folder.display());
+    println!("  replay: kinesim run {} --seed {}", file.display(), outcome.spec.seed);
+}

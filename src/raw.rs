@@ -1,0 +1,282 @@
+//! The experiment file as written: serde types mirroring the TOML, unknown keys rejected.
+//!
+//! These types only describe shape (which keys, which types). Meaning and bounds are
+//! checked when they are converted into a validated spec (`experiment.rs`). Values
+//! that may be written as a number or a table (`rate`, `record_size`) or as a string or a
+//! table (`arrivals`, `api`, `retry`) have their own visitors so serde's messages stay
+//! precise ("expected a duration such as ...") instead of "did not match any variant".
+
+use kinesim_sim::{parse_duration, parse_size, SimDuration};
+use serde::de::{self, value::MapAccessDeserializer, DeserializeOwned, IntoDeserializer, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::marker::PhantomData;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExperiment {
+    pub name: Option<String>,
+    pub seed: Option<u64>,
+    pub duration: Duration,
+    pub start: Option<String>,
+    pub fidelity: Option<String>,
+    pub step: Option<Duration>,
+    pub metrics_period: Option<Duration>,
+    pub output: Option<RawOutput>,
+    pub stream: RawStream,
+    #[serde(default)]
+    pub producers: Vec<RawProducer>,
+    #[serde(default)]
+    pub consumers: Vec<RawConsumer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    pub shards: Option<String>,
+    pub consumers: Option<String>,
+    pub hot_keys: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStream {
+    pub mode: Option<String>,
+    pub shards: Option<u64>,
+    pub retention: Option<Duration>,
+    pub max_record_size: Option<Size>,
+    pub propagation_delay: Option<Duration>,
+    pub write_limit: Option<RawWriteLimit>,
+    pub read_limit: Option<RawReadLimit>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWriteLimit {
+    pub enforcement: Option<String>,
+    pub bucket_depth: Option<Duration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReadLimit {
+    pub bucket_depth: Option<Size>,
+    pub overdraft: Option<Size>,
+    pub throttled_calls_count: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProducer {
+    pub name: String,
+    pub rate: Rate,
+    pub instances: Option<u64>,
+    pub arrivals: Option<KindOrTable<RawArrivals>>,
+    pub record_size: Option<RecordSize>,
+    pub keys: Option<RawKeys>,
+    pub api: Option<KindOrTable<RawApi>>,
+    pub retry: Option<KindOrTable<RawRetry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawRateShape {
+    Constant { rate: f64 },
+    Steps { steps: Vec<(Duration, f64)> },
+    Ramp { from: f64, to: f64, start: Duration, end: Duration },
+    Diurnal { mean: f64, amplitude: f64, period: Option<Duration>, peak_at: Option<Duration> },
+    Bursts { base: f64, peak: f64, every: Duration, length: Duration, first: Option<Duration> },
+    Trace { file: String, period: Option<Duration> },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawArrivals {
+    Poisson,
+    Uniform,
+    Bursty { cv: Option<f64> },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawSizeShape {
+    Fixed { size: Size },
+    Uniform { min: Size, max: Size },
+    Lognormal { median: Size, sigma: f64, min: Option<Size>, max: Option<Size> },
+    Empirical { table: Vec<(Size, f64)> },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawKeys {
+    Uniform { count: u64, prefix: Option<String>, first: Option<u64> },
+    Zipf { count: u64, exponent: f64, prefix: Option<String>, first: Option<u64> },
+    Hot { count: u64, hot: Option<u64>, share: f64, prefix: Option<String>, first: Option<u64> },
+    Random { key_bytes: Option<u64> },
+    Explicit { hash_key: String, partition_key: Option<String> },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawApi {
+    PutRecord,
+    PutRecords { max_records: Option<u64>, max_bytes: Option<Size>, linger: Option<Duration> },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawRetry {
+    None,
+    Exponential { base: Duration, cap: Duration, max_attempts: u64, jitter: Option<String> },
+    SdkStandard { max_attempts: Option<u64> },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsumer {
+    pub name: String,
+    pub kind: String,
+    pub start: Option<String>,
+    pub poll_interval: Option<Duration>,
+    pub poll_jitter: Option<Duration>,
+    pub max_records: Option<u64>,
+    pub max_bytes: Option<Size>,
+}
+
+/// A duration written as a string such as `"90s"`.
+#[derive(Copy, Clone, Debug)]
+pub struct Duration(pub SimDuration);
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+        impl Visitor<'_> for DurationVisitor {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration string such as \"90s\", \"15m\", \"24h\" or \"250ms\"")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
+                parse_duration(text).map(Duration).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(DurationVisitor)
+    }
+}
+
+/// A byte size: an integer, or a string such as `"25KiB"`.
+#[derive(Copy, Clone, Debug)]
+pub struct Size(pub u64);
+
+struct SizeVisitor;
+
+impl Visitor<'_> for SizeVisitor {
+    type Value = Size;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a size in bytes: an integer, or a string such as \"25KiB\" or \"1MiB\"")
+    }
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Size, E> {
+        u64::try_from(value).map(Size).map_err(|_| E::custom(format!("a size cannot be negative, got {value}")))
+    }
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Size, E> {
+        Ok(Size(value))
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Size, E> {
+        parse_size(text).map(Size).map_err(E::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SizeVisitor)
+    }
+}
+
+/// `rate`: records per second as a number, or a shape table.
+#[derive(Debug)]
+pub enum Rate {
+    Constant(f64),
+    Shape(RawRateShape),
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RateVisitor;
+        impl<'de> Visitor<'de> for RateVisitor {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "records per second (a number) or a table such as { kind = \"steps\", steps = [[\"0s\", 1000]] }",
+                )
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Rate, E> {
+                Ok(Rate::Constant(value as f64))
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Rate, E> {
+                Ok(Rate::Constant(value as f64))
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Rate, E> {
+                Ok(Rate::Constant(value))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Rate, A::Error> {
+                RawRateShape::deserialize(MapAccessDeserializer::new(map)).map(Rate::Shape)
+            }
+        }
+        deserializer.deserialize_any(RateVisitor)
+    }
+}
+
+/// `record_size`: bytes (integer or size string), or a distribution table.
+#[derive(Debug)]
+pub enum RecordSize {
+    Fixed(u64),
+    Shape(RawSizeShape),
+}
+
+impl<'de> Deserialize<'de> for RecordSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RecordSizeVisitor;
+        impl<'de> Visitor<'de> for RecordSizeVisitor {
+            type Value = RecordSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("bytes (such as 1024 or \"1KiB\") or a table such as { kind = \"lognormal\", median = 1024, sigma = 0.5 }")
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<RecordSize, E> {
+                SizeVisitor.visit_i64(value).map(|s| RecordSize::Fixed(s.0))
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<RecordSize, E> {
+                Ok(RecordSize::Fixed(value))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RecordSize, E> {
+                SizeVisitor.visit_str(text).map(|s| RecordSize::Fixed(s.0))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RecordSize, A::Error> {
+                RawSizeShape::deserialize(MapAccessDeserializer::new(map)).map(RecordSize::Shape)
+            }
+        }
+        deserializer.deserialize_any(RecordSizeVisitor)
+    }
+}
+
+/// A kind written alone as a string (`"poisson"`) or as a table with a `kind` key.
+#[derive(Debug)]
+pub struct KindOrTable<T>(pub T);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for KindOrTable<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KindVisitor<T>(PhantomData<T>);
+        impl<'de, T: DeserializeOwned> Visitor<'de> for KindVisitor<T> {
+            type Value = KindOrTable<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a kind name (a string) or a table with a `kind` key")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<KindOrTable<T>, E> {
+                let entries = std::iter::once(("kind", text.to_string().into_deserializer()));
+                T::deserialize(de::value::MapDeserializer::<_, E>::new(entries)).map(KindOrTable)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KindOrTable<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(KindOrTable)
+            }
+        }
+        deserializer.deserialize_any(KindVisitor(PhantomData))
+    }
+}

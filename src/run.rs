@@ -1,0 +1,51 @@
+//! One run from an experiment file to its output folder.
+
+use crate::error::LoadError;
+use kinesim_models::spec::ExperimentSpec;
+use kinesim_models::{simulate, RunSummary};
+use kinesim_reports::{write_summary, ReportError, RunWriter, SummaryContext};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("cannot write outputs: {0}")]
+    Report(#[from] ReportError),
+}
+
+/// What a finished run produced.
+pub struct RunOutcome {
+    pub spec: ExperimentSpec,
+    pub summary: RunSummary,
+    pub folder: PathBuf,
+}
+
+/// Loads `path`, runs it (with `seed` replacing the file's seed when given) and writes
+/// every output into `folder` (default `out/<name>`), `summary.json` last.
+pub fn run_experiment(path: &Path, folder: Option<&Path>, seed: Option<u64>) -> Result<RunOutcome, RunError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+    let text =
+        String::from_utf8(bytes.clone()).map_err(|_| LoadError::invalid(path, "", "the file is not UTF-8 text"))?;
+    let mut spec = crate::experiment::parse(path, &text)?;
+    if let Some(seed) = seed {
+        spec.seed = seed;
+    }
+    let folder = folder.map_or_else(|| PathBuf::from("out").join(&spec.name), Path::to_path_buf);
+    let mut writer =
+        RunWriter::create(&folder, spec.output.shards_period.is_some(), spec.output.consumers_period.is_some())?;
+    let result = simulate(&spec, &mut writer);
+    writer.finish(&result.hot_keys)?;
+    let sha = hex(&Sha256::digest(&bytes));
+    write_summary(
+        &folder,
+        &SummaryContext { name: &spec.name, experiment_sha256: &sha, seed: spec.seed },
+        &result.summary,
+    )?;
+    Ok(RunOutcome { spec, summary: result.summary, folder })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
