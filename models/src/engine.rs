@@ -64,6 +64,14 @@ pub struct ConsumerSummary {
     pub unread_records_end: u64,
 }
 
+/// One producer's results over the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProducerSummary {
+    pub name: String,
+    pub totals: ProducerTotals,
+    pub in_flight_records_end: u64,
+}
+
 /// The run's totals; see DESIGN's `summary.json` for meanings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunSummary {
@@ -78,6 +86,7 @@ pub struct RunSummary {
     pub incoming_bytes: u64,
     pub shards_open_max: u32,
     pub reshard_operations: u64,
+    pub producers: Vec<ProducerSummary>,
     pub consumers: Vec<ConsumerSummary>,
     /// Steps simulated times open shards: the unit of work of the data plane.
     pub shard_steps: u64,
@@ -588,6 +597,15 @@ impl<'a> Simulation<'a> {
             incoming_bytes: self.incoming_bytes_total,
             shards_open_max: self.shards.ids.len() as u32,
             reshard_operations: 0,
+            producers: self
+                .producers
+                .iter()
+                .map(|p| ProducerSummary {
+                    name: p.name.clone(),
+                    totals: p.totals,
+                    in_flight_records_end: p.in_flight_records(),
+                })
+                .collect(),
             consumers,
             shard_steps: self.shard_steps,
         };

@@ -28,4 +28,4 @@ pub mod spec;
 pub mod storage;
 pub mod stream;
 
-pub use engine::{simulate, ConsumerSummary, RunResult, RunSummary};
+pub use engine::{simulate, ConsumerSummary, ProducerSummary, RunResult, RunSummary};

@@ -37,6 +37,21 @@ pub fn summary_json(context: &SummaryContext, summary: &RunSummary) -> Value {
             }),
         );
     }
+    let mut producers = Map::new();
+    for producer in &summary.producers {
+        let totals = &producer.totals;
+        producers.insert(
+            producer.name.clone(),
+            json!({
+                "offered_records": totals.offered_records,
+                "attempted_records": totals.attempted_records,
+                "accepted_records": totals.accepted_records,
+                "write_throttled_records": totals.throttled_records,
+                "dropped_records": totals.dropped_records,
+                "in_flight_records_end": producer.in_flight_records_end,
+            }),
+        );
+    }
     json!({
         "kinesim_version": env!("CARGO_PKG_VERSION"),
         "schema_version": SCHEMA_VERSION,
@@ -55,6 +70,7 @@ pub fn summary_json(context: &SummaryContext, summary: &RunSummary) -> Value {
         "shards_open_max": summary.shards_open_max,
         "reshard_operations": summary.reshard_operations,
         "slo_results": [],
+        "producers": producers,
         "consumers": consumers,
     })
 }
