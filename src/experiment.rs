@@ -38,13 +38,21 @@ fn deserialize(path: &Path, text: &str) -> Result<RawExperiment, LoadError> {
         let inner = error.inner();
         let line = inner.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
         let message = inner.message().trim().replace('\n', " ");
-        LoadError::Invalid {
-            path: path.to_path_buf(),
-            key: if key == "." { String::new() } else { key },
-            line,
-            message,
-        }
+        // Errors found while parsing the TOML itself carry no serde path; name the key
+        // written on the offending line instead.
+        let key =
+            if key == "." || key.is_empty() { line.map(|l| key_on_line(text, l)).unwrap_or_default() } else { key };
+        LoadError::Invalid { path: path.to_path_buf(), key, line, message }
     })
+}
+
+/// The key assigned on a 1-based line (`name = ...`), or "" when the line has none.
+fn key_on_line(text: &str, line: usize) -> String {
+    let content = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+    match content.split_once('=') {
+        Some((key, _)) if !key.trim().is_empty() && !key.contains('[') && !key.contains('#') => key.trim().to_string(),
+        _ => String::new(),
+    }
 }
 
 struct Validator<'a> {

@@ -5,7 +5,7 @@
 //! (whose period is hours while a step is at most a second).
 
 use crate::spec::RateShape;
-use kinesim_sim::{SimDuration, SimTime, NANOS_PER_SEC};
+use kinesim_sim::{SimDuration, SimTime};
 
 /// Expected records offered in `[t0, t1)`. `start_unix_s` anchors diurnal phases.
 pub fn expected_records(shape: &RateShape, t0: SimTime, t1: SimTime, start_unix_s: i64) -> f64 {
@@ -47,8 +47,44 @@ pub fn expected_records(shape: &RateShape, t0: SimTime, t1: SimTime, start_unix_
 
 /// The rate in force at time `t` (records/s), for events and reports.
 pub fn rate_at(shape: &RateShape, t: SimTime, start_unix_s: i64) -> f64 {
-    let one_ns = SimDuration::from_nanos(1);
-    expected_records(shape, t, t + one_ns, start_unix_s) * NANOS_PER_SEC as f64
+    let x = seconds(t);
+    match shape {
+        RateShape::Constant(rate) => *rate,
+        RateShape::Steps(steps) => {
+            steps.iter().take_while(|(from, _)| secs(*from) <= x).last().map_or(0.0, |(_, r)| *r)
+        }
+        RateShape::Ramp { from, to, start, end } => {
+            let (s, e) = (secs(*start), secs(*end));
+            if x <= s {
+                *from
+            } else if x >= e {
+                *to
+            } else {
+                from + (to - from) * (x - s) / (e - s)
+            }
+        }
+        RateShape::Diurnal { mean, amplitude, period, peak_at } => {
+            let phase = 2.0 * std::f64::consts::PI * (start_unix_s as f64 + x - secs(*peak_at)) / secs(*period);
+            mean * (1.0 + amplitude * libm::cos(phase))
+        }
+        RateShape::Bursts { base, peak, every, length, first } => {
+            let into = x - secs(*first);
+            let in_burst = into >= 0.0 && into - libm::floor(into / secs(*every)) * secs(*every) < secs(*length);
+            if in_burst {
+                *peak
+            } else {
+                *base
+            }
+        }
+        RateShape::Trace { period, offset, rates } => {
+            let index = libm::floor((x - secs(*offset)) / secs(*period));
+            if index < 0.0 {
+                0.0
+            } else {
+                rates.get(index as usize).copied().unwrap_or(0.0)
+            }
+        }
+    }
 }
 
 fn seconds(t: SimTime) -> f64 {

@@ -62,6 +62,9 @@ pub fn hash_key(partition_key: &str) -> u128 {
 /// The ranges CreateStream gives a new stream of `shard_count` shards (§1.3).
 pub fn initial_ranges(shard_count: u32) -> Vec<HashRange> {
     assert!(shard_count >= 1, "a stream has at least one shard");
+    if shard_count == 1 {
+        return vec![HashRange { start: 0, end: HASH_KEY_MAX }];
+    }
     let n = shard_count as u128;
     // floor(2^128 / n) computed without overflowing u128: 2^128 = u128::MAX + 1.
     let width = u128::MAX / n + u128::from(u128::MAX % n == n - 1);

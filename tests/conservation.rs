@@ -1,0 +1,79 @@
+//! Conservation under random configurations: no record disappears without a counter.
+
+mod common;
+
+use proptest::prelude::*;
+
+fn experiment(
+    shards: u32,
+    rate: u32,
+    keys: u32,
+    retry: &str,
+    arrivals: &str,
+    enforcement: &str,
+    step: &str,
+    seed: u64,
+) -> String {
+    format!(
+        r#"
+        seed = {seed}
+        duration = "2m"
+        step = "{step}"
+        metrics_period = "30s"
+        [stream]
+        shards = {shards}
+        write_limit = {{ enforcement = "{enforcement}" }}
+        [[producers]]
+        name = "p"
+        rate = {rate}
+        arrivals = "{arrivals}"
+        record_size = {{ kind = "uniform", min = 100, max = 3000 }}
+        keys = {{ kind = "zipf", count = {keys}, exponent = 1.1 }}
+        retry = {retry}
+        [[consumers]]
+        name = "c"
+        kind = "polling"
+        start = "trim_horizon"
+        poll_interval = "200ms"
+        "#
+    )
+}
+
+fn retry_policy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("\"none\"".to_string()),
+        Just("\"sdk_standard\"".to_string()),
+        (1u32..8, prop_oneof![Just("full"), Just("equal"), Just("decorrelated")]).prop_map(|(attempts, jitter)| format!(
+            "{{ kind = \"exponential\", base = \"50ms\", cap = \"3s\", max_attempts = {attempts}, jitter = \"{jitter}\" }}"
+        )),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn offered_is_accepted_plus_dropped_plus_in_flight(
+        shards in 1u32..6,
+        rate in 0u32..9000,
+        keys in 1u32..500,
+        retry in retry_policy(),
+        arrivals in prop_oneof![Just("poisson"), Just("uniform"), Just("bursty")],
+        enforcement in prop_oneof![Just("fixed_window"), Just("token_bucket")],
+        step in prop_oneof![Just("1s"), Just("250ms"), Just("100ms")],
+        seed in 0..i64::MAX as u64,
+    ) {
+        let (result, rows) = common::run_toml(&experiment(shards, rate, keys, &retry, arrivals, enforcement, step, seed));
+        let s = &result.summary;
+        prop_assert_eq!(s.offered_records, s.accepted_records + s.dropped_records + s.in_flight_records_end);
+        prop_assert_eq!(s.attempted_records, s.accepted_records + s.write_throttled_records);
+        let c = &s.consumers[0];
+        prop_assert_eq!(s.accepted_records, c.read_records + c.expired_unread_records + c.unread_records_end);
+        // The periodic rows add up to the totals.
+        prop_assert_eq!(rows.stream.iter().map(|r| r.offered_records).sum::<u64>(), s.offered_records);
+        prop_assert_eq!(rows.stream.iter().map(|r| r.incoming_records).sum::<u64>(), s.accepted_records);
+        prop_assert_eq!(rows.stream.iter().map(|r| r.read_records).sum::<u64>(), c.read_records);
+        prop_assert_eq!(rows.shards.iter().map(|r| r.incoming_bytes).sum::<u64>(), s.incoming_bytes);
+        prop_assert_eq!(rows.stream.len(), 4);
+    }
+}
