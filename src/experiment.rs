@@ -7,6 +7,7 @@
 //! the file, the key and what is allowed; nothing is clamped silently.
 
 use crate::error::LoadError;
+use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
 use kinesim_models::routing::parse_hash_key;
 use kinesim_models::spec::*;
@@ -20,8 +21,16 @@ pub const DURATION_MAX: SimDuration = SimDuration(400 * 24 * HOUR_NS);
 
 /// Reads and validates an experiment file.
 pub fn load(path: &Path) -> Result<ExperimentSpec, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+    let (_, text) = read(path)?;
     parse(path, &text)
+}
+
+/// The bytes of an experiment file and its text, which must be UTF-8.
+pub fn read(path: &Path) -> Result<(Vec<u8>, String), LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+    let text =
+        String::from_utf8(bytes.clone()).map_err(|_| LoadError::invalid(path, "", "the file is not UTF-8 text"))?;
+    Ok((bytes, text))
 }
 
 /// Validates experiment text as if read from `path` (relative paths inside resolve
@@ -34,23 +43,69 @@ pub fn parse(path: &Path, text: &str) -> Result<ExperimentSpec, LoadError> {
 fn deserialize(path: &Path, text: &str) -> Result<RawExperiment, LoadError> {
     let deserializer = toml::Deserializer::new(text);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let key = error.path().to_string();
+        let outer = error.path().to_string();
         let inner = error.inner();
         let line = inner.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-        let message = inner.message().trim().replace('\n', " ");
-        // Errors found while parsing the TOML itself carry no serde path; name the key
-        // written on the offending line instead.
-        let key =
-            if key == "." || key.is_empty() { line.map(|l| key_on_line(text, l)).unwrap_or_default() } else { key };
+        let mut message = inner.message().trim().replace('\n', " ");
+        let mut key = if outer == "." { String::new() } else { outer };
+        // A bad field inside a `kind` table carries its own path (see raw::tagged).
+        if let Some((inner_path, rest)) = split_inner_path(&message) {
+            key = join_key(&key, &inner_path);
+            message = rest;
+        }
+        message = message.replace("unknown variant", "unknown kind");
+        if let Some(field) = missing_field(&message) {
+            key = join_key(&key, &field);
+        } else if key.is_empty() {
+            // Errors of the TOML syntax itself carry no serde path: name the key written
+            // on the offending line, inside its table.
+            key = line.map(|l| key_on_line(text, l)).unwrap_or_default();
+            message = format!("not valid TOML: {message}");
+        }
         LoadError::Invalid { path: path.to_path_buf(), key, line, message }
     })
 }
 
-/// The key assigned on a 1-based line (`name = ...`), or "" when the line has none.
+fn split_inner_path(message: &str) -> Option<(String, String)> {
+    let rest = message.strip_prefix(INNER_PATH_MARK)?;
+    let (inner_path, rest) = rest.split_once(INNER_PATH_MARK)?;
+    Some((inner_path.to_string(), rest.to_string()))
+}
+
+fn join_key(outer: &str, inner: &str) -> String {
+    match (outer.is_empty(), inner.is_empty() || inner.starts_with('[')) {
+        (true, _) => inner.to_string(),
+        (false, true) => format!("{outer}{inner}"),
+        (false, false) => format!("{outer}.{inner}"),
+    }
+}
+
+/// The field named by serde's "missing field `x`" message.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+/// The key assigned on a 1-based line (`name = ...`), prefixed by the table it sits in
+/// (`[stream]` gives `stream.`, the second `[[producers]]` gives `producers[1].`).
 fn key_on_line(text: &str, line: usize) -> String {
+    let mut table = String::new();
+    let mut array_counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for content in text.lines().take(line.saturating_sub(1)) {
+        let content = content.trim();
+        if let Some(name) = content.strip_prefix("[[").and_then(|c| c.split("]]").next()) {
+            let count = array_counts.entry(name.trim().to_string()).or_insert(0);
+            table = format!("{}[{}]", name.trim(), *count);
+            *count += 1;
+        } else if let Some(name) = content.strip_prefix('[').and_then(|c| c.split(']').next()) {
+            table = name.trim().to_string();
+        }
+    }
     let content = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
     match content.split_once('=') {
-        Some((key, _)) if !key.trim().is_empty() && !key.contains('[') && !key.contains('#') => key.trim().to_string(),
+        Some((key, _)) if !key.trim().is_empty() && !key.contains('[') && !key.contains('#') => {
+            join_key(&table, key.trim())
+        }
         _ => String::new(),
     }
 }
@@ -67,8 +122,11 @@ impl Validator<'_> {
 
     fn experiment(&self, raw: RawExperiment) -> Result<ExperimentSpec, LoadError> {
         let name = match raw.name {
-            Some(name) if name.trim().is_empty() => return Err(self.err("name", "must not be empty")),
-            Some(name) => name,
+            Some(name) => {
+                // The name becomes the default output folder: keep it a plain file name.
+                self.check_name("name", &name)?;
+                name
+            }
             None => {
                 self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "experiment".into())
             }
@@ -101,7 +159,7 @@ impl Validator<'_> {
             })?,
         };
         let stream = self.stream(raw.stream)?;
-        let producers = self.producers(raw.producers, &stream, start_unix_s)?;
+        let producers = self.producers(raw.producers, &stream, raw.start.is_some().then_some(start_unix_s))?;
         let consumers = self.consumers(raw.consumers)?;
         Ok(ExperimentSpec {
             name,
@@ -271,7 +329,7 @@ impl Validator<'_> {
         &self,
         raw: Vec<RawProducer>,
         stream: &StreamSpec,
-        start_unix_s: i64,
+        start_unix_s: Option<i64>,
     ) -> Result<Vec<ProducerSpec>, LoadError> {
         let mut names = BTreeSet::new();
         let mut producers = Vec::with_capacity(raw.len());
@@ -283,14 +341,21 @@ impl Validator<'_> {
         Ok(producers)
     }
 
-    fn unique_name(&self, names: &mut BTreeSet<String>, key: &str, name: &str) -> Result<(), LoadError> {
+    fn check_name(&self, key: &str, name: &str) -> Result<(), LoadError> {
         let valid = !name.is_empty()
             && name.len() <= 64
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && name != "."
+            && name != "..";
         if !valid {
             return Err(self
                 .err(key, format!("must be 1 to 64 characters of letters, digits, '-', '_' or '.', got \"{name}\"")));
         }
+        Ok(())
+    }
+
+    fn unique_name(&self, names: &mut BTreeSet<String>, key: &str, name: &str) -> Result<(), LoadError> {
+        self.check_name(key, name)?;
         if !names.insert(name.to_string()) {
             return Err(self.err(key, format!("the name \"{name}\" is used twice; names must be unique")));
         }
@@ -302,13 +367,13 @@ impl Validator<'_> {
         key: &str,
         raw: RawProducer,
         stream: &StreamSpec,
-        start_unix_s: i64,
+        start_unix_s: Option<i64>,
     ) -> Result<ProducerSpec, LoadError> {
         let instances = raw.instances.unwrap_or(1);
         if instances == 0 || instances > 100_000 {
             return Err(self.err(format!("{key}.instances"), format!("must be between 1 and 100000, got {instances}")));
         }
-        let keys = self.keys(&format!("{key}.keys"), raw.keys)?;
+        let keys = self.keys(&format!("{key}.keys"), raw.keys.map(|k| k.0))?;
         let record_size = self.record_size(&format!("{key}.record_size"), raw.record_size, stream, &keys)?;
         Ok(ProducerSpec {
             name: raw.name,
@@ -323,13 +388,13 @@ impl Validator<'_> {
     }
 
     fn rate_value(&self, key: &str, value: f64) -> Result<f64, LoadError> {
-        if !value.is_finite() || value < 0.0 || value > 1e9 {
+        if !(0.0..=1e9).contains(&value) {
             return Err(self.err(key, format!("must be records per second from 0 to 1e9, got {value}")));
         }
         Ok(value)
     }
 
-    fn rate(&self, key: &str, raw: Rate, start_unix_s: i64) -> Result<RateShape, LoadError> {
+    fn rate(&self, key: &str, raw: Rate, start_unix_s: Option<i64>) -> Result<RateShape, LoadError> {
         let shape = match raw {
             Rate::Constant(rate) => RateShape::Constant(self.rate_value(key, rate)?),
             Rate::Shape(RawRateShape::Constant { rate }) => {
@@ -501,6 +566,7 @@ impl Validator<'_> {
                 KeySpec::Zipf { names: names(count, prefix, first)?, exponent }
             }
             Some(RawKeys::Hot { count, hot, share, prefix, first }) => {
+                let names = names(count, prefix, first)?;
                 let hot_count = hot.unwrap_or(1);
                 if hot_count == 0 || hot_count > count {
                     return Err(self
@@ -513,7 +579,7 @@ impl Validator<'_> {
                         format!("must be above 0 and below 1 (exactly 1 when every key is hot), got {share}"),
                     ));
                 }
-                KeySpec::Hot { names: names(count, prefix, first)?, hot_count, hot_share: share }
+                KeySpec::Hot { names, hot_count, hot_share: share }
             }
             Some(RawKeys::Random { key_bytes }) => {
                 let key_bytes = key_bytes.unwrap_or(36);

@@ -7,7 +7,7 @@
 //! precise ("expected a duration such as ...") instead of "did not match any variant".
 
 use kinesim_sim::{parse_duration, parse_size, SimDuration};
-use serde::de::{self, value::MapAccessDeserializer, DeserializeOwned, IntoDeserializer, MapAccess, Visitor};
+use serde::de::{self, value::MapAccessDeserializer, DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::marker::PhantomData;
@@ -73,13 +73,13 @@ pub struct RawProducer {
     pub instances: Option<u64>,
     pub arrivals: Option<KindOrTable<RawArrivals>>,
     pub record_size: Option<RecordSize>,
-    pub keys: Option<RawKeys>,
+    pub keys: Option<Tagged<RawKeys>>,
     pub api: Option<KindOrTable<RawApi>>,
     pub retry: Option<KindOrTable<RawRetry>>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawRateShape {
     Constant { rate: f64 },
     Steps { steps: Vec<(Duration, f64)> },
@@ -90,7 +90,7 @@ pub enum RawRateShape {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawArrivals {
     Poisson,
     Uniform,
@@ -98,7 +98,7 @@ pub enum RawArrivals {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawSizeShape {
     Fixed { size: Size },
     Uniform { min: Size, max: Size },
@@ -107,7 +107,7 @@ pub enum RawSizeShape {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawKeys {
     Uniform { count: u64, prefix: Option<String>, first: Option<u64> },
     Zipf { count: u64, exponent: f64, prefix: Option<String>, first: Option<u64> },
@@ -117,14 +117,14 @@ pub enum RawKeys {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawApi {
     PutRecord,
     PutRecords { max_records: Option<u64>, max_bytes: Option<Size>, linger: Option<Duration> },
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawRetry {
     None,
     Exponential { base: Duration, cap: Duration, max_attempts: u64, jitter: Option<String> },
@@ -218,7 +218,7 @@ impl<'de> Deserialize<'de> for Rate {
                 Ok(Rate::Constant(value))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Rate, A::Error> {
-                RawRateShape::deserialize(MapAccessDeserializer::new(map)).map(Rate::Shape)
+                tagged(map).map(Rate::Shape)
             }
         }
         deserializer.deserialize_any(RateVisitor)
@@ -250,7 +250,7 @@ impl<'de> Deserialize<'de> for RecordSize {
                 SizeVisitor.visit_str(text).map(|s| RecordSize::Fixed(s.0))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RecordSize, A::Error> {
-                RawSizeShape::deserialize(MapAccessDeserializer::new(map)).map(RecordSize::Shape)
+                tagged(map).map(RecordSize::Shape)
             }
         }
         deserializer.deserialize_any(RecordSizeVisitor)
@@ -270,13 +270,94 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for KindOrTable<T> {
                 f.write_str("a kind name (a string) or a table with a `kind` key")
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<KindOrTable<T>, E> {
-                let entries = std::iter::once(("kind", text.to_string().into_deserializer()));
-                T::deserialize(de::value::MapDeserializer::<_, E>::new(entries)).map(KindOrTable)
+                deserialize_kind(text.to_string(), toml::Table::new()).map(KindOrTable)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KindOrTable<T>, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map)).map(KindOrTable)
+                tagged(map).map(KindOrTable)
             }
         }
         deserializer.deserialize_any(KindVisitor(PhantomData))
     }
+}
+
+/// A table with a `kind` key, such as `keys = { kind = "zipf", count = 100, exponent = 1.1 }`.
+#[derive(Debug)]
+pub struct Tagged<T>(pub T);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Tagged<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TaggedVisitor<T>(PhantomData<T>);
+        impl<'de, T: DeserializeOwned> Visitor<'de> for TaggedVisitor<T> {
+            type Value = Tagged<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table with a `kind` key")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Tagged<T>, A::Error> {
+                tagged(map).map(Tagged)
+            }
+        }
+        deserializer.deserialize_map(TaggedVisitor(PhantomData))
+    }
+}
+
+/// Marks the key path inside a tagged table in an error message, so the loader can
+/// name `producers[0].keys.count` rather than `producers[0].keys`.
+pub const INNER_PATH_MARK: char = '\u{1}';
+
+/// Reads a `{ kind = "name", ... }` table into the enum variant `name` (an externally
+/// tagged serde enum). serde's own internally tagged enums buffer the table and lose
+/// the path of a bad field; turning the table into `{ name = { ... } }` first keeps it,
+/// and the inner path travels in the error message behind [`INNER_PATH_MARK`].
+fn tagged<'de, A: MapAccess<'de>, T: DeserializeOwned>(map: A) -> Result<T, A::Error> {
+    let mut table = toml::Table::deserialize(MapAccessDeserializer::new(map))?;
+    let kind = match table.remove("kind") {
+        Some(toml::Value::String(kind)) => kind,
+        Some(_) => return Err(de::Error::custom("`kind` must be a string")),
+        None => return Err(de::Error::custom("missing field `kind`")),
+    };
+    deserialize_kind(kind, table)
+}
+
+/// Deserializes the variant `kind` of `T` from the rest of its table.
+fn deserialize_kind<T: DeserializeOwned, E: de::Error>(kind: String, table: toml::Table) -> Result<T, E> {
+    let as_struct = |kind: String, table: toml::Table| {
+        let value = toml::Value::Table(toml::Table::from_iter([(kind, toml::Value::Table(table))]));
+        serde_path_to_error::deserialize::<_, T>(value)
+    };
+    let result = if table.is_empty() {
+        // A kind alone is a unit variant, or a struct variant whose keys all have
+        // defaults: try the first, then the second.
+        serde_path_to_error::deserialize::<_, T>(toml::Value::String(kind.clone()))
+            .or_else(|_| as_struct(kind.clone(), table))
+    } else {
+        as_struct(kind.clone(), table)
+    };
+    result.map_err(|error| {
+        let message = error.inner().to_string();
+        let message = if message.contains("expected unit variant") || message.contains("expected empty table") {
+            format!("kind `{kind}` takes no other keys")
+        } else {
+            message
+        };
+        de::Error::custom(format!("{INNER_PATH_MARK}{}{INNER_PATH_MARK}{message}", inner_path(error.path())))
+    })
+}
+
+/// The path below a tagged table, without the variant segment.
+fn inner_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut text = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => text.push_str(&format!("[{index}]")),
+            Segment::Map { key } => {
+                if !text.is_empty() {
+                    text.push('.');
+                }
+                text.push_str(key);
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    text
 }

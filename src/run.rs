@@ -25,9 +25,7 @@ pub struct RunOutcome {
 /// Loads `path`, runs it (with `seed` replacing the file's seed when given) and writes
 /// every output into `folder` (default `out/<name>`), `summary.json` last.
 pub fn run_experiment(path: &Path, folder: Option<&Path>, seed: Option<u64>) -> Result<RunOutcome, RunError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
-    let text =
-        String::from_utf8(bytes.clone()).map_err(|_| LoadError::invalid(path, "", "the file is not UTF-8 text"))?;
+    let (bytes, text) = crate::experiment::read(path)?;
     let mut spec = crate::experiment::parse(path, &text)?;
     if let Some(seed) = seed {
         spec.seed = seed;

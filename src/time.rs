@@ -5,7 +5,8 @@
 /// (fractions are dropped). Returns `None` for anything else.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
-    if bytes.len() < 20
+    if !text.is_ascii()
+        || bytes.len() < 20
         || bytes[4] != b'-'
         || bytes[7] != b'-'
         || !matches!(bytes[10], b'T' | b't' | b' ')

@@ -13,8 +13,10 @@ use std::path::Path;
 
 /// The most rows a trace may have (one year of one-minute datapoints and then some).
 const TRACE_ROWS_MAX: usize = 1_000_000;
+/// The longest period or start offset of a trace: 400 days, the longest run.
+const TRACE_SPAN_MAX_S: f64 = 400.0 * 86_400.0;
 
-pub fn load_trace(path: &Path, period: Option<SimDuration>, start_unix_s: i64) -> Result<RateShape, String> {
+pub fn load_trace(path: &Path, period: Option<SimDuration>, start_unix_s: Option<i64>) -> Result<RateShape, String> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
@@ -66,17 +68,26 @@ pub fn load_trace(path: &Path, period: Option<SimDuration>, start_unix_s: i64) -
         None if times.len() >= 2 => times[1] - times[0],
         None => return Err("one row cannot tell its period; give `period`".into()),
     };
-    if period_s <= 0.0 || period_s.fract() != 0.0 {
-        return Err(format!("the period must be a positive whole number of seconds, got {period_s}"));
+    if period_s <= 0.0 || period_s.fract() != 0.0 || period_s > TRACE_SPAN_MAX_S {
+        return Err(format!(
+            "the period must be a whole number of seconds from 1 to {TRACE_SPAN_MAX_S}, got {period_s}"
+        ));
     }
     for (i, pair) in times.windows(2).enumerate() {
         if (pair[1] - pair[0] - period_s).abs() > 1e-6 {
             return Err(format!("line {}: rows must be {period_s} s apart in time order", i + 3));
         }
     }
-    let offset_s = if absolute { times[0] - start_unix_s as f64 } else { times[0] };
-    if offset_s < 0.0 {
-        return Err("the trace starts before the run; set `start` to its first timestamp or later rows".into());
+    // Without a run `start`, a trace of absolute times starts the run.
+    let offset_s = match (absolute, start_unix_s) {
+        (true, Some(start)) => times[0] - start as f64,
+        (true, None) => 0.0,
+        (false, _) => times[0],
+    };
+    if !(0.0..=TRACE_SPAN_MAX_S).contains(&offset_s) {
+        return Err(format!(
+            "the trace must start within {TRACE_SPAN_MAX_S} s after the run's start, not {offset_s} s"
+        ));
     }
     Ok(RateShape::Trace {
         period: SimDuration::from_nanos(period_s as u64 * NANOS_PER_SEC),

@@ -4,16 +4,21 @@ mod common;
 
 use proptest::prelude::*;
 
-fn experiment(
+/// One random configuration.
+#[derive(Debug)]
+struct Case {
     shards: u32,
     rate: u32,
     keys: u32,
-    retry: &str,
-    arrivals: &str,
-    enforcement: &str,
-    step: &str,
+    retry: String,
+    arrivals: &'static str,
+    enforcement: &'static str,
+    step: &'static str,
     seed: u64,
-) -> String {
+}
+
+fn experiment(case: &Case) -> String {
+    let Case { shards, rate, keys, retry, arrivals, enforcement, step, seed } = case;
     format!(
         r#"
         seed = {seed}
@@ -63,7 +68,8 @@ proptest! {
         step in prop_oneof![Just("1s"), Just("250ms"), Just("100ms")],
         seed in 0..i64::MAX as u64,
     ) {
-        let (result, rows) = common::run_toml(&experiment(shards, rate, keys, &retry, arrivals, enforcement, step, seed));
+        let case = Case { shards, rate, keys, retry, arrivals, enforcement, step, seed };
+        let (result, rows) = common::run_toml(&experiment(&case));
         let s = &result.summary;
         prop_assert_eq!(s.offered_records, s.accepted_records + s.dropped_records + s.in_flight_records_end);
         prop_assert_eq!(s.attempted_records, s.accepted_records + s.write_throttled_records);

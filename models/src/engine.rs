@@ -19,6 +19,7 @@
 use crate::consumer::{PollingConsumer, ReadBudget};
 use crate::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
 use crate::producer::{Arrival, Producer, ProducerTotals};
+use crate::ratio::scale;
 use crate::routing::{initial_ranges, HashRange, ShardId};
 use crate::spec::ExperimentSpec;
 use crate::storage::ShardLog;
@@ -225,7 +226,7 @@ impl Process for Simulation<'_> {
 
 impl<'a> Simulation<'a> {
     fn new(spec: &'a ExperimentSpec, recorder: &'a mut dyn Recorder) -> Simulation<'a> {
-        assert!(NANOS_PER_SEC % spec.step.as_nanos() == 0, "the step divides one second");
+        assert!(NANOS_PER_SEC.is_multiple_of(spec.step.as_nanos()), "the step divides one second");
         let seed = SeedKey::from_master(spec.seed);
         let admission = WriteAdmission::new(&spec.stream.write_limit);
         let mut simulation = Simulation {
@@ -317,7 +318,7 @@ impl<'a> Simulation<'a> {
         self.expire(t0);
         self.write(index, t0, t1);
         self.read(index, t0, t1);
-        if t1.as_nanos() % NANOS_PER_SEC == 0 {
+        if t1.as_nanos().is_multiple_of(NANOS_PER_SEC) {
             self.close_second();
         }
         self.shard_steps += self.shards.ids.len() as u64;
@@ -363,8 +364,7 @@ impl<'a> Simulation<'a> {
             let filled_at_ns = demand.filled_at_ns;
             let arrival_mean_ns = demand.arrival_mean_ns;
             let stored = &mut self.shards.stored[slot];
-            let accepted_bytes =
-                (u128::from(arrival.bytes) * u128::from(accepted) / u128::from(arrival.records)) as u64;
+            let accepted_bytes = scale(arrival.bytes, accepted, arrival.records);
             stored.records += accepted;
             stored.bytes += accepted_bytes;
             stored.age_sum_ns += u128::from(accepted) * u128::from(arrival_mean_ns.saturating_sub(arrival.created_ns));
@@ -548,29 +548,33 @@ impl<'a> Simulation<'a> {
             for slot in 0..self.shards.ids.len() {
                 let log = &self.shards.logs[slot];
                 let backlog_records = log.readable_after(consumer.position(slot), now.as_nanos());
-                let counters = &mut consumer.period[slot];
-                self.recorder.consumer_row(&ConsumerRow {
-                    time_s,
-                    consumer: consumer.name.clone(),
-                    shard_id: self.shards.ids[slot],
-                    read_records: counters.read_records,
-                    read_bytes: counters.read_bytes,
-                    get_records_calls: counters.get_records_calls,
-                    read_throttled_calls: counters.read_throttled_calls,
-                    iterator_age_ms_max: counters.iterator_age_ms_max,
-                    expired_unread_records: counters.expired_unread_records,
-                    backlog_records,
-                    latency_ms_p50: counters.latency_ms.quantile(0.5),
-                    latency_ms_p99: counters.latency_ms.quantile(0.99),
-                    latency_ms_max: counters.latency_ms.max(),
+                let (name, shard_id, recorder) = (consumer.name.clone(), self.shards.ids[slot], &mut *self.recorder);
+                consumer.take_period(slot, |counters| {
+                    recorder.consumer_row(&ConsumerRow {
+                        time_s,
+                        consumer: name,
+                        shard_id,
+                        read_records: counters.read_records,
+                        read_bytes: counters.read_bytes,
+                        get_records_calls: counters.get_records_calls,
+                        read_throttled_calls: counters.read_throttled_calls,
+                        iterator_age_ms_max: counters.iterator_age_ms_max,
+                        expired_unread_records: counters.expired_unread_records,
+                        backlog_records,
+                        latency_ms_p50: counters.latency_ms.quantile(0.5),
+                        latency_ms_p99: counters.latency_ms.quantile(0.99),
+                        latency_ms_max: counters.latency_ms.max(),
+                    })
                 });
-                counters.clear();
             }
         }
         self.consumer_period_start = now;
     }
 
-    fn finish(self) -> RunResult {
+    fn finish(mut self) -> RunResult {
+        for consumer in &mut self.consumers {
+            consumer.settle_latencies();
+        }
         let totals = self.producer_totals();
         let in_flight_records_end: u64 = self.producers.iter().map(Producer::in_flight_records).sum();
         assert_eq!(

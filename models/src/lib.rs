@@ -21,6 +21,7 @@ pub mod keys;
 pub mod metrics;
 pub mod producer;
 pub mod rates;
+pub mod ratio;
 pub mod retry;
 pub mod routing;
 pub mod sizes;

@@ -10,6 +10,7 @@
 //! Nothing leaves a group without a counter: offered = accepted + dropped + in flight.
 
 use crate::keys::KeySpace;
+use crate::ratio::scale;
 use crate::retry::{RetryModel, RetryQuota};
 use crate::routing::HashRange;
 use crate::sizes::SizeModel;
@@ -175,8 +176,7 @@ impl Producer {
                 self.uniform_carry = total_f - total as f64;
                 let counts = &mut self.split_counts[..shard_count];
                 multinomial_split(rng, total, &self.shares, counts);
-                for shard in 0..shard_count {
-                    let records = counts[shard];
+                for (shard, &records) in counts.iter().enumerate() {
                     offered += records;
                     emit_one(shard, records, &self.sizes, self.key_bytes_mean[shard], rng);
                 }
@@ -217,8 +217,7 @@ impl Producer {
         if rejected == 0 {
             return;
         }
-        let rejected_bytes =
-            arrival.bytes - (u128::from(arrival.bytes) * u128::from(accepted) / u128::from(arrival.records)) as u64;
+        let rejected_bytes = arrival.bytes - scale(arrival.bytes, accepted, arrival.records);
         let Some(window) = self.retry.next_window(arrival.attempt, arrival.sleep_prev_ns) else {
             self.totals.dropped_records += rejected;
             return;
@@ -228,7 +227,7 @@ impl Producer {
             None => rejected,
         };
         self.totals.dropped_records += rejected - retrying;
-        let retrying_bytes = (u128::from(rejected_bytes) * u128::from(retrying) / u128::from(rejected)) as u64;
+        let retrying_bytes = scale(rejected_bytes, retrying, rejected);
         let due_first_ns = rejected_at_ns + window.min_ns;
         let due_last_ns = rejected_at_ns + window.max_ns;
         let batch = RetryBatch {
@@ -270,11 +269,7 @@ impl Producer {
             if records == 0 {
                 continue;
             }
-            let bytes = if records == records_left {
-                bytes_left
-            } else {
-                (u128::from(batch.bytes) * u128::from(records) / u128::from(batch.records)) as u64
-            };
+            let bytes = if records == records_left { bytes_left } else { scale(batch.bytes, records, batch.records) };
             records_left -= records;
             bytes_left -= bytes;
             let wheel_slot = ((step_first + i as u64) % self.wheel.len() as u64) as usize;

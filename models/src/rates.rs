@@ -135,11 +135,12 @@ fn trace_records(rates: &[f64], period: f64, offset: f64, a: f64, b: f64) -> f64
     let index_of = |t: f64| libm::floor((t - offset) / period);
     let (first, last) = (index_of(a).max(0.0) as usize, index_of(b).max(0.0) as usize);
     let mut total = 0.0;
-    for index in first..=last.min(rates.len().saturating_sub(1)) {
+    let last = last.min(rates.len().saturating_sub(1));
+    for (index, rate) in rates.iter().enumerate().take(last + 1).skip(first) {
         let start = offset + period * index as f64;
         let overlap = b.min(start + period) - a.max(start);
         if overlap > 0.0 {
-            total += rates[index] * overlap;
+            total += rate * overlap;
         }
     }
     total

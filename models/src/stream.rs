@@ -8,6 +8,7 @@
 //! interleaved at random, so whatever the limit cuts is cut from all of them in
 //! proportion; the window filled at the moment the last admitted record arrived.
 
+use crate::ratio::{scale, scale_rounded};
 use crate::spec::{Enforcement, WriteLimitSpec};
 use kinesim_sim::NANOS_PER_SEC;
 
@@ -94,14 +95,10 @@ impl WriteAdmission {
             ((allowance.bytes.max(0.0) * records as f64 / bytes as f64) as u64).min(records)
         };
         let accepted = by_records.min(by_bytes);
-        let bytes_accepted = (u128::from(bytes) * u128::from(accepted) / u128::from(records)) as u64;
+        let bytes_accepted = scale(bytes, accepted, records);
         allowance.records -= accepted as f64;
         allowance.bytes -= bytes_accepted as f64;
-        let filled_at_ns = if accepted == records {
-            t1_ns
-        } else {
-            t0_ns + ((u128::from(t1_ns - t0_ns) * u128::from(accepted)) / u128::from(records)) as u64
-        };
+        let filled_at_ns = if accepted == records { t1_ns } else { t0_ns + scale(t1_ns - t0_ns, accepted, records) };
         debug_assert!(accepted <= records && bytes_accepted <= bytes);
         Admission { records_accepted: accepted, bytes_accepted, filled_at_ns }
     }
@@ -115,8 +112,7 @@ pub fn apportion(accept_left: &mut u64, demand_left: &mut u64, records: u64) -> 
     if records == 0 {
         return 0;
     }
-    let numerator = 2 * u128::from(*accept_left) * u128::from(records) + u128::from(*demand_left);
-    let part = ((numerator / (2 * u128::from(*demand_left))) as u64).min(records).min(*accept_left);
+    let part = scale_rounded(*accept_left, records, *demand_left).min(records).min(*accept_left);
     let part = if records == *demand_left { *accept_left } else { part };
     *accept_left -= part;
     *demand_left -= records;

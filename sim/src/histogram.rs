@@ -44,6 +44,10 @@ const EXPONENT_BIAS: i32 = 1023;
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogHistogram {
     buckets: Box<[u64]>,
+    /// The touched buckets lie in `index_lo..=index_hi` (when `count > 0`), so
+    /// quantiles and clearing scan only that span, not every bucket.
+    index_lo: usize,
+    index_hi: usize,
     count: u64,
     value_min: f64,
     value_max: f64,
@@ -72,6 +76,8 @@ impl LogHistogram {
     pub fn new() -> LogHistogram {
         LogHistogram {
             buckets: vec![0; BUCKET_COUNT].into_boxed_slice(),
+            index_lo: 0,
+            index_hi: 0,
             count: 0,
             value_min: 0.0,
             value_max: 0.0,
@@ -81,8 +87,12 @@ impl LogHistogram {
 
     /// Adds `count` observations of `value`, which must be finite and
     /// non-negative.
+    #[inline]
     pub fn add(&mut self, value: f64, count: u64) {
-        assert!(value.is_finite() && value >= 0.0, "histogram values must be finite and non-negative, got {value}");
+        debug_assert!(
+            value.is_finite() && value >= 0.0,
+            "histogram values must be finite and non-negative, got {value}"
+        );
         if count == 0 {
             return;
         }
@@ -92,8 +102,15 @@ impl LogHistogram {
         if self.count == 0 || value > self.value_max {
             self.value_max = value;
         }
+        let index = bucket_index(value);
+        if self.count == 0 {
+            (self.index_lo, self.index_hi) = (index, index);
+        } else {
+            self.index_lo = self.index_lo.min(index);
+            self.index_hi = self.index_hi.max(index);
+        }
         self.count = self.count.checked_add(count).expect("histogram count overflow");
-        self.buckets[bucket_index(value)] += count;
+        self.buckets[index] += count;
         self.sum += value * count as f64;
     }
 
@@ -159,8 +176,8 @@ impl LogHistogram {
     fn bucket_of_rank(&self, rank: u64) -> usize {
         assert!(rank >= 1 && rank <= self.count);
         let mut cumulative = 0u64;
-        for (index, &bucket_count) in self.buckets.iter().enumerate() {
-            cumulative += bucket_count;
+        for index in self.index_lo..=self.index_hi {
+            cumulative += self.buckets[index];
             if cumulative >= rank {
                 return index;
             }
@@ -174,6 +191,12 @@ impl LogHistogram {
         if other.count == 0 {
             return;
         }
+        if self.count == 0 {
+            (self.index_lo, self.index_hi) = (other.index_lo, other.index_hi);
+        } else {
+            self.index_lo = self.index_lo.min(other.index_lo);
+            self.index_hi = self.index_hi.max(other.index_hi);
+        }
         if self.count == 0 || other.value_min < self.value_min {
             self.value_min = other.value_min;
         }
@@ -181,7 +204,8 @@ impl LogHistogram {
             self.value_max = other.value_max;
         }
         self.count = self.count.checked_add(other.count).expect("histogram count overflow");
-        for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets.iter()) {
+        let span = other.index_lo..=other.index_hi;
+        for (mine, theirs) in self.buckets[span.clone()].iter_mut().zip(other.buckets[span].iter()) {
             *mine += theirs;
         }
         self.sum += other.sum;
@@ -189,7 +213,11 @@ impl LogHistogram {
 
     /// Removes every observation, keeping the allocation.
     pub fn clear(&mut self) {
-        self.buckets.fill(0);
+        if self.count > 0 {
+            self.buckets[self.index_lo..=self.index_hi].fill(0);
+        }
+        debug_assert!(self.buckets.iter().all(|&b| b == 0));
+        (self.index_lo, self.index_hi) = (0, 0);
         self.count = 0;
         self.value_min = 0.0;
         self.value_max = 0.0;
@@ -205,6 +233,7 @@ fn quantile_rank(q: f64, count: u64) -> u64 {
 }
 
 /// The bucket of a finite, non-negative value.
+#[inline]
 fn bucket_index(value: f64) -> usize {
     debug_assert!(value.is_finite() && value >= 0.0);
     if value < LogHistogram::VALUE_MIN {
@@ -216,9 +245,9 @@ fn bucket_index(value: f64) -> usize {
     let bits = value.to_bits();
     let exponent = ((bits >> MANTISSA_BITS) & 0x7FF) as i32 - EXPONENT_BIAS;
     let sub_bucket = ((bits >> (MANTISSA_BITS - SUB_BUCKET_BITS)) as usize) & (SUB_BUCKET_COUNT - 1);
-    assert!((EXPONENT_MIN..EXPONENT_MAX).contains(&exponent));
+    debug_assert!((EXPONENT_MIN..EXPONENT_MAX).contains(&exponent));
     let index = 1 + (exponent - EXPONENT_MIN) as usize * SUB_BUCKET_COUNT + sub_bucket;
-    assert!(index > 0 && index < BUCKET_OVERFLOW);
+    debug_assert!(index > 0 && index < BUCKET_OVERFLOW);
     index
 }
 

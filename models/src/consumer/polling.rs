@@ -55,7 +55,7 @@ impl ReadBudget {
         if allowed || limit.throttled_calls_count {
             self.calls_in_window = (self.calls_in_window + 1).min(limit.calls_per_s);
         }
-        allowed.then(|| (self.bytes + limit.overdraft_bytes as f64) as u64)
+        allowed.then_some((self.bytes + limit.overdraft_bytes as f64) as u64)
     }
 
     fn charge(&mut self, bytes: u64) {
@@ -128,6 +128,23 @@ impl PollingConsumer {
         self.cursors[shard_slot].next_poll_ns
     }
 
+    /// Hands the period counters of `shard_slot` to `report` and starts a new period,
+    /// folding the period's latencies into the run's histogram.
+    pub fn take_period(&mut self, shard_slot: usize, report: impl FnOnce(&ReadCounters)) {
+        let period = &mut self.period[shard_slot];
+        report(period);
+        self.totals.latency_ms.merge(&period.latency_ms);
+        period.clear();
+    }
+
+    /// Folds latencies of periods not yet closed into the run's histogram (run end).
+    pub fn settle_latencies(&mut self) {
+        for period in &mut self.period {
+            self.totals.latency_ms.merge(&period.latency_ms);
+            period.latency_ms.clear();
+        }
+    }
+
     /// Positions the poll-jitter stream for a step (once per step, before any poll).
     pub fn begin_step(&mut self, step: u64) {
         self.polls.at_step(step);
@@ -173,9 +190,9 @@ impl PollingConsumer {
                 let bytes_max = bytes_allowed.min(self.spec.max_bytes);
                 let read =
                     log.read(position, now_ns, u64::from(self.spec.max_records), bytes_max, |records, latency_ns| {
-                        let latency_ms = latency_ns as f64 / NANOS_PER_MS as f64;
-                        period.latency_ms.add(latency_ms, records);
-                        totals.latency_ms.add(latency_ms, records);
+                        // Only the period histogram is fed here; it is merged into the
+                        // run's histogram when the period closes (`take_period`).
+                        period.latency_ms.add(latency_ns as f64 / NANOS_PER_MS as f64, records);
                     });
                 budget.charge(read.bytes);
                 position += read.records;

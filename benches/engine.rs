@@ -1,0 +1,64 @@
+//! Data-plane throughput benchmarks. Run with `cargo bench --bench engine`.
+//!
+//! Each case parses an experiment, runs it once to warm up, then `REPEATS` times,
+//! and prints the best wall time and the shard-steps per second (the unit of work of
+//! the stepped data plane: one step of one open shard, consumers included). Results
+//! are recorded in BENCHMARKS.md; targets are checked there, never in tests.
+
+use kinesim_models::metrics::NullRecorder;
+use kinesim_models::simulate;
+use std::path::Path;
+use std::time::Instant;
+
+const REPEATS: usize = 3;
+
+const DAY_64_SHARDS: &str = r#"
+name = "bench-day-64-shards"
+seed = 1
+duration = "24h"
+step = "1s"
+[stream]
+shards = 64
+[[producers]]
+name = "web"
+rate = 50000
+instances = 50
+arrivals = "poisson"
+record_size = 1024
+keys = { kind = "zipf", count = 100000, exponent = 0.9 }
+[[consumers]]
+name = "reader"
+kind = "polling"
+start = "trim_horizon"
+"#;
+
+fn main() {
+    // `cargo bench` passes `--bench`; a name filter may follow.
+    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+    let cases = [("day-64-shards-50k-rps-zipf-1-poller", DAY_64_SHARDS)];
+    for (name, text) in cases {
+        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        bench(name, text);
+    }
+}
+
+fn bench(name: &str, text: &str) {
+    let spec = kinesim::parse(Path::new("benches/inline.toml"), text).expect("benchmark experiment is valid");
+    let warmup = simulate(&spec, &mut NullRecorder);
+    let mut best_s = f64::INFINITY;
+    for _ in 0..REPEATS {
+        let start = Instant::now();
+        let result = simulate(&spec, &mut NullRecorder);
+        best_s = best_s.min(start.elapsed().as_secs_f64());
+        assert_eq!(result.summary, warmup.summary, "runs are deterministic");
+    }
+    let shard_steps = warmup.summary.shard_steps as f64;
+    println!(
+        "{name}: {best_s:.3} s best of {REPEATS}, {shard_steps:.0} shard-steps, {:.1} M shard-steps/s, {:.0} ns/shard-step, write throttle rate {:.4}",
+        shard_steps / best_s / 1e6,
+        best_s / shard_steps * 1e9,
+        warmup.summary.write_throttle_rate
+    );
+}
