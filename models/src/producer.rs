@@ -142,7 +142,8 @@ impl Producer {
                 if records == 0 {
                     return;
                 }
-                let bytes = sizes.batch_bytes(rng, records) + libm::round(records as f64 * key_bytes) as u64;
+                // Adding one half then truncating rounds a non-negative value, without a libm call.
+            let bytes = sizes.batch_bytes(rng, records) + (records as f64 * key_bytes + 0.5) as u64;
                 out.push(Arrival {
                     shard_slot: shard as u32,
                     producer_slot: slot,

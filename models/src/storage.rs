@@ -39,8 +39,12 @@ impl Block {
     /// The interpolated arrival time of the record at `offset`.
     pub fn arrival_of(&self, offset: u64) -> u64 {
         debug_assert!(offset >= self.offset_first && offset < self.offset_end());
-        if self.records <= 1 {
+        // Whole-block reads ask for the ends: answer them without a division.
+        if self.records <= 1 || offset + 1 == self.offset_end() {
             return self.arrival_last_ns;
+        }
+        if offset == self.offset_first {
+            return self.arrival_first_ns;
         }
         let span = self.arrival_last_ns - self.arrival_first_ns;
         self.arrival_first_ns + scale(span, offset - self.offset_first, self.records - 1)
@@ -49,7 +53,14 @@ impl Block {
     /// Bytes held by the records before `offset` in this block.
     pub fn bytes_before(&self, offset: u64) -> u64 {
         debug_assert!(offset >= self.offset_first && offset <= self.offset_end());
-        scale(self.bytes, offset - self.offset_first, self.records.max(1))
+        // Whole-block reads ask for the ends: answer them without a division.
+        if offset == self.offset_first {
+            return 0;
+        }
+        if offset == self.offset_end() {
+            return self.bytes;
+        }
+        scale(self.bytes, offset - self.offset_first, self.records)
     }
 
     /// The largest `end` in `[start, end_max]` whose records `[start, end)` hold at most
@@ -269,17 +280,21 @@ impl ShardLog {
 /// record's latency, so percentiles see the spread of arrival times inside a block (a
 /// fine block spans one step; the error of a percentile is at most a quarter of that).
 fn report_latency(block: &Block, start: u64, end: u64, now_ns: u64, on_chunk: &mut impl FnMut(u64, u64)) {
-    const PIECES: u64 = 2;
     let count = end - start;
-    let pieces = PIECES.min(count);
-    for piece in 0..pieces {
-        let lo = start + count * piece / pieces;
-        let hi = start + count * (piece + 1) / pieces;
-        if hi == lo {
+    let spacing_ns = if block.records > 1 {
+        (block.arrival_last_ns - block.arrival_first_ns) as f64 / (block.records - 1) as f64
+    } else {
+        0.0
+    };
+    // Two halves, each at its middle record; f64 interpolation keeps this division-free.
+    let first_half = count.div_ceil(2);
+    for (lo, records) in [(start, first_half), (start + first_half, count - first_half)] {
+        if records == 0 {
             continue;
         }
-        let middle = block.arrival_of(lo + (hi - lo - 1) / 2);
-        on_chunk(hi - lo, now_ns.saturating_sub(middle) + block.age_at_arrival_ns);
+        let middle_index = (lo - block.offset_first) as f64 + (records - 1) as f64 / 2.0;
+        let middle_ns = block.arrival_first_ns + (middle_index * spacing_ns) as u64;
+        on_chunk(records, now_ns.saturating_sub(middle_ns) + block.age_at_arrival_ns);
     }
 }
 

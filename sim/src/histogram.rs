@@ -4,7 +4,7 @@
 //! observations. The histogram splits each power of two into 64 equal
 //! sub-buckets, so a bucket is between 1/128 and 1/64 of its values wide, and
 //! reports the midpoint of the bucket holding the requested rank. That
-//! midpoint is within [`LogHistogram::RELATIVE_ERROR_MAX`] (1/128, under 0.8%)
+//! midpoint is within [`LogHistogram::RELATIVE_ERROR_MAX`] (1/64, under 1.6%)
 //! of the true order statistic.
 //!
 //! The bucket of a value is read straight from the bits of its `f64`: the
