@@ -507,6 +507,11 @@ impl<'a> Simulation<'a> {
             write_throttled_records: totals.throttled_records - start.throttled_records,
             dropped_records: totals.dropped_records - start.dropped_records,
             in_flight_records: self.producers.iter().map(Producer::in_flight_records).sum(),
+            utilisation_mean: self.utilisation_mean(
+                period.incoming_records,
+                period.incoming_bytes,
+                self.shards.ids.len() as f64 * (now - self.stream_period_start).as_secs_f64(),
+            ),
             utilisation_peak: period.utilisation_peak,
             demand_peak: period.demand_peak,
             read_records: period.read_records,
@@ -521,16 +526,31 @@ impl<'a> Simulation<'a> {
         self.stream_period_start = now;
     }
 
+    /// Accepted load over `shard_seconds` of write capacity, the larger of the record and
+    /// byte ratios.
+    fn utilisation_mean(&self, records: u64, bytes: u64, shard_seconds: f64) -> f64 {
+        if shard_seconds <= 0.0 {
+            return 0.0;
+        }
+        let limit = &self.spec.stream.write_limit;
+        let by_records = records as f64 / (limit.records_per_s as f64 * shard_seconds);
+        let by_bytes = bytes as f64 / (limit.bytes_per_s as f64 * shard_seconds);
+        by_records.max(by_bytes)
+    }
+
     fn close_shard_period(&mut self, now: SimTime) {
         let time_s = self.shard_period_start.as_secs_f64();
-        for (slot, period) in self.shards.period.iter_mut().enumerate() {
-            let period = std::mem::take(period);
+        let seconds = (now - self.shard_period_start).as_secs_f64();
+        for slot in 0..self.shards.ids.len() {
+            let period = std::mem::take(&mut self.shards.period[slot]);
+            let utilisation_mean = self.utilisation_mean(period.incoming_records, period.incoming_bytes, seconds);
             self.recorder.shard_row(&ShardRow {
                 time_s,
                 shard_id: self.shards.ids[slot],
                 incoming_records: period.incoming_records,
                 incoming_bytes: period.incoming_bytes,
                 write_throttled_records: period.write_throttled_records,
+                utilisation_mean,
                 utilisation_peak: period.utilisation_peak,
                 demand_peak: period.demand_peak,
                 read_records: period.read_records,

@@ -25,6 +25,10 @@ pub struct StreamRow {
     pub dropped_records: u64,
     /// Records waiting for a retry at the period end.
     pub in_flight_records: u64,
+    /// Mean use of the stream's write capacity over the period (accepted / (shards *
+    /// limit * seconds), the larger of records and bytes). Compare with the peak: a low
+    /// mean with a peak at 1 is the micro-burst one-minute CloudWatch averages hide.
+    pub utilisation_mean: f64,
     /// Highest per-second use of any shard's write limit (accepted / limit, the larger
     /// of records and bytes).
     pub utilisation_peak: f64,
@@ -46,6 +50,8 @@ pub struct ShardRow {
     pub incoming_records: u64,
     pub incoming_bytes: u64,
     pub write_throttled_records: u64,
+    /// Mean use of the shard's write limit over the period.
+    pub utilisation_mean: f64,
     pub utilisation_peak: f64,
     pub demand_peak: f64,
     pub read_records: u64,

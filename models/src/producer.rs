@@ -143,7 +143,7 @@ impl Producer {
                     return;
                 }
                 // Adding one half then truncating rounds a non-negative value, without a libm call.
-            let bytes = sizes.batch_bytes(rng, records) + (records as f64 * key_bytes + 0.5) as u64;
+                let bytes = sizes.batch_bytes(rng, records) + (records as f64 * key_bytes + 0.5) as u64;
                 out.push(Arrival {
                     shard_slot: shard as u32,
                     producer_slot: slot,
