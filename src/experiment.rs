@@ -375,6 +375,7 @@ impl Validator<'_> {
         }
         let keys = self.keys(&format!("{key}.keys"), raw.keys.map(|k| k.0))?;
         let record_size = self.record_size(&format!("{key}.record_size"), raw.record_size, stream, &keys)?;
+        let api = self.api(&format!("{key}.api"), raw.api)?;
         Ok(ProducerSpec {
             name: raw.name,
             rate: self.rate(&format!("{key}.rate"), raw.rate, start_unix_s)?,
@@ -382,8 +383,8 @@ impl Validator<'_> {
             arrivals: self.arrivals(&format!("{key}.arrivals"), raw.arrivals)?,
             record_size,
             keys,
-            api: self.api(&format!("{key}.api"), raw.api)?,
-            retry: self.retry(&format!("{key}.retry"), raw.retry)?,
+            retry: self.retry(&format!("{key}.retry"), raw.retry, &api)?,
+            api,
         })
     }
 
@@ -629,10 +630,85 @@ impl Validator<'_> {
                 }
                 ApiSpec::PutRecords { max_records: max_records as u32, max_bytes, linger }
             }
+            Some(RawApi::Kpl {
+                aggregation,
+                aggregation_max_bytes,
+                aggregation_max_count,
+                collection_max_records,
+                collection_max_bytes,
+                max_buffered_time,
+                record_ttl,
+                rate_limit_pct,
+            }) => ApiSpec::Kpl(self.kpl(
+                key,
+                aggregation,
+                (aggregation_max_bytes, aggregation_max_count),
+                (collection_max_records, collection_max_bytes),
+                (max_buffered_time, record_ttl),
+                rate_limit_pct,
+            )?),
         })
     }
 
-    fn retry(&self, key: &str, raw: Option<KindOrTable<RawRetry>>) -> Result<RetrySpec, LoadError> {
+    /// KPL settings with the defaults and ranges of `default_config.properties`
+    /// (reference §8.4).
+    fn kpl(
+        &self,
+        key: &str,
+        aggregation: Option<bool>,
+        (aggregation_max_bytes, aggregation_max_count): (Option<Size>, Option<u64>),
+        (collection_max_records, collection_max_bytes): (Option<u64>, Option<Size>),
+        (max_buffered_time, record_ttl): (Option<Duration>, Option<Duration>),
+        rate_limit_pct: Option<u64>,
+    ) -> Result<KplSpec, LoadError> {
+        let in_range = |field: &str, value: u64, low: u64, high: u64| -> Result<u64, LoadError> {
+            if value < low || value > high {
+                return Err(
+                    self.err(format!("{key}.{field}"), format!("must be between {low} and {high}, got {value}"))
+                );
+            }
+            Ok(value)
+        };
+        let aggregation_max_bytes =
+            in_range("aggregation_max_bytes", aggregation_max_bytes.map_or(51_200, |s| s.0), 64, 10 * MIB)?;
+        let aggregation_max_count =
+            in_range("aggregation_max_count", aggregation_max_count.unwrap_or(4_294_967_295), 1, u64::MAX >> 1)?;
+        let collection_max_records = in_range("collection_max_records", collection_max_records.unwrap_or(500), 1, 500)?;
+        let collection_max_bytes =
+            in_range("collection_max_bytes", collection_max_bytes.map_or(5_242_880, |s| s.0), 52_224, 10 * MIB)?;
+        let max_buffered_time = max_buffered_time.map_or(SimDuration::from_millis(100), |d| d.0);
+        if max_buffered_time < SimDuration::from_millis(1) || max_buffered_time > SimDuration::from_secs(60) {
+            return Err(self.err(format!("{key}.max_buffered_time"), "must be from \"1ms\" to \"60s\""));
+        }
+        let record_ttl = record_ttl.map_or(SimDuration::from_secs(30), |d| d.0);
+        if record_ttl < SimDuration::from_millis(100) || record_ttl > SimDuration::from_secs(3600) {
+            return Err(self.err(format!("{key}.record_ttl"), "must be from \"100ms\" to \"1h\""));
+        }
+        let rate_limit_pct = in_range("rate_limit_pct", rate_limit_pct.unwrap_or(150), 1, 10_000)?;
+        Ok(KplSpec {
+            aggregation: aggregation.unwrap_or(true),
+            aggregation_max_bytes,
+            aggregation_max_count,
+            collection_max_records: collection_max_records as u32,
+            collection_max_bytes,
+            max_buffered_time,
+            record_ttl,
+            rate_limit_pct: rate_limit_pct as u32,
+        })
+    }
+
+    fn retry(&self, key: &str, raw: Option<KindOrTable<RawRetry>>, api: &ApiSpec) -> Result<RetrySpec, LoadError> {
+        let raw = raw.map(|k| k.0);
+        if let ApiSpec::Kpl(kpl) = api {
+            // The KPL retries on its own, without backoff, until RecordTtl (§8.4).
+            if !matches!(raw, None | Some(RawRetry::Kpl)) {
+                return Err(self.err(key, "the KPL retries on its own: leave `retry` out or write retry = \"kpl\""));
+            }
+            return Ok(RetrySpec::Kpl {
+                delay: SimDuration::from_nanos(kpl.max_buffered_time.as_nanos() / 2),
+                ttl: kpl.record_ttl,
+            });
+        }
         let attempts = |field: &str, value: u64| -> Result<u32, LoadError> {
             if value == 0 || value > u64::from(RETRY_ATTEMPTS_MAX) {
                 return Err(self.err(
@@ -642,7 +718,8 @@ impl Validator<'_> {
             }
             Ok(value as u32)
         };
-        Ok(match raw.map(|k| k.0) {
+        Ok(match raw {
+            Some(RawRetry::Kpl) => return Err(self.err(key, "retry = \"kpl\" needs api = { kind = \"kpl\" }")),
             None | Some(RawRetry::None) => RetrySpec::None,
             Some(RawRetry::SdkStandard { max_attempts }) => {
                 RetrySpec::SdkStandard { max_attempts: attempts("max_attempts", max_attempts.unwrap_or(3))? }

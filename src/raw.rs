@@ -120,7 +120,21 @@ pub enum RawKeys {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawApi {
     PutRecord,
-    PutRecords { max_records: Option<u64>, max_bytes: Option<Size>, linger: Option<Duration> },
+    PutRecords {
+        max_records: Option<u64>,
+        max_bytes: Option<Size>,
+        linger: Option<Duration>,
+    },
+    Kpl {
+        aggregation: Option<bool>,
+        aggregation_max_bytes: Option<Size>,
+        aggregation_max_count: Option<u64>,
+        collection_max_records: Option<u64>,
+        collection_max_bytes: Option<Size>,
+        max_buffered_time: Option<Duration>,
+        record_ttl: Option<Duration>,
+        rate_limit_pct: Option<u64>,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +143,7 @@ pub enum RawRetry {
     None,
     Exponential { base: Duration, cap: Duration, max_attempts: u64, jitter: Option<String> },
     SdkStandard { max_attempts: Option<u64> },
+    Kpl,
 }
 
 #[derive(Debug, Deserialize)]

@@ -81,6 +81,12 @@ pub struct RunSummary {
     pub attempted_records: u64,
     pub accepted_records: u64,
     pub write_throttled_records: u64,
+    /// Of the dropped, records whose KPL RecordTtl passed.
+    pub expired_records: u64,
+    pub put_requests: u64,
+    /// Kinesis records accepted (CloudWatch `IncomingRecords`; equals `accepted_records`
+    /// unless the KPL aggregates).
+    pub incoming_records: u64,
     pub write_throttle_rate: f64,
     pub dropped_records: u64,
     pub in_flight_records_end: u64,
@@ -120,6 +126,9 @@ struct SecondCounters {
 /// What one shard stored in the current step.
 #[derive(Copy, Clone, Debug, Default)]
 struct StepStore {
+    /// Kinesis records, as the shard's limits and CloudWatch count them.
+    kinesis_records: u64,
+    /// User records inside them, as consumers read them.
     records: u64,
     bytes: u64,
     /// Sum over stored records of (arrival - creation), for the block's mean age.
@@ -152,7 +161,12 @@ struct ShardPeriod {
 
 #[derive(Clone, Debug, Default)]
 struct StreamPeriod {
+    /// Kinesis records (CloudWatch `IncomingRecords`).
     incoming_records: u64,
+    /// User records inside them.
+    incoming_user_records: u64,
+    /// Rejected Kinesis records (CloudWatch `WriteProvisionedThroughputExceeded`).
+    write_throttled_records: u64,
     incoming_bytes: u64,
     utilisation_peak: f64,
     demand_peak: f64,
@@ -193,6 +207,7 @@ struct Simulation<'a> {
     shard_period_start: SimTime,
     consumer_period_start: SimTime,
     incoming_bytes_total: u64,
+    incoming_records_total: u64,
     shard_steps: u64,
 }
 
@@ -246,7 +261,11 @@ impl<'a> Simulation<'a> {
                 second: Vec::new(),
                 period: Vec::new(),
             },
-            producers: spec.producers.iter().map(|p| Producer::new(p, &seed, spec.step)).collect(),
+            producers: spec
+                .producers
+                .iter()
+                .map(|p| Producer::new(p, &seed, spec.step, &spec.stream.write_limit))
+                .collect(),
             consumers: spec.consumers.iter().map(|c| PollingConsumer::new(c, &seed)).collect(),
             arrivals: Vec::new(),
             stream_period: StreamPeriod::default(),
@@ -254,6 +273,7 @@ impl<'a> Simulation<'a> {
             shard_period_start: SimTime::ZERO,
             consumer_period_start: SimTime::ZERO,
             incoming_bytes_total: 0,
+            incoming_records_total: 0,
             shard_steps: 0,
         };
         for range in initial_ranges(spec.stream.shards) {
@@ -361,14 +381,15 @@ impl<'a> Simulation<'a> {
             let slot = arrival.shard_slot as usize;
             let demand = &mut self.shards.demand[slot];
             let accepted = apportion(&mut demand.accept_left, &mut demand.demand_left, arrival.records);
-            let filled_at_ns = demand.filled_at_ns;
-            let arrival_mean_ns = demand.arrival_mean_ns;
+            let (filled_at_ns, arrival_mean_ns) = (demand.filled_at_ns, demand.arrival_mean_ns);
+            let producer = &mut self.producers[arrival.producer_slot as usize];
+            let accepted_user = producer.settle(arrival, accepted, filled_at_ns, index, self.step_ns);
             let stored = &mut self.shards.stored[slot];
-            let accepted_bytes = scale(arrival.bytes, accepted, arrival.records);
-            stored.records += accepted;
-            stored.bytes += accepted_bytes;
-            stored.age_sum_ns += u128::from(accepted) * u128::from(arrival_mean_ns.saturating_sub(arrival.created_ns));
-            self.producers[arrival.producer_slot as usize].settle(arrival, accepted, filled_at_ns, index, self.step_ns);
+            stored.kinesis_records += accepted;
+            stored.records += accepted_user;
+            stored.bytes += scale(arrival.bytes, accepted, arrival.records);
+            stored.age_sum_ns +=
+                u128::from(accepted_user) * u128::from(arrival_mean_ns.saturating_sub(arrival.created_ns));
         }
         for slot in 0..self.shards.ids.len() {
             self.store_step(slot, t0, t1);
@@ -401,13 +422,16 @@ impl<'a> Simulation<'a> {
         let demand = &shards.demand[slot];
         debug_assert_eq!(demand.accept_left, 0, "apportioning hands out every admitted record");
         debug_assert_eq!(demand.demand_left, 0);
-        let throttled = demand.records - stored.records;
+        let throttled = demand.records - stored.kinesis_records;
         let period = &mut shards.period[slot];
-        period.incoming_records += stored.records;
+        period.incoming_records += stored.kinesis_records;
         period.incoming_bytes += stored.bytes;
         period.write_throttled_records += throttled;
-        self.stream_period.incoming_records += stored.records;
+        self.stream_period.incoming_records += stored.kinesis_records;
+        self.stream_period.incoming_user_records += stored.records;
+        self.stream_period.write_throttled_records += throttled;
         self.stream_period.incoming_bytes += stored.bytes;
+        self.incoming_records_total += stored.kinesis_records;
         self.incoming_bytes_total += stored.bytes;
         if stored.records == 0 {
             return;
@@ -489,6 +513,8 @@ impl<'a> Simulation<'a> {
             sum.accepted_records += producer.totals.accepted_records;
             sum.throttled_records += producer.totals.throttled_records;
             sum.dropped_records += producer.totals.dropped_records;
+            sum.expired_records += producer.totals.expired_records;
+            sum.put_requests += producer.totals.put_requests;
         }
         sum
     }
@@ -504,8 +530,9 @@ impl<'a> Simulation<'a> {
             attempted_records: totals.attempted_records - start.attempted_records,
             incoming_records: period.incoming_records,
             incoming_bytes: period.incoming_bytes,
-            write_throttled_records: totals.throttled_records - start.throttled_records,
+            write_throttled_records: period.write_throttled_records,
             dropped_records: totals.dropped_records - start.dropped_records,
+            put_requests: totals.put_requests - start.put_requests,
             in_flight_records: self.producers.iter().map(Producer::in_flight_records).sum(),
             utilisation_mean: self.utilisation_mean(
                 period.incoming_records,
@@ -520,7 +547,7 @@ impl<'a> Simulation<'a> {
             iterator_age_ms_max: period.iterator_age_ms_max,
             expired_unread_records: period.expired_unread_records,
         };
-        debug_assert_eq!(row.incoming_records, totals.accepted_records - start.accepted_records);
+        debug_assert_eq!(period.incoming_user_records, totals.accepted_records - start.accepted_records);
         self.recorder.stream_row(&row);
         self.stream_period.producers_at_start = totals;
         self.stream_period_start = now;
@@ -611,6 +638,9 @@ impl<'a> Simulation<'a> {
             attempted_records: totals.attempted_records,
             accepted_records: totals.accepted_records,
             write_throttled_records: totals.throttled_records,
+            expired_records: totals.expired_records,
+            put_requests: totals.put_requests,
+            incoming_records: self.incoming_records_total,
             write_throttle_rate: if totals.attempted_records == 0 {
                 0.0
             } else {

@@ -18,6 +18,7 @@
 pub mod consumer;
 pub mod engine;
 pub mod keys;
+pub mod kpl;
 pub mod metrics;
 pub mod producer;
 pub mod rates;

@@ -18,11 +18,15 @@ pub struct StreamRow {
     pub offered_records: u64,
     /// First attempts and retries.
     pub attempted_records: u64,
+    /// Kinesis records accepted (CloudWatch `IncomingRecords`).
     pub incoming_records: u64,
     pub incoming_bytes: u64,
+    /// Kinesis records rejected (CloudWatch `WriteProvisionedThroughputExceeded`).
     pub write_throttled_records: u64,
-    /// Records given up after their last rejected attempt.
+    /// Records given up after their last rejected attempt, or expired.
     pub dropped_records: u64,
+    /// PutRecord or PutRecords requests sent.
+    pub put_requests: u64,
     /// Records waiting for a retry at the period end.
     pub in_flight_records: u64,
     /// Mean use of the stream's write capacity over the period (accepted / (shards *

@@ -3,20 +3,27 @@
 //! Lifecycle of a record group in stepped mode: a producer offers, per step and shard,
 //! a count drawn from its arrival process and key distribution (Poisson splitting makes
 //! per-shard Poisson counts exact for Poisson arrivals) and a byte total from its size
-//! distribution plus the partition key bytes. The shard admits part of it; the rest is
-//! rejected when the shard's allowance filled. Rejected records either give up (no
-//! retries left, or the SDK retry quota is empty) or are spread over the steps of their
+//! distribution plus the partition key bytes. A KPL producer aggregates them into fewer
+//! Kinesis records (`kpl`) and holds back what its rate limiter does not let through.
+//! The shard admits part of what is sent; the rest is rejected when the shard's
+//! allowance filled. Rejected records either give up (no retries left, the SDK retry
+//! quota is empty, or the KPL's record TTL passed) or are spread over the steps of their
 //! backoff window in the retry wheel, from which they arrive again as a new attempt.
 //! Nothing leaves a group without a counter: offered = accepted + dropped + in flight.
+//!
+//! Two counts travel together: `records` are Kinesis records (what shard limits,
+//! CloudWatch and billing count) and `user_records` are the application's records (what
+//! conservation and consumers count). Without KPL aggregation they are equal.
 
 use crate::keys::KeySpace;
+use crate::kpl::{self, Limiter};
 use crate::ratio::scale;
 use crate::retry::{RetryModel, RetryQuota};
 use crate::routing::HashRange;
 use crate::sizes::SizeModel;
-use crate::spec::{ApiSpec, Arrivals, ProducerSpec};
+use crate::spec::{ApiSpec, Arrivals, ProducerSpec, WriteLimitSpec};
 use kinesim_sim::sample::{gamma, multinomial_split};
-use kinesim_sim::{Poisson, RandomStream, SeedKey, SimDuration, SimTime};
+use kinesim_sim::{ChaCha8Rng, Poisson, RandomStream, SeedKey, SimDuration, SimTime, NANOS_PER_SEC};
 
 /// Records offered or retried to one shard in one step by one producer.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -25,7 +32,10 @@ pub struct Arrival {
     pub producer_slot: u32,
     /// 1 for a first attempt.
     pub attempt: u32,
+    /// Kinesis records sent.
     pub records: u64,
+    /// User records inside them.
+    pub user_records: u64,
     pub bytes: u64,
     /// Mean creation time of the records at the producer.
     pub created_ns: u64,
@@ -33,12 +43,13 @@ pub struct Arrival {
     pub sleep_prev_ns: u64,
 }
 
-/// Records waiting in the retry wheel.
+/// Records waiting in the retry wheel (or held back by the KPL's limiter).
 #[derive(Copy, Clone, Debug)]
 struct RetryBatch {
     shard_slot: u32,
     attempt: u32,
     records: u64,
+    user_records: u64,
     bytes: u64,
     created_ns: u64,
     sleep_prev_ns: u64,
@@ -47,14 +58,22 @@ struct RetryBatch {
 /// The most retry batches held at once by one producer (a bound, asserted).
 pub const RETRY_BATCHES_MAX: usize = 50_000_000;
 
-/// Counters of one producer over the whole run.
+/// Counters of one producer over the whole run, in user records.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProducerTotals {
+    /// New records, first attempts.
     pub offered_records: u64,
+    /// Records sent to a shard, first attempts and retries.
     pub attempted_records: u64,
     pub accepted_records: u64,
+    /// Rejected attempts.
     pub throttled_records: u64,
+    /// Records given up (out of attempts, out of retry quota, or expired).
     pub dropped_records: u64,
+    /// Of the dropped, those whose KPL RecordTtl passed.
+    pub expired_records: u64,
+    /// PutRecord or PutRecords requests sent.
+    pub put_requests: u64,
 }
 
 pub struct Producer {
@@ -64,6 +83,7 @@ pub struct Producer {
     sizes: SizeModel,
     retry: RetryModel,
     quota: Option<RetryQuota>,
+    limiter: Option<Limiter>,
     arrivals_stream: RandomStream,
     retry_stream: RandomStream,
     /// Per open shard: share of this producer's records and their mean key bytes.
@@ -73,12 +93,15 @@ pub struct Producer {
     samplers: Vec<Poisson>,
     /// Uniform arrivals: the fraction of a record carried to the next step.
     uniform_carry: f64,
+    /// Requests counted in fractions, carried so that totals stay exact over steps.
+    requests_carry: f64,
     /// Scratch for multinomial splits, sized once.
     split_counts: Vec<u64>,
     split_weights: Vec<f64>,
     wheel: Vec<Vec<RetryBatch>>,
+    /// User records waiting in the wheel.
     in_flight_records: u64,
-    /// Mean time a record waits in the client before it is sent (PutRecords batching).
+    /// Mean time a record waits in the client before it is sent (batching, buffering).
     buffering_delay_ns: u64,
     /// Expected records offered over the run, for the hot-key view.
     pub offered_expected: f64,
@@ -86,22 +109,30 @@ pub struct Producer {
 }
 
 impl Producer {
-    pub fn new(spec: &ProducerSpec, seed: &SeedKey, step: SimDuration) -> Producer {
+    pub fn new(spec: &ProducerSpec, seed: &SeedKey, step: SimDuration, write_limit: &WriteLimitSpec) -> Producer {
         let retry = RetryModel::new(&spec.retry);
         // Enough slots to hold the longest wait, plus the step that schedules it.
         let wheel_slots = (retry.wait_max().as_nanos() / step.as_nanos()) as usize + 2;
+        let limiter = match &spec.api {
+            ApiSpec::Kpl(kpl) => {
+                Some(Limiter::new(kpl, spec.instances, write_limit.records_per_s, write_limit.bytes_per_s))
+            }
+            _ => None,
+        };
         Producer {
             name: spec.name.clone(),
             keys: KeySpace::build(&spec.keys),
             sizes: SizeModel::new(&spec.record_size),
             quota: retry.uses_quota().then(|| RetryQuota::new(spec.instances)),
             retry,
+            limiter,
             arrivals_stream: RandomStream::new(seed, &format!("producer/{}/arrivals", spec.name)),
             retry_stream: RandomStream::new(seed, &format!("producer/{}/retry", spec.name)),
             shares: Vec::new(),
             key_bytes_mean: Vec::new(),
             samplers: Vec::new(),
             uniform_carry: 0.0,
+            requests_carry: 0.0,
             split_counts: vec![0; wheel_slots],
             split_weights: vec![0.0; wheel_slots],
             wheel: vec![Vec::new(); wheel_slots],
@@ -117,6 +148,7 @@ impl Producer {
         &self.keys
     }
 
+    /// User records waiting for a retry.
     pub fn in_flight_records(&self) -> u64 {
         self.in_flight_records
     }
@@ -127,33 +159,40 @@ impl Producer {
         self.samplers = vec![Poisson::new(0.0); ranges.len()];
         self.split_counts.resize(self.split_counts.len().max(ranges.len()), 0);
         self.split_weights.resize(self.split_weights.len().max(ranges.len()), 0.0);
+        if let Some(limiter) = &mut self.limiter {
+            limiter.resize(ranges.len());
+        }
     }
 
     /// Appends this producer's first attempts for step `step` (covering `[t0, t1)`) and
-    /// the retries due in it.
+    /// the retries due in it, after the KPL's limiter if there is one.
     pub fn emit(&mut self, slot: u32, step: u64, t0: SimTime, t1: SimTime, start_unix_s: i64, out: &mut Vec<Arrival>) {
+        let first = out.len();
+        self.emit_retries(slot, step, out);
+        self.emit_new(slot, step, t0, t1, start_unix_s, out);
+        let step_ns = t1.as_nanos() - t0.as_nanos();
+        if self.limiter.is_some() {
+            self.hold_back(first, step, t1, step_ns, out);
+        }
+        let (records, bytes) = out[first..].iter().fold((0, 0), |(r, b), a| (r + a.records, b + a.bytes));
+        self.count_requests(records, bytes, step_ns);
+    }
+
+    fn emit_new(&mut self, slot: u32, step: u64, t0: SimTime, t1: SimTime, start_unix_s: i64, out: &mut Vec<Arrival>) {
         let expected = crate::rates::expected_records(&self.spec.rate, t0, t1, start_unix_s);
         self.offered_expected += expected;
         let created_ns = (t0.as_nanos() + t1.as_nanos()) / 2 - self.buffering_delay_ns.min(t0.as_nanos());
+        let windows = self.buffering_windows(t1.as_nanos() - t0.as_nanos());
         let rng = self.arrivals_stream.at_step(step);
         let shard_count = self.shares.len();
-        let mut emit_one =
-            |shard: usize, records: u64, sizes: &SizeModel, key_bytes: f64, rng: &mut kinesim_sim::ChaCha8Rng| {
-                if records == 0 {
-                    return;
-                }
-                // Adding one half then truncating rounds a non-negative value, without a libm call.
-                let bytes = sizes.batch_bytes(rng, records) + (records as f64 * key_bytes + 0.5) as u64;
-                out.push(Arrival {
-                    shard_slot: shard as u32,
-                    producer_slot: slot,
-                    attempt: 1,
-                    records,
-                    bytes,
-                    created_ns,
-                    sleep_prev_ns: 0,
-                });
-            };
+        let batch = Batcher {
+            sizes: &self.sizes,
+            api: &self.spec.api,
+            instances: self.spec.instances,
+            windows,
+            slot,
+            created_ns,
+        };
         let mut offered = 0;
         match self.spec.arrivals {
             Arrivals::Poisson | Arrivals::Bursty { .. } => {
@@ -168,7 +207,7 @@ impl Producer {
                     }
                     let records = self.samplers[shard].sample(rng);
                     offered += records;
-                    emit_one(shard, records, &self.sizes, self.key_bytes_mean[shard], rng);
+                    batch.push(rng, shard, records, self.key_bytes_mean[shard], out);
                 }
             }
             Arrivals::Uniform => {
@@ -179,13 +218,19 @@ impl Producer {
                 multinomial_split(rng, total, &self.shares, counts);
                 for (shard, &records) in counts.iter().enumerate() {
                     offered += records;
-                    emit_one(shard, records, &self.sizes, self.key_bytes_mean[shard], rng);
+                    batch.push(rng, shard, records, self.key_bytes_mean[shard], out);
                 }
             }
         }
         self.totals.offered_records += offered;
-        self.totals.attempted_records += offered;
-        self.emit_retries(slot, step, out);
+    }
+
+    /// KPL buffering windows per instance in a step of `step_ns`.
+    fn buffering_windows(&self, step_ns: u64) -> f64 {
+        match &self.spec.api {
+            ApiSpec::Kpl(kpl) => step_ns as f64 / kpl.max_buffered_time.as_nanos().max(1) as f64,
+            _ => 1.0,
+        }
     }
 
     fn emit_retries(&mut self, slot: u32, step: u64, out: &mut Vec<Arrival>) {
@@ -196,57 +241,144 @@ impl Producer {
                 producer_slot: slot,
                 attempt: batch.attempt,
                 records: batch.records,
+                user_records: batch.user_records,
                 bytes: batch.bytes,
                 created_ns: batch.created_ns,
                 sleep_prev_ns: batch.sleep_prev_ns,
             });
-            self.in_flight_records -= batch.records;
-            self.totals.attempted_records += batch.records;
+            self.in_flight_records -= batch.user_records;
         }
     }
 
-    /// Settles what the shard decided for one arrival: `accepted` records were stored,
-    /// the rest were rejected at `rejected_at_ns`.
-    pub fn settle(&mut self, arrival: &Arrival, accepted: u64, rejected_at_ns: u64, step: u64, step_ns: u64) {
-        let rejected = arrival.records - accepted;
-        self.totals.accepted_records += accepted;
-        self.totals.throttled_records += rejected;
+    /// Applies the KPL's rate limiter to the arrivals from `first` on (older ones first,
+    /// as they were pushed): what it does not let through waits for the next step, or
+    /// expires if its TTL passes first.
+    fn hold_back(&mut self, first: usize, step: u64, t1: SimTime, step_ns: u64, out: &mut Vec<Arrival>) {
+        let seconds = step_ns as f64 / NANOS_PER_SEC as f64;
+        self.limiter.as_mut().expect("only KPL producers hold back").refill(seconds);
+        let mut index = first;
+        while index < out.len() {
+            let arrival = out[index];
+            let limiter = self.limiter.as_mut().expect("only KPL producers hold back");
+            let sent = limiter.take(arrival.shard_slot as usize, arrival.records, arrival.bytes);
+            if sent == arrival.records {
+                index += 1;
+                continue;
+            }
+            let (kept, held) = split_arrival(&arrival, sent);
+            let batch = RetryBatch {
+                shard_slot: held.shard_slot,
+                attempt: held.attempt,
+                records: held.records,
+                user_records: held.user_records,
+                bytes: held.bytes,
+                created_ns: held.created_ns,
+                sleep_prev_ns: held.sleep_prev_ns,
+            };
+            self.requeue_or_expire(batch, t1.as_nanos(), step);
+            if kept.records == 0 {
+                out.swap_remove(index);
+            } else {
+                out[index] = kept;
+                index += 1;
+            }
+        }
+    }
+
+    /// Puts held records back for the next step, unless their TTL passes by then.
+    fn requeue_or_expire(&mut self, batch: RetryBatch, due_ns: u64, step: u64) {
+        if self.expired(batch.created_ns, due_ns) {
+            self.totals.dropped_records += batch.user_records;
+            self.totals.expired_records += batch.user_records;
+            return;
+        }
+        let wheel_slot = ((step + 1) % self.wheel.len() as u64) as usize;
+        self.wheel[wheel_slot].push(batch);
+        self.in_flight_records += batch.user_records;
+    }
+
+    fn expired(&self, created_ns: u64, at_ns: u64) -> bool {
+        self.retry.ttl().is_some_and(|ttl| at_ns.saturating_sub(created_ns) > ttl.as_nanos())
+    }
+
+    /// Counts the PutRecord or PutRecords requests that carry `records` Kinesis records
+    /// of `bytes` in one step.
+    fn count_requests(&mut self, records: u64, bytes: u64, step_ns: u64) {
+        if records == 0 {
+            return;
+        }
+        let instances = f64::from(self.spec.instances);
+        let steps_per_s = NANOS_PER_SEC as f64 / step_ns as f64;
+        let requests = match &self.spec.api {
+            ApiSpec::PutRecord => records as f64,
+            ApiSpec::PutRecords { max_records, max_bytes, linger } => {
+                let by_linger = if linger.is_zero() { 0.0 } else { instances / (linger.as_secs_f64() * steps_per_s) };
+                batches(records, bytes, u64::from(*max_records), *max_bytes).max(by_linger.min(records as f64))
+            }
+            ApiSpec::Kpl(kpl) => {
+                let flushes = instances * self.buffering_windows(step_ns);
+                let by_size = batches(records, bytes, u64::from(kpl.collection_max_records), kpl.collection_max_bytes);
+                by_size.max(flushes.min(records as f64))
+            }
+        };
+        let total = requests + self.requests_carry;
+        let whole = total.floor();
+        self.requests_carry = total - whole;
+        self.totals.put_requests += whole as u64;
+    }
+
+    /// Settles what the shard decided for one arrival: `accepted` Kinesis records were
+    /// stored, the rest were rejected at `rejected_at_ns`. Returns the user records
+    /// accepted.
+    pub fn settle(&mut self, arrival: &Arrival, accepted: u64, rejected_at_ns: u64, step: u64, step_ns: u64) -> u64 {
+        let (stored, rejected) = split_arrival(arrival, accepted);
+        self.totals.attempted_records += arrival.user_records;
+        self.totals.accepted_records += stored.user_records;
+        self.totals.throttled_records += rejected.user_records;
         if let Some(quota) = &mut self.quota {
-            let (first, retried) = if arrival.attempt == 1 { (accepted, 0) } else { (0, accepted) };
+            let (first, retried) =
+                if arrival.attempt == 1 { (stored.user_records, 0) } else { (0, stored.user_records) };
             quota.release(first, retried);
         }
-        if rejected == 0 {
+        if rejected.user_records > 0 {
+            self.retry_or_drop(rejected, rejected_at_ns, step, step_ns);
+        }
+        stored.user_records
+    }
+
+    fn retry_or_drop(&mut self, rejected: Arrival, rejected_at_ns: u64, step: u64, step_ns: u64) {
+        let Some(window) = self.retry.next_window(rejected.attempt, rejected.sleep_prev_ns) else {
+            self.totals.dropped_records += rejected.user_records;
+            return;
+        };
+        if self.expired(rejected.created_ns, rejected_at_ns + window.max_ns) {
+            self.totals.dropped_records += rejected.user_records;
+            self.totals.expired_records += rejected.user_records;
             return;
         }
-        let rejected_bytes = arrival.bytes - scale(arrival.bytes, accepted, arrival.records);
-        let Some(window) = self.retry.next_window(arrival.attempt, arrival.sleep_prev_ns) else {
-            self.totals.dropped_records += rejected;
-            return;
-        };
         let retrying = match &mut self.quota {
-            Some(quota) => quota.acquire(rejected),
-            None => rejected,
+            Some(quota) => quota.acquire(rejected.user_records),
+            None => rejected.user_records,
         };
-        self.totals.dropped_records += rejected - retrying;
-        let retrying_bytes = scale(rejected_bytes, retrying, rejected);
-        let due_first_ns = rejected_at_ns + window.min_ns;
-        let due_last_ns = rejected_at_ns + window.max_ns;
+        self.totals.dropped_records += rejected.user_records - retrying;
+        let records = scale(rejected.records, retrying, rejected.user_records).max(u64::from(retrying > 0));
         let batch = RetryBatch {
-            shard_slot: arrival.shard_slot,
-            attempt: arrival.attempt + 1,
-            records: retrying,
-            bytes: retrying_bytes,
-            created_ns: arrival.created_ns,
+            shard_slot: rejected.shard_slot,
+            attempt: rejected.attempt + 1,
+            records,
+            user_records: retrying,
+            bytes: scale(rejected.bytes, retrying, rejected.user_records),
+            created_ns: rejected.created_ns,
             sleep_prev_ns: window.mean_ns(),
         };
-        self.schedule_retry(batch, due_first_ns, due_last_ns, step, step_ns);
+        self.schedule_retry(batch, rejected_at_ns + window.min_ns, rejected_at_ns + window.max_ns, step, step_ns);
     }
 
     /// Spreads a retry group uniformly over `[due_first_ns, due_last_ns]`, by steps.
     /// A retry due inside the current step waits for the next one (at most one step
     /// late: the stepped-mode approximation of a retry inside the same step).
     fn schedule_retry(&mut self, batch: RetryBatch, due_first_ns: u64, due_last_ns: u64, step: u64, step_ns: u64) {
-        if batch.records == 0 {
+        if batch.user_records == 0 {
             return;
         }
         let step_first = (due_first_ns / step_ns).max(step + 1);
@@ -263,22 +395,20 @@ impl Producer {
             self.split_weights[0] = 1.0;
         }
         let rng = self.retry_stream.rng();
-        multinomial_split(rng, batch.records, &self.split_weights[..slots], &mut self.split_counts[..slots]);
-        let (mut records_left, mut bytes_left) = (batch.records, batch.bytes);
+        multinomial_split(rng, batch.user_records, &self.split_weights[..slots], &mut self.split_counts[..slots]);
+        let mut left = batch;
         for i in 0..slots {
-            let records = self.split_counts[i];
-            if records == 0 {
+            let user_records = self.split_counts[i];
+            if user_records == 0 {
                 continue;
             }
-            let bytes = if records == records_left { bytes_left } else { scale(batch.bytes, records, batch.records) };
-            records_left -= records;
-            bytes_left -= bytes;
+            let part = take_part(&mut left, user_records, batch.user_records);
             let wheel_slot = ((step_first + i as u64) % self.wheel.len() as u64) as usize;
-            self.wheel[wheel_slot].push(RetryBatch { records, bytes, ..batch });
+            self.wheel[wheel_slot].push(part);
             assert!(self.wheel[wheel_slot].len() <= RETRY_BATCHES_MAX, "retry batches are bounded");
         }
-        debug_assert_eq!(records_left, 0);
-        self.in_flight_records += batch.records;
+        debug_assert_eq!(left.user_records, 0);
+        self.in_flight_records += batch.user_records;
     }
 
     /// Positions the retry stream for a step (call once per step before `settle`).
@@ -287,18 +417,94 @@ impl Producer {
     }
 }
 
+/// Takes `user_records` of `whole.user_records` from `left`, with proportional Kinesis
+/// records and bytes; the last part takes exactly what remains.
+fn take_part(left: &mut RetryBatch, user_records: u64, whole_user_records: u64) -> RetryBatch {
+    let last = user_records == left.user_records;
+    let records = if last { left.records } else { scale(left.records, user_records, left.user_records) };
+    let bytes = if last { left.bytes } else { scale(left.bytes, user_records, left.user_records) };
+    debug_assert!(user_records <= whole_user_records);
+    left.user_records -= user_records;
+    left.records -= records;
+    left.bytes -= bytes;
+    RetryBatch { records, user_records, bytes, ..*left }
+}
+
+/// Splits an arrival into the part of `records` Kinesis records and the rest, with user
+/// records and bytes in proportion.
+fn split_arrival(arrival: &Arrival, records: u64) -> (Arrival, Arrival) {
+    debug_assert!(records <= arrival.records);
+    let user_records = if records == arrival.records {
+        arrival.user_records
+    } else {
+        scale(arrival.user_records, records, arrival.records)
+    };
+    let bytes = if records == arrival.records { arrival.bytes } else { scale(arrival.bytes, records, arrival.records) };
+    let part = Arrival { records, user_records, bytes, ..*arrival };
+    let rest = Arrival {
+        records: arrival.records - records,
+        user_records: arrival.user_records - user_records,
+        bytes: arrival.bytes - bytes,
+        ..*arrival
+    };
+    (part, rest)
+}
+
+/// Requests needed to carry `records` of `bytes` in batches of at most `max_records`
+/// and `max_bytes`.
+fn batches(records: u64, bytes: u64, max_records: u64, max_bytes: u64) -> f64 {
+    (records as f64 / max_records as f64).max(bytes as f64 / max_bytes as f64)
+}
+
+/// Turns one step's user records for one shard into an arrival (aggregated for KPL).
+struct Batcher<'a> {
+    sizes: &'a SizeModel,
+    api: &'a ApiSpec,
+    instances: u32,
+    windows: f64,
+    slot: u32,
+    created_ns: u64,
+}
+
+impl Batcher<'_> {
+    fn push(&self, rng: &mut ChaCha8Rng, shard: usize, user_records: u64, key_bytes: f64, out: &mut Vec<Arrival>) {
+        if user_records == 0 {
+            return;
+        }
+        // Adding one half then truncating rounds a non-negative value, without a libm call.
+        let user_bytes = self.sizes.batch_bytes(rng, user_records) + (user_records as f64 * key_bytes + 0.5) as u64;
+        let (records, bytes) = match self.api {
+            ApiSpec::Kpl(kpl) => kpl::aggregate(kpl, user_records, user_bytes, key_bytes, self.instances, self.windows),
+            _ => (user_records, user_bytes),
+        };
+        out.push(Arrival {
+            shard_slot: shard as u32,
+            producer_slot: self.slot,
+            attempt: 1,
+            records,
+            user_records,
+            bytes,
+            created_ns: self.created_ns,
+            sleep_prev_ns: 0,
+        });
+    }
+}
+
 /// Mean time a record spends in the client before its request is sent: half the time a
-/// PutRecords batch takes to fill (by count or bytes) or to reach its linger time.
+/// PutRecords batch takes to fill (by count or bytes) or to reach its linger time; for
+/// the KPL, half of RecordMaxBufferedTime.
 fn buffering_delay_ns(spec: &ProducerSpec) -> u64 {
-    let ApiSpec::PutRecords { max_records, max_bytes, linger } = &spec.api else {
-        return 0;
+    let (max_records, max_bytes, linger) = match &spec.api {
+        ApiSpec::PutRecord => return 0,
+        ApiSpec::Kpl(kpl) => return kpl.max_buffered_time.as_nanos() / 2,
+        ApiSpec::PutRecords { max_records, max_bytes, linger } => (*max_records, *max_bytes, *linger),
     };
     let rate_per_instance = crate::rates::rate_at(&spec.rate, SimTime::ZERO, 0) / f64::from(spec.instances);
     if rate_per_instance <= 0.0 {
         return linger.as_nanos() / 2;
     }
     let size = SizeModel::new(&spec.record_size).mean_bytes().max(1.0);
-    let records_per_batch = f64::from(*max_records).min(*max_bytes as f64 / size);
+    let records_per_batch = f64::from(max_records).min(max_bytes as f64 / size);
     let fill_ns = records_per_batch / rate_per_instance * 1e9;
     (fill_ns.min(linger.as_nanos() as f64) / 2.0) as u64
 }

@@ -46,6 +46,8 @@ impl RetryModel {
         match &self.spec {
             RetrySpec::None => 1,
             RetrySpec::Exponential { max_attempts, .. } | RetrySpec::SdkStandard { max_attempts } => *max_attempts,
+            // Bounded by the record TTL instead.
+            RetrySpec::Kpl { .. } => u32::MAX,
         }
     }
 
@@ -60,6 +62,15 @@ impl RetryModel {
             RetrySpec::None => SimDuration::ZERO,
             RetrySpec::Exponential { cap, .. } => *cap,
             RetrySpec::SdkStandard { .. } => SDK_CAP,
+            RetrySpec::Kpl { delay, .. } => *delay,
+        }
+    }
+
+    /// How long a record may live before it is given up (the KPL's RecordTtl).
+    pub fn ttl(&self) -> Option<SimDuration> {
+        match &self.spec {
+            RetrySpec::Kpl { ttl, .. } => Some(*ttl),
+            _ => None,
         }
     }
 
@@ -73,6 +84,9 @@ impl RetryModel {
         }
         let (base, cap, jitter) = match &self.spec {
             RetrySpec::None => return None,
+            RetrySpec::Kpl { delay, .. } => {
+                return Some(BackoffWindow { min_ns: delay.as_nanos(), max_ns: delay.as_nanos() });
+            }
             RetrySpec::Exponential { base, cap, jitter, .. } => (base.as_nanos(), cap.as_nanos(), jitter),
             RetrySpec::SdkStandard { .. } => (SDK_BASE.as_nanos(), SDK_CAP.as_nanos(), &Jitter::Full),
         };

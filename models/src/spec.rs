@@ -225,6 +225,30 @@ pub enum ApiSpec {
     /// Batches of up to `max_records` (<= 500) and `max_bytes` (<= 10 MiB) per request,
     /// sent when full or after `linger` (§2.1).
     PutRecords { max_records: u32, max_bytes: u64, linger: SimDuration },
+    /// The Kinesis Producer Library (§8.4).
+    Kpl(KplSpec),
+}
+
+/// KPL settings; defaults from `default_config.properties` (reference §8.4).
+#[derive(Clone, Debug)]
+pub struct KplSpec {
+    /// AggregationEnabled: pack user records bound for one shard into one Kinesis record.
+    pub aggregation: bool,
+    /// AggregationMaxSize: 51,200 bytes.
+    pub aggregation_max_bytes: u64,
+    /// AggregationMaxCount: 4,294,967,295.
+    pub aggregation_max_count: u64,
+    /// CollectionMaxCount: Kinesis records per PutRecords, 500.
+    pub collection_max_records: u32,
+    /// CollectionMaxSize: bytes per PutRecords, 5,242,880.
+    pub collection_max_bytes: u64,
+    /// RecordMaxBufferedTime: 100 ms. Records wait up to this long to be aggregated.
+    pub max_buffered_time: SimDuration,
+    /// RecordTtl: 30 s. Records older than this when they would be sent expire.
+    pub record_ttl: SimDuration,
+    /// RateLimit: the client-side limiter per instance and shard, in percent of the
+    /// shard's limits; 150.
+    pub rate_limit_pct: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -244,6 +268,9 @@ pub enum RetrySpec {
     /// The AWS SDK standard mode: 3 attempts, full jitter, base 1 s, cap 20 s, and a
     /// retry quota of 500 tokens per client costing 5 per retry (§2.4).
     SdkStandard { max_attempts: u32 },
+    /// The KPL's retry: no backoff; a failed record goes back to the buffer and is sent
+    /// again after `delay` (RecordMaxBufferedTime / 2) until its `ttl` passes (§8.4).
+    Kpl { delay: SimDuration, ttl: SimDuration },
 }
 
 /// The longest backoff cap accepted (bounds the retry wheel).

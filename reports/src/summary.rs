@@ -48,7 +48,9 @@ pub fn summary_json(context: &SummaryContext, summary: &RunSummary) -> Value {
                 "accepted_records": totals.accepted_records,
                 "write_throttled_records": totals.throttled_records,
                 "dropped_records": totals.dropped_records,
+                "expired_records": totals.expired_records,
                 "in_flight_records_end": producer.in_flight_records_end,
+                "put_requests": totals.put_requests,
             }),
         );
     }
@@ -65,8 +67,11 @@ pub fn summary_json(context: &SummaryContext, summary: &RunSummary) -> Value {
         "write_throttled_records": summary.write_throttled_records,
         "write_throttle_rate": summary.write_throttle_rate,
         "dropped_records": summary.dropped_records,
+        "expired_records": summary.expired_records,
         "in_flight_records_end": summary.in_flight_records_end,
+        "incoming_records": summary.incoming_records,
         "incoming_bytes": summary.incoming_bytes,
+        "put_requests": summary.put_requests,
         "shards_open_max": summary.shards_open_max,
         "reshard_operations": summary.reshard_operations,
         "slo_results": [],
