@@ -43,4 +43,14 @@ fn examples_show_what_they_say() {
     let dropped = |name: &str| backoff["producers"][name]["dropped_records"].as_u64().unwrap();
     assert!(dropped("full-jitter") * 20 < dropped("no-retry"), "full jitter loses far less than no retries");
     assert!(dropped("sdk-default") * 2 > dropped("no-retry"), "the SDK default still loses much in a long burst");
+    let batching = run("batching-fix");
+    let throttle_rate = |name: &str| {
+        let producer = &batching["producers"][name];
+        producer["write_throttled_records"].as_f64().unwrap() / producer["attempted_records"].as_f64().unwrap()
+    };
+    assert!(throttle_rate("put-record-loop") > 0.25, "PutRecord in a loop throttles");
+    assert!(throttle_rate("put-records") > 0.25, "batching alone does not raise the records limit");
+    assert!(throttle_rate("kpl") * 10.0 <= throttle_rate("put-record-loop"), "aggregation is ten times better");
+    let requests = |name: &str| batching["producers"][name]["put_requests"].as_u64().unwrap();
+    assert!(requests("put-records") * 20 < requests("put-record-loop"), "batching saves requests");
 }

@@ -400,7 +400,7 @@ impl<'a> Simulation<'a> {
     fn admit_shard(&mut self, slot: usize, t0: SimTime, t1: SimTime) {
         let shards = &mut self.shards;
         let allowance = &mut shards.allowances[slot];
-        self.admission.refill(allowance, t0.as_nanos());
+        self.admission.refill(allowance, t0.as_nanos(), t1.as_nanos());
         let demand = &mut shards.demand[slot];
         let admitted = self.admission.admit(allowance, demand.records, demand.bytes, t0.as_nanos(), t1.as_nanos());
         demand.accept_left = admitted.records_accepted;

@@ -84,13 +84,14 @@ impl Limiter {
         self.bytes.resize(shards, self.bytes_max);
     }
 
-    /// Refills every bucket for `seconds`.
+    /// Prepares a step of `seconds`: each bucket carries at most its capacity into the
+    /// step and refills during it, so the step may use both (as `stream::refill`).
     pub fn refill(&mut self, seconds: f64) {
         for tokens in &mut self.records {
-            *tokens = (*tokens + self.records_per_s * seconds).min(self.records_max);
+            *tokens = tokens.min(self.records_max) + self.records_per_s * seconds;
         }
         for tokens in &mut self.bytes {
-            *tokens = (*tokens + self.bytes_per_s * seconds).min(self.bytes_max);
+            *tokens = tokens.min(self.bytes_max) + self.bytes_per_s * seconds;
         }
     }
 
@@ -150,9 +151,10 @@ mod tests {
     fn limiter_passes_one_and_a_half_shards() {
         let mut limiter = Limiter::new(&spec(), 1, 1000, MIB);
         limiter.resize(1);
-        assert_eq!(limiter.take(0, 5000, 5000), 1000, "starts with one second of records");
         limiter.refill(1.0);
-        assert_eq!(limiter.take(0, 5000, 5000), 1000, "capacity caps the refill at 1,000");
+        assert_eq!(limiter.take(0, 5000, 5000), 2500, "a full bucket of 1,000 plus 1,500 refilled");
+        limiter.refill(1.0);
+        assert_eq!(limiter.take(0, 5000, 5000), 1500, "then 1,500 a second");
         limiter.refill(0.5);
         assert_eq!(limiter.take(0, 5000, 5000), 750);
     }

@@ -62,21 +62,24 @@ impl WriteAdmission {
         }
     }
 
-    /// Brings an allowance forward to the start of a step.
-    pub fn refill(&self, allowance: &mut WriteAllowance, now_ns: u64) {
+    /// Prepares the allowance of the step `[t0, t1)`. A token bucket carries at most its
+    /// depth into the step and refills during it, so the step may use the carried tokens
+    /// plus what arrives while it runs: over any interval `t` a bucket admits at most
+    /// `depth + rate * t`, as a real one does.
+    pub fn refill(&self, allowance: &mut WriteAllowance, t0_ns: u64, t1_ns: u64) {
         match self.enforcement {
             Enforcement::FixedWindow => {
-                let window_index = now_ns / NANOS_PER_SEC;
+                let window_index = t0_ns / NANOS_PER_SEC;
                 if window_index != allowance.window_index {
-                    *allowance = self.fresh(now_ns);
+                    *allowance = self.fresh(t0_ns);
                 }
             }
             Enforcement::TokenBucket { depth_s } => {
-                let elapsed_s = (now_ns - allowance.refilled_at_ns) as f64 / NANOS_PER_SEC as f64;
-                allowance.records =
-                    (allowance.records + self.records_per_s * elapsed_s).min(self.records_per_s * depth_s);
-                allowance.bytes = (allowance.bytes + self.bytes_per_s * elapsed_s).min(self.bytes_per_s * depth_s);
-                allowance.refilled_at_ns = now_ns;
+                debug_assert_eq!(allowance.refilled_at_ns, t0_ns, "steps follow each other");
+                let step_s = (t1_ns - t0_ns) as f64 / NANOS_PER_SEC as f64;
+                allowance.records = allowance.records.min(self.records_per_s * depth_s) + self.records_per_s * step_s;
+                allowance.bytes = allowance.bytes.min(self.bytes_per_s * depth_s) + self.bytes_per_s * step_s;
+                allowance.refilled_at_ns = t1_ns;
             }
         }
     }
@@ -137,9 +140,9 @@ mod tests {
         let first = limits.admit(&mut allowance, 1500, 1500, 0, S);
         assert_eq!(first.records_accepted, 1000);
         assert_eq!(first.filled_at_ns, S * 2 / 3);
-        limits.refill(&mut allowance, S / 2);
+        limits.refill(&mut allowance, S / 2, S);
         assert_eq!(limits.admit(&mut allowance, 10, 10, S / 2, S).records_accepted, 0);
-        limits.refill(&mut allowance, S);
+        limits.refill(&mut allowance, S, 2 * S);
         assert_eq!(limits.admit(&mut allowance, 10, 10, S, 2 * S).records_accepted, 10);
     }
 
@@ -157,9 +160,11 @@ mod tests {
     fn token_buckets_refill_continuously() {
         let limits = admission(Enforcement::TokenBucket { depth_s: 2.0 });
         let mut allowance = limits.fresh(0);
-        assert_eq!(limits.admit(&mut allowance, 5000, 5000, 0, S).records_accepted, 2000);
-        limits.refill(&mut allowance, S / 2);
-        assert_eq!(limits.admit(&mut allowance, 5000, 5000, S / 2, S).records_accepted, 500);
+        // A full bucket of two seconds plus the second's own refill.
+        limits.refill(&mut allowance, 0, S);
+        assert_eq!(limits.admit(&mut allowance, 5000, 5000, 0, S).records_accepted, 3000);
+        limits.refill(&mut allowance, S, S + S / 2);
+        assert_eq!(limits.admit(&mut allowance, 5000, 5000, S, S + S / 2).records_accepted, 500);
     }
 
     #[test]

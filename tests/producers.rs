@@ -1,0 +1,99 @@
+//! Producer behaviour: KPL aggregation and TTL, the SDK retry quota.
+
+mod common;
+
+/// Aggregating small records lets a shard take far more than 1,000 user records a
+/// second, while the Kinesis records it counts stay within its 1,000 records/s.
+#[test]
+fn kpl_aggregation_lifts_user_records_above_the_shard_limit() {
+    let (result, rows) = common::run_toml(
+        r#"
+        seed = 3
+        duration = "5m"
+        [stream]
+        shards = 1
+        [[producers]]
+        name = "p"
+        rate = 5000
+        instances = 4
+        record_size = 100
+        keys = { kind = "uniform", count = 1000 }
+        api = { kind = "kpl" }
+        "#,
+    );
+    let s = &result.summary;
+    assert_eq!(s.write_throttled_records, 0);
+    assert!(s.accepted_records as f64 / 300.0 > 4500.0, "user records/s {}", s.accepted_records as f64 / 300.0);
+    assert!(
+        s.incoming_records < s.accepted_records / 50,
+        "Kinesis records {} vs user {}",
+        s.incoming_records,
+        s.accepted_records
+    );
+    for row in &rows.stream {
+        assert!(row.incoming_records as f64 / 60.0 <= 1000.0, "Kinesis records/s within the limit");
+        assert!(row.utilisation_peak <= 1.0);
+    }
+}
+
+/// Without aggregation a lone KPL instance sends up to 150% of a shard (its limiter) and
+/// retries without backoff; records that cannot get in before RecordTtl expire and are
+/// counted, and nothing is lost without a counter.
+#[test]
+fn kpl_records_past_their_ttl_expire_and_are_counted() {
+    let (result, _) = common::run_toml(
+        r#"
+        seed = 4
+        duration = "3m"
+        [stream]
+        shards = 1
+        [[producers]]
+        name = "p"
+        rate = 3000
+        record_size = 200
+        keys = { kind = "random" }
+        api = { kind = "kpl", aggregation = false, record_ttl = "10s" }
+        "#,
+    );
+    let p = &result.summary.producers[0].totals;
+    assert!(p.expired_records > 100_000, "expired {}", p.expired_records);
+    assert_eq!(p.expired_records, p.dropped_records, "the KPL gives up only through RecordTtl");
+    assert_eq!(p.offered_records, p.accepted_records + p.dropped_records + result.summary.in_flight_records_end);
+    // The limiter holds attempts to about 1,500/s; the shard accepts about 1,000/s.
+    let attempted_per_s = p.attempted_records as f64 / 180.0;
+    assert!((1300.0..=1700.0).contains(&attempted_per_s), "attempted/s {attempted_per_s}");
+}
+
+/// The SDK standard mode's retry quota (500 tokens, 5 per retry, 1 back per success)
+/// runs dry under sustained overload, so most rejected records are not retried at all,
+/// while plain exponential backoff with the same attempts retries every one of them.
+#[test]
+fn sdk_retry_quota_stops_retries_once_exhausted() {
+    let experiment = |retry: &str| {
+        format!(
+            r#"
+            seed = 8
+            duration = "2m"
+            [stream]
+            shards = 1
+            [[producers]]
+            name = "p"
+            rate = 3000
+            record_size = 100
+            keys = {{ kind = "random" }}
+            retry = {retry}
+            "#
+        )
+    };
+    let (sdk, _) = common::run_toml(&experiment("\"sdk_standard\""));
+    let (plain, _) = common::run_toml(&experiment(
+        "{ kind = \"exponential\", base = \"1s\", cap = \"20s\", max_attempts = 3, jitter = \"full\" }",
+    ));
+    let retries = |s: &kinesim_models::RunSummary| s.attempted_records - s.offered_records;
+    let (sdk, plain) = (&sdk.summary, &plain.summary);
+    // Tokens come back at 1 per accepted first attempt (at most ~1,000/s), so at most
+    // ~200 retries a second can be paid for, of ~2,000 rejected first attempts a second.
+    assert!(retries(sdk) as f64 <= 0.15 * sdk.write_throttled_records as f64, "{} retries", retries(sdk));
+    assert!(retries(sdk) as f64 <= 250.0 * 120.0);
+    assert!(retries(plain) > 3 * retries(sdk), "without a quota: {} retries", retries(plain));
+}
