@@ -538,16 +538,41 @@ impl Validator<'_> {
     }
 
     fn keys(&self, key: &str, raw: Option<RawKeys>) -> Result<KeySpec, LoadError> {
-        let names = |count: u64, prefix: Option<String>, first: Option<u64>| -> Result<KeyNames, LoadError> {
+        let names = |count: u64, prefix: Option<String>, first: Option<u64>, salt: Option<u64>, salted: Option<u64>| {
             if count == 0 || count > NAMED_KEYS_MAX {
                 return Err(self.err(
                     format!("{key}.count"),
                     format!("must be between 1 and {NAMED_KEYS_MAX} (use kind = \"random\" beyond), got {count}"),
                 ));
             }
-            let names = KeyNames { count, prefix: prefix.unwrap_or_else(|| "key-".into()), first: first.unwrap_or(0) };
-            let longest = names.name(count - 1).chars().count().max(names.name(0).chars().count());
-            if longest > 256 {
+            let salt_value = salt.unwrap_or(1);
+            if !(1..=1000).contains(&salt_value) {
+                return Err(self.err(
+                    format!("{key}.salt"),
+                    format!("must be between 1 and 1000 keys per salted key, got {salt_value}"),
+                ));
+            }
+            let salted = match (salt, salted) {
+                (None, Some(_)) => return Err(self.err(format!("{key}.salted"), "applies only with `salt`")),
+                (_, Some(salted)) if salted == 0 || salted > count => {
+                    return Err(self
+                        .err(format!("{key}.salted"), format!("must be between 1 and count ({count}), got {salted}")))
+                }
+                (_, salted) => salted.unwrap_or(1),
+            };
+            if count + salted * salt_value > NAMED_KEYS_MAX {
+                return Err(self.err(format!("{key}.salt"), format!("salting makes more than {NAMED_KEYS_MAX} keys")));
+            }
+            let names = KeyNames {
+                count,
+                prefix: prefix.unwrap_or_else(|| "key-".into()),
+                first: first.unwrap_or(0),
+                salt: salt_value as u32,
+                salted,
+            };
+            let longest =
+                names.salted_name(count - 1, (salt_value > 1).then_some(salt_value as u32 - 1)).chars().count();
+            if longest.max(names.name(0).chars().count()) > 256 {
                 return Err(self.err(
                     format!("{key}.prefix"),
                     "partition keys are 1 to 256 characters; this prefix makes them longer",
@@ -557,17 +582,19 @@ impl Validator<'_> {
         };
         Ok(match raw {
             None => KeySpec::Random { key_bytes: 36 },
-            Some(RawKeys::Uniform { count, prefix, first }) => KeySpec::Uniform { names: names(count, prefix, first)? },
-            Some(RawKeys::Zipf { count, exponent, prefix, first }) => {
+            Some(RawKeys::Uniform { count, prefix, first, salt, salted }) => {
+                KeySpec::Uniform { names: names(count, prefix, first, salt, salted)? }
+            }
+            Some(RawKeys::Zipf { count, exponent, prefix, first, salt, salted }) => {
                 if !(exponent > 0.0 && exponent <= 10.0) {
                     return Err(
                         self.err(format!("{key}.exponent"), format!("must be above 0 and at most 10, got {exponent}"))
                     );
                 }
-                KeySpec::Zipf { names: names(count, prefix, first)?, exponent }
+                KeySpec::Zipf { names: names(count, prefix, first, salt, salted)?, exponent }
             }
-            Some(RawKeys::Hot { count, hot, share, prefix, first }) => {
-                let names = names(count, prefix, first)?;
+            Some(RawKeys::Hot { count, hot, share, prefix, first, salt, salted }) => {
+                let names = names(count, prefix, first, salt, salted)?;
                 let hot_count = hot.unwrap_or(1);
                 if hot_count == 0 || hot_count > count {
                     return Err(self
@@ -818,7 +845,9 @@ impl Validator<'_> {
 fn longest_key_bytes(keys: &KeySpec) -> u64 {
     match keys {
         KeySpec::Uniform { names } | KeySpec::Zipf { names, .. } | KeySpec::Hot { names, .. } => {
-            names.name(names.count - 1).len().max(names.name(0).len()) as u64
+            let salt_last = (names.salt > 1).then_some(names.salt - 1);
+            names.salted_name(names.salted.saturating_sub(1), salt_last).len().max(names.name(names.count - 1).len())
+                as u64
         }
         KeySpec::Random { key_bytes } => *key_bytes,
         KeySpec::Explicit { partition_key, .. } => partition_key.len() as u64,

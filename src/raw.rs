@@ -109,11 +109,37 @@ pub enum RawSizeShape {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawKeys {
-    Uniform { count: u64, prefix: Option<String>, first: Option<u64> },
-    Zipf { count: u64, exponent: f64, prefix: Option<String>, first: Option<u64> },
-    Hot { count: u64, hot: Option<u64>, share: f64, prefix: Option<String>, first: Option<u64> },
-    Random { key_bytes: Option<u64> },
-    Explicit { hash_key: String, partition_key: Option<String> },
+    Uniform {
+        count: u64,
+        prefix: Option<String>,
+        first: Option<u64>,
+        salt: Option<u64>,
+        salted: Option<u64>,
+    },
+    Zipf {
+        count: u64,
+        exponent: f64,
+        prefix: Option<String>,
+        first: Option<u64>,
+        salt: Option<u64>,
+        salted: Option<u64>,
+    },
+    Hot {
+        count: u64,
+        hot: Option<u64>,
+        share: f64,
+        prefix: Option<String>,
+        first: Option<u64>,
+        salt: Option<u64>,
+        salted: Option<u64>,
+    },
+    Random {
+        key_bytes: Option<u64>,
+    },
+    Explicit {
+        hash_key: String,
+        partition_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Deserialize)]

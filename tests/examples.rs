@@ -51,6 +51,13 @@ fn examples_show_what_they_say() {
     assert!(throttle_rate("put-record-loop") > 0.25, "PutRecord in a loop throttles");
     assert!(throttle_rate("put-records") > 0.25, "batching alone does not raise the records limit");
     assert!(throttle_rate("kpl") * 10.0 <= throttle_rate("put-record-loop"), "aggregation is ten times better");
+    let storm = run("retry-storm");
+    let producer = |name: &str, field: &str| storm["producers"][name][field].as_f64().unwrap();
+    let amplification = |name: &str| producer(name, "attempted_records") / producer(name, "offered_records");
+    assert!(producer("kpl-no-backoff", "expired_records") > 10_000.0, "the KPL loses records to RecordTtl");
+    assert!(amplification("sdk-standard") < 1.2, "the SDK quota stops retries");
+    assert!(amplification("full-jitter") > amplification("kpl-no-backoff"), "full jitter retries most");
+    assert!(producer("full-jitter", "dropped_records") * 4.0 < producer("sdk-standard", "dropped_records"));
     let requests = |name: &str| batching["producers"][name]["put_requests"].as_u64().unwrap();
     assert!(requests("put-records") * 20 < requests("put-record-loop"), "batching saves requests");
 }

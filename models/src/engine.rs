@@ -190,6 +190,8 @@ struct Shards {
     stored: Vec<StepStore>,
     second: Vec<SecondCounters>,
     period: Vec<ShardPeriod>,
+    /// Kinesis records rejected over the run, per shard.
+    throttled_total: Vec<u64>,
 }
 
 struct Simulation<'a> {
@@ -260,6 +262,7 @@ impl<'a> Simulation<'a> {
                 stored: Vec::new(),
                 second: Vec::new(),
                 period: Vec::new(),
+                throttled_total: Vec::new(),
             },
             producers: spec
                 .producers
@@ -297,6 +300,7 @@ impl<'a> Simulation<'a> {
         shards.stored.push(StepStore::default());
         shards.second.push(SecondCounters::default());
         shards.period.push(ShardPeriod::default());
+        shards.throttled_total.push(0);
         for consumer in &mut self.consumers {
             consumer.attach(slot, &shards.logs[slot], now.as_nanos(), &self.seed);
         }
@@ -427,6 +431,7 @@ impl<'a> Simulation<'a> {
         period.incoming_records += stored.kinesis_records;
         period.incoming_bytes += stored.bytes;
         period.write_throttled_records += throttled;
+        shards.throttled_total[slot] += throttled;
         self.stream_period.incoming_records += stored.kinesis_records;
         self.stream_period.incoming_user_records += stored.records;
         self.stream_period.write_throttled_records += throttled;
@@ -701,18 +706,17 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// Per shard, the heaviest keys across producers by expected records offered.
+    /// Per shard, the heaviest keys across producers by expected records offered, the
+    /// shard's share of the stream and, where it throttled, the hash key that halves it.
     fn hot_keys(&self) -> Vec<HotKeyRow> {
         let limit = self.spec.output.hot_keys_per_shard;
         let stream_offered: f64 = self.producers.iter().map(|p| p.offered_expected).sum();
+        let share = |value: f64, total: f64| if total > 0.0 { value / total } else { 0.0 };
         let mut rows = Vec::new();
-        let (mut shares, mut key_bytes) = (Vec::new(), Vec::new());
         for (slot, range) in self.shards.ranges.iter().enumerate() {
-            let mut shard_offered = 0.0;
+            let (shard_offered, split_hash_key) = self.shard_load(slot, *range);
             let mut candidates = Vec::new();
             for producer in &self.producers {
-                producer.keys().project(std::slice::from_ref(range), &mut shares, &mut key_bytes);
-                shard_offered += shares[0] * producer.offered_expected;
                 for key in producer.keys().top_keys(*range, limit) {
                     candidates.push((key.weight * producer.offered_expected, producer.name.clone(), key));
                 }
@@ -728,11 +732,33 @@ impl<'a> Simulation<'a> {
                     producer,
                     hash_key: key.hash_key,
                     offered_records: offered,
-                    share_of_shard: if shard_offered > 0.0 { offered / shard_offered } else { 0.0 },
-                    share_of_stream: if stream_offered > 0.0 { offered / stream_offered } else { 0.0 },
+                    share_of_shard: share(offered, shard_offered),
+                    share_of_stream: share(offered, stream_offered),
+                    shard_share_of_stream: share(shard_offered, stream_offered),
+                    split_hash_key,
                 });
             }
         }
         rows
+    }
+
+    /// A shard's expected offered records over the run and, if it throttled, the hash key
+    /// that best halves that load across all producers.
+    fn shard_load(&self, slot: usize, range: HashRange) -> (f64, Option<u128>) {
+        let mut points = Vec::new();
+        let mut offered = 0.0;
+        for producer in &self.producers {
+            let first = points.len();
+            producer.keys().weighted_points(range, &mut points);
+            for point in &mut points[first..] {
+                point.1 *= producer.offered_expected;
+                offered += point.1;
+            }
+        }
+        if self.shards.throttled_total[slot] == 0 {
+            return (offered, None);
+        }
+        points.sort_by(|a, b| a.0.cmp(&b.0));
+        (offered, crate::keys::split_hash_key(range, &points))
     }
 }

@@ -15,6 +15,8 @@ struct NamedKey {
     hash: u128,
     /// Position in rank order (0 is the most popular).
     rank_index: u64,
+    /// Which salt of a salted key this is.
+    salt_index: Option<u32>,
     /// Fraction of the producer's records that carry this key.
     weight: f64,
 }
@@ -115,7 +117,7 @@ impl KeySpace {
                     .into_iter()
                     .take(limit)
                     .map(|key| KeyShare {
-                        partition_key: names.name(key.rank_index),
+                        partition_key: names.salted_name(key.rank_index, key.salt_index),
                         hash_key: key.hash,
                         weight: key.weight,
                     })
@@ -129,40 +131,75 @@ impl KeySpace {
         }
     }
 
-    /// The hash key that splits this producer's traffic inside `range` in half: the
-    /// first key at which the cumulative weight reaches half of the range's weight.
-    /// `None` when the range holds no named key or the load cannot be split (one key).
-    pub fn median_hash_key(&self, range: HashRange) -> Option<u128> {
-        let Space::Named { keys, weight_prefix, .. } = &self.space else {
-            return None;
-        };
-        let (lo, hi) = key_index_range(keys, range);
-        if hi - lo < 2 {
-            return None;
+    /// This producer's traffic inside `range` as weighted points of the hash space
+    /// (fractions of the producer's records), sorted by hash. Random keys, spread evenly,
+    /// are stood for by [`RANDOM_KEY_POINTS`] evenly spaced points.
+    pub fn weighted_points(&self, range: HashRange, out: &mut Vec<(u128, f64)>) {
+        match &self.space {
+            Space::Named { keys, .. } => {
+                let (lo, hi) = key_index_range(keys, range);
+                out.extend(keys[lo..hi].iter().map(|key| (key.hash, key.weight)));
+            }
+            Space::Random { .. } => {
+                let share = range.fraction_of_space() / RANDOM_KEY_POINTS as f64;
+                let width = (range.end - range.start) / RANDOM_KEY_POINTS as u128;
+                out.extend((0..RANDOM_KEY_POINTS).map(|i| (range.start + width * i as u128 + width / 2, share)));
+            }
+            Space::Explicit { hash_key, .. } if range.contains(*hash_key) => out.push((*hash_key, 1.0)),
+            Space::Explicit { .. } => {}
         }
-        let half = (weight_prefix[lo] + weight_prefix[hi]) / 2.0;
-        // The child starting at key `split` gets keys[split..hi]; keep both sides non-empty.
-        let split = (lo + 1 + weight_prefix[lo + 1..hi].partition_point(|&w| w < half)).min(hi - 1);
-        Some(keys[split].hash)
     }
+}
+
+/// Points standing for random keys when a shard's load is split.
+pub const RANDOM_KEY_POINTS: usize = 64;
+
+/// The hash key that best halves the load of `points` (sorted by hash, weighted) inside
+/// `range`: a SplitShard `NewStartingHashKey`, so the upper child gets the points at or
+/// above it. Among the boundaries between points it picks the one whose larger side is
+/// smallest; a single heavy key cannot be divided, so then the split isolates it.
+/// `None` when fewer than two points, or no boundary is a valid split
+/// (`start + 1 < key <= end`, reference §6.1).
+pub fn split_hash_key(range: HashRange, points: &[(u128, f64)]) -> Option<u128> {
+    let total: f64 = points.iter().map(|(_, w)| w).sum();
+    let mut below = 0.0;
+    let mut best: Option<(f64, u128)> = None;
+    for pair in points.windows(2) {
+        below += pair[0].1;
+        let candidate = pair[1].0;
+        if pair[0].0 == candidate || candidate <= range.start + 1 || candidate > range.end {
+            continue;
+        }
+        let larger = below.max(total - below);
+        if best.is_none_or(|(best_larger, _)| larger < best_larger) {
+            best = Some((larger, candidate));
+        }
+    }
+    best.map(|(_, key)| key)
 }
 
 fn named(names: &KeyNames, weight_of_rank: impl Fn(u64) -> f64) -> Space {
     assert!(names.count >= 1);
-    let mut keys: Vec<NamedKey> = (0..names.count)
-        .map(|rank_index| NamedKey {
-            hash: hash_key(&names.name(rank_index)),
-            rank_index,
-            weight: weight_of_rank(rank_index),
-        })
-        .collect();
+    let mut keys: Vec<NamedKey> = Vec::with_capacity(names.count as usize);
+    for rank_index in 0..names.count {
+        let weight = weight_of_rank(rank_index);
+        if names.is_salted(rank_index) {
+            for salt_index in 0..names.salt {
+                let hash = hash_key(&names.salted_name(rank_index, Some(salt_index)));
+                let weight = weight / f64::from(names.salt);
+                keys.push(NamedKey { hash, rank_index, salt_index: Some(salt_index), weight });
+            }
+        } else {
+            keys.push(NamedKey { hash: hash_key(&names.name(rank_index)), rank_index, salt_index: None, weight });
+        }
+    }
     // Normalise in rank order so the sum does not depend on hash order.
     let total: f64 = keys.iter().map(|key| key.weight).sum();
     assert!(total > 0.0, "a key distribution has positive total weight");
     for key in &mut keys {
         key.weight /= total;
     }
-    keys.sort_by_key(|key| (key.hash, key.rank_index));
+    keys.sort_by_key(|key| (key.hash, key.rank_index, key.salt_index));
     let mut weight_prefix = Vec::with_capacity(keys.len() + 1);
     let mut key_bytes_prefix = Vec::with_capacity(keys.len() + 1);
     let (mut weight_sum, mut key_bytes_sum) = (0.0, 0.0);
@@ -170,7 +207,7 @@ fn named(names: &KeyNames, weight_of_rank: impl Fn(u64) -> f64) -> Space {
     key_bytes_prefix.push(0.0);
     for key in &keys {
         weight_sum += key.weight;
-        key_bytes_sum += key.weight * names.name(key.rank_index).len() as f64;
+        key_bytes_sum += key.weight * names.salted_name(key.rank_index, key.salt_index).len() as f64;
         weight_prefix.push(weight_sum);
         key_bytes_prefix.push(key_bytes_sum);
     }
@@ -185,11 +222,23 @@ fn key_index_range(keys: &[NamedKey], range: HashRange) -> (usize, usize) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn salted_keys_spread_a_hot_key() {
+        let names = KeyNames { count: 100, prefix: "key-".into(), first: 0, salt: 8, salted: 1 };
+        let space = KeySpace::build(&KeySpec::Hot { names, hot_count: 1, hot_share: 0.8 });
+        let top = space.top_keys(initial_ranges(1)[0], 3);
+        assert_eq!(top[0].weight, 0.1, "one eighth of the hot key's 80%");
+        assert!(top[0].partition_key.starts_with("key-0-"));
+        let (mut shares, mut key_bytes) = (Vec::new(), Vec::new());
+        space.project(&initial_ranges(8), &mut shares, &mut key_bytes);
+        assert!(shares.iter().all(|&s| s < 0.5), "no shard keeps the whole hot key: {shares:?}");
+    }
+
     use super::*;
     use crate::routing::{initial_ranges, shard_index_for};
 
     fn names(count: u64) -> KeyNames {
-        KeyNames { count, prefix: "key-".into(), first: 0 }
+        KeyNames { count, prefix: "key-".into(), first: 0, salt: 1, salted: 0 }
     }
 
     #[test]
@@ -231,10 +280,12 @@ mod tests {
     }
 
     #[test]
-    fn median_key_splits_the_load() {
+    fn split_key_halves_the_load() {
         let space = KeySpace::build(&KeySpec::Uniform { names: names(10_000) });
         let range = initial_ranges(1)[0];
-        let split = space.median_hash_key(range).unwrap();
+        let mut points = Vec::new();
+        space.weighted_points(range, &mut points);
+        let split = split_hash_key(range, &points).unwrap();
         let low = HashRange { start: 0, end: split - 1 };
         let (mut shares, mut key_bytes) = (Vec::new(), Vec::new());
         space.project(&[low], &mut shares, &mut key_bytes);

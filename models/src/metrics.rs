@@ -106,6 +106,11 @@ pub struct HotKeyRow {
     pub offered_records: f64,
     pub share_of_shard: f64,
     pub share_of_stream: f64,
+    /// The shard's share of the stream's offered records.
+    pub shard_share_of_stream: f64,
+    /// For a shard that throttled: the SplitShard hash key that best halves its load
+    /// (when one key holds more than half, the split isolates it).
+    pub split_hash_key: Option<u128>,
 }
 
 /// Receives rows as periods close. Implementations buffer or write; they do not fail

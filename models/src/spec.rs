@@ -207,6 +207,11 @@ pub struct KeyNames {
     pub count: u64,
     pub prefix: String,
     pub first: u64,
+    /// Salting: each of the `salted` most popular keys is spread evenly over `salt`
+    /// keys `{name}-0` .. `{name}-{salt-1}` (1 = no salting). The usual fix for a hot key
+    /// whose order does not matter across the salted keys.
+    pub salt: u32,
+    pub salted: u64,
 }
 
 /// The most named keys a distribution may have (memory bound; use `random` beyond).
@@ -215,6 +220,19 @@ pub const NAMED_KEYS_MAX: u64 = 2_000_000;
 impl KeyNames {
     pub fn name(&self, rank_index: u64) -> String {
         format!("{}{}", self.prefix, self.first + rank_index)
+    }
+
+    /// The name of salt `salt_index` of a key (`None`: the key is not salted).
+    pub fn salted_name(&self, rank_index: u64, salt_index: Option<u32>) -> String {
+        match salt_index {
+            None => self.name(rank_index),
+            Some(salt_index) => format!("{}{}-{}", self.prefix, self.first + rank_index, salt_index),
+        }
+    }
+
+    /// Whether the key of this rank is spread over salts.
+    pub fn is_salted(&self, rank_index: u64) -> bool {
+        self.salt > 1 && rank_index < self.salted
     }
 }
 

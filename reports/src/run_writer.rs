@@ -101,6 +101,8 @@ pub const HOT_KEY_COLUMNS: &[&str] = &[
     "offered_records",
     "share_of_shard",
     "share_of_stream",
+    "shard_share_of_stream",
+    "split_hash_key",
 ];
 
 /// Writes `stream.csv`, `shards.csv`, `consumers.csv` and `events.csv` as rows arrive.
@@ -157,6 +159,8 @@ impl RunWriter {
                 number(row.offered_records),
                 number(row.share_of_shard),
                 number(row.share_of_stream),
+                number(row.shard_share_of_stream),
+                row.split_hash_key.map(|key| key.to_string()).unwrap_or_default(),
             ])?;
         }
         table.commit()?;
