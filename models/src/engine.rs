@@ -758,7 +758,7 @@ impl<'a> Simulation<'a> {
         if self.shards.throttled_total[slot] == 0 {
             return (offered, None);
         }
-        points.sort_by(|a, b| a.0.cmp(&b.0));
+        points.sort_by_key(|point| point.0);
         (offered, crate::keys::split_hash_key(range, &points))
     }
 }
