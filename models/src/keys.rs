@@ -227,7 +227,7 @@ mod tests {
         let names = KeyNames { count: 100, prefix: "key-".into(), first: 0, salt: 8, salted: 1 };
         let space = KeySpace::build(&KeySpec::Hot { names, hot_count: 1, hot_share: 0.8 });
         let top = space.top_keys(initial_ranges(1)[0], 3);
-        assert_eq!(top[0].weight, 0.1, "one eighth of the hot key's 80%");
+        assert!((top[0].weight - 0.1).abs() < 1e-12, "one eighth of the hot key's 80%");
         assert!(top[0].partition_key.starts_with("key-0-"));
         let (mut shares, mut key_bytes) = (Vec::new(), Vec::new());
         space.project(&initial_ranges(8), &mut shares, &mut key_bytes);
