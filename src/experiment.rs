@@ -385,7 +385,42 @@ impl Validator<'_> {
             keys,
             retry: self.retry(&format!("{key}.retry"), raw.retry, &api)?,
             api,
+            back_pressure: raw
+                .back_pressure
+                .map(|bp| self.back_pressure(&format!("{key}.back_pressure"), bp))
+                .transpose()?,
         })
+    }
+
+    fn back_pressure(&self, key: &str, raw: RawBackPressure) -> Result<BackPressureSpec, LoadError> {
+        let buffer_records = raw.buffer.unwrap_or(100_000);
+        if !(1..=1_000_000_000).contains(&buffer_records) {
+            return Err(self.err(
+                format!("{key}.buffer"),
+                format!("records per instance: between 1 and 1000000000, got {buffer_records}"),
+            ));
+        }
+        let when_full = match raw.when_full.as_deref() {
+            None | Some("block") => WhenFull::Block,
+            Some("drop") => WhenFull::Drop,
+            Some(other) => {
+                return Err(
+                    self.err(format!("{key}.when_full"), format!("allowed: \"block\", \"drop\"; got \"{other}\""))
+                )
+            }
+        };
+        let max_in_flight = raw.max_in_flight.unwrap_or(24);
+        if !(1..=10_000).contains(&max_in_flight) {
+            return Err(self.err(
+                format!("{key}.max_in_flight"),
+                format!("requests per instance: between 1 and 10000, got {max_in_flight}"),
+            ));
+        }
+        let request_latency = raw.request_latency.map_or(SimDuration::from_millis(20), |d| d.0);
+        if request_latency < SimDuration::from_millis(1) || request_latency > SimDuration::from_secs(60) {
+            return Err(self.err(format!("{key}.request_latency"), "must be from \"1ms\" to \"60s\""));
+        }
+        Ok(BackPressureSpec { buffer_records, when_full, max_in_flight: max_in_flight as u32, request_latency })
     }
 
     fn rate_value(&self, key: &str, value: f64) -> Result<f64, LoadError> {

@@ -76,6 +76,16 @@ pub struct RawProducer {
     pub keys: Option<Tagged<RawKeys>>,
     pub api: Option<KindOrTable<RawApi>>,
     pub retry: Option<KindOrTable<RawRetry>>,
+    pub back_pressure: Option<RawBackPressure>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackPressure {
+    pub buffer: Option<u64>,
+    pub when_full: Option<String>,
+    pub max_in_flight: Option<u64>,
+    pub request_latency: Option<Duration>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -97,3 +97,47 @@ fn sdk_retry_quota_stops_retries_once_exhausted() {
     assert!(retries(sdk) as f64 <= 250.0 * 120.0);
     assert!(retries(plain) > 3 * retries(sdk), "without a quota: {} retries", retries(plain));
 }
+
+fn back_pressure_run(when_full: &str) -> kinesim_models::RunSummary {
+    // One instance, one request in flight of 100 ms: at most 10 PutRecord calls a second,
+    // against 100 records/s offered; the buffer holds 1,000 records.
+    let (result, _) = common::run_toml(&format!(
+        r#"
+        seed = 12
+        duration = "2m"
+        [stream]
+        shards = 2
+        [[producers]]
+        name = "p"
+        rate = 100
+        keys = {{ kind = "random" }}
+        api = "put_record"
+        back_pressure = {{ buffer = 1000, when_full = "{when_full}", max_in_flight = 1, request_latency = "100ms" }}
+        "#
+    ));
+    result.summary
+}
+
+/// A full buffer drops what does not fit (counted), or blocks the application so that
+/// nothing is lost but records wait; both keep conservation.
+#[test]
+fn back_pressure_drops_or_blocks_when_the_buffer_is_full() {
+    for when_full in ["drop", "block"] {
+        let s = back_pressure_run(when_full);
+        let p = &s.producers[0];
+        assert_eq!(s.offered_records, s.accepted_records + s.dropped_records + s.in_flight_records_end);
+        let accepted_per_s = s.accepted_records as f64 / 120.0;
+        assert!((9.0..=10.5).contains(&accepted_per_s), "{when_full}: {accepted_per_s} records/s get through");
+        if when_full == "drop" {
+            assert_eq!(p.totals.buffer_dropped_records, p.totals.dropped_records);
+            // 90 records/s overflow once the 1,000-record buffer is full (after ~11 s).
+            assert!(p.totals.buffer_dropped_records > 8_000, "{}", p.totals.buffer_dropped_records);
+            assert!(s.in_flight_records_end <= 1000);
+        } else {
+            assert_eq!(s.dropped_records, 0);
+            assert!(s.in_flight_records_end > 9_000, "blocked records wait: {}", s.in_flight_records_end);
+        }
+        // Records wait in the buffer for up to 1,000 / 10 = 100 s.
+        assert!(p.latency_ms_p99 > 50_000.0, "{when_full}: p99 {} ms", p.latency_ms_p99);
+    }
+}

@@ -71,6 +71,11 @@ pub struct ProducerSummary {
     pub name: String,
     pub totals: ProducerTotals,
     pub in_flight_records_end: u64,
+    /// From a record's creation to its acceptance by a shard (buffering, batching,
+    /// back-pressure and retries included).
+    pub latency_ms_p50: f64,
+    pub latency_ms_p99: f64,
+    pub latency_ms_max: f64,
 }
 
 /// The run's totals; see DESIGN's `summary.json` for meanings.
@@ -387,7 +392,7 @@ impl<'a> Simulation<'a> {
             let accepted = apportion(&mut demand.accept_left, &mut demand.demand_left, arrival.records);
             let (filled_at_ns, arrival_mean_ns) = (demand.filled_at_ns, demand.arrival_mean_ns);
             let producer = &mut self.producers[arrival.producer_slot as usize];
-            let accepted_user = producer.settle(arrival, accepted, filled_at_ns, index, self.step_ns);
+            let accepted_user = producer.settle(arrival, accepted, arrival_mean_ns, filled_at_ns, index, self.step_ns);
             let stored = &mut self.shards.stored[slot];
             stored.kinesis_records += accepted;
             stored.records += accepted_user;
@@ -519,6 +524,7 @@ impl<'a> Simulation<'a> {
             sum.throttled_records += producer.totals.throttled_records;
             sum.dropped_records += producer.totals.dropped_records;
             sum.expired_records += producer.totals.expired_records;
+            sum.buffer_dropped_records += producer.totals.buffer_dropped_records;
             sum.put_requests += producer.totals.put_requests;
         }
         sum
@@ -663,6 +669,9 @@ impl<'a> Simulation<'a> {
                     name: p.name.clone(),
                     totals: p.totals,
                     in_flight_records_end: p.in_flight_records(),
+                    latency_ms_p50: p.latency_ms.quantile(0.5),
+                    latency_ms_p99: p.latency_ms.quantile(0.99),
+                    latency_ms_max: p.latency_ms.max(),
                 })
                 .collect(),
             consumers,

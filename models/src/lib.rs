@@ -15,6 +15,7 @@
 //! (write admission), [`storage`] (a shard's stored records), [`consumer`] (readers),
 //! [`metrics`] (rows and the recorder), [`engine`] (one run, its events and phases).
 
+pub mod backpressure;
 pub mod consumer;
 pub mod engine;
 pub mod keys;

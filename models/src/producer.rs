@@ -15,15 +15,18 @@
 //! CloudWatch and billing count) and `user_records` are the application's records (what
 //! conservation and consumers count). Without KPL aggregation they are equal.
 
+use crate::backpressure::Queue;
 use crate::keys::KeySpace;
 use crate::kpl::{self, Limiter};
 use crate::ratio::scale;
 use crate::retry::{RetryModel, RetryQuota};
 use crate::routing::HashRange;
 use crate::sizes::SizeModel;
-use crate::spec::{ApiSpec, Arrivals, ProducerSpec, WriteLimitSpec};
+use crate::spec::{ApiSpec, Arrivals, BackPressureSpec, ProducerSpec, WhenFull, WriteLimitSpec};
 use kinesim_sim::sample::{gamma, multinomial_split};
-use kinesim_sim::{ChaCha8Rng, Poisson, RandomStream, SeedKey, SimDuration, SimTime, NANOS_PER_SEC};
+use kinesim_sim::{
+    ChaCha8Rng, LogHistogram, Poisson, RandomStream, SeedKey, SimDuration, SimTime, NANOS_PER_MS, NANOS_PER_SEC,
+};
 
 /// Records offered or retried to one shard in one step by one producer.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -72,6 +75,8 @@ pub struct ProducerTotals {
     pub dropped_records: u64,
     /// Of the dropped, those whose KPL RecordTtl passed.
     pub expired_records: u64,
+    /// Of the dropped, those that found the client buffer full.
+    pub buffer_dropped_records: u64,
     /// PutRecord or PutRecords requests sent.
     pub put_requests: u64,
 }
@@ -101,6 +106,14 @@ pub struct Producer {
     wheel: Vec<Vec<RetryBatch>>,
     /// User records waiting in the wheel.
     in_flight_records: u64,
+    /// Back-pressure: records in the buffer waiting to be sent, and records the
+    /// application holds back while the buffer is full (blocking mode).
+    backlog: Queue,
+    blocked: Queue,
+    /// Scratch for new records before they enter the buffer.
+    fresh: Vec<Arrival>,
+    /// Time from creation to acceptance of accepted records.
+    pub latency_ms: LogHistogram,
     /// Mean time a record waits in the client before it is sent (batching, buffering).
     buffering_delay_ns: u64,
     /// Expected records offered over the run, for the hot-key view.
@@ -137,6 +150,10 @@ impl Producer {
             split_weights: vec![0.0; wheel_slots],
             wheel: vec![Vec::new(); wheel_slots],
             in_flight_records: 0,
+            backlog: Queue::default(),
+            blocked: Queue::default(),
+            fresh: Vec::new(),
+            latency_ms: LogHistogram::new(),
             buffering_delay_ns: buffering_delay_ns(spec),
             offered_expected: 0.0,
             totals: ProducerTotals::default(),
@@ -148,9 +165,10 @@ impl Producer {
         &self.keys
     }
 
-    /// User records waiting for a retry.
+    /// User records offered but neither accepted nor given up: waiting for a retry, in
+    /// the buffer, or held back by a blocked application.
     pub fn in_flight_records(&self) -> u64 {
-        self.in_flight_records
+        self.in_flight_records + self.backlog.user_records() + self.blocked.user_records()
     }
 
     /// Recomputes the per-shard shares; called at start and after the shard map changes.
@@ -162,6 +180,8 @@ impl Producer {
         if let Some(limiter) = &mut self.limiter {
             limiter.resize(ranges.len());
         }
+        self.backlog.resize(ranges.len());
+        self.blocked.resize(ranges.len());
     }
 
     /// Appends this producer's first attempts for step `step` (covering `[t0, t1)`) and
@@ -169,8 +189,19 @@ impl Producer {
     pub fn emit(&mut self, slot: u32, step: u64, t0: SimTime, t1: SimTime, start_unix_s: i64, out: &mut Vec<Arrival>) {
         let first = out.len();
         self.emit_retries(slot, step, out);
-        self.emit_new(slot, step, t0, t1, start_unix_s, out);
         let step_ns = t1.as_nanos() - t0.as_nanos();
+        match self.spec.back_pressure.clone() {
+            None => self.emit_new(slot, step, t0, t1, start_unix_s, out),
+            Some(back_pressure) => {
+                let mut fresh = std::mem::take(&mut self.fresh);
+                fresh.clear();
+                self.emit_new(slot, step, t0, t1, start_unix_s, &mut fresh);
+                self.buffer(&back_pressure, &fresh);
+                self.fresh = fresh;
+                let retries: u64 = out[first..].iter().map(|a| a.records).sum();
+                self.send_from_buffer(&back_pressure, step_ns, retries, slot, out);
+            }
+        }
         if self.limiter.is_some() {
             self.hold_back(first, step, t1, step_ns, out);
         }
@@ -223,6 +254,60 @@ impl Producer {
             }
         }
         self.totals.offered_records += offered;
+    }
+
+    /// Puts new records into the buffer: first what the blocked application held back,
+    /// then this step's records; what does not fit is dropped or held back.
+    fn buffer(&mut self, back_pressure: &BackPressureSpec, fresh: &[Arrival]) {
+        let capacity = back_pressure.buffer_records * u64::from(self.spec.instances);
+        let room =
+            |producer: &Producer| capacity.saturating_sub(producer.backlog.user_records() + producer.in_flight_records);
+        let unblocked = room(self).min(self.blocked.user_records());
+        let mut moved = Vec::new();
+        self.blocked.release(unblocked, 0, &mut moved);
+        for arrival in &moved {
+            self.backlog.push(arrival);
+        }
+        for arrival in fresh {
+            let fits = room(self).min(arrival.user_records);
+            let (admitted, overflow) = split_arrival_by_user(arrival, fits);
+            if admitted.user_records > 0 {
+                self.backlog.push(&admitted);
+            }
+            if overflow.user_records == 0 {
+                continue;
+            }
+            match back_pressure.when_full {
+                WhenFull::Block => self.blocked.push(&overflow),
+                WhenFull::Drop => {
+                    self.totals.dropped_records += overflow.user_records;
+                    self.totals.buffer_dropped_records += overflow.user_records;
+                }
+            }
+        }
+    }
+
+    /// Sends what the requests in flight can carry this step, after `retries` Kinesis
+    /// records of retries already sent.
+    fn send_from_buffer(
+        &mut self,
+        back_pressure: &BackPressureSpec,
+        step_ns: u64,
+        retries: u64,
+        slot: u32,
+        out: &mut Vec<Arrival>,
+    ) {
+        let per_request = match &self.spec.api {
+            ApiSpec::PutRecord => 1.0,
+            ApiSpec::PutRecords { max_records, .. } => f64::from(*max_records),
+            ApiSpec::Kpl(kpl) => f64::from(kpl.collection_max_records),
+        };
+        let requests = f64::from(self.spec.instances) * f64::from(back_pressure.max_in_flight) * step_ns as f64
+            / back_pressure.request_latency.as_nanos().max(1) as f64;
+        let capacity = ((requests * per_request) as u64).saturating_sub(retries);
+        let (records, user_records) = (self.backlog.records(), self.backlog.user_records());
+        let user_capacity = if records == 0 { 0 } else { scale(user_records, capacity.min(records), records) };
+        self.backlog.release(user_capacity, slot, out);
     }
 
     /// KPL buffering windows per instance in a step of `step_ns`.
@@ -328,10 +413,23 @@ impl Producer {
     }
 
     /// Settles what the shard decided for one arrival: `accepted` Kinesis records were
-    /// stored, the rest were rejected at `rejected_at_ns`. Returns the user records
-    /// accepted.
-    pub fn settle(&mut self, arrival: &Arrival, accepted: u64, rejected_at_ns: u64, step: u64, step_ns: u64) -> u64 {
+    /// stored (on average at `accepted_at_ns`), the rest were rejected at
+    /// `rejected_at_ns`. Returns the user records accepted.
+    pub fn settle(
+        &mut self,
+        arrival: &Arrival,
+        accepted: u64,
+        accepted_at_ns: u64,
+        rejected_at_ns: u64,
+        step: u64,
+        step_ns: u64,
+    ) -> u64 {
         let (stored, rejected) = split_arrival(arrival, accepted);
+        if stored.user_records > 0 {
+            let request_ns = self.spec.back_pressure.as_ref().map_or(0, |bp| bp.request_latency.as_nanos());
+            let latency_ns = accepted_at_ns.saturating_sub(arrival.created_ns) + request_ns;
+            self.latency_ms.add(latency_ns as f64 / NANOS_PER_MS as f64, stored.user_records);
+        }
         self.totals.attempted_records += arrival.user_records;
         self.totals.accepted_records += stored.user_records;
         self.totals.throttled_records += rejected.user_records;
@@ -437,12 +535,32 @@ fn split_arrival(arrival: &Arrival, records: u64) -> (Arrival, Arrival) {
     let user_records = if records == arrival.records {
         arrival.user_records
     } else {
-        scale(arrival.user_records, records, arrival.records)
+        // A Kinesis record carries at least one user record.
+        scale(arrival.user_records, records, arrival.records).max(records.min(1)).min(arrival.user_records)
     };
     let bytes = if records == arrival.records { arrival.bytes } else { scale(arrival.bytes, records, arrival.records) };
     let part = Arrival { records, user_records, bytes, ..*arrival };
     let rest = Arrival {
         records: arrival.records - records,
+        user_records: arrival.user_records - user_records,
+        bytes: arrival.bytes - bytes,
+        ..*arrival
+    };
+    (part, rest)
+}
+
+/// Splits an arrival into `user_records` of its user records and the rest.
+fn split_arrival_by_user(arrival: &Arrival, user_records: u64) -> (Arrival, Arrival) {
+    if user_records == arrival.user_records {
+        return (*arrival, Arrival { records: 0, user_records: 0, bytes: 0, ..*arrival });
+    }
+    // Each side that carries user records carries at least one Kinesis record: a split
+    // aggregate becomes two aggregated records.
+    let records = scale(arrival.records, user_records, arrival.user_records).max(u64::from(user_records > 0));
+    let bytes = scale(arrival.bytes, user_records, arrival.user_records);
+    let part = Arrival { records, user_records, bytes, ..*arrival };
+    let rest = Arrival {
+        records: arrival.records.saturating_sub(records).max(1),
         user_records: arrival.user_records - user_records,
         bytes: arrival.bytes - bytes,
         ..*arrival

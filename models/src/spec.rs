@@ -114,6 +114,29 @@ pub struct ProducerSpec {
     pub keys: KeySpec,
     pub api: ApiSpec,
     pub retry: RetrySpec,
+    /// A bounded client buffer and a limit on requests in flight; `None`: neither.
+    pub back_pressure: Option<BackPressureSpec>,
+}
+
+/// Back-pressure in the client (see `backpressure`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackPressureSpec {
+    /// Records one instance holds at most: waiting to be sent or waiting for a retry.
+    pub buffer_records: u64,
+    pub when_full: WhenFull,
+    /// Requests one instance has in flight at most.
+    pub max_in_flight: u32,
+    /// How long one PutRecord/PutRecords request takes. Assumption: AWS publishes no
+    /// figure; tens of milliseconds is typical from inside the region.
+    pub request_latency: SimDuration,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WhenFull {
+    /// The application waits: new records are delayed until there is room.
+    Block,
+    /// New records that do not fit are dropped (counted).
+    Drop,
 }
 
 /// Offered records per second over time, in total across instances.

@@ -49,8 +49,12 @@ pub fn summary_json(context: &SummaryContext, summary: &RunSummary) -> Value {
                 "write_throttled_records": totals.throttled_records,
                 "dropped_records": totals.dropped_records,
                 "expired_records": totals.expired_records,
+                "buffer_dropped_records": totals.buffer_dropped_records,
                 "in_flight_records_end": producer.in_flight_records_end,
                 "put_requests": totals.put_requests,
+                "latency_ms_p50": producer.latency_ms_p50,
+                "latency_ms_p99": producer.latency_ms_p99,
+                "latency_ms_max": producer.latency_ms_max,
             }),
         );
     }
