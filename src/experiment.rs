@@ -16,6 +16,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 const HOUR_NS: u64 = 3600 * NANOS_PER_SEC;
+/// The largest record size a distribution may produce (records above the stream's
+/// `max_record_size` are rejected by the producer, counted).
+const RECORD_SIZE_MAX: u64 = 1 << 30;
+
 /// The longest run accepted: 400 days.
 pub const DURATION_MAX: SimDuration = SimDuration(400 * 24 * HOUR_NS);
 
@@ -159,7 +163,7 @@ impl Validator<'_> {
             })?,
         };
         let stream = self.stream(raw.stream)?;
-        let producers = self.producers(raw.producers, &stream, raw.start.is_some().then_some(start_unix_s))?;
+        let producers = self.producers(raw.producers, raw.start.is_some().then_some(start_unix_s))?;
         let consumers = self.consumers(raw.consumers)?;
         Ok(ExperimentSpec {
             name,
@@ -325,18 +329,13 @@ impl Validator<'_> {
         })
     }
 
-    fn producers(
-        &self,
-        raw: Vec<RawProducer>,
-        stream: &StreamSpec,
-        start_unix_s: Option<i64>,
-    ) -> Result<Vec<ProducerSpec>, LoadError> {
+    fn producers(&self, raw: Vec<RawProducer>, start_unix_s: Option<i64>) -> Result<Vec<ProducerSpec>, LoadError> {
         let mut names = BTreeSet::new();
         let mut producers = Vec::with_capacity(raw.len());
         for (index, producer) in raw.into_iter().enumerate() {
             let key = format!("producers[{index}]");
             self.unique_name(&mut names, &format!("{key}.name"), &producer.name)?;
-            producers.push(self.producer(&key, producer, stream, start_unix_s)?);
+            producers.push(self.producer(&key, producer, start_unix_s)?);
         }
         Ok(producers)
     }
@@ -362,19 +361,13 @@ impl Validator<'_> {
         Ok(())
     }
 
-    fn producer(
-        &self,
-        key: &str,
-        raw: RawProducer,
-        stream: &StreamSpec,
-        start_unix_s: Option<i64>,
-    ) -> Result<ProducerSpec, LoadError> {
+    fn producer(&self, key: &str, raw: RawProducer, start_unix_s: Option<i64>) -> Result<ProducerSpec, LoadError> {
         let instances = raw.instances.unwrap_or(1);
         if instances == 0 || instances > 100_000 {
             return Err(self.err(format!("{key}.instances"), format!("must be between 1 and 100000, got {instances}")));
         }
         let keys = self.keys(&format!("{key}.keys"), raw.keys.map(|k| k.0))?;
-        let record_size = self.record_size(&format!("{key}.record_size"), raw.record_size, stream, &keys)?;
+        let record_size = self.record_size(&format!("{key}.record_size"), raw.record_size)?;
         let api = self.api(&format!("{key}.api"), raw.api)?;
         Ok(ProducerSpec {
             name: raw.name,
@@ -514,17 +507,12 @@ impl Validator<'_> {
         })
     }
 
-    fn record_size(
-        &self,
-        key: &str,
-        raw: Option<RecordSize>,
-        stream: &StreamSpec,
-        keys: &KeySpec,
-    ) -> Result<SizeDistribution, LoadError> {
-        let limit = stream.max_record_size_bytes.saturating_sub(longest_key_bytes(keys));
+    fn record_size(&self, key: &str, raw: Option<RecordSize>) -> Result<SizeDistribution, LoadError> {
+        // Records larger than the stream's limit are allowed here: the producer rejects
+        // them, counted, as the SDK does. Only absurd sizes are refused.
         let fits = |field: String, size: u64| -> Result<u64, LoadError> {
-            if size > limit {
-                return Err(self.err(field, format!("a record plus its partition key must fit stream.max_record_size ({} bytes); at most {limit} bytes of data, got {size}", stream.max_record_size_bytes)));
+            if size > RECORD_SIZE_MAX {
+                return Err(self.err(field, format!("must be at most {RECORD_SIZE_MAX} bytes (1 GiB), got {size}")));
             }
             Ok(size)
         };
@@ -540,7 +528,7 @@ impl Validator<'_> {
                 SizeDistribution::Uniform { min: min.0, max: fits(format!("{key}.max"), max.0)? }
             }
             Some(RecordSize::Shape(RawSizeShape::Lognormal { median, sigma, min, max })) => {
-                let (min, max) = (min.map_or(0, |s| s.0), max.map_or(limit, |s| s.0));
+                let (min, max) = (min.map_or(0, |s| s.0), max.map_or(64 * MIB, |s| s.0));
                 if !(sigma > 0.0 && sigma <= 5.0) {
                     return Err(self.err(format!("{key}.sigma"), format!("must be above 0 and at most 5, got {sigma}")));
                 }
@@ -873,18 +861,5 @@ impl Validator<'_> {
                 max_bytes,
             }),
         })
-    }
-}
-
-/// The longest partition key a distribution produces, in bytes.
-fn longest_key_bytes(keys: &KeySpec) -> u64 {
-    match keys {
-        KeySpec::Uniform { names } | KeySpec::Zipf { names, .. } | KeySpec::Hot { names, .. } => {
-            let salt_last = (names.salt > 1).then_some(names.salt - 1);
-            names.salted_name(names.salted.saturating_sub(1), salt_last).len().max(names.name(names.count - 1).len())
-                as u64
-        }
-        KeySpec::Random { key_bytes } => *key_bytes,
-        KeySpec::Explicit { partition_key, .. } => partition_key.len() as u64,
     }
 }

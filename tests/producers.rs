@@ -141,3 +141,56 @@ fn back_pressure_drops_or_blocks_when_the_buffer_is_full() {
         assert!(p.latency_ms_p99 > 50_000.0, "{when_full}: p99 {} ms", p.latency_ms_p99);
     }
 }
+
+/// Records larger than the stream's max record size are rejected by the producer and
+/// counted, never truncated: for a log-normal with median 512 KiB and sigma 1 the
+/// fraction above 1 MiB (less the key) is 1 - Phi(ln 2) = 0.244.
+#[test]
+fn oversize_records_are_rejected_and_counted() {
+    let (result, _) = common::run_toml(
+        r#"
+        seed = 6
+        duration = "10m"
+        [stream]
+        shards = 4
+        [[producers]]
+        name = "p"
+        rate = 2
+        record_size = { kind = "lognormal", median = "512KiB", sigma = 1.0 }
+        keys = { kind = "random", key_bytes = 16 }
+        "#,
+    );
+    let p = &result.summary.producers[0].totals;
+    let fraction = p.oversize_records as f64 / p.offered_records as f64;
+    assert!((fraction - 0.244).abs() < 0.05, "oversize fraction {fraction}");
+    // Without retries, the other drops are records a busy shard throttled.
+    assert_eq!(p.dropped_records, p.oversize_records + p.throttled_records);
+    assert_eq!(p.offered_records, p.accepted_records + p.dropped_records);
+}
+
+/// With `max_record_size = "10MiB"` and a token bucket ten seconds deep, 4 MiB records
+/// at 0.8 MiB/s on average are all admitted, each one a burst above the 1 MiB/s rate.
+#[test]
+fn large_records_pass_a_deep_token_bucket() {
+    let (result, rows) = common::run_toml(
+        r#"
+        seed = 9
+        duration = "10m"
+        [stream]
+        shards = 1
+        max_record_size = "10MiB"
+        write_limit = { enforcement = "token_bucket", bucket_depth = "10s" }
+        [[producers]]
+        name = "p"
+        rate = 0.2
+        arrivals = "uniform"
+        record_size = "4MiB"
+        keys = { kind = "random", key_bytes = 8 }
+        "#,
+    );
+    let s = &result.summary;
+    assert_eq!(s.offered_records, 120);
+    assert_eq!(s.write_throttled_records, 0);
+    assert_eq!(s.accepted_records, 120);
+    assert!(rows.stream.iter().any(|row| row.utilisation_peak > 3.9), "a second with a 4 MiB record");
+}

@@ -269,11 +269,7 @@ impl<'a> Simulation<'a> {
                 period: Vec::new(),
                 throttled_total: Vec::new(),
             },
-            producers: spec
-                .producers
-                .iter()
-                .map(|p| Producer::new(p, &seed, spec.step, &spec.stream.write_limit))
-                .collect(),
+            producers: spec.producers.iter().map(|p| Producer::new(p, &seed, spec.step, &spec.stream)).collect(),
             consumers: spec.consumers.iter().map(|c| PollingConsumer::new(c, &seed)).collect(),
             arrivals: Vec::new(),
             stream_period: StreamPeriod::default(),
@@ -525,6 +521,7 @@ impl<'a> Simulation<'a> {
             sum.dropped_records += producer.totals.dropped_records;
             sum.expired_records += producer.totals.expired_records;
             sum.buffer_dropped_records += producer.totals.buffer_dropped_records;
+            sum.oversize_records += producer.totals.oversize_records;
             sum.put_requests += producer.totals.put_requests;
         }
         sum

@@ -22,8 +22,8 @@ use crate::ratio::scale;
 use crate::retry::{RetryModel, RetryQuota};
 use crate::routing::HashRange;
 use crate::sizes::SizeModel;
-use crate::spec::{ApiSpec, Arrivals, BackPressureSpec, ProducerSpec, WhenFull, WriteLimitSpec};
-use kinesim_sim::sample::{gamma, multinomial_split};
+use crate::spec::{ApiSpec, Arrivals, BackPressureSpec, ProducerSpec, StreamSpec, WhenFull};
+use kinesim_sim::sample::{binomial, gamma, multinomial_split};
 use kinesim_sim::{
     ChaCha8Rng, LogHistogram, Poisson, RandomStream, SeedKey, SimDuration, SimTime, NANOS_PER_MS, NANOS_PER_SEC,
 };
@@ -77,6 +77,9 @@ pub struct ProducerTotals {
     pub expired_records: u64,
     /// Of the dropped, those that found the client buffer full.
     pub buffer_dropped_records: u64,
+    /// Of the dropped, those larger than the stream's `max_record_size` (rejected by
+    /// the client, never truncated).
+    pub oversize_records: u64,
     /// PutRecord or PutRecords requests sent.
     pub put_requests: u64,
 }
@@ -85,7 +88,9 @@ pub struct Producer {
     pub name: String,
     spec: ProducerSpec,
     keys: KeySpace,
+    /// Sizes of the records that fit the stream's limit.
     sizes: SizeModel,
+    oversize_probability: f64,
     retry: RetryModel,
     quota: Option<RetryQuota>,
     limiter: Option<Limiter>,
@@ -122,7 +127,10 @@ pub struct Producer {
 }
 
 impl Producer {
-    pub fn new(spec: &ProducerSpec, seed: &SeedKey, step: SimDuration, write_limit: &WriteLimitSpec) -> Producer {
+    pub fn new(spec: &ProducerSpec, seed: &SeedKey, step: SimDuration, stream: &StreamSpec) -> Producer {
+        let write_limit = &stream.write_limit;
+        let data_limit = stream.max_record_size_bytes.saturating_sub(spec.keys.longest_key_bytes());
+        let (oversize_probability, sizes) = SizeModel::new(&spec.record_size).split_at(data_limit);
         let retry = RetryModel::new(&spec.retry);
         // Enough slots to hold the longest wait, plus the step that schedules it.
         let wheel_slots = (retry.wait_max().as_nanos() / step.as_nanos()) as usize + 2;
@@ -135,7 +143,8 @@ impl Producer {
         Producer {
             name: spec.name.clone(),
             keys: KeySpace::build(&spec.keys),
-            sizes: SizeModel::new(&spec.record_size),
+            sizes,
+            oversize_probability,
             quota: retry.uses_quota().then(|| RetryQuota::new(spec.instances)),
             retry,
             limiter,
@@ -218,13 +227,14 @@ impl Producer {
         let shard_count = self.shares.len();
         let batch = Batcher {
             sizes: &self.sizes,
+            oversize_probability: self.oversize_probability,
             api: &self.spec.api,
             instances: self.spec.instances,
             windows,
             slot,
             created_ns,
         };
-        let mut offered = 0;
+        let (mut offered, mut oversize) = (0, 0);
         match self.spec.arrivals {
             Arrivals::Poisson | Arrivals::Bursty { .. } => {
                 let scale = match self.spec.arrivals {
@@ -238,7 +248,7 @@ impl Producer {
                     }
                     let records = self.samplers[shard].sample(rng);
                     offered += records;
-                    batch.push(rng, shard, records, self.key_bytes_mean[shard], out);
+                    oversize += batch.push(rng, shard, records, self.key_bytes_mean[shard], out);
                 }
             }
             Arrivals::Uniform => {
@@ -249,11 +259,13 @@ impl Producer {
                 multinomial_split(rng, total, &self.shares, counts);
                 for (shard, &records) in counts.iter().enumerate() {
                     offered += records;
-                    batch.push(rng, shard, records, self.key_bytes_mean[shard], out);
+                    oversize += batch.push(rng, shard, records, self.key_bytes_mean[shard], out);
                 }
             }
         }
         self.totals.offered_records += offered;
+        self.totals.dropped_records += oversize;
+        self.totals.oversize_records += oversize;
     }
 
     /// Puts new records into the buffer: first what the blocked application held back,
@@ -577,6 +589,8 @@ fn batches(records: u64, bytes: u64, max_records: u64, max_bytes: u64) -> f64 {
 /// Turns one step's user records for one shard into an arrival (aggregated for KPL).
 struct Batcher<'a> {
     sizes: &'a SizeModel,
+    /// Probability that a record is larger than the stream's limit.
+    oversize_probability: f64,
     api: &'a ApiSpec,
     instances: u32,
     windows: f64,
@@ -585,9 +599,13 @@ struct Batcher<'a> {
 }
 
 impl Batcher<'_> {
-    fn push(&self, rng: &mut ChaCha8Rng, shard: usize, user_records: u64, key_bytes: f64, out: &mut Vec<Arrival>) {
+    /// Pushes the arrival of `offered` records; returns how many were too large to send.
+    fn push(&self, rng: &mut ChaCha8Rng, shard: usize, offered: u64, key_bytes: f64, out: &mut Vec<Arrival>) -> u64 {
+        let oversize =
+            if self.oversize_probability > 0.0 { binomial(rng, offered, self.oversize_probability) } else { 0 };
+        let user_records = offered - oversize;
         if user_records == 0 {
-            return;
+            return oversize;
         }
         // Adding one half then truncating rounds a non-negative value, without a libm call.
         let user_bytes = self.sizes.batch_bytes(rng, user_records) + (user_records as f64 * key_bytes + 0.5) as u64;
@@ -605,6 +623,7 @@ impl Batcher<'_> {
             created_ns: self.created_ns,
             sleep_prev_ns: 0,
         });
+        oversize
     }
 }
 

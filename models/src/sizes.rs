@@ -44,6 +44,46 @@ impl SizeModel {
         SizeModel { distribution: distribution.clone(), mean, sd, min, max, cumulative }
     }
 
+    /// Splits the distribution at `limit` bytes: the probability that a record is larger
+    /// (such records are rejected by the producer's SDK, never truncated), and the model
+    /// of the records that fit. For a log-normal the fitting part is the same law
+    /// clamped at the limit, which differs from the exact truncation only by the mass
+    /// above the limit (reported as the rejected fraction).
+    pub fn split_at(&self, limit: u64) -> (f64, SizeModel) {
+        if self.max <= limit {
+            return (0.0, self.clone());
+        }
+        match &self.distribution {
+            SizeDistribution::Fixed(_) => (1.0, self.clone()),
+            SizeDistribution::Uniform { min, max } => {
+                if *min > limit {
+                    return (1.0, self.clone());
+                }
+                let over = (max - limit) as f64 / (max - min + 1) as f64;
+                (over, SizeModel::new(&SizeDistribution::Uniform { min: *min, max: limit }))
+            }
+            SizeDistribution::LogNormal { median, sigma, min, max } => {
+                if *min > limit {
+                    return (1.0, self.clone());
+                }
+                let z = libm::log(limit as f64 / median) / sigma;
+                let over = 0.5 * libm::erfc(z / std::f64::consts::SQRT_2);
+                let below =
+                    SizeDistribution::LogNormal { median: *median, sigma: *sigma, min: *min, max: limit.min(*max) };
+                (over, SizeModel::new(&below))
+            }
+            SizeDistribution::Empirical(table) => {
+                let total: f64 = table.iter().map(|(_, w)| w).sum();
+                let fitting: Vec<(u64, f64)> = table.iter().copied().filter(|(size, _)| *size <= limit).collect();
+                let fitting_weight: f64 = fitting.iter().map(|(_, w)| w).sum();
+                if fitting.is_empty() {
+                    return (1.0, self.clone());
+                }
+                (1.0 - fitting_weight / total, SizeModel::new(&SizeDistribution::Empirical(fitting)))
+            }
+        }
+    }
+
     pub fn mean_bytes(&self) -> f64 {
         self.mean
     }
@@ -149,6 +189,20 @@ mod tests {
         assert!((per_record - expected_mean).abs() / expected_mean < 0.01);
         let small: u64 = (0..200_000).map(|_| model.batch_bytes(&mut rng, 3)).sum();
         assert!((small as f64 / 600_000.0 - expected_mean).abs() / expected_mean < 0.01);
+    }
+
+    #[test]
+    fn splitting_at_the_record_limit() {
+        let uniform = SizeModel::new(&SizeDistribution::Uniform { min: 1, max: 2000 });
+        let (over, below) = uniform.split_at(1000);
+        assert!((over - 0.5).abs() < 1e-9);
+        assert_eq!(below.max_bytes(), 1000);
+        let lognormal =
+            SizeModel::new(&SizeDistribution::LogNormal { median: 1000.0, sigma: 1.0, min: 1, max: 1 << 30 });
+        let (over, _) = lognormal.split_at(1000);
+        assert!((over - 0.5).abs() < 1e-9, "half of a log-normal lies above its median");
+        let (over, _) = SizeModel::new(&SizeDistribution::Fixed(10)).split_at(100);
+        assert_eq!(over, 0.0);
     }
 
     #[test]

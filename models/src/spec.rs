@@ -224,6 +224,21 @@ pub enum KeySpec {
     Explicit { hash_key: u128, partition_key: String },
 }
 
+impl KeySpec {
+    /// The longest partition key this distribution produces, in bytes.
+    pub fn longest_key_bytes(&self) -> u64 {
+        match self {
+            KeySpec::Uniform { names } | KeySpec::Zipf { names, .. } | KeySpec::Hot { names, .. } => {
+                let salt_last = (names.salt > 1).then_some(names.salt - 1);
+                let salted = names.salted_name(names.salted.saturating_sub(1), salt_last).len();
+                salted.max(names.name(names.count - 1).len()) as u64
+            }
+            KeySpec::Random { key_bytes } => *key_bytes,
+            KeySpec::Explicit { partition_key, .. } => partition_key.len() as u64,
+        }
+    }
+}
+
 /// Named keys `{prefix}{index}`, index from `first`, in rank order.
 #[derive(Clone, Debug)]
 pub struct KeyNames {

@@ -50,6 +50,7 @@ pub fn summary_json(context: &SummaryContext, summary: &RunSummary) -> Value {
                 "dropped_records": totals.dropped_records,
                 "expired_records": totals.expired_records,
                 "buffer_dropped_records": totals.buffer_dropped_records,
+                "oversize_records": totals.oversize_records,
                 "in_flight_records_end": producer.in_flight_records_end,
                 "put_requests": totals.put_requests,
                 "latency_ms_p50": producer.latency_ms_p50,
