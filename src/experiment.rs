@@ -9,7 +9,7 @@
 use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
-use kinesim_models::routing::parse_hash_key;
+use kinesim_models::routing::{parse_hash_key, HashRange, ShardId};
 use kinesim_models::spec::*;
 use kinesim_sim::{format_duration, SimDuration, NANOS_PER_SEC};
 use std::collections::BTreeSet;
@@ -163,6 +163,7 @@ impl Validator<'_> {
             })?,
         };
         let stream = self.stream(raw.stream)?;
+        let actions = self.actions(raw.actions, &stream, duration)?;
         let producers = self.producers(raw.producers, raw.start.is_some().then_some(start_unix_s))?;
         let consumers = self.consumers(raw.consumers)?;
         Ok(ExperimentSpec {
@@ -176,7 +177,93 @@ impl Validator<'_> {
             stream,
             producers,
             consumers,
+            actions,
         })
+    }
+
+    /// Scheduled actions, checked against the shard map they will meet: each split must
+    /// name a shard that is open at that time and a hash key inside it.
+    fn actions(
+        &self,
+        raw: Vec<RawAction>,
+        stream: &StreamSpec,
+        duration: SimDuration,
+    ) -> Result<Vec<ActionSpec>, LoadError> {
+        let mut actions = Vec::with_capacity(raw.len());
+        for (index, action) in raw.into_iter().enumerate() {
+            let key = format!("actions[{index}]");
+            if action.at.0 >= duration {
+                return Err(self
+                    .err(format!("{key}.at"), format!("must be before the run ends ({})", format_duration(duration))));
+            }
+            let kind = match action.kind.as_str() {
+                "split_shard" => {
+                    let shard_text =
+                        action.shard.ok_or_else(|| self.err(format!("{key}.shard"), "is required for split_shard"))?;
+                    let shard = ShardId::parse(&shard_text).ok_or_else(|| {
+                        self.err(
+                            format!("{key}.shard"),
+                            format!("expected a shard id such as \"shardId-000000000001\", got \"{shard_text}\""),
+                        )
+                    })?;
+                    let at_key = match action.hash_key.as_deref() {
+                        None | Some("midpoint") => SplitAt::Midpoint,
+                        Some("balanced") => SplitAt::Balanced,
+                        Some(text) => SplitAt::Key(parse_hash_key(text).ok_or_else(|| {
+                            self.err(
+                                format!("{key}.hash_key"),
+                                format!("expected \"midpoint\", \"balanced\" or a decimal hash key, got \"{text}\""),
+                            )
+                        })?),
+                    };
+                    ActionKind::SplitShard { shard, at_key }
+                }
+                other => {
+                    return Err(self.err(
+                        format!("{key}.kind"),
+                        format!("allowed: \"split_shard\" (more actions are not available yet), got \"{other}\""),
+                    ))
+                }
+            };
+            actions.push((action.at.0, index, kind));
+        }
+        // Stable order by time, then by position in the file.
+        actions.sort_by_key(|(at, index, _)| (*at, *index));
+        let mut ranges: Vec<Option<kinesim_models::routing::HashRange>> =
+            kinesim_models::routing::initial_ranges(stream.shards).into_iter().map(Some).collect();
+        for (_, index, kind) in &actions {
+            let ActionKind::SplitShard { shard, at_key } = kind;
+            let key = format!("actions[{index}]");
+            let Some(Some(range)) = ranges.get(shard.0 as usize).copied() else {
+                return Err(self.err(format!("{key}.shard"), format!("{shard} is not an open shard at that time")));
+            };
+            if let SplitAt::Key(hash) = at_key {
+                // kinesalite mirrors AWS: StartingHashKey + 1 < NewStartingHashKey < EndingHashKey.
+                if !(range.start.saturating_add(1) < *hash && *hash < range.end) {
+                    return Err(self.err(
+                        format!("{key}.hash_key"),
+                        format!("must lie strictly inside {shard}'s range {}..{}", range.start, range.end),
+                    ));
+                }
+            }
+            ranges[shard.0 as usize] = None;
+            // Children's ranges, where the load file can tell; a balanced split is only
+            // known when it runs, and is checked then (an invalid one is rejected, logged).
+            let split = match at_key {
+                SplitAt::Midpoint => Some(range.start / 2 + range.end / 2 + (range.start % 2 + range.end % 2) / 2),
+                SplitAt::Key(hash) => Some(*hash),
+                SplitAt::Balanced => None,
+            };
+            let (low, high) = match split {
+                Some(hash) => {
+                    (HashRange { start: range.start, end: hash - 1 }, HashRange { start: hash, end: range.end })
+                }
+                None => (range, range),
+            };
+            ranges.push(Some(low));
+            ranges.push(Some(high));
+        }
+        Ok(actions.into_iter().map(|(at, _, kind)| ActionSpec { at, kind }).collect())
     }
 
     fn multiple_of_step(&self, key: &str, value: SimDuration, step: SimDuration) -> Result<(), LoadError> {

@@ -28,6 +28,18 @@ pub struct RawExperiment {
     pub producers: Vec<RawProducer>,
     #[serde(default)]
     pub consumers: Vec<RawConsumer>,
+    #[serde(default)]
+    pub actions: Vec<RawAction>,
+}
+
+/// One `[[actions]]` entry: a kind and its keys, checked by the validator per kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAction {
+    pub at: Duration,
+    pub kind: String,
+    pub shard: Option<String>,
+    pub hash_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

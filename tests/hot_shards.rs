@@ -112,3 +112,58 @@ fn micro_bursts_show_in_the_peak_not_the_mean() {
         assert!(row.write_throttled_records > 0);
     }
 }
+
+/// targeted-split.toml: splitting only the hot shard at its balanced key stops the
+/// throttling; the children get the next shard ids, the parent closes and stays
+/// readable, and the split is logged.
+#[test]
+fn targeted_split_of_the_hot_shard_stops_the_throttling() {
+    let spec = kinesim::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/targeted-split.toml")).unwrap();
+    let mut rows = kinesim_models::metrics::MemoryRecorder::default();
+    let result = simulate(&spec, &mut rows);
+    assert_eq!(result.summary.reshard_operations, 1);
+    assert_eq!(result.summary.shards_open_max, 9);
+    let split = rows.events.iter().find(|e| e.kind == "split_shard").expect("the split is logged");
+    assert_eq!(split.subject, "shardId-000000000007");
+    assert!(split.detail.contains("shardId-000000000008") && split.detail.contains("shardId-000000000009"));
+    let throttled_after: u64 =
+        rows.stream.iter().filter(|r| r.time_s >= 660.0).map(|r| r.write_throttled_records).sum();
+    let throttled_before: u64 =
+        rows.stream.iter().filter(|r| r.time_s < 540.0).map(|r| r.write_throttled_records).sum();
+    assert!(throttled_before > 100_000);
+    assert_eq!(throttled_after, 0, "no shard throttles once the hot one is split");
+    // The parent takes no writes after the split, and its data is still read.
+    for row in rows.shards.iter().filter(|r| r.shard_id.0 == 7 && r.time_s >= 600.0) {
+        assert_eq!(row.incoming_records, 0);
+    }
+    let consumer = &result.summary.consumers[0];
+    assert_eq!(consumer.expired_unread_records, 0);
+    assert!(consumer.unread_records_end < 20_000);
+}
+
+/// A split with a hash key outside the shard is rejected when it runs and logged, not a
+/// crash; the load file already refuses keys it can check.
+#[test]
+fn invalid_split_keys_are_refused_at_load() {
+    let text = r#"
+        duration = "5m"
+        [stream]
+        shards = 2
+        [[producers]]
+        name = "p"
+        rate = 10
+        [[actions]]
+        at = "1m"
+        kind = "split_shard"
+        shard = "shardId-000000000001"
+        hash_key = "5"
+        "#;
+    let error = kinesim::parse(Path::new("split.toml"), text).unwrap_err().to_string();
+    assert!(error.contains("actions[0].hash_key") && error.contains("strictly inside"), "{error}");
+    let closed = text.replace("hash_key = \"5\"", "").replace(
+        "[[actions]]",
+        "[[actions]]\nat = \"30s\"\nkind = \"split_shard\"\nshard = \"shardId-000000000001\"\n[[actions]]",
+    );
+    let error = kinesim::parse(Path::new("split.toml"), &closed).unwrap_err().to_string();
+    assert!(error.contains("actions[1].shard") && error.contains("not an open shard"), "{error}");
+}

@@ -78,6 +78,20 @@ impl Queue {
         self.records
     }
 
+    /// Moves what waits for `parent` to `low` and `high`, `low_weight` of it to `low`.
+    pub fn reroute(&mut self, parent: u32, low: u32, high: u32, low_weight: f64) {
+        let mut waiting = std::mem::take(&mut self.shards[parent as usize]);
+        let low_user = (waiting.user_records as f64 * low_weight).round() as u64;
+        let low_part = waiting.take(low_user.min(waiting.user_records));
+        for (slot, part) in [(low, low_part), (high, waiting)] {
+            let target = &mut self.shards[slot as usize];
+            target.records += part.records;
+            target.user_records += part.user_records;
+            target.bytes += part.bytes;
+            target.created_sum_ns += part.created_sum_ns;
+        }
+    }
+
     pub fn push(&mut self, arrival: &Arrival) {
         self.shards[arrival.shard_slot as usize].add(arrival);
         self.user_records += arrival.user_records;

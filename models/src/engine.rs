@@ -4,24 +4,27 @@
 //! the phase fixes what happens first within one instant:
 //!
 //! ```text
-//!   CONTROL  control-plane changes (scheduled actions, reshards; later issues)
-//!   DATA     the data step ending at this instant: writes, then reads, of [t - step, t)
+//!   CONTROL  control-plane changes (scheduled actions, reshards)
 //!   METRICS  periods ending at this instant are closed and written
-//!   POLICY   policies look at the published metrics (later issues)
+//!   DATA     the data step starting at this instant: writes, then reads, of [t, t + step)
+//!   POLICY   policies look at the metrics published so far (later issues)
 //! ```
 //!
-//! A step event at time `t` processes the interval `[t - step, t)`: producers offer,
-//! shards admit and store, consumers poll at their own times inside the interval. So a
-//! metrics period closing at `t` holds exactly the steps that ended by `t`, and a
-//! control-plane change at `t` applies to the next step. Data stored by a step is
-//! readable from the step's end plus the propagation delay, never in the same instant.
+//! A step event at time `t` processes the interval `[t, t + step)`: producers offer,
+//! shards admit and store, consumers poll at their own times inside the interval. Why
+//! this order: a control-plane change at `t` applies to every write from `t` on (a split
+//! at 10m takes effect for the step starting at 10m, never for the one before it); a
+//! metrics period closing at `t` holds exactly the steps that ended by `t`, because
+//! it closes before the step starting at `t` runs; and a policy at `t` sees those
+//! metrics. Data stored by a step is readable from the step's end plus the propagation
+//! delay, never in the same instant.
 
 use crate::consumer::{PollingConsumer, ReadBudget};
 use crate::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
 use crate::producer::{Arrival, Producer, ProducerTotals};
 use crate::ratio::scale;
 use crate::routing::{initial_ranges, HashRange, ShardId};
-use crate::spec::ExperimentSpec;
+use crate::spec::{ActionKind, ExperimentSpec, SplitAt};
 use crate::storage::ShardLog;
 use crate::stream::{apportion, WriteAdmission, WriteAllowance};
 use kinesim_sim::{run_until, EventQueue, Phase, Process, SeedKey, SimDuration, SimTime, NANOS_PER_SEC};
@@ -30,9 +33,9 @@ use kinesim_sim::{run_until, EventQueue, Phase, Process, SeedKey, SimDuration, S
 pub mod phase {
     use kinesim_sim::Phase;
     pub const CONTROL: Phase = Phase(0);
-    pub const DATA: Phase = Phase(1);
-    pub const METRICS: Phase = Phase(3);
-    pub const POLICY: Phase = Phase(4);
+    pub const METRICS: Phase = Phase(1);
+    pub const DATA: Phase = Phase(2);
+    pub const POLICY: Phase = Phase(3);
 }
 
 /// The most events pending at once (a bound, asserted by the queue).
@@ -45,6 +48,8 @@ enum Event {
     CloseStreamPeriod,
     CloseShardPeriod,
     CloseConsumerPeriod,
+    /// The scheduled action `spec.actions[index]`.
+    Action(usize),
 }
 
 /// One consumer's results over the run.
@@ -197,6 +202,8 @@ struct Shards {
     period: Vec<ShardPeriod>,
     /// Kinesis records rejected over the run, per shard.
     throttled_total: Vec<u64>,
+    /// Open shards take writes; closed ones (split parents) stay readable.
+    open: Vec<bool>,
 }
 
 struct Simulation<'a> {
@@ -216,6 +223,8 @@ struct Simulation<'a> {
     incoming_bytes_total: u64,
     incoming_records_total: u64,
     shard_steps: u64,
+    reshard_operations: u64,
+    shards_open_max: u32,
 }
 
 impl Process for Simulation<'_> {
@@ -225,8 +234,8 @@ impl Process for Simulation<'_> {
         match event {
             Event::Step(index) => {
                 self.step(index);
-                let next = SimTime::from_nanos((index + 2) * self.step_ns);
-                if next <= SimTime::ZERO + self.spec.duration {
+                let next = SimTime::from_nanos((index + 1) * self.step_ns);
+                if next < SimTime::ZERO + self.spec.duration {
                     queue.schedule(next, phase::DATA, Event::Step(index + 1));
                 }
             }
@@ -242,6 +251,7 @@ impl Process for Simulation<'_> {
                 self.close_consumer_period(now);
                 self.reschedule(queue, now, self.spec.output.consumers_period.expect("scheduled only when on"), event);
             }
+            Event::Action(index) => self.act(index, now),
         }
     }
 }
@@ -268,6 +278,7 @@ impl<'a> Simulation<'a> {
                 second: Vec::new(),
                 period: Vec::new(),
                 throttled_total: Vec::new(),
+                open: Vec::new(),
             },
             producers: spec.producers.iter().map(|p| Producer::new(p, &seed, spec.step, &spec.stream)).collect(),
             consumers: spec.consumers.iter().map(|c| PollingConsumer::new(c, &seed)).collect(),
@@ -279,12 +290,14 @@ impl<'a> Simulation<'a> {
             incoming_bytes_total: 0,
             incoming_records_total: 0,
             shard_steps: 0,
+            reshard_operations: 0,
+            shards_open_max: spec.stream.shards,
         };
         for range in initial_ranges(spec.stream.shards) {
             simulation.open_shard(range, SimTime::ZERO);
         }
         for producer in &mut simulation.producers {
-            producer.project(&simulation.shards.ranges);
+            producer.project(&simulation.shards.ranges, &simulation.shards.open);
         }
         simulation
     }
@@ -302,6 +315,7 @@ impl<'a> Simulation<'a> {
         shards.second.push(SecondCounters::default());
         shards.period.push(ShardPeriod::default());
         shards.throttled_total.push(0);
+        shards.open.push(true);
         for consumer in &mut self.consumers {
             consumer.attach(slot, &shards.logs[slot], now.as_nanos(), &self.seed);
         }
@@ -315,7 +329,10 @@ impl<'a> Simulation<'a> {
             subject: "stream".into(),
             detail: format!("seed={} shards={} mode=provisioned", spec.seed, spec.stream.shards),
         });
-        queue.schedule(SimTime::from_nanos(self.step_ns), phase::DATA, Event::Step(0));
+        queue.schedule(SimTime::ZERO, phase::DATA, Event::Step(0));
+        for (index, action) in spec.actions.iter().enumerate() {
+            queue.schedule(SimTime::ZERO + action.at, phase::CONTROL, Event::Action(index));
+        }
         queue.schedule(SimTime::ZERO + spec.metrics_period, phase::METRICS, Event::CloseStreamPeriod);
         if let Some(period) = spec.output.shards_period {
             queue.schedule(SimTime::ZERO + period, phase::METRICS, Event::CloseShardPeriod);
@@ -323,6 +340,75 @@ impl<'a> Simulation<'a> {
         if let Some(period) = spec.output.consumers_period {
             queue.schedule(SimTime::ZERO + period, phase::METRICS, Event::CloseConsumerPeriod);
         }
+    }
+
+    fn shards_open(&self) -> usize {
+        self.shards.open.iter().filter(|&&open| open).count()
+    }
+
+    /// Carries out a scheduled action.
+    fn act(&mut self, index: usize, now: SimTime) {
+        let ActionKind::SplitShard { shard, at_key } = &self.spec.actions[index].kind;
+        let slot = shard.0 as usize;
+        let reject = |reason: String| EventRow {
+            time_s: now.as_secs_f64(),
+            kind: "split_shard_rejected".into(),
+            subject: shard.to_string(),
+            detail: reason,
+        };
+        if !self.shards.open.get(slot).copied().unwrap_or(false) {
+            self.recorder.event(&reject("the shard is not open".into()));
+            return;
+        }
+        let range = self.shards.ranges[slot];
+        let key = match at_key {
+            SplitAt::Midpoint => Some(range.start / 2 + range.end / 2 + (range.start % 2 + range.end % 2) / 2),
+            SplitAt::Key(key) => Some(*key),
+            SplitAt::Balanced => self.balanced_split(range),
+        };
+        match key {
+            Some(key) if range.start.saturating_add(1) < key && key < range.end => self.split_shard(slot, key, now),
+            Some(key) => self
+                .recorder
+                .event(&reject(format!("hash key {key} is not strictly inside {}..{}", range.start, range.end))),
+            None => self.recorder.event(&reject("no load to balance: the shard has fewer than two keys".into())),
+        }
+    }
+
+    /// The hash key that best halves a range's offered load at this moment.
+    fn balanced_split(&self, range: HashRange) -> Option<u128> {
+        let mut points = Vec::new();
+        for producer in &self.producers {
+            let first = points.len();
+            producer.keys().weighted_points(range, &mut points);
+            let rate = producer.offered_expected.max(1.0);
+            for point in &mut points[first..] {
+                point.1 *= rate;
+            }
+        }
+        points.sort_by_key(|point| point.0);
+        crate::keys::split_hash_key(range, &points)
+    }
+
+    /// SplitShard: the parent closes, two children open with the next shard ids.
+    fn split_shard(&mut self, parent: usize, key: u128, now: SimTime) {
+        let range = self.shards.ranges[parent];
+        self.shards.open[parent] = false;
+        let low = self.shards.ids.len();
+        self.open_shard(HashRange { start: range.start, end: key - 1 }, now);
+        self.open_shard(HashRange { start: key, end: range.end }, now);
+        for producer in &mut self.producers {
+            producer.project(&self.shards.ranges, &self.shards.open);
+            producer.reroute(parent as u32, low as u32, low as u32 + 1);
+        }
+        self.reshard_operations += 1;
+        self.shards_open_max = self.shards_open_max.max(self.shards_open() as u32);
+        self.recorder.event(&EventRow {
+            time_s: now.as_secs_f64(),
+            kind: "split_shard".into(),
+            subject: self.shards.ids[parent].to_string(),
+            detail: format!("at hash key {key} into {} and {}", self.shards.ids[low], self.shards.ids[low + 1]),
+        });
     }
 
     /// Schedules a period's next close; the last period may be shorter than the others
@@ -346,7 +432,7 @@ impl<'a> Simulation<'a> {
         if t1.as_nanos().is_multiple_of(NANOS_PER_SEC) {
             self.close_second();
         }
-        self.shard_steps += self.shards.ids.len() as u64;
+        self.shard_steps += self.shards_open() as u64;
     }
 
     /// Drops what has passed retention (counting it against readers still behind it)
@@ -533,7 +619,7 @@ impl<'a> Simulation<'a> {
         let start = period.producers_at_start;
         let row = StreamRow {
             time_s: self.stream_period_start.as_secs_f64(),
-            shards_open: self.shards.ids.len() as u32,
+            shards_open: self.shards_open() as u32,
             offered_records: totals.offered_records - start.offered_records,
             attempted_records: totals.attempted_records - start.attempted_records,
             incoming_records: period.incoming_records,
@@ -545,7 +631,7 @@ impl<'a> Simulation<'a> {
             utilisation_mean: self.utilisation_mean(
                 period.incoming_records,
                 period.incoming_bytes,
-                self.shards.ids.len() as f64 * (now - self.stream_period_start).as_secs_f64(),
+                self.shards_open() as f64 * (now - self.stream_period_start).as_secs_f64(),
             ),
             utilisation_peak: period.utilisation_peak,
             demand_peak: period.demand_peak,
@@ -657,8 +743,8 @@ impl<'a> Simulation<'a> {
             dropped_records: totals.dropped_records,
             in_flight_records_end,
             incoming_bytes: self.incoming_bytes_total,
-            shards_open_max: self.shards.ids.len() as u32,
-            reshard_operations: 0,
+            shards_open_max: self.shards_open_max,
+            reshard_operations: self.reshard_operations,
             producers: self
                 .producers
                 .iter()
@@ -720,6 +806,9 @@ impl<'a> Simulation<'a> {
         let share = |value: f64, total: f64| if total > 0.0 { value / total } else { 0.0 };
         let mut rows = Vec::new();
         for (slot, range) in self.shards.ranges.iter().enumerate() {
+            if !self.shards.open[slot] {
+                continue;
+            }
             let (shard_offered, split_hash_key) = self.shard_load(slot, *range);
             let mut candidates = Vec::new();
             for producer in &self.producers {

@@ -181,8 +181,14 @@ impl Producer {
     }
 
     /// Recomputes the per-shard shares; called at start and after the shard map changes.
-    pub fn project(&mut self, ranges: &[HashRange]) {
+    /// Closed shards (`open[slot] == false`) get no new records.
+    pub fn project(&mut self, ranges: &[HashRange], open: &[bool]) {
         self.keys.project(ranges, &mut self.shares, &mut self.key_bytes_mean);
+        for (share, &is_open) in self.shares.iter_mut().zip(open) {
+            if !is_open {
+                *share = 0.0;
+            }
+        }
         self.samplers = vec![Poisson::new(0.0); ranges.len()];
         self.split_counts.resize(self.split_counts.len().max(ranges.len()), 0);
         self.split_weights.resize(self.split_weights.len().max(ranges.len()), 0.0);
@@ -191,6 +197,38 @@ impl Producer {
         }
         self.backlog.resize(ranges.len());
         self.blocked.resize(ranges.len());
+    }
+
+    /// After `parent` split into `low` and `high` (and `project` ran): records still
+    /// waiting for the parent (retries, buffer) go to the children, as KDS routes them by
+    /// hash, in proportion to this producer's traffic to each child.
+    pub fn reroute(&mut self, parent: u32, low: u32, high: u32) {
+        let (low_share, high_share) = (self.shares[low as usize], self.shares[high as usize]);
+        let low_weight = if low_share + high_share > 0.0 { low_share / (low_share + high_share) } else { 0.5 };
+        let reroute_batch = |batch: RetryBatch| -> [RetryBatch; 2] {
+            let low_user = (batch.user_records as f64 * low_weight).round() as u64;
+            let mut rest = batch;
+            let mut low_part = take_part(&mut rest, low_user, batch.user_records);
+            low_part.shard_slot = low;
+            rest.shard_slot = high;
+            [low_part, rest]
+        };
+        for slot in &mut self.wheel {
+            let mut moved = Vec::new();
+            slot.retain(|batch| {
+                if batch.shard_slot == parent {
+                    moved.push(*batch);
+                    false
+                } else {
+                    true
+                }
+            });
+            for batch in moved {
+                slot.extend(reroute_batch(batch).into_iter().filter(|b| b.user_records > 0));
+            }
+        }
+        self.backlog.reroute(parent, low, high, low_weight);
+        self.blocked.reroute(parent, low, high, low_weight);
     }
 
     /// Appends this producer's first attempts for step `step` (covering `[t0, t1)`) and

@@ -27,6 +27,33 @@ pub struct ExperimentSpec {
     pub stream: StreamSpec,
     pub producers: Vec<ProducerSpec>,
     pub consumers: Vec<ConsumerSpec>,
+    /// Scheduled control-plane actions, sorted by time.
+    pub actions: Vec<ActionSpec>,
+}
+
+/// A control-plane change at a given time (`[[actions]]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionSpec {
+    pub at: SimDuration,
+    pub kind: ActionKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionKind {
+    /// SplitShard: the shard closes (no more writes, readable until its data expires)
+    /// and two children take its hash range, with the next unused shard ids (§1.3, §6.1).
+    SplitShard { shard: crate::routing::ShardId, at_key: SplitAt },
+}
+
+/// Where a split divides its shard's hash range.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SplitAt {
+    /// `(start + end) / 2`, the developer guide's example.
+    Midpoint,
+    /// The hash key that best halves the shard's current load (the hot-shard view's key).
+    Balanced,
+    /// An explicit NewStartingHashKey.
+    Key(u128),
 }
 
 /// What the run writes besides the stream-level rows.
