@@ -165,7 +165,7 @@ impl Validator<'_> {
         let stream = self.stream(raw.stream)?;
         let actions = self.actions(raw.actions, &stream, duration)?;
         let producers = self.producers(raw.producers, raw.start.is_some().then_some(start_unix_s))?;
-        let consumers = self.consumers(raw.consumers)?;
+        let consumers = self.consumers(raw.consumers, duration, raw.start.is_some().then_some(start_unix_s))?;
         Ok(ExperimentSpec {
             name,
             seed: raw.seed.unwrap_or(0),
@@ -886,18 +886,44 @@ impl Validator<'_> {
         })
     }
 
-    fn consumers(&self, raw: Vec<RawConsumer>) -> Result<Vec<ConsumerSpec>, LoadError> {
+    fn consumers(
+        &self,
+        raw: Vec<RawConsumer>,
+        duration: SimDuration,
+        start_unix_s: Option<i64>,
+    ) -> Result<Vec<ConsumerSpec>, LoadError> {
         let mut names = BTreeSet::new();
         let mut consumers = Vec::with_capacity(raw.len());
         for (index, consumer) in raw.into_iter().enumerate() {
             let key = format!("consumers[{index}]");
             self.unique_name(&mut names, &format!("{key}.name"), &consumer.name)?;
-            consumers.push(self.consumer(&key, consumer)?);
+            consumers.push(self.consumer(&key, consumer, duration, start_unix_s)?);
         }
         Ok(consumers)
     }
 
-    fn consumer(&self, key: &str, raw: RawConsumer) -> Result<ConsumerSpec, LoadError> {
+    /// A point in the run: a duration from its start ("5m") or an RFC 3339 time (which
+    /// needs the run's `start`).
+    fn timestamp(&self, key: &str, text: &str, start_unix_s: Option<i64>) -> Result<SimDuration, LoadError> {
+        if let Ok(offset) = kinesim_sim::parse_duration(text) {
+            return Ok(offset);
+        }
+        let (Some(at), Some(start)) = (crate::time::parse_rfc3339(text), start_unix_s) else {
+            return Err(self.err(key, format!("expected a time from the run's start such as \"5m\", or an RFC 3339 time with the run's `start` set; got \"{text}\"")));
+        };
+        if at < start {
+            return Err(self.err(key, "is before the run's `start`"));
+        }
+        Ok(SimDuration::from_secs((at - start) as u64))
+    }
+
+    fn consumer(
+        &self,
+        key: &str,
+        raw: RawConsumer,
+        duration: SimDuration,
+        start_unix_s: Option<i64>,
+    ) -> Result<ConsumerSpec, LoadError> {
         if raw.kind != "polling" {
             return Err(self.err(
                 format!("{key}.kind"),
@@ -907,20 +933,36 @@ impl Validator<'_> {
                 ),
             ));
         }
-        let start = match raw.start.as_deref() {
-            None | Some("latest") => StartPosition::Latest,
-            Some("trim_horizon") => StartPosition::TrimHorizon,
-            Some(other) => {
-                return Err(
-                    self.err(format!("{key}.start"), format!("allowed: \"latest\", \"trim_horizon\"; got \"{other}\""))
-                )
+        let start = match (raw.start.as_deref(), raw.timestamp.as_deref()) {
+            (Some("at_timestamp"), Some(text)) => {
+                StartPosition::AtTimestamp(self.timestamp(&format!("{key}.timestamp"), text, start_unix_s)?)
+            }
+            (Some("at_timestamp"), None) => {
+                return Err(self.err(format!("{key}.timestamp"), "is required with start = \"at_timestamp\""))
+            }
+            (_, Some(_)) => {
+                return Err(self.err(format!("{key}.timestamp"), "applies only with start = \"at_timestamp\""))
+            }
+            (None | Some("latest"), None) => StartPosition::Latest,
+            (Some("trim_horizon"), None) => StartPosition::TrimHorizon,
+            (Some(other), None) => {
+                return Err(self.err(
+                    format!("{key}.start"),
+                    format!("allowed: \"latest\", \"trim_horizon\", \"at_timestamp\"; got \"{other}\""),
+                ))
             }
         };
+        let join = raw.join.map_or(SimDuration::ZERO, |d| d.0);
+        if join >= duration {
+            return Err(
+                self.err(format!("{key}.join"), format!("must be before the run ends ({})", format_duration(duration)))
+            );
+        }
         let poll_interval = raw.poll_interval.map_or(SimDuration::from_secs(1), |d| d.0);
         if poll_interval < SimDuration::from_millis(1) || poll_interval > SimDuration::from_secs(3600) {
             return Err(self.err(format!("{key}.poll_interval"), "must be from \"1ms\" to \"1h\""));
         }
-        let poll_jitter = raw.poll_jitter.map_or(SimDuration::from_millis(20), |d| d.0);
+        let poll_jitter = raw.poll_jitter.map_or(SimDuration::from_millis(200), |d| d.0);
         if poll_jitter > SimDuration::from_secs(10) {
             return Err(self.err(format!("{key}.poll_jitter"), "must be at most \"10s\""));
         }
@@ -941,6 +983,7 @@ impl Validator<'_> {
         Ok(ConsumerSpec {
             name: raw.name,
             start,
+            join,
             kind: ConsumerKind::Polling(PollingSpec {
                 poll_interval,
                 poll_jitter,

@@ -200,6 +200,8 @@ pub struct RawConsumer {
     pub name: String,
     pub kind: String,
     pub start: Option<String>,
+    pub timestamp: Option<String>,
+    pub join: Option<Duration>,
     pub poll_interval: Option<Duration>,
     pub poll_jitter: Option<Duration>,
     pub max_records: Option<u64>,

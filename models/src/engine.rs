@@ -60,6 +60,8 @@ pub struct ConsumerSummary {
     pub read_bytes: u64,
     pub iterator_age_ms_max: f64,
     pub expired_unread_records: u64,
+    /// Records written before the consumer's start position (never meant to be read).
+    pub skipped_records: u64,
     pub reprocessed_records: u64,
     pub read_throttled_calls: u64,
     pub get_records_calls: u64,
@@ -441,7 +443,7 @@ impl<'a> Simulation<'a> {
         let retention_ns = self.spec.stream.retention.as_nanos();
         let expire_through = t0.as_nanos().checked_sub(retention_ns);
         for slot in 0..self.shards.ids.len() {
-            let offset_needed = self.consumers.iter().map(|c| c.position(slot)).min().unwrap_or(u64::MAX);
+            let offset_needed = self.consumers.iter().map(|c| c.offset_needed(slot)).min().unwrap_or(u64::MAX);
             let offset_expired = self.shards.logs[slot].trim(expire_through, offset_needed);
             for consumer in &mut self.consumers {
                 self.stream_period.expired_unread_records += consumer.expire_below(slot, offset_expired);
@@ -779,8 +781,8 @@ impl<'a> Simulation<'a> {
         let totals = &consumer.totals;
         assert_eq!(
             accepted_records,
-            totals.read_records + totals.expired_unread_records + unread_records_end,
-            "conservation per consumer: accepted = read + expired unread + unread"
+            totals.skipped_records + totals.read_records + totals.expired_unread_records + unread_records_end,
+            "conservation per consumer: accepted = skipped + read + expired unread + unread"
         );
         ConsumerSummary {
             name: consumer.name.clone(),
@@ -788,6 +790,7 @@ impl<'a> Simulation<'a> {
             read_bytes: totals.read_bytes,
             iterator_age_ms_max: totals.iterator_age_ms_max,
             expired_unread_records: totals.expired_unread_records,
+            skipped_records: totals.skipped_records,
             reprocessed_records: 0,
             read_throttled_calls: totals.read_throttled_calls,
             get_records_calls: totals.get_records_calls,

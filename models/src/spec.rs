@@ -365,13 +365,22 @@ pub const RETRY_ATTEMPTS_MAX: u32 = 100;
 pub struct ConsumerSpec {
     pub name: String,
     pub start: StartPosition,
+    /// When the consumer starts reading (0: from the run's start). A consumer joining
+    /// later at `trim_horizon` backfills what the stream still holds.
+    pub join: SimDuration,
     pub kind: ConsumerKind,
 }
 
+/// Where a consumer's iterator starts (reference §3.1).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum StartPosition {
+    /// Only records written after the consumer starts.
     Latest,
+    /// The oldest record still held.
     TrimHorizon,
+    /// The first record that arrived at or after this time (from the run's start);
+    /// older than the trim horizon behaves as `TrimHorizon`.
+    AtTimestamp(SimDuration),
 }
 
 #[derive(Clone, Debug)]
@@ -384,8 +393,11 @@ pub enum ConsumerKind {
 pub struct PollingSpec {
     /// Time between calls to one shard: 1 s by default (§3 "Recommended cadence").
     pub poll_interval: SimDuration,
-    /// Extra random delay per call, uniform in `[0, poll_jitter]`, standing for
-    /// processing time; it keeps identical pollers from locking step. Assumption.
+    /// Extra random delay per call, uniform in `[0, poll_jitter]` (default 200 ms),
+    /// standing for processing time and call latency. It keeps identical pollers from
+    /// locking step: with too little of it, whichever poller happens to call first after
+    /// the read budget recovers wins every time. Assumption: real pollers vary by at
+    /// least this much.
     pub poll_jitter: SimDuration,
     /// Records per call, 1..=10,000.
     pub max_records: u32,

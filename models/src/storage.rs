@@ -251,6 +251,25 @@ impl ShardLog {
         result
     }
 
+    /// The offset of the first held record that arrived at or after `time_ns` (the end
+    /// when none has yet); never below the trim horizon.
+    pub fn offset_at(&self, time_ns: u64) -> u64 {
+        for block in self.coarse.iter().chain(self.fine.iter()) {
+            if block.arrival_last_ns < time_ns {
+                continue;
+            }
+            if block.arrival_first_ns >= time_ns || block.records <= 1 {
+                return block.offset_first;
+            }
+            // Arrival times are spread evenly inside a block: find the first at or after.
+            let span = (block.arrival_last_ns - block.arrival_first_ns) as f64;
+            let fraction = (time_ns - block.arrival_first_ns) as f64 / span;
+            let index = (fraction * (block.records - 1) as f64).ceil() as u64;
+            return block.offset_first + index.min(block.records - 1);
+        }
+        self.offset_end
+    }
+
     /// Records held from `offset` on that are readable at `now_ns`.
     pub fn readable_after(&self, offset: u64, now_ns: u64) -> u64 {
         self.blocks_from(offset)

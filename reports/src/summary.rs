@@ -27,6 +27,7 @@ pub fn summary_json(context: &SummaryContext, summary: &RunSummary) -> Value {
                 "read_bytes": consumer.read_bytes,
                 "iterator_age_ms_max": consumer.iterator_age_ms_max,
                 "expired_unread_records": consumer.expired_unread_records,
+                "skipped_records": consumer.skipped_records,
                 "reprocessed_records": consumer.reprocessed_records,
                 "read_throttled_calls": consumer.read_throttled_calls,
                 "get_records_calls": consumer.get_records_calls,

@@ -15,6 +15,9 @@ pub struct ReadCounters {
     pub read_throttled_calls: u64,
     pub iterator_age_ms_max: f64,
     pub expired_unread_records: u64,
+    /// Records the consumer never meant to read: written before its `latest` or
+    /// `at_timestamp` start position.
+    pub skipped_records: u64,
     /// End-to-end latency of records read: from creation at the producer to delivery.
     pub latency_ms: LogHistogram,
 }
@@ -28,6 +31,7 @@ impl Default for ReadCounters {
             read_throttled_calls: 0,
             iterator_age_ms_max: 0.0,
             expired_unread_records: 0,
+            skipped_records: 0,
             latency_ms: LogHistogram::new(),
         }
     }
@@ -41,6 +45,7 @@ impl ReadCounters {
         self.read_throttled_calls = 0;
         self.iterator_age_ms_max = 0.0;
         self.expired_unread_records = 0;
+        self.skipped_records = 0;
         self.latency_ms.clear();
     }
 }

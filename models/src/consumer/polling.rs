@@ -79,15 +79,21 @@ pub struct PollOutcome {
 /// One polling consumer's place in one shard.
 #[derive(Copy, Clone, Debug)]
 struct Cursor {
-    /// Offset of the next record to read.
+    /// Offset of the next record to read (before the start: the oldest it may still
+    /// want, so the shard keeps it).
     position: u64,
     next_poll_ns: u64,
+    /// Whether the iterator was placed at its start position (at the first poll).
+    started: bool,
+    /// When the consumer got its iterator: `latest` starts with records arriving then.
+    iterator_ns: u64,
 }
 
 pub struct PollingConsumer {
     pub name: String,
     spec: PollingSpec,
     start: StartPosition,
+    join_ns: u64,
     polls: RandomStream,
     cursors: Vec<Cursor>,
     /// Per shard: counters of the current consumer-output period.
@@ -103,6 +109,7 @@ impl PollingConsumer {
             name: spec.name.clone(),
             spec: polling.clone(),
             start: spec.start,
+            join_ns: spec.join.as_nanos(),
             polls: RandomStream::new(seed, &format!("consumer/{}/polls", spec.name)),
             cursors: Vec::new(),
             period: Vec::new(),
@@ -116,16 +123,49 @@ impl PollingConsumer {
         assert_eq!(shard_slot, self.cursors.len(), "shards are attached in slot order");
         let mut phase = RandomStream::new(seed, &format!("consumer/{}/phase", self.name));
         let phase_ns = (uniform01(phase.at_step(shard_slot as u64)) * self.spec.poll_interval.as_nanos() as f64) as u64;
-        let position = match self.start {
-            StartPosition::Latest => log.offset_end(),
-            StartPosition::TrimHorizon => log.offset_first(),
-        };
-        self.cursors.push(Cursor { position, next_poll_ns: now_ns + phase_ns });
+        let first_poll_ns = now_ns.max(self.join_ns) + phase_ns;
+        let iterator_ns = now_ns.max(self.join_ns);
+        self.cursors.push(Cursor {
+            position: log.offset_first(),
+            next_poll_ns: first_poll_ns,
+            started: false,
+            iterator_ns,
+        });
         self.period.push(ReadCounters::default());
     }
 
+    /// Offset of the next record this consumer reads on a shard (before it starts: the
+    /// oldest it may still read).
     pub fn position(&self, shard_slot: usize) -> u64 {
         self.cursors[shard_slot].position
+    }
+
+    /// The lowest offset this consumer may still read: what the shard must keep for it.
+    /// A consumer that will start at `latest` needs nothing yet.
+    pub fn offset_needed(&self, shard_slot: usize) -> u64 {
+        let cursor = &self.cursors[shard_slot];
+        if !cursor.started && self.start == StartPosition::Latest {
+            return u64::MAX;
+        }
+        cursor.position
+    }
+
+    /// Places the iterator at the consumer's start position, at its first poll. Records
+    /// it passes over (before a `latest` or `at_timestamp` start) are `skipped_records`.
+    fn start_iterator(&mut self, shard_slot: usize, log: &ShardLog, now_ns: u64) {
+        let cursor = &mut self.cursors[shard_slot];
+        let position = match self.start {
+            StartPosition::Latest => log.offset_at(cursor.iterator_ns),
+            StartPosition::TrimHorizon => log.offset_first(),
+            StartPosition::AtTimestamp(at) => log.offset_at(at.as_nanos()),
+        }
+        .max(cursor.position);
+        let skipped = position - cursor.position;
+        self.period[shard_slot].skipped_records += skipped;
+        self.totals.skipped_records += skipped;
+        cursor.position = position;
+        cursor.started = true;
+        let _ = now_ns;
     }
 
     pub fn next_poll_ns(&self, shard_slot: usize) -> u64 {
@@ -163,6 +203,12 @@ impl PollingConsumer {
         }
         let lost = offset - cursor.position;
         cursor.position = offset;
+        // Before it starts, only a trim-horizon consumer meant to read these records.
+        if !cursor.started && self.start != StartPosition::TrimHorizon {
+            self.period[shard_slot].skipped_records += lost;
+            self.totals.skipped_records += lost;
+            return 0;
+        }
         self.period[shard_slot].expired_unread_records += lost;
         self.totals.expired_unread_records += lost;
         lost
@@ -176,6 +222,9 @@ impl PollingConsumer {
         budget: &mut ReadBudget,
         limit: &ReadLimitSpec,
     ) -> PollOutcome {
+        if !self.cursors[shard_slot].started {
+            self.start_iterator(shard_slot, log, self.cursors[shard_slot].next_poll_ns);
+        }
         let cursor = self.cursors[shard_slot];
         let now_ns = cursor.next_poll_ns;
         let period = &mut self.period[shard_slot];
@@ -212,8 +261,8 @@ impl PollingConsumer {
             }
         }
         let jitter_ns = (uniform01(self.polls.rng()) * self.spec.poll_jitter.as_nanos() as f64) as u64;
-        self.cursors[shard_slot] =
-            Cursor { position, next_poll_ns: now_ns + self.spec.poll_interval.as_nanos() + jitter_ns };
+        let next_poll_ns = now_ns + self.spec.poll_interval.as_nanos() + jitter_ns;
+        self.cursors[shard_slot] = Cursor { position, next_poll_ns, started: true, ..cursor };
         outcome
     }
 }
