@@ -894,10 +894,21 @@ impl Validator<'_> {
     ) -> Result<Vec<ConsumerSpec>, LoadError> {
         let mut names = BTreeSet::new();
         let mut consumers = Vec::with_capacity(raw.len());
+        let mut fan_out = 0;
         for (index, consumer) in raw.into_iter().enumerate() {
             let key = format!("consumers[{index}]");
             self.unique_name(&mut names, &format!("{key}.name"), &consumer.name)?;
-            consumers.push(self.consumer(&key, consumer, duration, start_unix_s)?);
+            let consumer = self.consumer(&key, consumer, duration, start_unix_s)?;
+            if matches!(consumer.kind, ConsumerKind::Efo(_)) {
+                fan_out += 1;
+                if fan_out > EFO_CONSUMERS_MAX {
+                    return Err(self.err(
+                        format!("{key}.kind"),
+                        format!("a stream registers at most {EFO_CONSUMERS_MAX} enhanced fan-out consumers (50 on On-demand Advantage); this is number {fan_out}"),
+                    ));
+                }
+            }
+            consumers.push(consumer);
         }
         Ok(consumers)
     }
@@ -924,11 +935,11 @@ impl Validator<'_> {
         duration: SimDuration,
         start_unix_s: Option<i64>,
     ) -> Result<ConsumerSpec, LoadError> {
-        if raw.kind != "polling" {
+        if !["polling", "efo"].contains(&raw.kind.as_str()) {
             return Err(self.err(
                 format!("{key}.kind"),
                 format!(
-                    "allowed: \"polling\" (efo, kcl, lambda and firehose are not available yet), got \"{}\"",
+                    "allowed: \"polling\", \"efo\" (kcl, lambda and firehose are not available yet), got \"{}\"",
                     raw.kind
                 ),
             ));
@@ -979,6 +990,27 @@ impl Validator<'_> {
                 format!("{key}.max_bytes"),
                 format!("GetRecords returns at most \"10MiB\" per call, got {max_bytes}"),
             ));
+        }
+        if raw.kind == "efo" {
+            let polling_only = [
+                ("poll_interval", raw.poll_interval.is_some()),
+                ("poll_jitter", raw.poll_jitter.is_some()),
+                ("max_records", raw.max_records.is_some()),
+                ("max_bytes", raw.max_bytes.is_some()),
+            ];
+            if let Some((field, _)) = polling_only.iter().find(|(_, set)| *set) {
+                return Err(
+                    self.err(format!("{key}.{field}"), "applies only to kind = \"polling\" (fan-out is pushed)")
+                );
+            }
+            let push_latency = raw.push_latency.map_or(SimDuration::from_millis(20), |d| d.0);
+            if push_latency > SimDuration::from_secs(10) {
+                return Err(self.err(format!("{key}.push_latency"), "must be at most \"10s\""));
+            }
+            return Ok(ConsumerSpec { name: raw.name, start, join, kind: ConsumerKind::Efo(EfoSpec { push_latency }) });
+        }
+        if raw.push_latency.is_some() {
+            return Err(self.err(format!("{key}.push_latency"), "applies only to kind = \"efo\""));
         }
         Ok(ConsumerSpec {
             name: raw.name,

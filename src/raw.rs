@@ -206,6 +206,7 @@ pub struct RawConsumer {
     pub poll_jitter: Option<Duration>,
     pub max_records: Option<u64>,
     pub max_bytes: Option<Size>,
+    pub push_latency: Option<Duration>,
 }
 
 /// A duration written as a string such as `"90s"`.

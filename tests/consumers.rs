@@ -127,3 +127,49 @@ fn every_record_is_read_expired_skipped_or_unread() {
     assert!((skipped - 300.0).abs() < 10.0, "{skipped} s skipped");
     assert_eq!(by_name("late-backfill").skipped_records, 0, "trim horizon skips nothing within retention");
 }
+
+/// Fan-out consumers each read up to 2 MiB/s per shard however many there are, next to
+/// a poller that keeps the shared 2 MiB/s for itself.
+#[test]
+fn fan_out_consumers_each_get_two_mib_per_second() {
+    const MIB: f64 = 1_048_576.0;
+    let mut text = String::from(
+        r#"
+        seed = 17
+        duration = "40m"
+        [output]
+        consumers = "1m"
+        [stream]
+        shards = 1
+        [[producers]]
+        name = "p"
+        rate = 1000
+        arrivals = "uniform"
+        record_size = 1000
+        keys = { kind = "random", key_bytes = 16 }
+        [[consumers]]
+        name = "poller"
+        kind = "polling"
+        start = "trim_horizon"
+        join = "20m"
+        "#,
+    );
+    for i in 0..4 {
+        text.push_str(&format!(
+            "[[consumers]]\nname = \"fan-{i}\"\nkind = \"efo\"\nstart = \"trim_horizon\"\njoin = \"20m\"\n"
+        ));
+    }
+    let (result, rows) = common::run_toml(&text);
+    for name in ["poller", "fan-0", "fan-1", "fan-2", "fan-3"] {
+        let bytes: u64 = rows
+            .consumers
+            .iter()
+            .filter(|r| r.consumer == name && (1200.0..1800.0).contains(&r.time_s))
+            .map(|r| r.read_bytes)
+            .sum();
+        let rate = bytes as f64 / 600.0 / MIB;
+        assert!((rate - 2.0).abs() < 0.1, "{name} reads {rate} MiB/s while catching up");
+    }
+    let fan = result.summary.consumers.iter().find(|c| c.name == "fan-0").unwrap();
+    assert_eq!(fan.read_throttled_calls, 0, "fan-out is never throttled by others");
+}

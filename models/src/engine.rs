@@ -19,7 +19,7 @@
 //! metrics. Data stored by a step is readable from the step's end plus the propagation
 //! delay, never in the same instant.
 
-use crate::consumer::{PollingConsumer, ReadBudget};
+use crate::consumer::{ReadBudget, ShardReader};
 use crate::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
 use crate::producer::{Arrival, Producer, ProducerTotals};
 use crate::ratio::scale;
@@ -216,7 +216,7 @@ struct Simulation<'a> {
     admission: WriteAdmission,
     shards: Shards,
     producers: Vec<Producer>,
-    consumers: Vec<PollingConsumer>,
+    consumers: Vec<ShardReader>,
     arrivals: Vec<Arrival>,
     stream_period: StreamPeriod,
     stream_period_start: SimTime,
@@ -283,7 +283,11 @@ impl<'a> Simulation<'a> {
                 open: Vec::new(),
             },
             producers: spec.producers.iter().map(|p| Producer::new(p, &seed, spec.step, &spec.stream)).collect(),
-            consumers: spec.consumers.iter().map(|c| PollingConsumer::new(c, &seed)).collect(),
+            consumers: spec
+                .consumers
+                .iter()
+                .map(|c| ShardReader::new(c, &seed, spec.step, spec.stream.propagation_delay))
+                .collect(),
             arrivals: Vec::new(),
             stream_period: StreamPeriod::default(),
             stream_period_start: SimTime::ZERO,
@@ -775,7 +779,7 @@ impl<'a> Simulation<'a> {
         RunResult { summary, hot_keys }
     }
 
-    fn consumer_summary(&self, consumer: &PollingConsumer, accepted_records: u64) -> ConsumerSummary {
+    fn consumer_summary(&self, consumer: &ShardReader, accepted_records: u64) -> ConsumerSummary {
         let unread_records_end: u64 =
             (0..self.shards.ids.len()).map(|slot| self.shards.logs[slot].offset_end() - consumer.position(slot)).sum();
         let totals = &consumer.totals;

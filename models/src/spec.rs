@@ -386,7 +386,23 @@ pub enum StartPosition {
 #[derive(Clone, Debug)]
 pub enum ConsumerKind {
     Polling(PollingSpec),
+    /// Enhanced fan-out (§4): its own 2 MiB/s per shard, pushed over HTTP/2.
+    Efo(EfoSpec),
 }
+
+/// An enhanced fan-out consumer (SubscribeToShard).
+#[derive(Clone, Debug)]
+pub struct EfoSpec {
+    /// Delay from a record becoming readable to its push reaching the consumer. The
+    /// developer guide gives ~70 ms average propagation for fan-out (§3.2); here the
+    /// stream's propagation delay already covers part of it. Assumption: 20 ms.
+    pub push_latency: SimDuration,
+}
+
+/// Throughput of one fan-out consumer on one shard: 2 MiB/s (§4).
+pub const EFO_BYTES_PER_S: u64 = 2 * MIB;
+/// Fan-out consumers per stream: 20 (50 on On-demand Advantage) (§4).
+pub const EFO_CONSUMERS_MAX: usize = 20;
 
 /// A GetRecords poller sharing the shard's read budget (§3).
 #[derive(Clone, Debug)]

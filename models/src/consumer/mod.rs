@@ -1,8 +1,8 @@
 //! Consumers: what reads the stream and how far behind it falls.
 
-pub mod polling;
+pub mod reader;
 
-pub use polling::{PollingConsumer, ReadBudget};
+pub use reader::{ReadBudget, ShardReader};
 
 use kinesim_sim::LogHistogram;
 

@@ -1,4 +1,11 @@
-//! Shared-throughput consumers: GetRecords pollers (reference `kinesis-facts.md` §3).
+//! Readers of shards: GetRecords pollers sharing a shard's throughput (reference
+//! `kinesis-facts.md` §3), and enhanced fan-out consumers with their own (§4).
+//!
+//! Enhanced fan-out: each consumer has its own 2 MiB/s per shard, whatever the others
+//! do, and records are pushed. In stepped mode all of a step's records become readable at
+//! once (the step's end plus the propagation delay), so a fan-out consumer takes one
+//! delivery per step at that moment plus its push latency, limited by its own byte
+//! bucket; its latency floor is the step, so use a short step for latency detail.
 //!
 //! Every polling consumer of a shard draws on one read budget: a byte bucket refilling
 //! at 2 MiB/s that one call may overdraw by up to 10 MiB, and 5 calls per second in fixed
@@ -16,9 +23,10 @@
 //! poll is scheduled.
 
 use super::ReadCounters;
-use crate::spec::{ConsumerKind, ConsumerSpec, PollingSpec, ReadLimitSpec, StartPosition};
+use crate::spec::{ConsumerKind, ConsumerSpec, PollingSpec, ReadLimitSpec, StartPosition, EFO_BYTES_PER_S};
 use crate::storage::ShardLog;
 use kinesim_sim::sample::uniform01;
+use kinesim_sim::SimDuration;
 use kinesim_sim::{RandomStream, SeedKey, NANOS_PER_MS, NANOS_PER_SEC};
 
 /// Nanoseconds to milliseconds as a multiplication: a division is many times slower on
@@ -67,6 +75,41 @@ impl ReadBudget {
     }
 }
 
+/// A fan-out consumer's own throughput: a 2 MiB/s bucket per shard, one second deep.
+#[derive(Clone, Debug)]
+struct Dedicated {
+    limit: ReadLimitSpec,
+    budgets: Vec<ReadBudget>,
+    /// Offset of the first delivery from the start of a step.
+    delivery_offset_ns: u64,
+}
+
+impl Dedicated {
+    fn new(step: SimDuration, delay: SimDuration) -> Dedicated {
+        let limit = ReadLimitSpec {
+            bytes_per_s: EFO_BYTES_PER_S,
+            calls_per_s: u32::MAX,
+            overdraft_bytes: 0,
+            depth_bytes: EFO_BYTES_PER_S,
+            throttled_calls_count: false,
+        };
+        // Deliveries follow the moment a step's records become readable.
+        let delivery_offset_ns = step.as_nanos() + delay.as_nanos();
+        Dedicated { limit, budgets: Vec::new(), delivery_offset_ns }
+    }
+}
+
+/// The cadence of a fan-out consumer: one delivery per step, as many records as its
+/// budget allows, no jitter (pushes do not race each other).
+fn efo_cadence(step: SimDuration) -> PollingSpec {
+    PollingSpec {
+        poll_interval: step,
+        poll_jitter: SimDuration::ZERO,
+        max_records: 1_000_000,
+        max_bytes: EFO_BYTES_PER_S,
+    }
+}
+
 /// What one GetRecords call did.
 #[derive(Copy, Clone, Debug, Default, PartialEq)]
 pub struct PollOutcome {
@@ -89,9 +132,12 @@ struct Cursor {
     iterator_ns: u64,
 }
 
-pub struct PollingConsumer {
+pub struct ShardReader {
     pub name: String,
+    /// When and how much it asks for (for fan-out: one delivery per step).
     spec: PollingSpec,
+    /// Fan-out: the consumer's own budget per shard; `None` for a shared poller.
+    dedicated: Option<Dedicated>,
     start: StartPosition,
     join_ns: u64,
     polls: RandomStream,
@@ -102,12 +148,19 @@ pub struct PollingConsumer {
     pub totals: ReadCounters,
 }
 
-impl PollingConsumer {
-    pub fn new(spec: &ConsumerSpec, seed: &SeedKey) -> PollingConsumer {
-        let ConsumerKind::Polling(polling) = &spec.kind;
-        PollingConsumer {
+impl ShardReader {
+    /// A reader for `spec`; `step` and `propagation_delay` place fan-out deliveries.
+    pub fn new(spec: &ConsumerSpec, seed: &SeedKey, step: SimDuration, propagation_delay: SimDuration) -> ShardReader {
+        let (polling, dedicated) = match &spec.kind {
+            ConsumerKind::Polling(polling) => (polling.clone(), None),
+            ConsumerKind::Efo(efo) => {
+                (efo_cadence(step), Some(Dedicated::new(step, propagation_delay + efo.push_latency)))
+            }
+        };
+        ShardReader {
             name: spec.name.clone(),
-            spec: polling.clone(),
+            spec: polling,
+            dedicated,
             start: spec.start,
             join_ns: spec.join.as_nanos(),
             polls: RandomStream::new(seed, &format!("consumer/{}/polls", spec.name)),
@@ -122,7 +175,13 @@ impl PollingConsumer {
     pub fn attach(&mut self, shard_slot: usize, log: &ShardLog, now_ns: u64, seed: &SeedKey) {
         assert_eq!(shard_slot, self.cursors.len(), "shards are attached in slot order");
         let mut phase = RandomStream::new(seed, &format!("consumer/{}/phase", self.name));
-        let phase_ns = (uniform01(phase.at_step(shard_slot as u64)) * self.spec.poll_interval.as_nanos() as f64) as u64;
+        let phase_ns = match &mut self.dedicated {
+            Some(dedicated) => {
+                dedicated.budgets.push(ReadBudget::new(&dedicated.limit, now_ns));
+                dedicated.delivery_offset_ns
+            }
+            None => (uniform01(phase.at_step(shard_slot as u64)) * self.spec.poll_interval.as_nanos() as f64) as u64,
+        };
         let first_poll_ns = now_ns.max(self.join_ns) + phase_ns;
         let iterator_ns = now_ns.max(self.join_ns);
         self.cursors.push(Cursor {
@@ -233,6 +292,10 @@ impl PollingConsumer {
         totals.get_records_calls += 1;
         let mut position = cursor.position;
         let mut outcome = PollOutcome::default();
+        let (budget, limit) = match &mut self.dedicated {
+            Some(dedicated) => (&mut dedicated.budgets[shard_slot], &dedicated.limit),
+            None => (budget, limit),
+        };
         match budget.open_call(limit, now_ns) {
             None => {
                 period.read_throttled_calls += 1;
