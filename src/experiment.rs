@@ -913,6 +913,154 @@ impl Validator<'_> {
         Ok(consumers)
     }
 
+    /// Keys that belong to other consumer kinds are refused by name.
+    fn keys_for_kind(&self, key: &str, raw: &RawConsumer) -> Result<(), LoadError> {
+        let lambda_only = [
+            ("batch_size", raw.batch_size.is_some()),
+            ("parallelization_factor", raw.parallelization_factor.is_some()),
+            ("function_duration", raw.function_duration.is_some()),
+            ("error_rate", raw.error_rate.is_some()),
+            ("max_retry_attempts", raw.max_retry_attempts.is_some()),
+            ("max_record_age", raw.max_record_age.is_some()),
+            ("retrieval", raw.retrieval.is_some()),
+        ];
+        let (allowed_kind, fields): (&str, Vec<(&str, bool)>) = match raw.kind.as_str() {
+            "lambda" => (
+                "polling or efo",
+                vec![("processing", raw.processing.is_some()), ("push_latency", raw.push_latency.is_some())],
+            ),
+            "efo" => ("lambda", lambda_only.to_vec()),
+            _ => ("lambda or efo", [lambda_only.to_vec(), vec![("push_latency", raw.push_latency.is_some())]].concat()),
+        };
+        if let Some((field, _)) = fields.iter().find(|(_, set)| *set) {
+            return Err(self.err(
+                format!("{key}.{field}"),
+                format!("applies only to kind = {allowed_kind}, not \"{}\"", raw.kind),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `processing` of a polling or fan-out consumer: one lane per shard, batches of what
+    /// a call returns, three batches of prefetch (the KCL's default pending inputs).
+    fn processing(&self, key: &str, raw: RawProcessing, batch_size: u64) -> Result<ProcessingSpec, LoadError> {
+        let per_record = match (raw.records_per_second, raw.per_record) {
+            (Some(_), Some(_)) => {
+                return Err(self.err(format!("{key}.per_record"), "give `records_per_second` or `per_record`, not both"))
+            }
+            (Some(rate), None) => {
+                if !(rate > 0.0 && rate <= 1e9) {
+                    return Err(self.err(
+                        format!("{key}.records_per_second"),
+                        format!("must be above 0 and at most 1e9, got {rate}"),
+                    ));
+                }
+                SimDuration::from_nanos((1e9 / rate).round() as u64)
+            }
+            (None, per_record) => per_record.map_or(SimDuration::ZERO, |d| d.0),
+        };
+        let fixed = raw.fixed.map_or(SimDuration::ZERO, |d| d.0);
+        if fixed.is_zero() && per_record.is_zero() {
+            return Err(self.err(key, "needs `records_per_second`, `per_record` or `fixed`"));
+        }
+        Ok(ProcessingSpec {
+            lanes: 1,
+            batch_size,
+            fixed,
+            per_record,
+            prefetch_records: 3 * batch_size,
+            error_rate: 0.0,
+            max_retry_attempts: None,
+            max_record_age: None,
+        })
+    }
+
+    /// A Lambda event source mapping (reference §8.2): polls each shard once a second
+    /// (or uses fan-out), batches of `batch_size`, `parallelization_factor` batches per
+    /// shard at once, keeping per-key order.
+    fn lambda(
+        &self,
+        key: &str,
+        raw: RawConsumer,
+        start: StartPosition,
+        join: SimDuration,
+    ) -> Result<ConsumerSpec, LoadError> {
+        let batch_size = raw.batch_size.unwrap_or(100);
+        if !(1..=10_000).contains(&batch_size) {
+            return Err(self.err(format!("{key}.batch_size"), format!("must be between 1 and 10000, got {batch_size}")));
+        }
+        let lanes = raw.parallelization_factor.unwrap_or(1);
+        if !(1..=10).contains(&lanes) {
+            return Err(
+                self.err(format!("{key}.parallelization_factor"), format!("must be between 1 and 10, got {lanes}"))
+            );
+        }
+        let duration = raw.function_duration.ok_or_else(|| {
+            self.err(
+                format!("{key}.function_duration"),
+                "is required for a lambda consumer, e.g. \"200ms\" or { fixed = \"50ms\", per_record = \"1ms\" }",
+            )
+        })?;
+        let (fixed, per_record) =
+            (duration.fixed.map_or(SimDuration::ZERO, |d| d.0), duration.per_record.map_or(SimDuration::ZERO, |d| d.0));
+        if fixed.is_zero() && per_record.is_zero() || fixed > SimDuration::from_secs(900) {
+            return Err(
+                self.err(format!("{key}.function_duration"), "must be above 0 and at most \"15m\" (Lambda's timeout)")
+            );
+        }
+        let error_rate = raw.error_rate.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&error_rate) {
+            return Err(
+                self.err(format!("{key}.error_rate"), format!("must be a probability from 0 to 1, got {error_rate}"))
+            );
+        }
+        let max_retry_attempts = match raw.max_retry_attempts.unwrap_or(-1) {
+            -1 => None,
+            attempts @ 0..=10_000 => Some(attempts as u32),
+            other => {
+                return Err(self.err(
+                    format!("{key}.max_retry_attempts"),
+                    format!("must be -1 (until the record expires) or 0 to 10000, got {other}"),
+                ))
+            }
+        };
+        let max_record_age = raw.max_record_age.map(|d| d.0);
+        if let Some(age) = max_record_age {
+            if age < SimDuration::from_secs(60) || age > SimDuration::from_secs(604_800) {
+                return Err(self.err(
+                    format!("{key}.max_record_age"),
+                    "must be from \"60s\" to \"7d\" (leave it out for no limit)",
+                ));
+            }
+        }
+        let kind = match raw.retrieval.as_deref() {
+            None | Some("polling") => ConsumerKind::Polling(PollingSpec {
+                poll_interval: SimDuration::from_secs(1),
+                poll_jitter: SimDuration::from_millis(200),
+                max_records: 10_000,
+                max_bytes: 10 * MIB,
+            }),
+            Some("efo") => ConsumerKind::Efo(EfoSpec { push_latency: SimDuration::from_millis(20) }),
+            Some(other) => {
+                return Err(
+                    self.err(format!("{key}.retrieval"), format!("allowed: \"polling\", \"efo\"; got \"{other}\""))
+                )
+            }
+        };
+        let processing = ProcessingSpec {
+            lanes: lanes as u32,
+            batch_size,
+            fixed,
+            per_record,
+            // Enough fetched ahead to keep every lane busy for two batches.
+            prefetch_records: (2 * lanes * batch_size).max(10_000),
+            error_rate,
+            max_retry_attempts,
+            max_record_age,
+        };
+        Ok(ConsumerSpec { name: raw.name, start, join, kind, processing: Some(processing) })
+    }
+
     /// A point in the run: a duration from its start ("5m") or an RFC 3339 time (which
     /// needs the run's `start`).
     fn timestamp(&self, key: &str, text: &str, start_unix_s: Option<i64>) -> Result<SimDuration, LoadError> {
@@ -935,15 +1083,16 @@ impl Validator<'_> {
         duration: SimDuration,
         start_unix_s: Option<i64>,
     ) -> Result<ConsumerSpec, LoadError> {
-        if !["polling", "efo"].contains(&raw.kind.as_str()) {
+        if !["polling", "efo", "lambda"].contains(&raw.kind.as_str()) {
             return Err(self.err(
                 format!("{key}.kind"),
                 format!(
-                    "allowed: \"polling\", \"efo\" (kcl, lambda and firehose are not available yet), got \"{}\"",
+                    "allowed: \"polling\", \"efo\", \"lambda\" (kcl and firehose are not available yet), got \"{}\"",
                     raw.kind
                 ),
             ));
         }
+        self.keys_for_kind(key, &raw)?;
         let start = match (raw.start.as_deref(), raw.timestamp.as_deref()) {
             (Some("at_timestamp"), Some(text)) => {
                 StartPosition::AtTimestamp(self.timestamp(&format!("{key}.timestamp"), text, start_unix_s)?)
@@ -1007,15 +1156,26 @@ impl Validator<'_> {
             if push_latency > SimDuration::from_secs(10) {
                 return Err(self.err(format!("{key}.push_latency"), "must be at most \"10s\""));
             }
-            return Ok(ConsumerSpec { name: raw.name, start, join, kind: ConsumerKind::Efo(EfoSpec { push_latency }) });
+            let processing =
+                raw.processing.map(|p| self.processing(&format!("{key}.processing"), p, 10_000)).transpose()?;
+            return Ok(ConsumerSpec {
+                name: raw.name,
+                start,
+                join,
+                kind: ConsumerKind::Efo(EfoSpec { push_latency }),
+                processing,
+            });
         }
-        if raw.push_latency.is_some() {
-            return Err(self.err(format!("{key}.push_latency"), "applies only to kind = \"efo\""));
+        if raw.kind == "lambda" {
+            return self.lambda(key, raw, start, join);
         }
+        let processing =
+            raw.processing.map(|p| self.processing(&format!("{key}.processing"), p, max_records)).transpose()?;
         Ok(ConsumerSpec {
             name: raw.name,
             start,
             join,
+            processing,
             kind: ConsumerKind::Polling(PollingSpec {
                 poll_interval,
                 poll_jitter,

@@ -207,6 +207,58 @@ pub struct RawConsumer {
     pub max_records: Option<u64>,
     pub max_bytes: Option<Size>,
     pub push_latency: Option<Duration>,
+    pub processing: Option<RawProcessing>,
+    pub retrieval: Option<String>,
+    pub batch_size: Option<u64>,
+    pub parallelization_factor: Option<u64>,
+    pub function_duration: Option<RawFunctionDuration>,
+    pub error_rate: Option<f64>,
+    pub max_retry_attempts: Option<i64>,
+    pub max_record_age: Option<Duration>,
+}
+
+/// `processing` of a polling or fan-out consumer: a rate, or a per-batch duration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProcessing {
+    pub records_per_second: Option<f64>,
+    pub fixed: Option<Duration>,
+    pub per_record: Option<Duration>,
+}
+
+/// Lambda's `function_duration`: one duration, or `{ fixed, per_record }`.
+#[derive(Debug)]
+pub struct RawFunctionDuration {
+    pub fixed: Option<Duration>,
+    pub per_record: Option<Duration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FunctionDurationParts {
+    fixed: Option<Duration>,
+    per_record: Option<Duration>,
+}
+
+impl<'de> Deserialize<'de> for RawFunctionDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PartsVisitor;
+        impl<'de> Visitor<'de> for PartsVisitor {
+            type Value = RawFunctionDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as \"200ms\", or a table { fixed = \"50ms\", per_record = \"1ms\" }")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawFunctionDuration, E> {
+                let fixed = parse_duration(text).map_err(E::custom)?;
+                Ok(RawFunctionDuration { fixed: Some(Duration(fixed)), per_record: None })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawFunctionDuration, A::Error> {
+                let parts = FunctionDurationParts::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(RawFunctionDuration { fixed: parts.fixed, per_record: parts.per_record })
+            }
+        }
+        deserializer.deserialize_any(PartsVisitor)
+    }
 }
 
 /// A duration written as a string such as `"90s"`.

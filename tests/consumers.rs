@@ -173,3 +173,57 @@ fn fan_out_consumers_each_get_two_mib_per_second() {
     let fan = result.summary.consumers.iter().find(|c| c.name == "fan-0").unwrap();
     assert_eq!(fan.read_throttled_calls, 0, "fan-out is never throttled by others");
 }
+
+fn lambda_run(keys: &str, parallelization: u32) -> kinesim_models::RunSummary {
+    let (result, _) = common::run_toml(&format!(
+        r#"
+        seed = 23
+        duration = "10m"
+        [stream]
+        shards = 2
+        [[producers]]
+        name = "p"
+        rate = 1500
+        keys = {keys}
+        [[consumers]]
+        name = "fn"
+        kind = "lambda"
+        start = "trim_horizon"
+        batch_size = 100
+        parallelization_factor = {parallelization}
+        function_duration = "500ms"
+        "#
+    ));
+    result.summary
+}
+
+/// With a fixed function duration and many keys, a Lambda mapping that cannot keep up
+/// processes shards x parallelization x batch size / duration records a second:
+/// 2 x 2 x 100 / 0.5 s = 800 records/s, while 1,500 are offered.
+#[test]
+fn lambda_throughput_is_shards_times_parallelization_times_batch_over_duration() {
+    let s = lambda_run("{ kind = \"uniform\", count = 10000 }", 2);
+    let consumer = &s.consumers[0];
+    let per_s = consumer.read_records as f64 / 600.0;
+    assert!((per_s - 800.0).abs() < 800.0 * 0.03, "processed {per_s} records/s");
+    assert!(consumer.iterator_age_ms_max > 60_000.0, "it falls behind: {}", consumer.iterator_age_ms_max);
+    assert_eq!(
+        s.accepted_records,
+        consumer.read_records
+            + consumer.discarded_records
+            + consumer.expired_unread_records
+            + consumer.unread_records_end
+    );
+}
+
+/// Parallelization keeps per-key order, so when one key carries most of a shard's
+/// records, more lanes barely help: the hot key's lane is the bottleneck.
+#[test]
+fn lambda_parallelization_does_not_help_a_hot_key() {
+    let hot = "{ kind = \"hot\", count = 1000, hot = 1, share = 0.9 }";
+    let one = lambda_run(hot, 1).consumers[0].read_records as f64;
+    let ten = lambda_run(hot, 10).consumers[0].read_records as f64;
+    let spread_ten = lambda_run("{ kind = \"uniform\", count = 10000 }", 10).consumers[0].read_records as f64;
+    assert!(ten < 1.6 * one, "10 lanes: {ten} vs 1 lane: {one}");
+    assert!(spread_ten > 2.0 * ten, "without a hot key 10 lanes process {spread_ten}");
+}

@@ -62,6 +62,9 @@ pub struct ConsumerSummary {
     pub expired_unread_records: u64,
     /// Records written before the consumer's start position (never meant to be read).
     pub skipped_records: u64,
+    /// Records processing gave up on (failed past their retries, or too old).
+    pub discarded_records: u64,
+    pub failed_batches: u64,
     pub reprocessed_records: u64,
     pub read_throttled_calls: u64,
     pub get_records_calls: u64,
@@ -305,6 +308,7 @@ impl<'a> Simulation<'a> {
         for producer in &mut simulation.producers {
             producer.project(&simulation.shards.ranges, &simulation.shards.open);
         }
+        simulation.set_lane_weights();
         simulation
     }
 
@@ -381,6 +385,32 @@ impl<'a> Simulation<'a> {
         }
     }
 
+    /// Divides each shard's records over the lanes of consumers with several (Lambda's
+    /// parallelization factor) by partition key, as Lambda keeps per-key order: a key's
+    /// records all go to one lane, so a hot key loads one lane.
+    fn set_lane_weights(&mut self) {
+        let mut points = Vec::new();
+        for consumer in &mut self.consumers {
+            let Some(processor) = consumer.processor_mut() else { continue };
+            let lanes = processor.lanes() as usize;
+            if lanes == 1 {
+                continue;
+            }
+            for (slot, range) in self.shards.ranges.iter().enumerate() {
+                let mut weights = vec![0.0; lanes];
+                for producer in &self.producers {
+                    points.clear();
+                    producer.keys().weighted_points(*range, &mut points);
+                    let rate = producer.offered_expected_rate();
+                    for (hash, weight) in &points {
+                        weights[(hash % lanes as u128) as usize] += weight * rate;
+                    }
+                }
+                processor.set_weights(slot, &weights);
+            }
+        }
+    }
+
     /// The hash key that best halves a range's offered load at this moment.
     fn balanced_split(&self, range: HashRange) -> Option<u128> {
         let mut points = Vec::new();
@@ -407,6 +437,7 @@ impl<'a> Simulation<'a> {
             producer.project(&self.shards.ranges, &self.shards.open);
             producer.reroute(parent as u32, low as u32, low as u32 + 1);
         }
+        self.set_lane_weights();
         self.reshard_operations += 1;
         self.shards_open_max = self.shards_open_max.max(self.shards_open() as u32);
         self.recorder.event(&EventRow {
@@ -569,6 +600,9 @@ impl<'a> Simulation<'a> {
                 stream.iterator_age_ms_max = stream.iterator_age_ms_max.max(outcome.iterator_age_ms);
                 polls += 1;
                 assert!(polls <= polls_max, "polls per shard per step are bounded by the poll interval");
+            }
+            for consumer in &mut self.consumers {
+                consumer.process(slot, t1.as_nanos());
             }
         }
     }
@@ -780,13 +814,20 @@ impl<'a> Simulation<'a> {
     }
 
     fn consumer_summary(&self, consumer: &ShardReader, accepted_records: u64) -> ConsumerSummary {
-        let unread_records_end: u64 =
-            (0..self.shards.ids.len()).map(|slot| self.shards.logs[slot].offset_end() - consumer.position(slot)).sum();
+        // Unread: still in the stream past the consumer's position, or fetched and waiting
+        // to be processed.
+        let unread_records_end: u64 = (0..self.shards.ids.len())
+            .map(|slot| self.shards.logs[slot].offset_end() - consumer.position(slot) + consumer.queued(slot))
+            .sum();
         let totals = &consumer.totals;
         assert_eq!(
             accepted_records,
-            totals.skipped_records + totals.read_records + totals.expired_unread_records + unread_records_end,
-            "conservation per consumer: accepted = skipped + read + expired unread + unread"
+            totals.skipped_records
+                + totals.read_records
+                + totals.discarded_records
+                + totals.expired_unread_records
+                + unread_records_end,
+            "conservation per consumer: accepted = skipped + read + discarded + expired unread + unread"
         );
         ConsumerSummary {
             name: consumer.name.clone(),
@@ -795,6 +836,8 @@ impl<'a> Simulation<'a> {
             iterator_age_ms_max: totals.iterator_age_ms_max,
             expired_unread_records: totals.expired_unread_records,
             skipped_records: totals.skipped_records,
+            discarded_records: totals.discarded_records,
+            failed_batches: totals.failed_batches,
             reprocessed_records: 0,
             read_throttled_calls: totals.read_throttled_calls,
             get_records_calls: totals.get_records_calls,

@@ -174,6 +174,12 @@ impl Producer {
         &self.keys
     }
 
+    /// The offered rate at the start of the run (records/s), to weigh producers against
+    /// each other before any traffic was offered.
+    pub fn offered_expected_rate(&self) -> f64 {
+        crate::rates::rate_at(&self.spec.rate, SimTime::ZERO, 0).max(1e-9)
+    }
+
     /// User records offered but neither accepted nor given up: waiting for a retry, in
     /// the buffer, or held back by a blocked application.
     pub fn in_flight_records(&self) -> u64 {

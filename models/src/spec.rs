@@ -369,6 +369,29 @@ pub struct ConsumerSpec {
     /// later at `trim_horizon` backfills what the stream still holds.
     pub join: SimDuration,
     pub kind: ConsumerKind,
+    /// What it does with fetched records; `None`: it keeps up with anything it fetches.
+    pub processing: Option<ProcessingSpec>,
+}
+
+/// Batch processing of fetched records (see `consumer::processing`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcessingSpec {
+    /// Batches processed at once per shard: 1, or Lambda's parallelization factor.
+    pub lanes: u32,
+    /// Records per batch (Lambda's BatchSize; a poller's records per call).
+    pub batch_size: u64,
+    /// Batch duration: `fixed + per_record * n`.
+    pub fixed: SimDuration,
+    pub per_record: SimDuration,
+    /// Records fetched ahead of processing per shard, at most.
+    pub prefetch_records: u64,
+    /// Probability that a batch fails.
+    pub error_rate: f64,
+    /// Retries of a failed batch before it is discarded (`None`: until it succeeds or its
+    /// records pass `max_record_age`).
+    pub max_retry_attempts: Option<u32>,
+    /// Records older than this are discarded unprocessed (`None`: no limit).
+    pub max_record_age: Option<SimDuration>,
 }
 
 /// Where a consumer's iterator starts (reference §3.1).

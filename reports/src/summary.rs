@@ -28,6 +28,8 @@ pub fn summary_json(context: &SummaryContext, summary: &RunSummary) -> Value {
                 "iterator_age_ms_max": consumer.iterator_age_ms_max,
                 "expired_unread_records": consumer.expired_unread_records,
                 "skipped_records": consumer.skipped_records,
+                "discarded_records": consumer.discarded_records,
+                "failed_batches": consumer.failed_batches,
                 "reprocessed_records": consumer.reprocessed_records,
                 "read_throttled_calls": consumer.read_throttled_calls,
                 "get_records_calls": consumer.get_records_calls,

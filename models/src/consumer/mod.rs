@@ -1,5 +1,6 @@
 //! Consumers: what reads the stream and how far behind it falls.
 
+pub mod processing;
 pub mod reader;
 
 pub use reader::{ReadBudget, ShardReader};
@@ -18,6 +19,10 @@ pub struct ReadCounters {
     /// Records the consumer never meant to read: written before its `latest` or
     /// `at_timestamp` start position.
     pub skipped_records: u64,
+    /// Records processing gave up: failed past their retries or past their maximum age.
+    pub discarded_records: u64,
+    /// Batches that failed and were retried.
+    pub failed_batches: u64,
     /// End-to-end latency of records read: from creation at the producer to delivery.
     pub latency_ms: LogHistogram,
 }
@@ -32,6 +37,8 @@ impl Default for ReadCounters {
             iterator_age_ms_max: 0.0,
             expired_unread_records: 0,
             skipped_records: 0,
+            discarded_records: 0,
+            failed_batches: 0,
             latency_ms: LogHistogram::new(),
         }
     }
@@ -46,6 +53,8 @@ impl ReadCounters {
         self.iterator_age_ms_max = 0.0;
         self.expired_unread_records = 0;
         self.skipped_records = 0;
+        self.discarded_records = 0;
+        self.failed_batches = 0;
         self.latency_ms.clear();
     }
 }

@@ -22,6 +22,7 @@
 //! response, as CloudWatch defines `GetRecords.IteratorAgeMilliseconds`, §9); the next
 //! poll is scheduled.
 
+use super::processing::{Piece, Processor};
 use super::ReadCounters;
 use crate::spec::{ConsumerKind, ConsumerSpec, PollingSpec, ReadLimitSpec, StartPosition, EFO_BYTES_PER_S};
 use crate::storage::ShardLog;
@@ -110,6 +111,12 @@ fn efo_cadence(step: SimDuration) -> PollingSpec {
     }
 }
 
+/// Whether a due poll made a call, and the call's byte allowance (`None`: throttled).
+enum Call {
+    Skipped,
+    Made(Option<u64>),
+}
+
 /// What one GetRecords call did.
 #[derive(Copy, Clone, Debug, Default, PartialEq)]
 pub struct PollOutcome {
@@ -138,6 +145,11 @@ pub struct ShardReader {
     spec: PollingSpec,
     /// Fan-out: the consumer's own budget per shard; `None` for a shared poller.
     dedicated: Option<Dedicated>,
+    /// Batch processing of fetched records; `None`: fetched means delivered.
+    processor: Option<Processor>,
+    processing_errors: RandomStream,
+    /// Scratch for the pieces of one fetch.
+    pieces: Vec<Piece>,
     start: StartPosition,
     join_ns: u64,
     polls: RandomStream,
@@ -161,6 +173,9 @@ impl ShardReader {
             name: spec.name.clone(),
             spec: polling,
             dedicated,
+            processor: spec.processing.as_ref().map(Processor::new),
+            processing_errors: RandomStream::new(seed, &format!("consumer/{}/processing", spec.name)),
+            pieces: Vec::new(),
             start: spec.start,
             join_ns: spec.join.as_nanos(),
             polls: RandomStream::new(seed, &format!("consumer/{}/polls", spec.name)),
@@ -183,6 +198,9 @@ impl ShardReader {
             None => (uniform01(phase.at_step(shard_slot as u64)) * self.spec.poll_interval.as_nanos() as f64) as u64,
         };
         let first_poll_ns = now_ns.max(self.join_ns) + phase_ns;
+        if let Some(processor) = &mut self.processor {
+            processor.attach(now_ns.max(self.join_ns));
+        }
         let iterator_ns = now_ns.max(self.join_ns);
         self.cursors.push(Cursor {
             position: log.offset_first(),
@@ -251,6 +269,24 @@ impl ShardReader {
     /// Positions the poll-jitter stream for a step (once per step, before any poll).
     pub fn begin_step(&mut self, step: u64) {
         self.polls.at_step(step);
+        self.processing_errors.at_step(step);
+    }
+
+    /// The batch processor, for consumers that process what they fetch.
+    pub fn processor_mut(&mut self) -> Option<&mut Processor> {
+        self.processor.as_mut()
+    }
+
+    /// Records fetched from a shard but not yet processed.
+    pub fn queued(&self, shard_slot: usize) -> u64 {
+        self.processor.as_ref().map_or(0, |p| p.queued(shard_slot))
+    }
+
+    /// Runs processing on a shard up to `until_ns` (once per step, after the polls).
+    pub fn process(&mut self, shard_slot: usize, until_ns: u64) {
+        let Some(processor) = &mut self.processor else { return };
+        let rng = self.processing_errors.rng();
+        processor.process(shard_slot, until_ns, rng, [&mut self.period[shard_slot], &mut self.totals]);
     }
 
     /// Records that expired before this consumer read them: everything below `offset`.
@@ -296,28 +332,50 @@ impl ShardReader {
             Some(dedicated) => (&mut dedicated.budgets[shard_slot], &dedicated.limit),
             None => (budget, limit),
         };
-        match budget.open_call(limit, now_ns) {
-            None => {
+        // A processing consumer fetches only what its prefetch has room for; with no room
+        // it makes no call at all.
+        let room = self.processor.as_ref().map_or(u64::MAX, |p| p.room(shard_slot));
+        let call = if room == 0 { Call::Skipped } else { Call::Made(budget.open_call(limit, now_ns)) };
+        match call {
+            Call::Skipped => {
+                period.get_records_calls -= 1;
+                totals.get_records_calls -= 1;
+            }
+            Call::Made(None) => {
                 period.read_throttled_calls += 1;
                 totals.read_throttled_calls += 1;
                 outcome.throttled = true;
             }
-            Some(bytes_allowed) => {
+            Call::Made(Some(bytes_allowed)) => {
                 let bytes_max = bytes_allowed.min(self.spec.max_bytes);
-                let read =
-                    log.read(position, now_ns, u64::from(self.spec.max_records), bytes_max, |records, latency_ns| {
+                let records_max = u64::from(self.spec.max_records).min(room);
+                let processing = self.processor.is_some();
+                let pieces = &mut self.pieces;
+                pieces.clear();
+                let read = log.read(position, now_ns, records_max, bytes_max, |records, latency_ns| {
+                    if processing {
+                        pieces.push(Piece { records, origin_ns: now_ns.saturating_sub(latency_ns) });
+                    } else {
                         // Only the period histogram is fed here; it is merged into the
                         // run's histogram when the period closes (`take_period`).
                         period.latency_ms.add(latency_ns as f64 * MS_PER_NS, records);
-                    });
+                    }
+                });
                 budget.charge(read.bytes);
                 position += read.records;
                 let age_ms =
                     if read.records == 0 { 0.0 } else { (now_ns - read.arrival_last_ns) as f64 / NANOS_PER_MS as f64 };
                 for counters in [&mut *period, &mut *totals] {
-                    counters.read_records += read.records;
+                    if !processing {
+                        counters.read_records += read.records;
+                    }
                     counters.read_bytes += read.bytes;
                     counters.iterator_age_ms_max = counters.iterator_age_ms_max.max(age_ms);
+                }
+                if let Some(processor) = &mut self.processor {
+                    for piece in &self.pieces {
+                        processor.accept(shard_slot, *piece);
+                    }
                 }
                 outcome =
                     PollOutcome { records: read.records, bytes: read.bytes, throttled: false, iterator_age_ms: age_ms };

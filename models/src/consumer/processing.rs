@@ -1,0 +1,190 @@
+//! What a consumer does with the records it fetched: process them in batches, on one
+//! lane per shard (a KCL record processor, a polling application) or several (a Lambda
+//! event source mapping with a parallelization factor).
+//!
+//! Lifecycle: a fetch hands records to the shard's lanes, split by partition key (records
+//! of one key always go to the same lane, as Lambda keeps per-key order, so a hot key
+//! gets no help from more lanes). Each lane processes a batch of up to `batch_size`
+//! records at a time, for `fixed + per_record * n`; a batch may fail (`error_rate`) and be
+//! retried, blocking its lane, until `max_retry_attempts`, after which it is discarded
+//! (counted). Records older than `max_record_age` are discarded unprocessed. Fetching
+//! waits for room: at most `prefetch_records` wait per shard, so when processing cannot
+//! keep up the backlog stays in the stream and the iterator age grows.
+//!
+//! "Read" for such a consumer means processed: delivered to the application.
+
+use super::ReadCounters;
+use crate::spec::ProcessingSpec;
+use kinesim_sim::sample::uniform01;
+use kinesim_sim::ChaCha8Rng;
+use std::collections::VecDeque;
+
+/// Records fetched together, with the time their latency counts from (creation at the
+/// producer, as far as the stream knows it).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Piece {
+    pub records: u64,
+    pub origin_ns: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Lane {
+    queue: VecDeque<Piece>,
+    queued: u64,
+    busy_until_ns: u64,
+    /// Failed attempts of the batch at the head of the lane.
+    failures: u32,
+}
+
+/// The most pieces one lane holds (a bound, asserted).
+const LANE_PIECES_MAX: usize = 1 << 20;
+
+/// Batches one lane may start in one step, whatever the durations (a bound).
+const BATCHES_PER_STEP_MAX: u32 = 1_000_000;
+
+#[derive(Clone, Debug)]
+pub struct Processor {
+    spec: ProcessingSpec,
+    /// Per shard: lanes and the share of the shard's records each lane gets.
+    lanes: Vec<Vec<Lane>>,
+    weights: Vec<Vec<f64>>,
+}
+
+impl Processor {
+    pub fn new(spec: &ProcessingSpec) -> Processor {
+        assert!(spec.lanes >= 1 && spec.batch_size >= 1);
+        Processor { spec: spec.clone(), lanes: Vec::new(), weights: Vec::new() }
+    }
+
+    pub fn lanes(&self) -> u32 {
+        self.spec.lanes
+    }
+
+    pub fn attach(&mut self, now_ns: u64) {
+        let lanes = self.spec.lanes as usize;
+        self.lanes.push(vec![Lane { busy_until_ns: now_ns, ..Lane::default() }; lanes]);
+        self.weights.push(vec![1.0 / lanes as f64; lanes]);
+    }
+
+    /// Sets how a shard's records divide over its lanes (by partition key).
+    pub fn set_weights(&mut self, shard_slot: usize, weights: &[f64]) {
+        let total: f64 = weights.iter().sum();
+        if total > 0.0 {
+            self.weights[shard_slot] = weights.iter().map(|w| w / total).collect();
+        }
+    }
+
+    /// Records fetched but not processed yet on a shard.
+    pub fn queued(&self, shard_slot: usize) -> u64 {
+        self.lanes[shard_slot].iter().map(|lane| lane.queued).sum()
+    }
+
+    /// How many records a fetch may take now.
+    pub fn room(&self, shard_slot: usize) -> u64 {
+        self.spec.prefetch_records.saturating_sub(self.queued(shard_slot))
+    }
+
+    /// Hands fetched records to the shard's lanes by their weights.
+    pub fn accept(&mut self, shard_slot: usize, piece: Piece) {
+        let weights = &self.weights[shard_slot];
+        let mut left = piece.records;
+        let lane_count = weights.len();
+        for (index, lane) in self.lanes[shard_slot].iter_mut().enumerate() {
+            let records =
+                if index + 1 == lane_count { left } else { ((piece.records as f64 * weights[index]) as u64).min(left) };
+            left -= records;
+            if records > 0 {
+                lane.queue.push_back(Piece { records, origin_ns: piece.origin_ns });
+                lane.queued += records;
+                assert!(lane.queue.len() <= LANE_PIECES_MAX, "lane queues are bounded");
+            }
+        }
+    }
+
+    /// Runs the shard's lanes until `until_ns`: every batch that can start before then
+    /// starts (and is counted when it completes or is discarded).
+    pub fn process(
+        &mut self,
+        shard_slot: usize,
+        until_ns: u64,
+        rng: &mut ChaCha8Rng,
+        counters: [&mut ReadCounters; 2],
+    ) {
+        let [period, totals] = counters;
+        for lane in &mut self.lanes[shard_slot] {
+            let mut batches = 0;
+            while lane.queued > 0 && lane.busy_until_ns < until_ns {
+                batches += 1;
+                assert!(batches <= BATCHES_PER_STEP_MAX, "batches per step are bounded");
+                run_batch(&self.spec, lane, rng, [&mut *period, &mut *totals]);
+            }
+        }
+    }
+}
+
+/// Starts the batch at the head of a lane: discards records past their maximum age,
+/// then processes (or fails, retries, and finally discards) a batch.
+fn run_batch(spec: &ProcessingSpec, lane: &mut Lane, rng: &mut ChaCha8Rng, counters: [&mut ReadCounters; 2]) {
+    let [period, totals] = counters;
+    let start_ns = lane.busy_until_ns;
+    if let Some(age) = spec.max_record_age {
+        while let Some(head) = lane.queue.front() {
+            if start_ns.saturating_sub(head.origin_ns) <= age.as_nanos() {
+                break;
+            }
+            let head = lane.queue.pop_front().expect("checked");
+            lane.queued -= head.records;
+            period.discarded_records += head.records;
+            totals.discarded_records += head.records;
+        }
+        if lane.queued == 0 {
+            return;
+        }
+    }
+    let batch = take_batch(lane, spec.batch_size);
+    let records: u64 = batch.iter().map(|piece| piece.records).sum();
+    let duration_ns = spec.fixed.as_nanos() + spec.per_record.as_nanos() * records;
+    let completion_ns = start_ns + duration_ns.max(1);
+    lane.busy_until_ns = completion_ns;
+    let failed = spec.error_rate > 0.0 && uniform01(rng) < spec.error_rate;
+    if failed && spec.max_retry_attempts.is_none_or(|max| lane.failures < max) {
+        // The batch is retried, blocking the lane: put it back at the head.
+        lane.failures += 1;
+        period.failed_batches += 1;
+        totals.failed_batches += 1;
+        for piece in batch.into_iter().rev() {
+            lane.queued += piece.records;
+            lane.queue.push_front(piece);
+        }
+        return;
+    }
+    lane.failures = 0;
+    for counters in [period, totals] {
+        if failed {
+            counters.discarded_records += records;
+            continue;
+        }
+        counters.read_records += records;
+        for piece in &batch {
+            counters.latency_ms.add((completion_ns.saturating_sub(piece.origin_ns)) as f64 * 1e-6, piece.records);
+        }
+    }
+}
+
+/// Takes up to `batch_size` records from the head of a lane.
+fn take_batch(lane: &mut Lane, batch_size: u64) -> Vec<Piece> {
+    let mut batch = Vec::new();
+    let mut left = batch_size;
+    while left > 0 {
+        let Some(head) = lane.queue.front_mut() else { break };
+        let records = head.records.min(left);
+        batch.push(Piece { records, origin_ns: head.origin_ns });
+        head.records -= records;
+        left -= records;
+        lane.queued -= records;
+        if head.records == 0 {
+            lane.queue.pop_front();
+        }
+    }
+    batch
+}
