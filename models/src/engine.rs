@@ -318,7 +318,7 @@ impl<'a> Simulation<'a> {
         shards.ids.push(ShardId(slot as u32));
         shards.ranges.push(range);
         shards.allowances.push(self.admission.fresh(now.as_nanos()));
-        shards.logs.push(ShardLog::new());
+        shards.logs.push(ShardLog::new(self.spec.stream.propagation_delay.as_nanos()));
         shards.budgets.push(ReadBudget::new(&self.spec.stream.read_limit, now.as_nanos()));
         shards.demand.push(ShardDemand::default());
         shards.stored.push(StepStore::default());
@@ -343,12 +343,14 @@ impl<'a> Simulation<'a> {
         for (index, action) in spec.actions.iter().enumerate() {
             queue.schedule(SimTime::ZERO + action.at, phase::CONTROL, Event::Action(index));
         }
-        queue.schedule(SimTime::ZERO + spec.metrics_period, phase::METRICS, Event::CloseStreamPeriod);
+        // A period longer than the run closes at the run's end, like the last period.
+        let first_close = |period: SimDuration| SimTime::ZERO + period.min(spec.duration);
+        queue.schedule(first_close(spec.metrics_period), phase::METRICS, Event::CloseStreamPeriod);
         if let Some(period) = spec.output.shards_period {
-            queue.schedule(SimTime::ZERO + period, phase::METRICS, Event::CloseShardPeriod);
+            queue.schedule(first_close(period), phase::METRICS, Event::CloseShardPeriod);
         }
         if let Some(period) = spec.output.consumers_period {
-            queue.schedule(SimTime::ZERO + period, phase::METRICS, Event::CloseConsumerPeriod);
+            queue.schedule(first_close(period), phase::METRICS, Event::CloseConsumerPeriod);
         }
     }
 
@@ -567,8 +569,7 @@ impl<'a> Simulation<'a> {
         }
         let age_ns = (stored.age_sum_ns / u128::from(stored.records)) as u64;
         let arrival_last_ns = demand.filled_at_ns.min(t1.as_nanos() - 1).max(t0.as_nanos());
-        let readable_at_ns = t1.as_nanos() + self.spec.stream.propagation_delay.as_nanos();
-        shards.logs[slot].append(stored.records, stored.bytes, t0.as_nanos(), arrival_last_ns, readable_at_ns, age_ns);
+        shards.logs[slot].append(stored.records, stored.bytes, t0.as_nanos(), arrival_last_ns, age_ns);
     }
 
     /// Serves every poll due in `[t0, t1)`, shard by shard, in the order the polls arrive.

@@ -418,7 +418,8 @@ impl Producer {
             };
             self.requeue_or_expire(batch, t1.as_nanos(), step);
             if kept.records == 0 {
-                out.swap_remove(index);
+                // `remove` keeps the order: older records keep their claim on the limiter.
+                out.remove(index);
             } else {
                 out[index] = kept;
                 index += 1;
@@ -541,7 +542,8 @@ impl Producer {
         assert!(slots < self.wheel.len(), "the retry wheel holds the longest wait");
         let span_ns = (due_last_ns - due_first_ns) as f64;
         for (i, weight) in self.split_weights[..slots].iter_mut().enumerate() {
-            let start = ((step_first + i as u64) * step_ns).max(due_first_ns);
+            // The first slot also takes the part of the window inside the current step.
+            let start = if i == 0 { due_first_ns } else { ((step_first + i as u64) * step_ns).max(due_first_ns) };
             let end = ((step_first + i as u64 + 1) * step_ns).min(due_last_ns);
             *weight = if span_ns == 0.0 { 1.0 } else { end.saturating_sub(start) as f64 };
         }

@@ -108,27 +108,18 @@ fn piecewise_constant(steps: &[(SimDuration, f64)], a: f64, b: f64) -> f64 {
     total
 }
 
-/// Seconds of `[a, b)` that fall inside bursts `[first + k*every, first + k*every + length)`.
+/// Seconds of `[a, b)` that fall inside bursts `[first + k*every, first + k*every + length)`,
+/// in closed form: the burst time before `b` minus the burst time before `a`.
 fn burst_overlap(a: f64, b: f64, first: f64, every: f64, length: f64) -> f64 {
-    if b <= first {
-        return 0.0;
-    }
-    let k_first = libm::floor(((a - first) / every).max(0.0)) as u64;
-    let mut total = 0.0;
-    let mut k = k_first;
-    loop {
-        let start = first + every * k as f64;
-        if start >= b {
-            break;
+    let burst_time_before = |t: f64| {
+        if t <= first {
+            return 0.0;
         }
-        let overlap = b.min(start + length) - a.max(start);
-        if overlap > 0.0 {
-            total += overlap;
-        }
-        k += 1;
-        assert!(k - k_first < 1_000_000, "burst loop is bounded by the step length");
-    }
-    total
+        let periods = libm::floor((t - first) / every);
+        let into = t - first - periods * every;
+        periods * length + into.min(length)
+    };
+    (burst_time_before(b) - burst_time_before(a)).max(0.0)
 }
 
 fn trace_records(rates: &[f64], period: f64, offset: f64, a: f64, b: f64) -> f64 {

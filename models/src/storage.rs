@@ -26,7 +26,6 @@ pub struct Block {
     pub bytes: u64,
     pub arrival_first_ns: u64,
     pub arrival_last_ns: u64,
-    pub readable_at_ns: u64,
     /// Mean time from a record's creation at its producer to its arrival at the shard.
     pub age_at_arrival_ns: u64,
 }
@@ -82,6 +81,20 @@ impl Block {
         lo
     }
 
+    /// One past the last record that arrived at or before `cutoff_ns` (arrivals grow
+    /// through a block, so the readable records are a prefix).
+    fn readable_end(&self, cutoff_ns: u64) -> u64 {
+        if self.arrival_last_ns <= cutoff_ns {
+            return self.offset_end();
+        }
+        if cutoff_ns < self.arrival_first_ns || self.records <= 1 {
+            return self.offset_first;
+        }
+        let span = (self.arrival_last_ns - self.arrival_first_ns) as f64;
+        let readable = ((cutoff_ns - self.arrival_first_ns) as f64 / span * (self.records - 1) as f64) as u64 + 1;
+        self.offset_first + readable.min(self.records)
+    }
+
     fn absorb(&mut self, next: &Block) {
         debug_assert_eq!(self.offset_end(), next.offset_first);
         let total = u128::from(self.records + next.records);
@@ -91,7 +104,6 @@ impl Block {
         self.records += next.records;
         self.bytes += next.bytes;
         self.arrival_last_ns = next.arrival_last_ns;
-        self.readable_at_ns = self.readable_at_ns.max(next.readable_at_ns);
     }
 }
 
@@ -107,6 +119,9 @@ pub struct ReadResult {
 /// The stored records of one shard.
 #[derive(Clone, Debug, Default)]
 pub struct ShardLog {
+    /// A record becomes readable this long after it arrived (the stream's propagation
+    /// delay): readers see every record that arrived by `now - readable_delay_ns`.
+    readable_delay_ns: u64,
     coarse: VecDeque<Block>,
     fine: VecDeque<Block>,
     /// Offset one past the newest record ever appended.
@@ -116,8 +131,8 @@ pub struct ShardLog {
 }
 
 impl ShardLog {
-    pub fn new() -> ShardLog {
-        ShardLog::default()
+    pub fn new(readable_delay_ns: u64) -> ShardLog {
+        ShardLog { readable_delay_ns, ..ShardLog::default() }
     }
 
     /// Offset one past the newest record (a `latest` iterator starts here).
@@ -141,13 +156,12 @@ impl ShardLog {
         bytes: u64,
         arrival_first_ns: u64,
         arrival_last_ns: u64,
-        readable_at_ns: u64,
         age_at_arrival_ns: u64,
     ) {
         if records == 0 {
             return;
         }
-        debug_assert!(arrival_first_ns <= arrival_last_ns && arrival_last_ns <= readable_at_ns);
+        debug_assert!(arrival_first_ns <= arrival_last_ns);
         if let Some(newest) = self.newest() {
             debug_assert!(newest.arrival_last_ns <= arrival_first_ns, "appends follow time");
         }
@@ -157,7 +171,6 @@ impl ShardLog {
             bytes,
             arrival_first_ns,
             arrival_last_ns,
-            readable_at_ns,
             age_at_arrival_ns,
         };
         self.offset_end += records;
@@ -228,14 +241,21 @@ impl ShardLog {
     ) -> ReadResult {
         debug_assert!(offset >= self.offset_first, "readers never point below the trim horizon");
         let mut result = ReadResult::default();
+        let Some(cutoff_ns) = now_ns.checked_sub(self.readable_delay_ns) else {
+            return result;
+        };
         let mut cursor = offset;
         for block in self.blocks_from(offset) {
-            if block.readable_at_ns > now_ns || result.records >= records_max || result.bytes >= bytes_max {
+            if block.arrival_first_ns > cutoff_ns || result.records >= records_max || result.bytes >= bytes_max {
                 break;
             }
             let start = cursor.max(block.offset_first);
+            let readable_end = block.readable_end(cutoff_ns);
+            if readable_end <= start {
+                break;
+            }
             let records_left = records_max - result.records;
-            let mut end = block.offset_end().min(start + records_left);
+            let mut end = readable_end.min(start + records_left);
             let bytes_left = bytes_max - result.bytes;
             end = block.last_fitting(start, end, bytes_left);
             if end == start {
@@ -246,6 +266,10 @@ impl ShardLog {
             result.arrival_last_ns = block.arrival_of(end - 1);
             report_latency(block, start, end, now_ns, &mut on_chunk);
             cursor = end;
+            if end < block.offset_end() {
+                // The rest of the block is not readable yet, or a limit cut the read.
+                break;
+            }
         }
         debug_assert!(result.records <= records_max && result.bytes <= bytes_max);
         result
@@ -272,9 +296,12 @@ impl ShardLog {
 
     /// Records held from `offset` on that are readable at `now_ns`.
     pub fn readable_after(&self, offset: u64, now_ns: u64) -> u64 {
+        let Some(cutoff_ns) = now_ns.checked_sub(self.readable_delay_ns) else {
+            return 0;
+        };
         self.blocks_from(offset)
-            .take_while(|block| block.readable_at_ns <= now_ns)
-            .map(|block| block.offset_end() - offset.max(block.offset_first))
+            .take_while(|block| block.arrival_first_ns <= cutoff_ns)
+            .map(|block| block.readable_end(cutoff_ns).saturating_sub(offset.max(block.offset_first)))
             .sum()
     }
 
@@ -325,24 +352,26 @@ mod tests {
 
     #[test]
     fn reads_respect_limits_and_add_up() {
-        let mut log = ShardLog::new();
+        let mut log = ShardLog::new(S);
         for step in 0..10 {
-            log.append(100, 100_000, step * S, step * S + S / 2, (step + 1) * S, 0);
+            log.append(100, 100_000, step * S, step * S + S / 2, 0);
         }
         let result = log.read(0, 5 * S, 150, u64::MAX, |_, _| {});
         assert_eq!(result.records, 150);
         assert_eq!(result.bytes, 150_000);
         let limited = log.read(150, 100 * S, 10_000, 25_000, |_, _| {});
         assert_eq!((limited.records, limited.bytes), (25, 25_000));
-        // Only blocks readable by 5 s: steps 0..4.
-        assert_eq!(log.readable_after(0, 5 * S), 500);
+        // Records readable by 5 s arrived by 4 s: steps 0..3 and the first record of 4.
+        assert_eq!(log.readable_after(0, 5 * S), 401);
+        // Half way through step 4's arrivals (4.25 s), half of its records are readable.
+        assert_eq!(log.readable_after(400, 5 * S + S / 4), 50);
     }
 
     #[test]
     fn old_blocks_coalesce_and_expire() {
-        let mut log = ShardLog::new();
+        let mut log = ShardLog::new(S);
         for step in 0..10_000 {
-            log.append(10, 10_000, step * S, step * S, step * S + S, 1);
+            log.append(10, 10_000, step * S, step * S, 1);
         }
         assert!(log.blocks_held() < FINE_BLOCKS_MAX + 10_000 / 60 + 2);
         let total: u64 = log.read(0, 20_000 * S, u64::MAX, u64::MAX, |_, _| {}).records;
@@ -354,9 +383,9 @@ mod tests {
 
     #[test]
     fn passed_blocks_are_released() {
-        let mut log = ShardLog::new();
-        log.append(10, 100, 0, 0, S, 0);
-        log.append(10, 100, S, S, 2 * S, 0);
+        let mut log = ShardLog::new(S);
+        log.append(10, 100, 0, 0, 0);
+        log.append(10, 100, S, S, 0);
         assert_eq!(log.trim(None, 10), 0, "nothing expired");
         assert_eq!(log.offset_first(), 10);
         assert_eq!(log.blocks_held(), 1);
