@@ -397,12 +397,13 @@ impl Validator<'_> {
     fn read_limit(&self, raw: Option<RawReadLimit>) -> Result<ReadLimitSpec, LoadError> {
         let raw = raw.unwrap_or(RawReadLimit { bucket_depth: None, overdraft: None, throttled_calls_count: None });
         let depth_bytes = raw.bucket_depth.map_or(2 * MIB, |s| s.0);
-        if !(1..=1024 * MIB).contains(&depth_bytes) {
-            return Err(self
-                .err("stream.read_limit.bucket_depth", format!("must be from 1 byte to \"1GiB\", got {depth_bytes}")));
+        if depth_bytes > 1024 * MIB {
+            return Err(
+                self.err("stream.read_limit.bucket_depth", format!("must be at most \"1GiB\", got {depth_bytes}"))
+            );
         }
         let overdraft_bytes = raw.overdraft.map_or(10 * MIB, |s| s.0);
-        if overdraft_bytes > 1024 * MIB {
+        if overdraft_bytes == 0 || overdraft_bytes > 1024 * MIB {
             return Err(
                 self.err("stream.read_limit.overdraft", format!("must be at most \"1GiB\", got {overdraft_bytes}"))
             );
@@ -855,6 +856,12 @@ impl Validator<'_> {
             }
             Ok(value as u32)
         };
+        if matches!(raw, Some(RawRetry::SdkStandard { .. })) && matches!(api, ApiSpec::PutRecords { .. }) {
+            // A PutRecords call with failed entries still returns 200: the SDK retries
+            // whole failed requests only, so throttled entries are the application's to
+            // retry (reference §2.2, §2.4).
+            return Err(self.err(key, "the SDK does not retry the failed entries of a PutRecords response; retry them as an application does (kind = \"exponential\") or use api = \"put_record\""));
+        }
         Ok(match raw {
             Some(RawRetry::Kpl) => return Err(self.err(key, "retry = \"kpl\" needs api = { kind = \"kpl\" }")),
             None | Some(RawRetry::None) => RetrySpec::None,

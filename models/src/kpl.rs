@@ -45,9 +45,13 @@ pub fn aggregate(
     let per_window = user_records as f64 / instance_windows;
     let windows_used = instance_windows * -libm::expm1(-per_window);
     let payload = user_bytes as f64 + user_records as f64 * FRAMING_BYTES_PER_RECORD;
-    let by_size = payload / spec.aggregation_max_bytes as f64;
-    let by_count = user_records as f64 / spec.aggregation_max_count as f64;
-    let kinesis_records = (windows_used.max(by_size).max(by_count).ceil() as u64).clamp(1, user_records);
+    // Every window that received records flushes ceil(its bytes / AggregationMaxSize)
+    // Kinesis records (and ceil(its records / AggregationMaxCount)).
+    let windows_used = windows_used.max(1.0);
+    let per_window_by_size = (payload / windows_used / spec.aggregation_max_bytes as f64).ceil();
+    let per_window_by_count = (user_records as f64 / windows_used / spec.aggregation_max_count as f64).ceil();
+    let kinesis_records =
+        ((windows_used * per_window_by_size.max(per_window_by_count)).round() as u64).clamp(1, user_records);
     let envelope = kinesis_records as f64 * (ENVELOPE_BYTES as f64 + key_bytes_mean);
     (kinesis_records, (payload + envelope).round() as u64)
 }
@@ -139,7 +143,7 @@ mod tests {
     #[test]
     fn large_payloads_need_more_records_and_sparse_traffic_one_each() {
         let (records, _) = aggregate(&spec(), 1000, 1000 * 10_000, 8.0, 1, 10.0);
-        assert_eq!(records, 196, "10,009,000 bytes with framing / 51,200 bytes");
+        assert_eq!(records, 200, "10 windows of 1,000,900 bytes, 20 Kinesis records each");
         let (sparse, _) = aggregate(&spec(), 3, 300, 8.0, 100, 10.0);
         assert_eq!(sparse, 3, "never more Kinesis records than user records");
         let mut unaggregated = spec();

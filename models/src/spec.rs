@@ -123,8 +123,12 @@ pub struct ReadLimitSpec {
     /// How far one call may drive the bucket below zero: 10 MiB, which yields the
     /// documented 5 s penalty after a 10 MiB read (§2.3). Assumption.
     pub overdraft_bytes: u64,
-    /// The most the bucket holds: 2 MiB (one second of refill). Assumption: AWS does
-    /// not publish this.
+    /// The most the bucket holds above zero: 2 MiB, one second of refill. Assumption:
+    /// AWS does not publish this. With it, a 10 MiB read from a full bucket is followed
+    /// by 4 s of throttling (5 s from an empty one, the documented figure), and a lone
+    /// poller calling once a second still reaches 2 MiB/s because the bucket saves the
+    /// part of a second between the end of a penalty and its next call; with a depth of
+    /// 0 it reaches about 1.8 MiB/s.
     pub depth_bytes: u64,
     /// Whether a throttled call uses one of the 5 calls. Assumption: no.
     pub throttled_calls_count: bool,
