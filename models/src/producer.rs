@@ -108,7 +108,10 @@ pub struct Producer {
     /// Scratch for multinomial splits, sized once.
     split_counts: Vec<u64>,
     split_weights: Vec<f64>,
-    wheel: Vec<Vec<RetryBatch>>,
+    /// Retry batches by due step (modulo the wheel's length), one per (shard, attempt):
+    /// batches due in the same step for the same shard and attempt are merged, so a slot
+    /// holds at most shards x attempts batches however many times records were split.
+    wheel: Vec<WheelSlot>,
     /// User records waiting in the wheel.
     in_flight_records: u64,
     /// Back-pressure: records in the buffer waiting to be sent, and records the
@@ -157,7 +160,7 @@ impl Producer {
             requests_carry: 0.0,
             split_counts: vec![0; wheel_slots],
             split_weights: vec![0.0; wheel_slots],
-            wheel: vec![Vec::new(); wheel_slots],
+            wheel: vec![WheelSlot::new(); wheel_slots],
             in_flight_records: 0,
             backlog: Queue::default(),
             blocked: Queue::default(),
@@ -220,17 +223,12 @@ impl Producer {
             [low_part, rest]
         };
         for slot in &mut self.wheel {
-            let mut moved = Vec::new();
-            slot.retain(|batch| {
-                if batch.shard_slot == parent {
-                    moved.push(*batch);
-                    false
-                } else {
-                    true
+            let keys: Vec<(u32, u32)> = slot.range((parent, 0)..=(parent, u32::MAX)).map(|(key, _)| *key).collect();
+            for key in keys {
+                let batch = slot.remove(&key).expect("listed above");
+                for part in reroute_batch(batch).into_iter().filter(|b| b.user_records > 0) {
+                    push_merged(slot, part);
                 }
-            });
-            for batch in moved {
-                slot.extend(reroute_batch(batch).into_iter().filter(|b| b.user_records > 0));
             }
         }
         self.backlog.reroute(parent, low, high, low_weight);
@@ -376,7 +374,7 @@ impl Producer {
 
     fn emit_retries(&mut self, slot: u32, step: u64, out: &mut Vec<Arrival>) {
         let wheel_slot = (step % self.wheel.len() as u64) as usize;
-        for batch in self.wheel[wheel_slot].drain(..) {
+        for (_, batch) in std::mem::take(&mut self.wheel[wheel_slot]) {
             out.push(Arrival {
                 shard_slot: batch.shard_slot,
                 producer_slot: slot,
@@ -435,7 +433,7 @@ impl Producer {
             return;
         }
         let wheel_slot = ((step + 1) % self.wheel.len() as u64) as usize;
-        self.wheel[wheel_slot].push(batch);
+        push_merged(&mut self.wheel[wheel_slot], batch);
         self.in_flight_records += batch.user_records;
     }
 
@@ -551,7 +549,7 @@ impl Producer {
             self.split_weights[0] = 1.0;
         }
         let rng = self.retry_stream.rng();
-        multinomial_split(rng, batch.user_records, &self.split_weights[..slots], &mut self.split_counts[..slots]);
+        spread(rng, batch.user_records, &mut self.split_weights[..slots], &mut self.split_counts[..slots]);
         let mut left = batch;
         for i in 0..slots {
             let user_records = self.split_counts[i];
@@ -560,8 +558,7 @@ impl Producer {
             }
             let part = take_part(&mut left, user_records, batch.user_records);
             let wheel_slot = ((step_first + i as u64) % self.wheel.len() as u64) as usize;
-            self.wheel[wheel_slot].push(part);
-            assert!(self.wheel[wheel_slot].len() <= RETRY_BATCHES_MAX, "retry batches are bounded");
+            push_merged(&mut self.wheel[wheel_slot], part);
         }
         debug_assert_eq!(left.user_records, 0);
         self.in_flight_records += batch.user_records;
@@ -571,6 +568,51 @@ impl Producer {
     pub fn begin_step(&mut self, step: u64) {
         self.retry_stream.at_step(step);
     }
+}
+
+/// Spreads `total` records over slots by `weights`: a multinomial draw, or, when there
+/// are fewer records than slots, one uniform draw per record (cheaper and equal in law).
+/// `weights` is scratch and is overwritten.
+fn spread(rng: &mut ChaCha8Rng, total: u64, weights: &mut [f64], counts: &mut [u64]) {
+    if total >= weights.len() as u64 {
+        multinomial_split(rng, total, weights, counts);
+        return;
+    }
+    counts.fill(0);
+    let mut running = 0.0;
+    for weight in weights.iter_mut() {
+        running += *weight;
+        *weight = running;
+    }
+    for _ in 0..total {
+        let u = kinesim_sim::sample::uniform01(rng) * running;
+        let slot = weights.partition_point(|&cumulative| cumulative <= u).min(counts.len() - 1);
+        counts[slot] += 1;
+    }
+}
+
+/// One step of the retry wheel: batches keyed by (shard slot, attempt), iterated in key
+/// order (deterministic).
+type WheelSlot = std::collections::BTreeMap<(u32, u32), RetryBatch>;
+
+/// Adds a retry batch to a wheel slot, merged with the slot's batch for the same shard
+/// and attempt (DESIGN: retries grouped by producer, shard, attempt and due time).
+fn push_merged(slot: &mut WheelSlot, part: RetryBatch) {
+    let key = (part.shard_slot, part.attempt);
+    let Some(last) = slot.get_mut(&key) else {
+        slot.insert(key, part);
+        assert!(slot.len() <= RETRY_BATCHES_MAX, "retry batches are bounded");
+        return;
+    };
+    let total = u128::from(last.user_records + part.user_records);
+    let weighted = |a: u64, b: u64| {
+        ((u128::from(a) * u128::from(last.user_records) + u128::from(b) * u128::from(part.user_records)) / total) as u64
+    };
+    last.created_ns = weighted(last.created_ns, part.created_ns);
+    last.sleep_prev_ns = weighted(last.sleep_prev_ns, part.sleep_prev_ns);
+    last.records += part.records;
+    last.user_records += part.user_records;
+    last.bytes += part.bytes;
 }
 
 /// Takes `user_records` of `whole.user_records` from `left`, with proportional Kinesis
