@@ -164,7 +164,7 @@ impl Validator<'_> {
         };
         let stream = self.stream(raw.stream)?;
         let actions = self.actions(raw.actions, &stream, duration)?;
-        let producers = self.producers(raw.producers, raw.start.is_some().then_some(start_unix_s))?;
+        let producers = self.producers(raw.producers, step, raw.start.is_some().then_some(start_unix_s))?;
         let consumers = self.consumers(raw.consumers, duration, raw.start.is_some().then_some(start_unix_s))?;
         Ok(ExperimentSpec {
             name,
@@ -417,13 +417,18 @@ impl Validator<'_> {
         })
     }
 
-    fn producers(&self, raw: Vec<RawProducer>, start_unix_s: Option<i64>) -> Result<Vec<ProducerSpec>, LoadError> {
+    fn producers(
+        &self,
+        raw: Vec<RawProducer>,
+        step: SimDuration,
+        start_unix_s: Option<i64>,
+    ) -> Result<Vec<ProducerSpec>, LoadError> {
         let mut names = BTreeSet::new();
         let mut producers = Vec::with_capacity(raw.len());
         for (index, producer) in raw.into_iter().enumerate() {
             let key = format!("producers[{index}]");
             self.unique_name(&mut names, &format!("{key}.name"), &producer.name)?;
-            producers.push(self.producer(&key, producer, start_unix_s)?);
+            producers.push(self.producer(&key, producer, step, start_unix_s)?);
         }
         Ok(producers)
     }
@@ -449,7 +454,13 @@ impl Validator<'_> {
         Ok(())
     }
 
-    fn producer(&self, key: &str, raw: RawProducer, start_unix_s: Option<i64>) -> Result<ProducerSpec, LoadError> {
+    fn producer(
+        &self,
+        key: &str,
+        raw: RawProducer,
+        step: SimDuration,
+        start_unix_s: Option<i64>,
+    ) -> Result<ProducerSpec, LoadError> {
         let instances = raw.instances.unwrap_or(1);
         if instances == 0 || instances > 100_000 {
             return Err(self.err(format!("{key}.instances"), format!("must be between 1 and 100000, got {instances}")));
@@ -461,7 +472,7 @@ impl Validator<'_> {
             name: raw.name,
             rate: self.rate(&format!("{key}.rate"), raw.rate, start_unix_s)?,
             instances: instances as u32,
-            arrivals: self.arrivals(&format!("{key}.arrivals"), raw.arrivals)?,
+            arrivals: self.arrivals(&format!("{key}.arrivals"), raw.arrivals, step)?,
             record_size,
             keys,
             retry: self.retry(&format!("{key}.retry"), raw.retry, &api)?,
@@ -581,16 +592,28 @@ impl Validator<'_> {
         Ok(shape)
     }
 
-    fn arrivals(&self, key: &str, raw: Option<KindOrTable<RawArrivals>>) -> Result<Arrivals, LoadError> {
+    fn arrivals(
+        &self,
+        key: &str,
+        raw: Option<KindOrTable<RawArrivals>>,
+        step: SimDuration,
+    ) -> Result<Arrivals, LoadError> {
         Ok(match raw.map(|k| k.0) {
             None | Some(RawArrivals::Poisson) => Arrivals::Poisson,
             Some(RawArrivals::Uniform) => Arrivals::Uniform,
-            Some(RawArrivals::Bursty { cv }) => {
+            Some(RawArrivals::Bursty { cv, period }) => {
                 let cv = cv.unwrap_or(1.0);
                 if !(cv > 0.0 && cv <= 10.0) {
                     return Err(self.err(format!("{key}.cv"), format!("must be above 0 and at most 10, got {cv}")));
                 }
-                Arrivals::Bursty { cv }
+                let period = period.map_or(SimDuration::from_secs(1), |d| d.0);
+                if period < step || period > SimDuration::from_secs(3600) {
+                    return Err(self.err(
+                        format!("{key}.period"),
+                        format!("must be from the step (\"{}\") to \"1h\"", format_duration(step)),
+                    ));
+                }
+                Arrivals::Bursty { cv, period }
             }
         })
     }

@@ -116,7 +116,7 @@ pub enum RawRateShape {
 pub enum RawArrivals {
     Poisson,
     Uniform,
-    Bursty { cv: Option<f64> },
+    Bursty { cv: Option<f64>, period: Option<Duration> },
 }
 
 #[derive(Debug, Deserialize)]

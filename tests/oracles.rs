@@ -107,3 +107,30 @@ fn caught_up_poller_reads_everything() {
     assert!(consumer.unread_records_end < 2000, "{}", consumer.unread_records_end);
     assert!(consumer.iterator_age_ms_max <= 1000.0 + 1000.0 + 50.0 + 20.0, "{}", consumer.iterator_age_ms_max);
 }
+
+/// Bursty arrivals draw their rate multiplier per `period`, not per step, so the
+/// throttling they cause does not depend on the step.
+#[test]
+fn bursty_throttling_does_not_depend_on_the_step() {
+    let run = |step: &str| {
+        let (result, _) = common::run_toml(&format!(
+            r#"
+            seed = 77
+            duration = "2h"
+            step = "{step}"
+            [stream]
+            shards = 1
+            [[producers]]
+            name = "p"
+            rate = 700
+            arrivals = {{ kind = "bursty", cv = 0.5, period = "1s" }}
+            record_size = 100
+            keys = {{ kind = "uniform", count = 1 }}
+            "#
+        ));
+        result.summary.write_throttle_rate
+    };
+    let (coarse, fine) = (run("1s"), run("100ms"));
+    assert!(coarse > 0.02, "cv 0.5 at 70% of the limit throttles: {coarse}");
+    assert!((coarse - fine).abs() < 0.15 * coarse, "step 1s: {coarse}, step 100ms: {fine}");
+}

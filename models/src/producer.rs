@@ -95,6 +95,7 @@ pub struct Producer {
     quota: Option<RetryQuota>,
     limiter: Option<Limiter>,
     arrivals_stream: RandomStream,
+    bursts_stream: RandomStream,
     retry_stream: RandomStream,
     /// Per open shard: share of this producer's records and their mean key bytes.
     shares: Vec<f64>,
@@ -152,6 +153,7 @@ impl Producer {
             retry,
             limiter,
             arrivals_stream: RandomStream::new(seed, &format!("producer/{}/arrivals", spec.name)),
+            bursts_stream: RandomStream::new(seed, &format!("producer/{}/bursts", spec.name)),
             retry_stream: RandomStream::new(seed, &format!("producer/{}/retry", spec.name)),
             shares: Vec::new(),
             key_bytes_mean: Vec::new(),
@@ -280,7 +282,12 @@ impl Producer {
         match self.spec.arrivals {
             Arrivals::Poisson | Arrivals::Bursty { .. } => {
                 let scale = match self.spec.arrivals {
-                    Arrivals::Bursty { cv } if cv > 0.0 => gamma(rng, 1.0 / (cv * cv), cv * cv),
+                    Arrivals::Bursty { cv, period } => {
+                        // One multiplier per period, from its own stream keyed by the
+                        // period's index, so every step of the period sees the same one.
+                        let index = t0.as_nanos() / period.as_nanos();
+                        gamma(self.bursts_stream.at_step(index), 1.0 / (cv * cv), cv * cv)
+                    }
                     _ => 1.0,
                 };
                 for shard in 0..shard_count {

@@ -215,9 +215,10 @@ pub enum Arrivals {
     /// Evenly spaced arrivals: the total per step is the rate (fractions carried), split
     /// over shards by key as a multinomial.
     Uniform,
-    /// Overdispersed: the step's rate is scaled by a Gamma variate of mean 1 and
-    /// coefficient of variation `cv`, shared by all shards (a burst hits them all).
-    Bursty { cv: f64 },
+    /// Overdispersed: the rate is scaled by a Gamma variate of mean 1 and coefficient of
+    /// variation `cv`, drawn afresh every `period` (whatever the step, so results do not
+    /// depend on the step) and shared by all shards (a burst hits them all).
+    Bursty { cv: f64, period: SimDuration },
 }
 
 /// Distribution of a record's data blob size in bytes (the key is added separately).
