@@ -194,3 +194,32 @@ fn large_records_pass_a_deep_token_bucket() {
     assert_eq!(s.accepted_records, 120);
     assert!(rows.stream.iter().any(|row| row.utilisation_peak > 3.9), "a second with a 4 MiB record");
 }
+
+/// GetRecords' 10,000-records limit counts Kinesis records: a poller keeps up with 15,000
+/// small aggregated user records a second, which arrive as a few dozen Kinesis records.
+#[test]
+fn pollers_keep_up_with_aggregated_records() {
+    let (result, _) = common::run_toml(
+        r#"
+        seed = 10
+        duration = "5m"
+        [stream]
+        shards = 1
+        [[producers]]
+        name = "p"
+        rate = 15000
+        instances = 2
+        record_size = 40
+        keys = { kind = "random", key_bytes = 8 }
+        api = { kind = "kpl" }
+        [[consumers]]
+        name = "c"
+        kind = "polling"
+        "#,
+    );
+    let s = &result.summary;
+    let c = &s.consumers[0];
+    assert_eq!(s.write_throttled_records, 0);
+    assert!(c.iterator_age_ms_max < 2_000.0, "iterator age {}", c.iterator_age_ms_max);
+    assert!(c.unread_records_end < 30_000, "unread {}", c.unread_records_end);
+}

@@ -569,7 +569,14 @@ impl<'a> Simulation<'a> {
         }
         let age_ns = (stored.age_sum_ns / u128::from(stored.records)) as u64;
         let arrival_last_ns = demand.filled_at_ns.min(t1.as_nanos() - 1).max(t0.as_nanos());
-        shards.logs[slot].append(stored.records, stored.bytes, t0.as_nanos(), arrival_last_ns, age_ns);
+        shards.logs[slot].append(
+            stored.records,
+            stored.kinesis_records,
+            stored.bytes,
+            t0.as_nanos(),
+            arrival_last_ns,
+            age_ns,
+        );
     }
 
     /// Serves every poll due in `[t0, t1)`, shard by shard, in the order the polls arrive.

@@ -22,7 +22,11 @@ pub const COARSE_SPAN_NS: u64 = 60 * 1_000_000_000;
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Block {
     pub offset_first: u64,
+    /// User records (what readers get after de-aggregation).
     pub records: u64,
+    /// Kinesis records carrying them (fewer with KPL aggregation): what GetRecords'
+    /// 10,000-records limit counts.
+    pub kinesis_records: u64,
     pub bytes: u64,
     pub arrival_first_ns: u64,
     pub arrival_last_ns: u64,
@@ -102,9 +106,17 @@ impl Block {
             + u128::from(next.age_at_arrival_ns) * u128::from(next.records);
         self.age_at_arrival_ns = (age_sum / total.max(1)) as u64;
         self.records += next.records;
+        self.kinesis_records += next.kinesis_records;
         self.bytes += next.bytes;
         self.arrival_last_ns = next.arrival_last_ns;
     }
+}
+
+/// `value * numerator / denominator` for `numerator >= denominator` (a count of Kinesis
+/// records as user records), saturating.
+fn scale_up(value: u64, numerator: u64, denominator: u64) -> u64 {
+    let product = u128::from(value) * u128::from(numerator) / u128::from(denominator.max(1));
+    u64::try_from(product).unwrap_or(u64::MAX)
 }
 
 /// What one read took from a shard.
@@ -153,6 +165,7 @@ impl ShardLog {
     pub fn append(
         &mut self,
         records: u64,
+        kinesis_records: u64,
         bytes: u64,
         arrival_first_ns: u64,
         arrival_last_ns: u64,
@@ -168,6 +181,7 @@ impl ShardLog {
         let block = Block {
             offset_first: self.offset_end,
             records,
+            kinesis_records: kinesis_records.clamp(1, records),
             bytes,
             arrival_first_ns,
             arrival_last_ns,
@@ -228,8 +242,9 @@ impl ShardLog {
         offset_expired
     }
 
-    /// Reads from `offset` at time `now_ns` at most `records_max` records and
-    /// `bytes_max` bytes that are readable by then. `on_chunk(records, latency_ns)` is
+    /// Reads from `offset` at time `now_ns` at most `records_max` Kinesis records (as
+    /// GetRecords counts them; each may carry several aggregated user records) and
+    /// `bytes_max` bytes that are readable by then; returns user records. `on_chunk(records, latency_ns)` is
     /// called for pieces of the read, for latency histograms.
     pub fn read(
         &self,
@@ -245,8 +260,9 @@ impl ShardLog {
             return result;
         };
         let mut cursor = offset;
+        let mut kinesis_read = 0;
         for block in self.blocks_from(offset) {
-            if block.arrival_first_ns > cutoff_ns || result.records >= records_max || result.bytes >= bytes_max {
+            if block.arrival_first_ns > cutoff_ns || kinesis_read >= records_max || result.bytes >= bytes_max {
                 break;
             }
             let start = cursor.max(block.offset_first);
@@ -254,14 +270,16 @@ impl ShardLog {
             if readable_end <= start {
                 break;
             }
-            let records_left = records_max - result.records;
-            let mut end = readable_end.min(start + records_left);
+            // The Kinesis records left in this call, as user records of this block.
+            let records_left = scale_up(records_max - kinesis_read, block.records, block.kinesis_records);
+            let mut end = readable_end.min(start.saturating_add(records_left));
             let bytes_left = bytes_max - result.bytes;
             end = block.last_fitting(start, end, bytes_left);
             if end == start {
                 break;
             }
             result.records += end - start;
+            kinesis_read += (end - start).div_ceil(block.records.div_ceil(block.kinesis_records)).max(1);
             result.bytes += block.bytes_before(end) - block.bytes_before(start);
             result.arrival_last_ns = block.arrival_of(end - 1);
             report_latency(block, start, end, now_ns, &mut on_chunk);
@@ -271,7 +289,7 @@ impl ShardLog {
                 break;
             }
         }
-        debug_assert!(result.records <= records_max && result.bytes <= bytes_max);
+        debug_assert!(result.bytes <= bytes_max);
         result
     }
 
@@ -354,7 +372,7 @@ mod tests {
     fn reads_respect_limits_and_add_up() {
         let mut log = ShardLog::new(S);
         for step in 0..10 {
-            log.append(100, 100_000, step * S, step * S + S / 2, 0);
+            log.append(100, 100, 100_000, step * S, step * S + S / 2, 0);
         }
         let result = log.read(0, 5 * S, 150, u64::MAX, |_, _| {});
         assert_eq!(result.records, 150);
@@ -371,7 +389,7 @@ mod tests {
     fn old_blocks_coalesce_and_expire() {
         let mut log = ShardLog::new(S);
         for step in 0..10_000 {
-            log.append(10, 10_000, step * S, step * S, 1);
+            log.append(10, 10, 10_000, step * S, step * S, 1);
         }
         assert!(log.blocks_held() < FINE_BLOCKS_MAX + 10_000 / 60 + 2);
         let total: u64 = log.read(0, 20_000 * S, u64::MAX, u64::MAX, |_, _| {}).records;
@@ -384,8 +402,8 @@ mod tests {
     #[test]
     fn passed_blocks_are_released() {
         let mut log = ShardLog::new(S);
-        log.append(10, 100, 0, 0, 0);
-        log.append(10, 100, S, S, 0);
+        log.append(10, 10, 100, 0, 0, 0);
+        log.append(10, 10, 100, S, S, 0);
         assert_eq!(log.trim(None, 10), 0, "nothing expired");
         assert_eq!(log.offset_first(), 10);
         assert_eq!(log.blocks_held(), 1);
