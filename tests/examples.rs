@@ -58,6 +58,20 @@ fn examples_show_what_they_say() {
     assert!(amplification("sdk-standard") < 1.2, "the SDK quota stops retries");
     assert!(amplification("full-jitter") > amplification("kpl-no-backoff"), "full jitter retries most");
     assert!(producer("full-jitter", "dropped_records") * 4.0 < producer("sdk-standard", "dropped_records"));
+    let contention = run("polling-contention");
+    let consumer = |name: &str, field: &str| contention["consumers"][name][field].as_f64().unwrap();
+    assert!(consumer("fan-out-1", "read_bytes") > 2.0 * consumer("poller-1", "read_bytes"));
+    assert_eq!(consumer("fan-out-1", "read_throttled_calls"), 0.0);
+    assert!(consumer("poller-1", "read_throttled_calls") > 100.0);
+    let replay = run("replay-hurts-live");
+    assert!(
+        replay["consumers"]["live"]["iterator_age_ms_max"].as_f64().unwrap() > 5_000.0,
+        "the replay delays the live one"
+    );
+    let lambda = run("lambda-lag");
+    let age = |name: &str| lambda["consumers"][name]["iterator_age_ms_max"].as_f64().unwrap();
+    assert!(age("default") > 60_000.0 && age("bigger-batches") > 60_000.0, "too little capacity: it lags");
+    assert!(age("parallel") < 1_000.0, "four lanes keep up");
     let requests = |name: &str| batching["producers"][name]["put_requests"].as_u64().unwrap();
     assert!(requests("put-records") * 20 < requests("put-record-loop"), "batching saves requests");
 }

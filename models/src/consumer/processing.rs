@@ -25,6 +25,8 @@ use std::collections::VecDeque;
 pub struct Piece {
     pub records: u64,
     pub origin_ns: u64,
+    /// When the records were fetched: a batch cannot start before.
+    pub fetched_ns: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -94,7 +96,7 @@ impl Processor {
                 if index + 1 == lane_count { left } else { ((piece.records as f64 * weights[index]) as u64).min(left) };
             left -= records;
             if records > 0 {
-                lane.queue.push_back(Piece { records, origin_ns: piece.origin_ns });
+                lane.queue.push_back(Piece { records, ..piece });
                 lane.queued += records;
                 assert!(lane.queue.len() <= LANE_PIECES_MAX, "lane queues are bounded");
             }
@@ -126,7 +128,8 @@ impl Processor {
 /// then processes (or fails, retries, and finally discards) a batch.
 fn run_batch(spec: &ProcessingSpec, lane: &mut Lane, rng: &mut ChaCha8Rng, counters: [&mut ReadCounters; 2]) {
     let [period, totals] = counters;
-    let start_ns = lane.busy_until_ns;
+    let fetched_ns = lane.queue.front().map_or(lane.busy_until_ns, |piece| piece.fetched_ns);
+    let start_ns = lane.busy_until_ns.max(fetched_ns);
     if let Some(age) = spec.max_record_age {
         while let Some(head) = lane.queue.front() {
             if start_ns.saturating_sub(head.origin_ns) <= age.as_nanos() {
@@ -178,7 +181,7 @@ fn take_batch(lane: &mut Lane, batch_size: u64) -> Vec<Piece> {
     while left > 0 {
         let Some(head) = lane.queue.front_mut() else { break };
         let records = head.records.min(left);
-        batch.push(Piece { records, origin_ns: head.origin_ns });
+        batch.push(Piece { records, ..*head });
         head.records -= records;
         left -= records;
         lane.queued -= records;

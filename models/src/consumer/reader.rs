@@ -354,7 +354,11 @@ impl ShardReader {
                 pieces.clear();
                 let read = log.read(position, now_ns, records_max, bytes_max, |records, latency_ns| {
                     if processing {
-                        pieces.push(Piece { records, origin_ns: now_ns.saturating_sub(latency_ns) });
+                        pieces.push(Piece {
+                            records,
+                            origin_ns: now_ns.saturating_sub(latency_ns),
+                            fetched_ns: now_ns,
+                        });
                     } else {
                         // Only the period histogram is fed here; it is merged into the
                         // run's histogram when the period closes (`take_period`).
