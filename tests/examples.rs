@@ -72,6 +72,10 @@ fn examples_show_what_they_say() {
     let age = |name: &str| lambda["consumers"][name]["iterator_age_ms_max"].as_f64().unwrap();
     assert!(age("default") > 60_000.0 && age("bigger-batches") > 60_000.0, "too little capacity: it lags");
     assert!(age("parallel") < 1_000.0, "four lanes keep up");
+    let retention = run("retention-loss");
+    let lost = |name: &str| retention["consumers"][name]["expired_unread_records"].as_u64().unwrap();
+    assert!(lost("slow-analytics") > 1_000_000, "the slow consumer loses data to retention");
+    assert_eq!(lost("archiver"), 0);
     let requests = |name: &str| batching["producers"][name]["put_requests"].as_u64().unwrap();
     assert!(requests("put-records") * 20 < requests("put-record-loop"), "batching saves requests");
 }
