@@ -573,7 +573,7 @@ impl Producer {
 
     /// Positions the retry stream for a step (call once per step before `settle`).
     pub fn begin_step(&mut self, step: u64) {
-        self.retry_stream.at_step(step);
+        self.retry_stream.set_step(step);
     }
 }
 

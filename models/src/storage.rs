@@ -67,11 +67,12 @@ impl Block {
     }
 
     /// The largest `end` in `[start, end_max]` whose records `[start, end)` hold at most
-    /// `bytes_left` bytes (binary search; `bytes_before` is monotone).
-    fn last_fitting(&self, start: u64, end_max: u64, bytes_left: u64) -> u64 {
+    /// `bytes_left` bytes (binary search; `bytes_before` is monotone), and those bytes.
+    fn last_fitting(&self, start: u64, end_max: u64, bytes_left: u64) -> (u64, u64) {
         let base = self.bytes_before(start);
-        if self.bytes_before(end_max) - base <= bytes_left {
-            return end_max;
+        let whole = self.bytes_before(end_max) - base;
+        if whole <= bytes_left {
+            return (end_max, whole);
         }
         let (mut lo, mut hi) = (start, end_max);
         while lo < hi {
@@ -82,7 +83,7 @@ impl Block {
                 hi = mid - 1;
             }
         }
-        lo
+        (lo, self.bytes_before(lo) - base)
     }
 
     /// One past the last record that arrived at or before `cutoff_ns` (arrivals grow
@@ -270,19 +271,27 @@ impl ShardLog {
             if readable_end <= start {
                 break;
             }
-            // The Kinesis records left in this call, as user records of this block.
-            let records_left = scale_up(records_max - kinesis_read, block.records, block.kinesis_records);
+            // The Kinesis records left in this call, as user records of this block
+            // (the same number unless the block holds aggregated records).
+            let aggregated = block.kinesis_records != block.records;
+            let kinesis_left = records_max - kinesis_read;
+            let records_left =
+                if aggregated { scale_up(kinesis_left, block.records, block.kinesis_records) } else { kinesis_left };
             let mut end = readable_end.min(start.saturating_add(records_left));
             let bytes_left = bytes_max - result.bytes;
-            end = block.last_fitting(start, end, bytes_left);
+            let bytes;
+            (end, bytes) = block.last_fitting(start, end, bytes_left);
             if end == start {
                 break;
             }
             result.records += end - start;
-            kinesis_read += (end - start).div_ceil(block.records.div_ceil(block.kinesis_records)).max(1);
-            result.bytes += block.bytes_before(end) - block.bytes_before(start);
-            result.arrival_last_ns = block.arrival_of(end - 1);
-            report_latency(block, start, end, now_ns, &mut on_chunk);
+            kinesis_read += if aggregated {
+                (end - start).div_ceil(block.records.div_ceil(block.kinesis_records)).max(1)
+            } else {
+                end - start
+            };
+            result.bytes += bytes;
+            result.arrival_last_ns = report_latency(block, start, end, now_ns, &mut on_chunk);
             cursor = end;
             if end < block.offset_end() {
                 // The rest of the block is not readable yet, or a limit cut the read.
@@ -340,26 +349,21 @@ impl ShardLog {
     }
 }
 
-/// Splits `[start, end)` of a block into up to two pieces, each reported at its middle
-/// record's latency, so percentiles see the spread of arrival times inside a block (a
-/// fine block spans one step; the error of a percentile is at most a quarter of that).
-fn report_latency(block: &Block, start: u64, end: u64, now_ns: u64, on_chunk: &mut impl FnMut(u64, u64)) {
-    let count = end - start;
+/// Reports the records `[start, end)` of a block at their middle record's latency (the
+/// chunks a reader takes are already cut at its polls, so percentiles see the spread of
+/// arrival times), and returns the arrival time of the last of them. Interpolating in
+/// f64 keeps this free of integer divisions, the costliest part of a read.
+fn report_latency(block: &Block, start: u64, end: u64, now_ns: u64, on_chunk: &mut impl FnMut(u64, u64)) -> u64 {
     let spacing_ns = if block.records > 1 {
         (block.arrival_last_ns - block.arrival_first_ns) as f64 / (block.records - 1) as f64
     } else {
         0.0
     };
-    // Two halves, each at its middle record; f64 interpolation keeps this division-free.
-    let first_half = count.div_ceil(2);
-    for (lo, records) in [(start, first_half), (start + first_half, count - first_half)] {
-        if records == 0 {
-            continue;
-        }
-        let middle_index = (lo - block.offset_first) as f64 + (records - 1) as f64 / 2.0;
-        let middle_ns = block.arrival_first_ns + (middle_index * spacing_ns) as u64;
-        on_chunk(records, now_ns.saturating_sub(middle_ns) + block.age_at_arrival_ns);
-    }
+    let arrival_at = |index: f64| block.arrival_first_ns + (index * spacing_ns) as u64;
+    let first_index = (start - block.offset_first) as f64;
+    let middle_ns = arrival_at(first_index + (end - start - 1) as f64 / 2.0);
+    on_chunk(end - start, now_ns.saturating_sub(middle_ns) + block.age_at_arrival_ns);
+    arrival_at((end - 1 - block.offset_first) as f64).min(block.arrival_last_ns)
 }
 
 #[cfg(test)]

@@ -25,12 +25,12 @@
 //! allocated once in [`LogHistogram::new`]; adding never allocates.
 
 /// Sub-buckets per power of two, as a number of mantissa bits.
-const SUB_BUCKET_BITS: u32 = 6;
+const SUB_BUCKET_BITS: u32 = 4;
 const SUB_BUCKET_COUNT: usize = 1 << SUB_BUCKET_BITS;
 /// The smallest power of two with its own buckets.
-const EXPONENT_MIN: i32 = -16;
+const EXPONENT_MIN: i32 = -10;
 /// The power of two at which the overflow bucket starts.
-const EXPONENT_MAX: i32 = 40;
+const EXPONENT_MAX: i32 = 36;
 const LOG_BUCKET_COUNT: usize = (EXPONENT_MAX - EXPONENT_MIN) as usize * SUB_BUCKET_COUNT;
 /// Underflow bucket, log buckets, overflow bucket.
 const BUCKET_COUNT: usize = LOG_BUCKET_COUNT + 2;

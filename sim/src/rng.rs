@@ -94,6 +94,9 @@ pub fn stream_id(name: &str) -> u64 {
 pub struct RandomStream {
     rng: ChaCha8Rng,
     stream: u64,
+    /// A step chosen with [`RandomStream::set_step`] but not positioned yet: seeking
+    /// regenerates a ChaCha block, so streams that a step may not use seek lazily.
+    pending_step: Option<u64>,
 }
 
 impl RandomStream {
@@ -109,7 +112,7 @@ impl RandomStream {
         let mut rng = ChaCha8Rng::from_seed(key.0);
         rng.set_stream(stream);
         assert_eq!(rng.get_word_pos(), 0);
-        RandomStream { rng, stream }
+        RandomStream { rng, stream, pending_step: None }
     }
 
     /// The generator, positioned at the start of the block reserved for
@@ -121,12 +124,25 @@ impl RandomStream {
     /// into the next step's block; no model comes near that.
     pub fn at_step(&mut self, step: u64) -> &mut ChaCha8Rng {
         assert!(step < Self::STEP_COUNT_MAX, "random stream step {step} exceeds the word position range");
+        self.pending_step = None;
         self.rng.set_word_pos(u128::from(step) << Self::STEP_WORDS_LOG2);
         &mut self.rng
     }
 
-    /// The generator at its current position, for continuing use.
+    /// Chooses the step's block like [`RandomStream::at_step`], but seeks only when
+    /// [`RandomStream::rng`] is next called: the draws are the same, and a step that
+    /// draws nothing costs nothing.
+    pub fn set_step(&mut self, step: u64) {
+        assert!(step < Self::STEP_COUNT_MAX, "random stream step {step} exceeds the word position range");
+        self.pending_step = Some(step);
+    }
+
+    /// The generator at its current position (after a pending [`RandomStream::set_step`]),
+    /// for continuing use.
     pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        if let Some(step) = self.pending_step.take() {
+            self.rng.set_word_pos(u128::from(step) << Self::STEP_WORDS_LOG2);
+        }
         &mut self.rng
     }
 

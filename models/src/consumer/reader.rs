@@ -268,8 +268,8 @@ impl ShardReader {
 
     /// Positions the poll-jitter stream for a step (once per step, before any poll).
     pub fn begin_step(&mut self, step: u64) {
-        self.polls.at_step(step);
-        self.processing_errors.at_step(step);
+        self.polls.set_step(step);
+        self.processing_errors.set_step(step);
     }
 
     /// The batch processor, for consumers that process what they fetch.
