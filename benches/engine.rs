@@ -32,15 +32,24 @@ kind = "polling"
 start = "trim_horizon"
 "#;
 
+/// The same run without per-shard and per-consumer rows (only `stream.csv` periods),
+/// to show what the per-period consumer histograms and backlog scans cost.
+fn day_64_shards_stream_rows_only() -> String {
+    DAY_64_SHARDS.replace("[stream]", "[output]\nshards = \"off\"\nconsumers = \"off\"\n[stream]")
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a name filter may follow.
     let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
-    let cases = [("day-64-shards-50k-rps-zipf-1-poller", DAY_64_SHARDS)];
+    let cases = [
+        ("day-64-shards-50k-rps-zipf-1-poller", DAY_64_SHARDS.to_string()),
+        ("day-64-shards-50k-rps-zipf-1-poller-stream-rows-only", day_64_shards_stream_rows_only()),
+    ];
     for (name, text) in cases {
         if filter.as_deref().is_some_and(|f| !name.contains(f)) {
             continue;
         }
-        bench(name, text);
+        bench(name, &text);
     }
 }
 
