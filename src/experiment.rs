@@ -943,6 +943,77 @@ impl Validator<'_> {
         Ok(consumers)
     }
 
+    /// A KCL application: its lease settings, and the consumer settings of its retrieval
+    /// (polling with the version's idle time, or fan-out).
+    fn kcl(&self, key: &str, mut raw: RawConsumer) -> Result<(RawConsumer, Option<KclSpec>), LoadError> {
+        let kcl_only = [
+            ("workers", raw.workers.is_some()),
+            ("kcl_version", raw.kcl_version.is_some()),
+            ("failover_time", raw.failover_time.is_some()),
+            ("checkpoint_interval", raw.checkpoint_interval.is_some()),
+            ("failures", raw.failures.is_some()),
+        ];
+        if raw.kind != "kcl" {
+            if let Some((field, _)) = kcl_only.iter().find(|(_, set)| *set) {
+                return Err(
+                    self.err(format!("{key}.{field}"), format!("applies only to kind = \"kcl\", not \"{}\"", raw.kind))
+                );
+            }
+            return Ok((raw, None));
+        }
+        if raw.processing.is_some() {
+            return Err(self.err(format!("{key}.processing"), "is not available for kcl consumers yet"));
+        }
+        let version = raw.kcl_version.unwrap_or(2);
+        if !(1..=3).contains(&version) {
+            return Err(self.err(format!("{key}.kcl_version"), format!("allowed: 1, 2, 3; got {version}")));
+        }
+        let workers = raw.workers.unwrap_or(1);
+        if !(1..=10_000).contains(&workers) {
+            return Err(self.err(format!("{key}.workers"), format!("must be between 1 and 10000, got {workers}")));
+        }
+        let failover_time = raw.failover_time.take().map_or(SimDuration::from_secs(10), |d| d.0);
+        if failover_time < SimDuration::from_millis(100) || failover_time > SimDuration::from_secs(3600) {
+            return Err(self.err(format!("{key}.failover_time"), "must be from \"100ms\" to \"1h\""));
+        }
+        let checkpoint_interval = raw.checkpoint_interval.take().map_or(SimDuration::from_secs(60), |d| d.0);
+        if checkpoint_interval > SimDuration::from_secs(86_400) {
+            return Err(self.err(format!("{key}.checkpoint_interval"), "must be at most \"24h\""));
+        }
+        let mut failures = Vec::new();
+        for (index, (at, worker)) in raw.failures.take().unwrap_or_default().into_iter().enumerate() {
+            if worker >= workers {
+                return Err(self.err(
+                    format!("{key}.failures[{index}]"),
+                    format!("worker {worker} does not exist: workers are numbered 0 to {}", workers - 1),
+                ));
+            }
+            failures.push((at.0, worker as u32));
+        }
+        failures.sort_by_key(|(at, worker)| (*at, *worker));
+        let fan_out = match raw.retrieval.take().as_deref() {
+            None => version >= 2,
+            Some("polling") => false,
+            Some("efo") => true,
+            Some(other) => {
+                return Err(
+                    self.err(format!("{key}.retrieval"), format!("allowed: \"polling\", \"efo\"; got \"{other}\""))
+                )
+            }
+        };
+        // KCL 1.x idles 1 s between reads; 2.x from 2.5.4 on, 1.5 s (reference §8.1).
+        if !fan_out && raw.poll_interval.is_none() {
+            let idle_ms = if version == 1 { 1000 } else { 1500 };
+            raw.poll_interval = Some(crate::raw::Duration(SimDuration::from_millis(idle_ms)));
+        }
+        raw.kind = if fan_out { "efo".into() } else { "polling".into() };
+        raw.workers = None;
+        raw.kcl_version = None;
+        let spec =
+            KclSpec { version: version as u32, workers: workers as u32, failover_time, checkpoint_interval, failures };
+        Ok((raw, Some(spec)))
+    }
+
     /// Keys that belong to other consumer kinds are refused by name.
     fn keys_for_kind(&self, key: &str, raw: &RawConsumer) -> Result<(), LoadError> {
         let lambda_only = [
@@ -1088,7 +1159,7 @@ impl Validator<'_> {
             max_retry_attempts,
             max_record_age,
         };
-        Ok(ConsumerSpec { name: raw.name, start, join, kind, processing: Some(processing) })
+        Ok(ConsumerSpec { name: raw.name, start, join, kind, processing: Some(processing), kcl: None })
     }
 
     /// A point in the run: a duration from its start ("5m") or an RFC 3339 time (which
@@ -1113,15 +1184,18 @@ impl Validator<'_> {
         duration: SimDuration,
         start_unix_s: Option<i64>,
     ) -> Result<ConsumerSpec, LoadError> {
-        if !["polling", "efo", "lambda"].contains(&raw.kind.as_str()) {
+        if !["polling", "efo", "lambda", "kcl"].contains(&raw.kind.as_str()) {
             return Err(self.err(
                 format!("{key}.kind"),
                 format!(
-                    "allowed: \"polling\", \"efo\", \"lambda\" (kcl and firehose are not available yet), got \"{}\"",
+                    "allowed: \"polling\", \"efo\", \"lambda\", \"kcl\" (firehose is not available yet), got \"{}\"",
                     raw.kind
                 ),
             ));
         }
+        // A KCL application reads with polling (KCL 1.x by default) or fan-out (2.x and
+        // 3.x by default, reference §8.1); the rest of this function builds that reader.
+        let (raw, kcl) = self.kcl(key, raw)?;
         self.keys_for_kind(key, &raw)?;
         let start = match (raw.start.as_deref(), raw.timestamp.as_deref()) {
             (Some("at_timestamp"), Some(text)) => {
@@ -1189,6 +1263,7 @@ impl Validator<'_> {
             let processing =
                 raw.processing.map(|p| self.processing(&format!("{key}.processing"), p, 10_000)).transpose()?;
             return Ok(ConsumerSpec {
+                kcl,
                 name: raw.name,
                 start,
                 join,
@@ -1206,6 +1281,7 @@ impl Validator<'_> {
             start,
             join,
             processing,
+            kcl,
             kind: ConsumerKind::Polling(PollingSpec {
                 poll_interval,
                 poll_jitter,

@@ -215,6 +215,11 @@ pub struct RawConsumer {
     pub error_rate: Option<f64>,
     pub max_retry_attempts: Option<i64>,
     pub max_record_age: Option<Duration>,
+    pub workers: Option<u64>,
+    pub kcl_version: Option<u64>,
+    pub failover_time: Option<Duration>,
+    pub checkpoint_interval: Option<Duration>,
+    pub failures: Option<Vec<(Duration, u64)>>,
 }
 
 /// `processing` of a polling or fan-out consumer: a rate, or a per-batch duration.

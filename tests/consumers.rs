@@ -227,3 +227,58 @@ fn lambda_parallelization_does_not_help_a_hot_key() {
     assert!(ten < 1.6 * one, "10 lanes: {ten} vs 1 lane: {one}");
     assert!(spread_ten > 2.0 * ten, "without a hot key 10 lanes process {spread_ten}");
 }
+
+/// A KCL worker failure moves its leases to the survivor within the failover time and
+/// one lease-taker interval, and the survivor re-reads from the last checkpoint: the
+/// reprocessed records are those read since then, at most one checkpoint interval's worth.
+#[test]
+fn kcl_failover_moves_leases_and_reprocesses_since_the_checkpoint() {
+    let (result, rows) = common::run_toml(
+        r#"
+        seed = 41
+        duration = "10m"
+        [stream]
+        shards = 4
+        [[producers]]
+        name = "p"
+        rate = 400
+        arrivals = "uniform"
+        keys = { kind = "uniform", count = 4000 }
+        [[consumers]]
+        name = "app"
+        kind = "kcl"
+        kcl_version = 1
+        workers = 2
+        start = "trim_horizon"
+        failover_time = "10s"
+        checkpoint_interval = "30s"
+        failures = [["5m", 1]]
+        "#,
+    );
+    let event = rows.events.iter().find(|e| e.kind == "kcl_worker_failed").expect("the failure is logged");
+    assert_eq!(event.time_s, 300.0);
+    // Two leases move (4 shards over 2 workers), each at a time within the window.
+    let times: Vec<f64> = event
+        .detail
+        .split("; ")
+        .filter_map(|part| part.split(" at ").nth(1))
+        .map(|rest| rest.split('s').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(times.len(), 2, "{}", event.detail);
+    for taken in times {
+        // Expiry: failover minus half a renewal interval (3.308 s); then one taker run
+        // within 2 * (10 s + 25 ms).
+        assert!((300.0 + 10.0 - 1.7..=300.0 + 10.0 + 20.05).contains(&taken), "taken at {taken}");
+    }
+    let consumer = &result.summary.consumers[0];
+    // 100 records/s per shard: at most 30 s since the checkpoint on each of 2 shards.
+    assert!(consumer.reprocessed_records > 0);
+    assert!(consumer.reprocessed_records <= 2 * 100 * 31, "{}", consumer.reprocessed_records);
+    // One call catches a moved shard up (its iterator age, of the last record returned,
+    // stays small), but the records written while no one read it waited for seconds.
+    assert!(consumer.latency_ms_max > 8_000.0, "the moved shards wait: {}", consumer.latency_ms_max);
+    assert_eq!(
+        result.summary.accepted_records,
+        consumer.read_records + consumer.expired_unread_records + consumer.unread_records_end
+    );
+}

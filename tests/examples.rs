@@ -76,6 +76,10 @@ fn examples_show_what_they_say() {
     let lost = |name: &str| retention["consumers"][name]["expired_unread_records"].as_u64().unwrap();
     assert!(lost("slow-analytics") > 1_000_000, "the slow consumer loses data to retention");
     assert_eq!(lost("archiver"), 0);
+    let kcl = run("kcl-failover");
+    let sessionizer = &kcl["consumers"]["sessionizer"];
+    assert!(sessionizer["reprocessed_records"].as_u64().unwrap() > 1_000, "the failover re-reads since the checkpoint");
+    assert!(sessionizer["latency_ms_max"].as_f64().unwrap() > 10_000.0, "the moved shards wait for the failover");
     let requests = |name: &str| batching["producers"][name]["put_requests"].as_u64().unwrap();
     assert!(requests("put-records") * 20 < requests("put-record-loop"), "batching saves requests");
 }

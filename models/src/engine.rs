@@ -50,6 +50,11 @@ enum Event {
     CloseConsumerPeriod,
     /// The scheduled action `spec.actions[index]`.
     Action(usize),
+    /// KCL worker failure `failures[failure]` of consumer `consumer`.
+    WorkerFailure {
+        consumer: usize,
+        failure: usize,
+    },
 }
 
 /// One consumer's results over the run.
@@ -257,6 +262,7 @@ impl Process for Simulation<'_> {
                 self.reschedule(queue, now, self.spec.output.consumers_period.expect("scheduled only when on"), event);
             }
             Event::Action(index) => self.act(index, now),
+            Event::WorkerFailure { consumer, failure } => self.fail_worker(consumer, failure, now),
         }
     }
 }
@@ -343,6 +349,14 @@ impl<'a> Simulation<'a> {
         for (index, action) in spec.actions.iter().enumerate() {
             queue.schedule(SimTime::ZERO + action.at, phase::CONTROL, Event::Action(index));
         }
+        for (consumer, consumer_spec) in spec.consumers.iter().enumerate() {
+            let failures = consumer_spec.kcl.as_ref().map_or(&[][..], |kcl| &kcl.failures[..]);
+            for (failure, (at, _)) in failures.iter().enumerate() {
+                if *at < spec.duration {
+                    queue.schedule(SimTime::ZERO + *at, phase::CONTROL, Event::WorkerFailure { consumer, failure });
+                }
+            }
+        }
         // A period longer than the run closes at the run's end, like the last period.
         let first_close = |period: SimDuration| SimTime::ZERO + period.min(spec.duration);
         queue.schedule(first_close(spec.metrics_period), phase::METRICS, Event::CloseStreamPeriod);
@@ -411,6 +425,31 @@ impl<'a> Simulation<'a> {
                 processor.set_weights(slot, &weights);
             }
         }
+    }
+
+    /// A KCL worker dies; its leases move to the survivors (logged per lease).
+    fn fail_worker(&mut self, consumer: usize, failure: usize, now: SimTime) {
+        let kcl = self.spec.consumers[consumer].kcl.as_ref().expect("failures are scheduled for KCL consumers");
+        let (_, worker) = kcl.failures[failure];
+        let reader = &mut self.consumers[consumer];
+        let takeovers = reader.fail_worker(worker, now.as_nanos(), &self.shards.logs);
+        let name = reader.name.clone();
+        let moves: Vec<String> = takeovers
+            .iter()
+            .map(|t| {
+                let taken_s = t.taken_ns as f64 / NANOS_PER_SEC as f64;
+                format!(
+                    "{} to worker {} at {taken_s}s from checkpoint {}",
+                    self.shards.ids[t.shard_slot], t.worker, t.checkpoint
+                )
+            })
+            .collect();
+        self.recorder.event(&EventRow {
+            time_s: now.as_secs_f64(),
+            kind: "kcl_worker_failed".into(),
+            subject: name,
+            detail: format!("worker {worker} stops; leases: {}", moves.join("; ")),
+        });
     }
 
     /// The hash key that best halves a range's offered load at this moment.
@@ -825,7 +864,7 @@ impl<'a> Simulation<'a> {
         // Unread: still in the stream past the consumer's position, or fetched and waiting
         // to be processed.
         let unread_records_end: u64 = (0..self.shards.ids.len())
-            .map(|slot| self.shards.logs[slot].offset_end() - consumer.position(slot) + consumer.queued(slot))
+            .map(|slot| self.shards.logs[slot].offset_end() - consumer.frontier(slot) + consumer.queued(slot))
             .sum();
         let totals = &consumer.totals;
         assert_eq!(
@@ -846,7 +885,7 @@ impl<'a> Simulation<'a> {
             skipped_records: totals.skipped_records,
             discarded_records: totals.discarded_records,
             failed_batches: totals.failed_batches,
-            reprocessed_records: 0,
+            reprocessed_records: totals.reprocessed_records,
             read_throttled_calls: totals.read_throttled_calls,
             get_records_calls: totals.get_records_calls,
             latency_ms_p50: totals.latency_ms.quantile(0.5),

@@ -376,6 +376,8 @@ pub struct ConsumerSpec {
     pub kind: ConsumerKind,
     /// What it does with fetched records; `None`: it keeps up with anything it fetches.
     pub processing: Option<ProcessingSpec>,
+    /// A KCL application's workers and leases; `None` for a plain reader.
+    pub kcl: Option<KclSpec>,
 }
 
 /// Batch processing of fetched records (see `consumer::processing`).
@@ -416,6 +418,20 @@ pub enum ConsumerKind {
     Polling(PollingSpec),
     /// Enhanced fan-out (§4): its own 2 MiB/s per shard, pushed over HTTP/2.
     Efo(EfoSpec),
+}
+
+/// A KCL application (see `consumer::kcl`); its retrieval is polling or fan-out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KclSpec {
+    /// 1, 2 or 3; sets the retrieval and idle-time defaults (reference §8.1).
+    pub version: u32,
+    pub workers: u32,
+    /// failoverTimeMillis: 10 s.
+    pub failover_time: SimDuration,
+    /// How often the application checkpoints its position per shard.
+    pub checkpoint_interval: SimDuration,
+    /// Scheduled worker failures: (time, worker index from 0).
+    pub failures: Vec<(SimDuration, u32)>,
 }
 
 /// An enhanced fan-out consumer (SubscribeToShard).

@@ -1,5 +1,6 @@
 //! Consumers: what reads the stream and how far behind it falls.
 
+pub mod kcl;
 pub mod processing;
 pub mod reader;
 
@@ -19,6 +20,8 @@ pub struct ReadCounters {
     /// Records the consumer never meant to read: written before its `latest` or
     /// `at_timestamp` start position.
     pub skipped_records: u64,
+    /// Records read again after a KCL failover (from the last checkpoint).
+    pub reprocessed_records: u64,
     /// Records processing gave up: failed past their retries or past their maximum age.
     pub discarded_records: u64,
     /// Batches that failed and were retried.
@@ -38,6 +41,7 @@ impl Default for ReadCounters {
             expired_unread_records: 0,
             skipped_records: 0,
             discarded_records: 0,
+            reprocessed_records: 0,
             failed_batches: 0,
             latency_ms: LogHistogram::new(),
         }
@@ -54,6 +58,7 @@ impl ReadCounters {
         self.expired_unread_records = 0;
         self.skipped_records = 0;
         self.discarded_records = 0;
+        self.reprocessed_records = 0;
         self.failed_batches = 0;
         self.latency_ms.clear();
     }

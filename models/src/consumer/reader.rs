@@ -22,6 +22,7 @@
 //! response, as CloudWatch defines `GetRecords.IteratorAgeMilliseconds`, §9); the next
 //! poll is scheduled.
 
+use super::kcl::{Leases, Takeover};
 use super::processing::{Piece, Processor};
 use super::ReadCounters;
 use crate::spec::{ConsumerKind, ConsumerSpec, PollingSpec, ReadLimitSpec, StartPosition, EFO_BYTES_PER_S};
@@ -147,6 +148,8 @@ pub struct ShardReader {
     dedicated: Option<Dedicated>,
     /// Batch processing of fetched records; `None`: fetched means delivered.
     processor: Option<Processor>,
+    /// A KCL application's lease table; `None` for a plain reader.
+    leases: Option<Leases>,
     processing_errors: RandomStream,
     /// Scratch for the pieces of one fetch.
     pieces: Vec<Piece>,
@@ -174,6 +177,7 @@ impl ShardReader {
             spec: polling,
             dedicated,
             processor: spec.processing.as_ref().map(Processor::new),
+            leases: spec.kcl.as_ref().map(Leases::new),
             processing_errors: RandomStream::new(seed, &format!("consumer/{}/processing", spec.name)),
             pieces: Vec::new(),
             start: spec.start,
@@ -202,6 +206,9 @@ impl ShardReader {
             processor.attach(now_ns.max(self.join_ns));
         }
         let iterator_ns = now_ns.max(self.join_ns);
+        if let Some(leases) = &mut self.leases {
+            leases.attach(log.offset_first(), now_ns);
+        }
         self.cursors.push(Cursor {
             position: log.offset_first(),
             next_poll_ns: first_poll_ns,
@@ -217,6 +224,13 @@ impl ShardReader {
         self.cursors[shard_slot].position
     }
 
+    /// One past the furthest record this consumer has read on a shard: its position, or
+    /// further when a KCL failover sent it back to a checkpoint.
+    pub fn frontier(&self, shard_slot: usize) -> u64 {
+        let position = self.cursors[shard_slot].position;
+        self.leases.as_ref().map_or(position, |leases| position.max(leases.high_water(shard_slot)))
+    }
+
     /// The lowest offset this consumer may still read: what the shard must keep for it.
     /// A consumer that will start at `latest` needs nothing yet.
     pub fn offset_needed(&self, shard_slot: usize) -> u64 {
@@ -224,7 +238,33 @@ impl ShardReader {
         if !cursor.started && self.start == StartPosition::Latest {
             return u64::MAX;
         }
-        cursor.position
+        // A KCL application may go back to its last checkpoint after a failover.
+        match &self.leases {
+            Some(leases) if cursor.started => cursor.position.min(leases.checkpoint(shard_slot)),
+            _ => cursor.position,
+        }
+    }
+
+    /// A KCL worker dies: its leases move to the survivors after the failover time, and
+    /// each new owner resumes at the shard's last checkpoint. Returns the takeovers.
+    pub fn fail_worker(&mut self, worker: u32, now_ns: u64, logs: &[ShardLog]) -> Vec<Takeover> {
+        let Some(leases) = &mut self.leases else { return Vec::new() };
+        let takeovers = leases.fail(worker, now_ns);
+        for takeover in &takeovers {
+            let cursor = &mut self.cursors[takeover.shard_slot];
+            cursor.next_poll_ns = takeover.taken_ns;
+            if cursor.started {
+                // Never below what the stream still holds.
+                cursor.position = takeover.checkpoint.max(logs[takeover.shard_slot].offset_first());
+            }
+        }
+        // Shards left with no live worker are not read again.
+        for (slot, cursor) in self.cursors.iter_mut().enumerate() {
+            if !leases.owned(slot) {
+                cursor.next_poll_ns = u64::MAX;
+            }
+        }
+        takeovers
     }
 
     /// Places the iterator at the consumer's start position, at its first poll. Records
@@ -292,12 +332,17 @@ impl ShardReader {
     /// Records that expired before this consumer read them: everything below `offset`.
     /// Returns how many were lost.
     pub fn expire_below(&mut self, shard_slot: usize, offset: u64) -> u64 {
+        let frontier = self.frontier(shard_slot);
         let cursor = &mut self.cursors[shard_slot];
         if cursor.position >= offset {
             return 0;
         }
-        let lost = offset - cursor.position;
+        // Records already read once (before a failover) are not lost when they expire.
+        let lost = offset.saturating_sub(frontier);
         cursor.position = offset;
+        if lost == 0 {
+            return 0;
+        }
         // Before it starts, only a trim-horizon consumer meant to read these records.
         if !cursor.started && self.start != StartPosition::TrimHorizon {
             self.period[shard_slot].skipped_records += lost;
@@ -369,9 +414,14 @@ impl ShardReader {
                 position += read.records;
                 let age_ms =
                     if read.records == 0 { 0.0 } else { (now_ns - read.arrival_last_ns) as f64 / NANOS_PER_MS as f64 };
+                let reprocessed = match &mut self.leases {
+                    Some(leases) => leases.after_read(shard_slot, position - read.records, position, now_ns),
+                    None => 0,
+                };
                 for counters in [&mut *period, &mut *totals] {
                     if !processing {
-                        counters.read_records += read.records;
+                        counters.read_records += read.records - reprocessed;
+                        counters.reprocessed_records += reprocessed;
                     }
                     counters.read_bytes += read.bytes;
                     counters.iterator_age_ms_max = counters.iterator_age_ms_max.max(age_ms);

@@ -1,0 +1,204 @@
+//! KCL applications: workers holding leases on shards (reference `kinesis-facts.md` §8.1).
+//!
+//! Lifecycle of a lease: each shard has one lease, owned by one live worker; leases are
+//! spread so every worker holds about the same count (KCL 1.x/2.x balance by count).
+//! The owner reads the shard and checkpoints its position every `checkpoint_interval`.
+//! When a worker dies it stops renewing: its leases expire `failover_time` after their
+//! last renewal (renewals come every `failover_time / 3 - 25 ms`, so on average half of
+//! that before the failure), and each survivor's lease taker, running every
+//! `2 * (failover_time + 25 ms)` from its own phase, takes expired leases in one pass up
+//! to its share. The new owner resumes from the last checkpoint, so the records the dead
+//! worker had read since then are read again: `reprocessed_records`.
+//!
+//! Not modelled yet: lease stealing from live workers when one joins, KCL 3.x balancing
+//! by throughput, and reading parent shards to their end before children.
+
+use crate::spec::KclSpec;
+use kinesim_sim::NANOS_PER_MS;
+
+/// The lease table of one KCL application.
+#[derive(Clone, Debug)]
+pub struct Leases {
+    spec: KclSpec,
+    alive: Vec<bool>,
+    /// Per shard slot: the owning worker (`None` while a lease waits to be taken).
+    owner: Vec<Option<u32>>,
+    /// Per shard slot: the last checkpointed position and when it was written.
+    checkpoint: Vec<u64>,
+    checkpoint_ns: Vec<u64>,
+    /// Per shard slot: the furthest position ever read; reads below it are reprocessing.
+    high_water: Vec<u64>,
+}
+
+/// A lease that changes hands after a failure.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Takeover {
+    pub shard_slot: usize,
+    pub worker: u32,
+    /// When the new owner takes the lease and starts reading.
+    pub taken_ns: u64,
+    /// Where it resumes: the last checkpoint.
+    pub checkpoint: u64,
+}
+
+impl Leases {
+    pub fn new(spec: &KclSpec) -> Leases {
+        Leases {
+            spec: spec.clone(),
+            alive: vec![true; spec.workers as usize],
+            owner: Vec::new(),
+            checkpoint: Vec::new(),
+            checkpoint_ns: Vec::new(),
+            high_water: Vec::new(),
+        }
+    }
+
+    /// Renewals come every `failover / 3 - 25 ms` (KCL's `getRenewerTakerIntervalMillis`).
+    fn renew_interval_ns(&self) -> u64 {
+        (self.spec.failover_time.as_nanos() / 3).saturating_sub(25 * NANOS_PER_MS)
+    }
+
+    /// The lease taker runs every `2 * (failover + 25 ms)`.
+    fn taker_interval_ns(&self) -> u64 {
+        2 * (self.spec.failover_time.as_nanos() + 25 * NANOS_PER_MS)
+    }
+
+    fn lease_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.alive.len()];
+        for owner in self.owner.iter().flatten() {
+            counts[*owner as usize] += 1;
+        }
+        counts
+    }
+
+    /// The live worker with the fewest leases (the lowest index on ties).
+    fn least_loaded(&self, counts: &[usize]) -> Option<u32> {
+        (0..self.alive.len()).filter(|&w| self.alive[w]).min_by_key(|&w| (counts[w], w)).map(|w| w as u32)
+    }
+
+    /// A new shard's lease, given to the least-loaded live worker.
+    pub fn attach(&mut self, position: u64, now_ns: u64) {
+        let owner = self.least_loaded(&self.lease_counts());
+        self.owner.push(owner);
+        self.checkpoint.push(position);
+        self.checkpoint_ns.push(now_ns);
+        self.high_water.push(position);
+    }
+
+    /// The furthest position ever read on a shard.
+    pub fn high_water(&self, shard_slot: usize) -> u64 {
+        self.high_water[shard_slot]
+    }
+
+    /// Whether some worker reads this shard now.
+    pub fn owned(&self, shard_slot: usize) -> bool {
+        self.owner[shard_slot].is_some()
+    }
+
+    /// The lowest position the application may go back to: the last checkpoint. The
+    /// stream must keep records from there on.
+    pub fn checkpoint(&self, shard_slot: usize) -> u64 {
+        self.checkpoint[shard_slot]
+    }
+
+    /// After a read that ended at `position`: checkpoint if the interval has passed, and
+    /// return how many of the records `[start, position)` were read before.
+    pub fn after_read(&mut self, shard_slot: usize, start: u64, position: u64, now_ns: u64) -> u64 {
+        let reprocessed = self.high_water[shard_slot].min(position).saturating_sub(start);
+        self.high_water[shard_slot] = self.high_water[shard_slot].max(position);
+        if now_ns.saturating_sub(self.checkpoint_ns[shard_slot]) >= self.spec.checkpoint_interval.as_nanos() {
+            self.checkpoint[shard_slot] = position;
+            self.checkpoint_ns[shard_slot] = now_ns;
+        }
+        reprocessed
+    }
+
+    /// Worker `worker` dies at `now_ns`: its leases expire after the failover time and
+    /// the survivors take them at their next taker runs, each up to an even share.
+    pub fn fail(&mut self, worker: u32, now_ns: u64) -> Vec<Takeover> {
+        let index = worker as usize;
+        if index >= self.alive.len() || !self.alive[index] {
+            return Vec::new();
+        }
+        self.alive[index] = false;
+        let orphans: Vec<usize> = (0..self.owner.len()).filter(|&s| self.owner[s] == Some(worker)).collect();
+        for &slot in &orphans {
+            self.owner[slot] = None;
+        }
+        // The last renewal came on average half a renewal interval before the failure.
+        let expiry_ns = now_ns + self.spec.failover_time.as_nanos() - self.renew_interval_ns() / 2;
+        let mut counts = self.lease_counts();
+        let mut takeovers = Vec::with_capacity(orphans.len());
+        for slot in orphans {
+            let Some(survivor) = self.least_loaded(&counts) else {
+                break; // No worker left: the shard is not read until the run ends.
+            };
+            counts[survivor as usize] += 1;
+            self.owner[slot] = Some(survivor);
+            let taken_ns = self.next_taker_run(survivor, expiry_ns);
+            takeovers.push(Takeover {
+                shard_slot: slot,
+                worker: survivor,
+                taken_ns,
+                checkpoint: self.checkpoint[slot],
+            });
+        }
+        takeovers
+    }
+
+    /// The first run of `worker`'s lease taker at or after `after_ns`; workers' takers are
+    /// spread evenly over one interval.
+    fn next_taker_run(&self, worker: u32, after_ns: u64) -> u64 {
+        let interval = self.taker_interval_ns();
+        let phase = interval / self.alive.len() as u64 * u64::from(worker);
+        if after_ns <= phase {
+            return phase;
+        }
+        phase + (after_ns - phase).div_ceil(interval) * interval
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kinesim_sim::SimDuration;
+
+    fn spec(workers: u32) -> KclSpec {
+        KclSpec {
+            version: 2,
+            workers,
+            failover_time: SimDuration::from_secs(10),
+            checkpoint_interval: SimDuration::from_secs(30),
+            failures: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn leases_spread_and_move_after_a_failure() {
+        let mut leases = Leases::new(&spec(2));
+        for _ in 0..4 {
+            leases.attach(0, 0);
+        }
+        assert_eq!(leases.lease_counts(), vec![2, 2]);
+        let s = 1_000_000_000;
+        let takeovers = leases.fail(1, 100 * s);
+        assert_eq!(takeovers.len(), 2);
+        for takeover in &takeovers {
+            assert_eq!(takeover.worker, 0);
+            // Expired after failover (minus half a renewal), taken within one taker interval.
+            assert!(takeover.taken_ns >= 100 * s + 10 * s - 2 * s && takeover.taken_ns <= 100 * s + 10 * s + 21 * s);
+        }
+        assert_eq!(leases.lease_counts(), vec![4, 0]);
+    }
+
+    #[test]
+    fn reads_below_the_high_water_mark_are_reprocessing() {
+        let mut leases = Leases::new(&spec(1));
+        leases.attach(0, 0);
+        assert_eq!(leases.after_read(0, 0, 100, 1), 0);
+        assert_eq!(leases.after_read(0, 40, 150, 2), 60);
+        assert_eq!(leases.checkpoint(0), 0, "no checkpoint before 30 s");
+        leases.after_read(0, 150, 160, 31_000_000_000);
+        assert_eq!(leases.checkpoint(0), 160);
+    }
+}
