@@ -1024,7 +1024,17 @@ impl Validator<'_> {
             ("max_retry_attempts", raw.max_retry_attempts.is_some()),
             ("max_record_age", raw.max_record_age.is_some()),
             ("retrieval", raw.retrieval.is_some()),
+            ("batching_window", raw.batching_window.is_some()),
         ];
+        let firehose_only = [
+            ("buffer_size", raw.buffer_size.is_some()),
+            ("buffer_interval", raw.buffer_interval.is_some()),
+            ("delivery_latency", raw.delivery_latency.is_some()),
+        ];
+        if let Some((field, _)) = firehose_only.iter().find(|(_, set)| *set) {
+            return Err(self
+                .err(format!("{key}.{field}"), format!("applies only to kind = \"firehose\", not \"{}\"", raw.kind)));
+        }
         let (allowed_kind, fields): (&str, Vec<(&str, bool)>) = match raw.kind.as_str() {
             "lambda" => (
                 "polling or efo",
@@ -1067,6 +1077,8 @@ impl Validator<'_> {
         Ok(ProcessingSpec {
             lanes: 1,
             batch_size,
+            batch_bytes: None,
+            batching_window: SimDuration::ZERO,
             fixed,
             per_record,
             prefetch_records: 3 * batch_size,
@@ -1148,9 +1160,18 @@ impl Validator<'_> {
                 )
             }
         };
+        let batching_window = raw.batching_window.map_or(SimDuration::ZERO, |d| d.0);
+        if batching_window > SimDuration::from_secs(300) {
+            return Err(
+                self.err(format!("{key}.batching_window"), "must be at most \"300s\" (MaximumBatchingWindowInSeconds)")
+            );
+        }
         let processing = ProcessingSpec {
             lanes: lanes as u32,
             batch_size,
+            // A batch is also capped by the 6 MB synchronous-invoke payload (reference §8.2).
+            batch_bytes: Some(6 * MIB),
+            batching_window,
             fixed,
             per_record,
             // Enough fetched ahead to keep every lane busy for two batches.
@@ -1160,6 +1181,67 @@ impl Validator<'_> {
             max_record_age,
         };
         Ok(ConsumerSpec { name: raw.name, start, join, kind, processing: Some(processing), kcl: None })
+    }
+
+    /// Amazon Data Firehose reading the stream (reference §8.3): it polls each shard (its
+    /// rate is not published: once a second assumed), buffers, and delivers when the
+    /// buffer reaches `buffer_size` or has waited `buffer_interval`, taking
+    /// `delivery_latency` to land the data.
+    fn firehose(
+        &self,
+        key: &str,
+        raw: RawConsumer,
+        duration: SimDuration,
+        start_unix_s: Option<i64>,
+    ) -> Result<ConsumerSpec, LoadError> {
+        for (field, set) in [
+            ("processing", raw.processing.is_some()),
+            ("batch_size", raw.batch_size.is_some()),
+            ("function_duration", raw.function_duration.is_some()),
+            ("workers", raw.workers.is_some()),
+            ("push_latency", raw.push_latency.is_some()),
+        ] {
+            if set {
+                return Err(self.err(format!("{key}.{field}"), "does not apply to kind = \"firehose\""));
+            }
+        }
+        let buffer_size = raw.buffer_size.map_or(5 * MIB, |s| s.0);
+        if !(MIB..=128 * MIB).contains(&buffer_size) {
+            return Err(self.err(
+                format!("{key}.buffer_size"),
+                format!("must be from \"1MiB\" to \"128MiB\", got {buffer_size} bytes"),
+            ));
+        }
+        let buffer_interval = raw.buffer_interval.map_or(SimDuration::from_secs(300), |d| d.0);
+        if buffer_interval > SimDuration::from_secs(900) {
+            return Err(self.err(format!("{key}.buffer_interval"), "must be at most \"900s\""));
+        }
+        let delivery_latency = raw.delivery_latency.map_or(SimDuration::from_secs(2), |d| d.0);
+        if delivery_latency.is_zero() || delivery_latency > SimDuration::from_secs(3600) {
+            return Err(self.err(format!("{key}.delivery_latency"), "must be above 0 and at most \"1h\""));
+        }
+        let polling = RawConsumer {
+            kind: "polling".into(),
+            buffer_size: None,
+            buffer_interval: None,
+            delivery_latency: None,
+            ..raw
+        };
+        let mut spec = self.consumer(key, polling, duration, start_unix_s)?;
+        spec.processing = Some(ProcessingSpec {
+            lanes: 1,
+            batch_size: u64::MAX,
+            batch_bytes: Some(buffer_size),
+            batching_window: buffer_interval,
+            fixed: delivery_latency,
+            per_record: SimDuration::ZERO,
+            // Up to twice the buffer of 1 KiB records waits per shard.
+            prefetch_records: 2 * buffer_size / 1024,
+            error_rate: 0.0,
+            max_retry_attempts: None,
+            max_record_age: None,
+        });
+        Ok(spec)
     }
 
     /// A point in the run: a duration from its start ("5m") or an RFC 3339 time (which
@@ -1184,14 +1266,14 @@ impl Validator<'_> {
         duration: SimDuration,
         start_unix_s: Option<i64>,
     ) -> Result<ConsumerSpec, LoadError> {
-        if !["polling", "efo", "lambda", "kcl"].contains(&raw.kind.as_str()) {
+        if !["polling", "efo", "lambda", "kcl", "firehose"].contains(&raw.kind.as_str()) {
             return Err(self.err(
                 format!("{key}.kind"),
-                format!(
-                    "allowed: \"polling\", \"efo\", \"lambda\", \"kcl\" (firehose is not available yet), got \"{}\"",
-                    raw.kind
-                ),
+                format!("allowed: \"polling\", \"efo\", \"lambda\", \"kcl\", \"firehose\"; got \"{}\"", raw.kind),
             ));
+        }
+        if raw.kind == "firehose" {
+            return self.firehose(key, raw, duration, start_unix_s);
         }
         // A KCL application reads with polling (KCL 1.x by default) or fan-out (2.x and
         // 3.x by default, reference §8.1); the rest of this function builds that reader.

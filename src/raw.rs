@@ -220,6 +220,10 @@ pub struct RawConsumer {
     pub failover_time: Option<Duration>,
     pub checkpoint_interval: Option<Duration>,
     pub failures: Option<Vec<(Duration, u64)>>,
+    pub batching_window: Option<Duration>,
+    pub buffer_size: Option<Size>,
+    pub buffer_interval: Option<Duration>,
+    pub delivery_latency: Option<Duration>,
 }
 
 /// `processing` of a polling or fan-out consumer: a rate, or a per-batch duration.

@@ -282,3 +282,38 @@ fn kcl_failover_moves_leases_and_reprocesses_since_the_checkpoint() {
         consumer.read_records + consumer.expired_unread_records + consumer.unread_records_end
     );
 }
+
+/// Firehose delivers when its buffer fills or its interval passes: with 5 MiB at about
+/// 1 MiB/s it delivers every ~5 s; with a 60 s interval and a huge buffer, once a minute,
+/// and records wait about half of that plus the delivery latency.
+#[test]
+fn firehose_latency_follows_its_buffering() {
+    let run = |buffering: &str| {
+        let (result, _) = common::run_toml(&format!(
+            r#"
+            seed = 5
+            duration = "20m"
+            [stream]
+            shards = 1
+            [[producers]]
+            name = "p"
+            rate = 1000
+            arrivals = "uniform"
+            record_size = 1000
+            keys = {{ kind = "random", key_bytes = 16 }}
+            [[consumers]]
+            name = "s3"
+            kind = "firehose"
+            {buffering}
+            delivery_latency = "2s"
+            "#
+        ));
+        result.summary.consumers[0].clone()
+    };
+    let by_size = run("buffer_size = \"5MiB\"\nbuffer_interval = \"300s\"");
+    let by_time = run("buffer_size = \"128MiB\"\nbuffer_interval = \"60s\"");
+    assert!((3_000.0..8_000.0).contains(&by_size.latency_ms_p50), "p50 {}", by_size.latency_ms_p50);
+    assert!((25_000.0..40_000.0).contains(&by_time.latency_ms_p50), "p50 {}", by_time.latency_ms_p50);
+    assert!(by_time.latency_ms_max < 66_000.0, "max {}", by_time.latency_ms_max);
+    assert!(by_size.read_records > 1_150_000 && by_time.read_records > 1_100_000);
+}

@@ -387,6 +387,11 @@ pub struct ProcessingSpec {
     pub lanes: u32,
     /// Records per batch (Lambda's BatchSize; a poller's records per call).
     pub batch_size: u64,
+    /// Bytes per batch at most (Firehose's buffer size); `None`: no byte limit.
+    pub batch_bytes: Option<u64>,
+    /// How long a batch waits to fill before it starts anyway (Lambda's
+    /// MaximumBatchingWindowInSeconds, Firehose's buffer interval); 0: no wait.
+    pub batching_window: SimDuration,
     /// Batch duration: `fixed + per_record * n`.
     pub fixed: SimDuration,
     pub per_record: SimDuration,

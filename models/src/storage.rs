@@ -245,7 +245,7 @@ impl ShardLog {
 
     /// Reads from `offset` at time `now_ns` at most `records_max` Kinesis records (as
     /// GetRecords counts them; each may carry several aggregated user records) and
-    /// `bytes_max` bytes that are readable by then; returns user records. `on_chunk(records, latency_ns)` is
+    /// `bytes_max` bytes that are readable by then; returns user records. `on_chunk(records, bytes, latency_ns)` is
     /// called for pieces of the read, for latency histograms.
     pub fn read(
         &self,
@@ -253,7 +253,7 @@ impl ShardLog {
         now_ns: u64,
         records_max: u64,
         bytes_max: u64,
-        mut on_chunk: impl FnMut(u64, u64),
+        mut on_chunk: impl FnMut(u64, u64, u64),
     ) -> ReadResult {
         debug_assert!(offset >= self.offset_first, "readers never point below the trim horizon");
         let mut result = ReadResult::default();
@@ -291,7 +291,7 @@ impl ShardLog {
                 end - start
             };
             result.bytes += bytes;
-            result.arrival_last_ns = report_latency(block, start, end, now_ns, &mut on_chunk);
+            result.arrival_last_ns = report_latency(block, start, end, bytes, now_ns, &mut on_chunk);
             cursor = end;
             if end < block.offset_end() {
                 // The rest of the block is not readable yet, or a limit cut the read.
@@ -353,7 +353,14 @@ impl ShardLog {
 /// chunks a reader takes are already cut at its polls, so percentiles see the spread of
 /// arrival times), and returns the arrival time of the last of them. Interpolating in
 /// f64 keeps this free of integer divisions, the costliest part of a read.
-fn report_latency(block: &Block, start: u64, end: u64, now_ns: u64, on_chunk: &mut impl FnMut(u64, u64)) -> u64 {
+fn report_latency(
+    block: &Block,
+    start: u64,
+    end: u64,
+    bytes: u64,
+    now_ns: u64,
+    on_chunk: &mut impl FnMut(u64, u64, u64),
+) -> u64 {
     let spacing_ns = if block.records > 1 {
         (block.arrival_last_ns - block.arrival_first_ns) as f64 / (block.records - 1) as f64
     } else {
@@ -362,7 +369,7 @@ fn report_latency(block: &Block, start: u64, end: u64, now_ns: u64, on_chunk: &m
     let arrival_at = |index: f64| block.arrival_first_ns + (index * spacing_ns) as u64;
     let first_index = (start - block.offset_first) as f64;
     let middle_ns = arrival_at(first_index + (end - start - 1) as f64 / 2.0);
-    on_chunk(end - start, now_ns.saturating_sub(middle_ns) + block.age_at_arrival_ns);
+    on_chunk(end - start, bytes, now_ns.saturating_sub(middle_ns) + block.age_at_arrival_ns);
     arrival_at((end - 1 - block.offset_first) as f64).min(block.arrival_last_ns)
 }
 
@@ -378,10 +385,10 @@ mod tests {
         for step in 0..10 {
             log.append(100, 100, 100_000, step * S, step * S + S / 2, 0);
         }
-        let result = log.read(0, 5 * S, 150, u64::MAX, |_, _| {});
+        let result = log.read(0, 5 * S, 150, u64::MAX, |_, _, _| {});
         assert_eq!(result.records, 150);
         assert_eq!(result.bytes, 150_000);
-        let limited = log.read(150, 100 * S, 10_000, 25_000, |_, _| {});
+        let limited = log.read(150, 100 * S, 10_000, 25_000, |_, _, _| {});
         assert_eq!((limited.records, limited.bytes), (25, 25_000));
         // Records readable by 5 s arrived by 4 s: steps 0..3 and the first record of 4.
         assert_eq!(log.readable_after(0, 5 * S), 401);
@@ -396,7 +403,7 @@ mod tests {
             log.append(10, 10, 10_000, step * S, step * S, 1);
         }
         assert!(log.blocks_held() < FINE_BLOCKS_MAX + 10_000 / 60 + 2);
-        let total: u64 = log.read(0, 20_000 * S, u64::MAX, u64::MAX, |_, _| {}).records;
+        let total: u64 = log.read(0, 20_000 * S, u64::MAX, u64::MAX, |_, _, _| {}).records;
         assert_eq!(total, 100_000);
         let expired_to = log.trim(Some(5_000 * S), 0);
         assert!(expired_to > 0 && expired_to <= 50_010, "{expired_to}");

@@ -24,6 +24,7 @@ use std::collections::VecDeque;
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Piece {
     pub records: u64,
+    pub bytes: u64,
     pub origin_ns: u64,
     /// When the records were fetched: a batch cannot start before.
     pub fetched_ns: u64,
@@ -33,6 +34,7 @@ pub struct Piece {
 struct Lane {
     queue: VecDeque<Piece>,
     queued: u64,
+    queued_bytes: u64,
     busy_until_ns: u64,
     /// Failed attempts of the batch at the head of the lane.
     failures: u32,
@@ -96,8 +98,10 @@ impl Processor {
                 if index + 1 == lane_count { left } else { ((piece.records as f64 * weights[index]) as u64).min(left) };
             left -= records;
             if records > 0 {
-                lane.queue.push_back(Piece { records, ..piece });
+                let bytes = crate::ratio::scale(piece.bytes, records, piece.records);
+                lane.queue.push_back(Piece { records, bytes, ..piece });
                 lane.queued += records;
+                lane.queued_bytes += bytes;
                 assert!(lane.queue.len() <= LANE_PIECES_MAX, "lane queues are bounded");
             }
         }
@@ -115,21 +119,51 @@ impl Processor {
         let [period, totals] = counters;
         for lane in &mut self.lanes[shard_slot] {
             let mut batches = 0;
-            while lane.queued > 0 && lane.busy_until_ns < until_ns {
+            while let Some(start_ns) = ready_at(&self.spec, lane).filter(|&start| start < until_ns) {
                 batches += 1;
                 assert!(batches <= BATCHES_PER_STEP_MAX, "batches per step are bounded");
-                run_batch(&self.spec, lane, rng, [&mut *period, &mut *totals]);
+                run_batch(&self.spec, lane, start_ns, rng, [&mut *period, &mut *totals]);
             }
         }
     }
 }
 
+/// When the next batch of a lane can start: once the lane is free and the batch's
+/// records are fetched; with a batching window, once the batch is full (by records or
+/// bytes: from the fetch that filled it) or its oldest record has waited the window.
+fn ready_at(spec: &ProcessingSpec, lane: &Lane) -> Option<u64> {
+    let head = lane.queue.front()?;
+    let full = lane.queued >= spec.batch_size || spec.batch_bytes.is_some_and(|limit| lane.queued_bytes >= limit);
+    if spec.batching_window.is_zero() {
+        return Some(lane.busy_until_ns.max(head.fetched_ns));
+    }
+    if !full {
+        return Some(lane.busy_until_ns.max(head.fetched_ns + spec.batching_window.as_nanos()));
+    }
+    // The batch filled with the piece at which the records or bytes reach the limit.
+    let (mut records, mut bytes) = (0, 0);
+    let mut filled_ns = head.fetched_ns;
+    for piece in &lane.queue {
+        records += piece.records;
+        bytes += piece.bytes;
+        filled_ns = piece.fetched_ns;
+        if records >= spec.batch_size || spec.batch_bytes.is_some_and(|limit| bytes >= limit) {
+            break;
+        }
+    }
+    Some(lane.busy_until_ns.max(filled_ns.min(head.fetched_ns + spec.batching_window.as_nanos())))
+}
+
 /// Starts the batch at the head of a lane: discards records past their maximum age,
 /// then processes (or fails, retries, and finally discards) a batch.
-fn run_batch(spec: &ProcessingSpec, lane: &mut Lane, rng: &mut ChaCha8Rng, counters: [&mut ReadCounters; 2]) {
+fn run_batch(
+    spec: &ProcessingSpec,
+    lane: &mut Lane,
+    start_ns: u64,
+    rng: &mut ChaCha8Rng,
+    counters: [&mut ReadCounters; 2],
+) {
     let [period, totals] = counters;
-    let fetched_ns = lane.queue.front().map_or(lane.busy_until_ns, |piece| piece.fetched_ns);
-    let start_ns = lane.busy_until_ns.max(fetched_ns);
     if let Some(age) = spec.max_record_age {
         while let Some(head) = lane.queue.front() {
             if start_ns.saturating_sub(head.origin_ns) <= age.as_nanos() {
@@ -137,6 +171,7 @@ fn run_batch(spec: &ProcessingSpec, lane: &mut Lane, rng: &mut ChaCha8Rng, count
             }
             let head = lane.queue.pop_front().expect("checked");
             lane.queued -= head.records;
+            lane.queued_bytes -= head.bytes;
             period.discarded_records += head.records;
             totals.discarded_records += head.records;
         }
@@ -144,7 +179,7 @@ fn run_batch(spec: &ProcessingSpec, lane: &mut Lane, rng: &mut ChaCha8Rng, count
             return;
         }
     }
-    let batch = take_batch(lane, spec.batch_size);
+    let batch = take_batch(lane, spec.batch_size, spec.batch_bytes.unwrap_or(u64::MAX));
     let records: u64 = batch.iter().map(|piece| piece.records).sum();
     let duration_ns = spec.fixed.as_nanos() + spec.per_record.as_nanos() * records;
     let completion_ns = start_ns + duration_ns.max(1);
@@ -157,6 +192,7 @@ fn run_batch(spec: &ProcessingSpec, lane: &mut Lane, rng: &mut ChaCha8Rng, count
         totals.failed_batches += 1;
         for piece in batch.into_iter().rev() {
             lane.queued += piece.records;
+            lane.queued_bytes += piece.bytes;
             lane.queue.push_front(piece);
         }
         return;
@@ -174,17 +210,28 @@ fn run_batch(spec: &ProcessingSpec, lane: &mut Lane, rng: &mut ChaCha8Rng, count
     }
 }
 
-/// Takes up to `batch_size` records from the head of a lane.
-fn take_batch(lane: &mut Lane, batch_size: u64) -> Vec<Piece> {
+/// Takes up to `batch_size` records and about `batch_bytes` bytes (at least one record)
+/// from the head of a lane.
+fn take_batch(lane: &mut Lane, batch_size: u64, batch_bytes: u64) -> Vec<Piece> {
     let mut batch = Vec::new();
-    let mut left = batch_size;
-    while left > 0 {
+    let (mut records_left, mut bytes_left) = (batch_size, batch_bytes);
+    while records_left > 0 && bytes_left > 0 {
         let Some(head) = lane.queue.front_mut() else { break };
-        let records = head.records.min(left);
-        batch.push(Piece { records, ..*head });
+        let per_record = head.bytes / head.records.max(1);
+        let by_bytes = bytes_left.checked_div(per_record).map_or(u64::MAX, |fit| fit.max(u64::from(batch.is_empty())));
+        let records = head.records.min(records_left).min(by_bytes);
+        if records == 0 {
+            break;
+        }
+        let bytes =
+            if records == head.records { head.bytes } else { crate::ratio::scale(head.bytes, records, head.records) };
+        batch.push(Piece { records, bytes, ..*head });
         head.records -= records;
-        left -= records;
+        head.bytes -= bytes;
+        records_left -= records;
+        bytes_left = bytes_left.saturating_sub(bytes);
         lane.queued -= records;
+        lane.queued_bytes -= bytes;
         if head.records == 0 {
             lane.queue.pop_front();
         }

@@ -397,10 +397,11 @@ impl ShardReader {
                 let processing = self.processor.is_some();
                 let pieces = &mut self.pieces;
                 pieces.clear();
-                let read = log.read(position, now_ns, records_max, bytes_max, |records, latency_ns| {
+                let read = log.read(position, now_ns, records_max, bytes_max, |records, bytes, latency_ns| {
                     if processing {
                         pieces.push(Piece {
                             records,
+                            bytes,
                             origin_ns: now_ns.saturating_sub(latency_ns),
                             fetched_ns: now_ns,
                         });
