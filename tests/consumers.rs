@@ -317,3 +317,55 @@ fn firehose_latency_follows_its_buffering() {
     assert!(by_time.latency_ms_max < 66_000.0, "max {}", by_time.latency_ms_max);
     assert!(by_size.read_records > 1_150_000 && by_time.read_records > 1_100_000);
 }
+
+/// After a split, a KCL application reads the children only once the parent is read to
+/// its end, so per-key order holds; a plain poller reads the children at once.
+#[test]
+fn kcl_reads_parent_shards_before_their_children() {
+    let (_, rows) = common::run_toml(
+        r#"
+        seed = 6
+        duration = "7m"
+        [output]
+        consumers = "1s"
+        [stream]
+        shards = 1
+        [[producers]]
+        name = "p"
+        rate = 500
+        keys = { kind = "uniform", count = 1000 }
+        [[actions]]
+        at = "5m"
+        kind = "split_shard"
+        shard = "shardId-000000000000"
+        [[consumers]]
+        name = "app"
+        kind = "kcl"
+        kcl_version = 1
+        poll_interval = "10s"
+        [[consumers]]
+        name = "poller"
+        kind = "polling"
+        poll_interval = "10s"
+        "#,
+    );
+    let reads = |consumer: &str, shard: u32| -> Vec<f64> {
+        rows.consumers
+            .iter()
+            .filter(|r| r.consumer == consumer && r.shard_id.0 == shard && r.read_records > 0)
+            .map(|r| r.time_s)
+            .collect()
+    };
+    let parent_last = *reads("app", 0).last().unwrap();
+    assert!(parent_last >= 300.0, "the parent is read after the split: {parent_last}");
+    for child in [1, 2] {
+        let child_first = reads("app", child)[0];
+        assert!(
+            child_first >= parent_last,
+            "child {child} read at {child_first} before the parent's end at {parent_last}"
+        );
+    }
+    let poller_child_first = reads("poller", 1)[0].min(reads("poller", 2)[0]);
+    let poller_parent_last = *reads("poller", 0).last().unwrap();
+    assert!(poller_child_first <= poller_parent_last, "a plain poller does not wait");
+}

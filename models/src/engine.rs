@@ -214,6 +214,8 @@ struct Shards {
     throttled_total: Vec<u64>,
     /// Open shards take writes; closed ones (split parents) stay readable.
     open: Vec<bool>,
+    /// The shard each one was split from, if any.
+    parents: Vec<Option<usize>>,
 }
 
 struct Simulation<'a> {
@@ -290,6 +292,7 @@ impl<'a> Simulation<'a> {
                 period: Vec::new(),
                 throttled_total: Vec::new(),
                 open: Vec::new(),
+                parents: Vec::new(),
             },
             producers: spec.producers.iter().map(|p| Producer::new(p, &seed, spec.step, &spec.stream)).collect(),
             consumers: spec
@@ -332,6 +335,7 @@ impl<'a> Simulation<'a> {
         shards.period.push(ShardPeriod::default());
         shards.throttled_total.push(0);
         shards.open.push(true);
+        shards.parents.push(None);
         for consumer in &mut self.consumers {
             consumer.attach(slot, &shards.logs[slot], now.as_nanos(), &self.seed);
         }
@@ -474,6 +478,8 @@ impl<'a> Simulation<'a> {
         let low = self.shards.ids.len();
         self.open_shard(HashRange { start: range.start, end: key - 1 }, now);
         self.open_shard(HashRange { start: key, end: range.end }, now);
+        self.shards.parents[low] = Some(parent);
+        self.shards.parents[low + 1] = Some(parent);
         for producer in &mut self.producers {
             producer.project(&self.shards.ranges, &self.shards.open);
             producer.reroute(parent as u32, low as u32, low as u32 + 1);
@@ -627,6 +633,12 @@ impl<'a> Simulation<'a> {
         for slot in 0..self.shards.ids.len() {
             let mut polls = 0;
             while let Some(consumer_slot) = self.next_poller(slot, t1) {
+                if self.waits_for_parent(consumer_slot, slot) {
+                    // Per-key order: a KCL application reads a child only once its parent
+                    // is closed and read to its end (reference §6.1).
+                    self.consumers[consumer_slot].defer_poll(slot);
+                    continue;
+                }
                 let consumer = &mut self.consumers[consumer_slot];
                 debug_assert!(consumer.next_poll_ns(slot) >= t0.as_nanos());
                 let outcome = consumer.poll(
@@ -652,6 +664,15 @@ impl<'a> Simulation<'a> {
                 consumer.process(slot, t1.as_nanos());
             }
         }
+    }
+
+    /// Whether an order-keeping consumer must wait before reading `slot`: its parent is
+    /// still open or holds records the consumer has not read.
+    fn waits_for_parent(&self, consumer_slot: usize, slot: usize) -> bool {
+        let Some(parent) = self.shards.parents[slot] else { return false };
+        let consumer = &self.consumers[consumer_slot];
+        consumer.reads_parents_first()
+            && (self.shards.open[parent] || consumer.frontier(parent) < self.shards.logs[parent].offset_end())
     }
 
     /// The consumer whose next poll of `slot` comes first before `t1`; ties (rare, as

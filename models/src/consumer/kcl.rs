@@ -10,8 +10,11 @@
 //! to its share. The new owner resumes from the last checkpoint, so the records the dead
 //! worker had read since then are read again: `reprocessed_records`.
 //!
-//! Not modelled yet: lease stealing from live workers when one joins, KCL 3.x balancing
-//! by throughput, and reading parent shards to their end before children.
+//! After a split, a child shard is read only once its parent is closed and read to its
+//! end (the engine holds the child's polls), so per-key order is kept.
+//!
+//! Not modelled yet: lease stealing from live workers when one joins, and KCL 3.x
+//! balancing by throughput (leases are balanced by count for every version).
 
 use crate::spec::KclSpec;
 use kinesim_sim::NANOS_PER_MS;

@@ -317,6 +317,17 @@ impl ShardReader {
         self.processor.as_mut()
     }
 
+    /// Whether this consumer keeps per-key order across a reshard (a KCL application):
+    /// it reads a child shard only after its parent.
+    pub fn reads_parents_first(&self) -> bool {
+        self.leases.is_some()
+    }
+
+    /// Skips a due poll (waiting for a parent shard): the next one comes an interval later.
+    pub fn defer_poll(&mut self, shard_slot: usize) {
+        self.cursors[shard_slot].next_poll_ns += self.spec.poll_interval.as_nanos();
+    }
+
     /// Records fetched from a shard but not yet processed.
     pub fn queued(&self, shard_slot: usize) -> u64 {
         self.processor.as_ref().map_or(0, |p| p.queued(shard_slot))
