@@ -954,11 +954,7 @@ impl Validator<'_> {
             ("failures", raw.failures.is_some()),
         ];
         if raw.kind != "kcl" {
-            if let Some((field, _)) = kcl_only.iter().find(|(_, set)| *set) {
-                return Err(
-                    self.err(format!("{key}.{field}"), format!("applies only to kind = \"kcl\", not \"{}\"", raw.kind))
-                );
-            }
+            self.refuse_fields(key, &kcl_only, format!("applies only to kind = \"kcl\", not \"{}\"", raw.kind))?;
             return Ok((raw, None));
         }
         if raw.processing.is_some() {
@@ -1014,6 +1010,14 @@ impl Validator<'_> {
         Ok((raw, Some(spec)))
     }
 
+    /// Refuses the first of `fields` that is set, saying `why`.
+    fn refuse_fields(&self, key: &str, fields: &[(&str, bool)], why: impl Into<String>) -> Result<(), LoadError> {
+        match fields.iter().find(|(_, set)| *set) {
+            Some((field, _)) => Err(self.err(format!("{key}.{field}"), why)),
+            None => Ok(()),
+        }
+    }
+
     /// Keys that belong to other consumer kinds are refused by name.
     fn keys_for_kind(&self, key: &str, raw: &RawConsumer) -> Result<(), LoadError> {
         let lambda_only = [
@@ -1031,10 +1035,7 @@ impl Validator<'_> {
             ("buffer_interval", raw.buffer_interval.is_some()),
             ("delivery_latency", raw.delivery_latency.is_some()),
         ];
-        if let Some((field, _)) = firehose_only.iter().find(|(_, set)| *set) {
-            return Err(self
-                .err(format!("{key}.{field}"), format!("applies only to kind = \"firehose\", not \"{}\"", raw.kind)));
-        }
+        self.refuse_fields(key, &firehose_only, format!("applies only to kind = \"firehose\", not \"{}\"", raw.kind))?;
         let (allowed_kind, fields): (&str, Vec<(&str, bool)>) = match raw.kind.as_str() {
             "lambda" => (
                 "polling or efo",
@@ -1043,13 +1044,7 @@ impl Validator<'_> {
             "efo" => ("lambda", lambda_only.to_vec()),
             _ => ("lambda or efo", [lambda_only.to_vec(), vec![("push_latency", raw.push_latency.is_some())]].concat()),
         };
-        if let Some((field, _)) = fields.iter().find(|(_, set)| *set) {
-            return Err(self.err(
-                format!("{key}.{field}"),
-                format!("applies only to kind = {allowed_kind}, not \"{}\"", raw.kind),
-            ));
-        }
-        Ok(())
+        self.refuse_fields(key, &fields, format!("applies only to kind = {allowed_kind}, not \"{}\"", raw.kind))
     }
 
     /// `processing` of a polling or fan-out consumer: one lane per shard, batches of what
@@ -1194,17 +1189,14 @@ impl Validator<'_> {
         duration: SimDuration,
         start_unix_s: Option<i64>,
     ) -> Result<ConsumerSpec, LoadError> {
-        for (field, set) in [
+        let not_firehose = [
             ("processing", raw.processing.is_some()),
             ("batch_size", raw.batch_size.is_some()),
             ("function_duration", raw.function_duration.is_some()),
             ("workers", raw.workers.is_some()),
             ("push_latency", raw.push_latency.is_some()),
-        ] {
-            if set {
-                return Err(self.err(format!("{key}.{field}"), "does not apply to kind = \"firehose\""));
-            }
-        }
+        ];
+        self.refuse_fields(key, &not_firehose, "does not apply to kind = \"firehose\"")?;
         let buffer_size = raw.buffer_size.map_or(5 * MIB, |s| s.0);
         if !(MIB..=128 * MIB).contains(&buffer_size) {
             return Err(self.err(
@@ -1333,11 +1325,7 @@ impl Validator<'_> {
                 ("max_records", raw.max_records.is_some()),
                 ("max_bytes", raw.max_bytes.is_some()),
             ];
-            if let Some((field, _)) = polling_only.iter().find(|(_, set)| *set) {
-                return Err(
-                    self.err(format!("{key}.{field}"), "applies only to kind = \"polling\" (fan-out is pushed)")
-                );
-            }
+            self.refuse_fields(key, &polling_only, "applies only to kind = \"polling\" (fan-out is pushed)")?;
             let push_latency = raw.push_latency.map_or(SimDuration::from_millis(20), |d| d.0);
             if push_latency > SimDuration::from_secs(10) {
                 return Err(self.err(format!("{key}.push_latency"), "must be at most \"10s\""));
