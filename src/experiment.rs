@@ -952,6 +952,7 @@ impl Validator<'_> {
             ("failover_time", raw.failover_time.is_some()),
             ("checkpoint_interval", raw.checkpoint_interval.is_some()),
             ("failures", raw.failures.is_some()),
+            ("joins", raw.joins.is_some()),
         ];
         if raw.kind != "kcl" {
             self.refuse_fields(key, &kcl_only, format!("applies only to kind = \"kcl\", not \"{}\"", raw.kind))?;
@@ -987,6 +988,11 @@ impl Validator<'_> {
             failures.push((at.0, worker as u32));
         }
         failures.sort_by_key(|(at, worker)| (*at, *worker));
+        let mut joins: Vec<SimDuration> = raw.joins.take().unwrap_or_default().into_iter().map(|d| d.0).collect();
+        if joins.len() > 10_000 {
+            return Err(self.err(format!("{key}.joins"), "at most 10000 workers may join"));
+        }
+        joins.sort();
         let fan_out = match raw.retrieval.take().as_deref() {
             None => version >= 2,
             Some("polling") => false,
@@ -1005,8 +1011,14 @@ impl Validator<'_> {
         raw.kind = if fan_out { "efo".into() } else { "polling".into() };
         raw.workers = None;
         raw.kcl_version = None;
-        let spec =
-            KclSpec { version: version as u32, workers: workers as u32, failover_time, checkpoint_interval, failures };
+        let spec = KclSpec {
+            version: version as u32,
+            workers: workers as u32,
+            failover_time,
+            checkpoint_interval,
+            failures,
+            joins,
+        };
         Ok((raw, Some(spec)))
     }
 

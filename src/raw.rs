@@ -220,6 +220,7 @@ pub struct RawConsumer {
     pub failover_time: Option<Duration>,
     pub checkpoint_interval: Option<Duration>,
     pub failures: Option<Vec<(Duration, u64)>>,
+    pub joins: Option<Vec<Duration>>,
     pub batching_window: Option<Duration>,
     pub buffer_size: Option<Size>,
     pub buffer_interval: Option<Duration>,

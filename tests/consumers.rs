@@ -369,3 +369,39 @@ fn kcl_reads_parent_shards_before_their_children() {
     let poller_parent_last = *reads("poller", 0).last().unwrap();
     assert!(poller_child_first <= poller_parent_last, "a plain poller does not wait");
 }
+
+/// Workers that join steal one lease per lease-taker run from the most loaded worker
+/// until the leases are balanced; each stolen shard resumes at its checkpoint.
+#[test]
+fn kcl_joining_workers_steal_one_lease_at_a_time() {
+    let (result, rows) = common::run_toml(
+        r#"
+        seed = 3
+        duration = "10m"
+        [stream]
+        shards = 6
+        [[producers]]
+        name = "p"
+        rate = 600
+        keys = { kind = "uniform", count = 1000 }
+        [[consumers]]
+        name = "app"
+        kind = "kcl"
+        kcl_version = 1
+        workers = 1
+        start = "trim_horizon"
+        checkpoint_interval = "20s"
+        joins = ["2m", "2m"]
+        "#,
+    );
+    let steals: Vec<_> = rows.events.iter().filter(|e| e.kind == "kcl_lease_stolen").collect();
+    assert_eq!(steals.len(), 4, "6 leases over 3 workers: 2 each, stolen one at a time");
+    for worker in ["worker 1", "worker 2"] {
+        let times: Vec<f64> = steals.iter().filter(|e| e.detail.contains(worker)).map(|e| e.time_s).collect();
+        assert_eq!(times.len(), 2);
+        // One steal per taker run: 2 * (10 s + 25 ms) apart.
+        assert!((times[1] - times[0] - 20.05).abs() < 1e-6, "{times:?}");
+    }
+    let consumer = &result.summary.consumers[0];
+    assert!(consumer.reprocessed_records > 0 && consumer.reprocessed_records <= 4 * 100 * 21);
+}

@@ -55,6 +55,15 @@ enum Event {
         consumer: usize,
         failure: usize,
     },
+    /// A KCL worker joins consumer `consumer`.
+    WorkerJoin {
+        consumer: usize,
+    },
+    /// A run of worker `worker`'s lease taker, stealing a lease while it has too few.
+    LeaseTaker {
+        consumer: usize,
+        worker: u32,
+    },
 }
 
 /// One consumer's results over the run.
@@ -265,6 +274,32 @@ impl Process for Simulation<'_> {
             }
             Event::Action(index) => self.act(index, now),
             Event::WorkerFailure { consumer, failure } => self.fail_worker(consumer, failure, now),
+            Event::WorkerJoin { consumer } => {
+                if let Some((worker, taker_ns)) = self.consumers[consumer].join_worker(now.as_nanos()) {
+                    self.log_kcl(consumer, now, "kcl_worker_joined", format!("worker {worker} starts"));
+                    queue.schedule(
+                        SimTime::from_nanos(taker_ns),
+                        phase::CONTROL,
+                        Event::LeaseTaker { consumer, worker },
+                    );
+                }
+            }
+            Event::LeaseTaker { consumer, worker } => {
+                let reader = &mut self.consumers[consumer];
+                let (takeover, more) = reader.steal_lease(worker, now.as_nanos(), &self.shards.logs);
+                let interval = reader.taker_interval_ns().expect("taker runs are KCL events");
+                if let Some(takeover) = takeover {
+                    let detail = format!(
+                        "{} stolen by worker {worker}, from checkpoint {}",
+                        self.shards.ids[takeover.shard_slot], takeover.checkpoint
+                    );
+                    self.log_kcl(consumer, now, "kcl_lease_stolen", detail);
+                }
+                let next = now + SimDuration::from_nanos(interval);
+                if more && next < SimTime::ZERO + self.spec.duration {
+                    queue.schedule(next, phase::CONTROL, Event::LeaseTaker { consumer, worker });
+                }
+            }
         }
     }
 }
@@ -360,6 +395,10 @@ impl<'a> Simulation<'a> {
                     queue.schedule(SimTime::ZERO + *at, phase::CONTROL, Event::WorkerFailure { consumer, failure });
                 }
             }
+            let joins = consumer_spec.kcl.as_ref().map_or(&[][..], |kcl| &kcl.joins[..]);
+            for at in joins.iter().filter(|at| **at < spec.duration) {
+                queue.schedule(SimTime::ZERO + *at, phase::CONTROL, Event::WorkerJoin { consumer });
+            }
         }
         // A period longer than the run closes at the run's end, like the last period.
         let first_close = |period: SimDuration| SimTime::ZERO + period.min(spec.duration);
@@ -429,6 +468,11 @@ impl<'a> Simulation<'a> {
                 processor.set_weights(slot, &weights);
             }
         }
+    }
+
+    fn log_kcl(&mut self, consumer: usize, now: SimTime, kind: &str, detail: String) {
+        let subject = self.consumers[consumer].name.clone();
+        self.recorder.event(&EventRow { time_s: now.as_secs_f64(), kind: kind.into(), subject, detail });
     }
 
     /// A KCL worker dies; its leases move to the survivors (logged per lease).

@@ -437,6 +437,8 @@ pub struct KclSpec {
     pub checkpoint_interval: SimDuration,
     /// Scheduled worker failures: (time, worker index from 0).
     pub failures: Vec<(SimDuration, u32)>,
+    /// Scheduled worker joins: each adds a worker (numbered after the initial ones).
+    pub joins: Vec<SimDuration>,
 }
 
 /// An enhanced fan-out consumer (SubscribeToShard).

@@ -13,8 +13,12 @@
 //! After a split, a child shard is read only once its parent is closed and read to its
 //! end (the engine holds the child's polls), so per-key order is kept.
 //!
-//! Not modelled yet: lease stealing from live workers when one joins, and KCL 3.x
-//! balancing by throughput (leases are balanced by count for every version).
+//! A worker that joins takes no expired leases (there are none) but, at each of its taker
+//! runs, steals one lease (`maxLeasesToStealAtOneTime` = 1) from the most loaded worker
+//! while it holds fewer than its share; the stolen shard resumes at its checkpoint.
+//!
+//! Not modelled yet: KCL 3.x balancing by throughput (leases are balanced by count for
+//! every version).
 
 use crate::spec::KclSpec;
 use kinesim_sim::NANOS_PER_MS;
@@ -62,7 +66,7 @@ impl Leases {
     }
 
     /// The lease taker runs every `2 * (failover + 25 ms)`.
-    fn taker_interval_ns(&self) -> u64 {
+    pub fn taker_interval_ns(&self) -> u64 {
         2 * (self.spec.failover_time.as_nanos() + 25 * NANOS_PER_MS)
     }
 
@@ -149,6 +153,41 @@ impl Leases {
         takeovers
     }
 
+    /// A new worker starts; returns its index. Its lease taker then steals (see
+    /// [`Leases::steal_one`]).
+    pub fn join(&mut self) -> u32 {
+        self.alive.push(true);
+        (self.alive.len() - 1) as u32
+    }
+
+    /// The first run of `worker`'s lease taker at or after `after_ns`.
+    pub fn taker_run_after(&self, worker: u32, after_ns: u64) -> u64 {
+        self.next_taker_run(worker, after_ns)
+    }
+
+    /// One run of `worker`'s lease taker at `now_ns`: if it holds fewer leases than its
+    /// share, it steals one from the most loaded live worker. Returns the takeover and
+    /// whether it still holds fewer than its share afterwards.
+    pub fn steal_one(&mut self, worker: u32, now_ns: u64) -> (Option<Takeover>, bool) {
+        let live = self.alive.iter().filter(|&&alive| alive).count().max(1);
+        let target = self.owner.len().div_ceil(live);
+        let counts = self.lease_counts();
+        let mine = counts[worker as usize];
+        if !self.alive[worker as usize] || mine + 1 > target {
+            return (None, false);
+        }
+        let victim = (0..self.alive.len())
+            .filter(|&w| self.alive[w] && w != worker as usize)
+            .max_by_key(|&w| (counts[w], std::cmp::Reverse(w)))
+            .filter(|&w| counts[w] > mine + 1);
+        let Some(victim) = victim else { return (None, false) };
+        let slot =
+            (0..self.owner.len()).find(|&s| self.owner[s] == Some(victim as u32)).expect("the victim holds leases");
+        self.owner[slot] = Some(worker);
+        let takeover = Takeover { shard_slot: slot, worker, taken_ns: now_ns, checkpoint: self.checkpoint[slot] };
+        (Some(takeover), mine + 1 < target)
+    }
+
     /// The first run of `worker`'s lease taker at or after `after_ns`; workers' takers are
     /// spread evenly over one interval.
     fn next_taker_run(&self, worker: u32, after_ns: u64) -> u64 {
@@ -173,6 +212,7 @@ mod tests {
             failover_time: SimDuration::from_secs(10),
             checkpoint_interval: SimDuration::from_secs(30),
             failures: Vec::new(),
+            joins: Vec::new(),
         }
     }
 

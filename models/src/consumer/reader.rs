@@ -245,6 +245,33 @@ impl ShardReader {
         }
     }
 
+    /// A KCL worker joins; returns its index and the time of its first lease-taker run.
+    pub fn join_worker(&mut self, now_ns: u64) -> Option<(u32, u64)> {
+        let leases = self.leases.as_mut()?;
+        let worker = leases.join();
+        Some((worker, leases.taker_run_after(worker, now_ns)))
+    }
+
+    /// One lease-taker run of `worker`: it may steal a lease, which resumes at its
+    /// checkpoint. Returns the takeover and whether the worker wants more.
+    pub fn steal_lease(&mut self, worker: u32, now_ns: u64, logs: &[ShardLog]) -> (Option<Takeover>, bool) {
+        let Some(leases) = &mut self.leases else { return (None, false) };
+        let (takeover, more) = leases.steal_one(worker, now_ns);
+        if let Some(takeover) = &takeover {
+            let cursor = &mut self.cursors[takeover.shard_slot];
+            cursor.next_poll_ns = cursor.next_poll_ns.max(now_ns);
+            if cursor.started {
+                cursor.position = takeover.checkpoint.max(logs[takeover.shard_slot].offset_first());
+            }
+        }
+        (takeover, more)
+    }
+
+    /// The interval between a worker's lease-taker runs.
+    pub fn taker_interval_ns(&self) -> Option<u64> {
+        self.leases.as_ref().map(Leases::taker_interval_ns)
+    }
+
     /// A KCL worker dies: its leases move to the survivors after the failover time, and
     /// each new owner resumes at the shard's last checkpoint. Returns the takeovers.
     pub fn fail_worker(&mut self, worker: u32, now_ns: u64, logs: &[ShardLog]) -> Vec<Takeover> {
