@@ -1041,6 +1041,8 @@ impl Validator<'_> {
             ("max_record_age", raw.max_record_age.is_some()),
             ("retrieval", raw.retrieval.is_some()),
             ("batching_window", raw.batching_window.is_some()),
+            ("poison_rate", raw.poison_rate.is_some()),
+            ("bisect_on_error", raw.bisect_on_error.is_some()),
         ];
         let firehose_only = [
             ("buffer_size", raw.buffer_size.is_some()),
@@ -1090,6 +1092,8 @@ impl Validator<'_> {
             per_record,
             prefetch_records: 3 * batch_size,
             error_rate: 0.0,
+            poison_rate: 0.0,
+            bisect_on_error: false,
             max_retry_attempts: None,
             max_record_age: None,
         })
@@ -1133,6 +1137,13 @@ impl Validator<'_> {
             return Err(
                 self.err(format!("{key}.error_rate"), format!("must be a probability from 0 to 1, got {error_rate}"))
             );
+        }
+        let poison_rate = raw.poison_rate.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&poison_rate) {
+            return Err(self.err(
+                format!("{key}.poison_rate"),
+                format!("must be a fraction of records from 0 to 1, got {poison_rate}"),
+            ));
         }
         let max_retry_attempts = match raw.max_retry_attempts.unwrap_or(-1) {
             -1 => None,
@@ -1184,6 +1195,8 @@ impl Validator<'_> {
             // Enough fetched ahead to keep every lane busy for two batches.
             prefetch_records: (2 * lanes * batch_size).max(10_000),
             error_rate,
+            poison_rate,
+            bisect_on_error: raw.bisect_on_error.unwrap_or(false),
             max_retry_attempts,
             max_record_age,
         };
@@ -1242,6 +1255,8 @@ impl Validator<'_> {
             // Up to twice the buffer of 1 KiB records waits per shard.
             prefetch_records: 2 * buffer_size / 1024,
             error_rate: 0.0,
+            poison_rate: 0.0,
+            bisect_on_error: false,
             max_retry_attempts: None,
             max_record_age: None,
         });

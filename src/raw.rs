@@ -222,6 +222,8 @@ pub struct RawConsumer {
     pub failures: Option<Vec<(Duration, u64)>>,
     pub joins: Option<Vec<Duration>>,
     pub batching_window: Option<Duration>,
+    pub poison_rate: Option<f64>,
+    pub bisect_on_error: Option<bool>,
     pub buffer_size: Option<Size>,
     pub buffer_interval: Option<Duration>,
     pub delivery_latency: Option<Duration>,

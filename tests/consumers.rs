@@ -405,3 +405,48 @@ fn kcl_joining_workers_steal_one_lease_at_a_time() {
     let consumer = &result.summary.consumers[0];
     assert!(consumer.reprocessed_records > 0 && consumer.reprocessed_records <= 4 * 100 * 21);
 }
+
+/// Poison records fail every batch they are in. Without bisect-on-error the whole batch
+/// is retried and then discarded; with it, Lambda halves the batch until the poison is
+/// alone, and only the poison records are lost.
+#[test]
+fn lambda_bisect_on_error_loses_only_the_poison_records() {
+    let run = |bisect: bool| {
+        let (result, _) = common::run_toml(&format!(
+            r#"
+            seed = 29
+            duration = "10m"
+            [stream]
+            shards = 1
+            [[producers]]
+            name = "p"
+            rate = 200
+            keys = {{ kind = "uniform", count = 1000 }}
+            [[consumers]]
+            name = "fn"
+            kind = "lambda"
+            start = "trim_horizon"
+            batch_size = 100
+            parallelization_factor = 4
+            function_duration = "20ms"
+            poison_rate = 0.001
+            max_retry_attempts = 2
+            bisect_on_error = {bisect}
+            "#
+        ));
+        result.summary
+    };
+    let (plain, bisected) = (run(false), run(true));
+    let poison_expected = 0.001 * plain.accepted_records as f64;
+    let lost_bisected = bisected.consumers[0].discarded_records as f64;
+    let lost_plain = plain.consumers[0].discarded_records as f64;
+    assert!((lost_bisected - poison_expected).abs() < 0.5 * poison_expected + 5.0, "bisect loses {lost_bisected}");
+    assert!(lost_plain > 20.0 * lost_bisected, "without bisect whole batches are lost: {lost_plain}");
+    for s in [&plain, &bisected] {
+        let c = &s.consumers[0];
+        assert_eq!(
+            s.accepted_records,
+            c.read_records + c.discarded_records + c.expired_unread_records + c.unread_records_end
+        );
+    }
+}

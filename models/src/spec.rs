@@ -399,6 +399,10 @@ pub struct ProcessingSpec {
     pub prefetch_records: u64,
     /// Probability that a batch fails.
     pub error_rate: f64,
+    /// Fraction of records that fail every invocation carrying them (poison records).
+    pub poison_rate: f64,
+    /// Lambda's BisectBatchOnFunctionError: halve a failing batch to isolate poison.
+    pub bisect_on_error: bool,
     /// Retries of a failed batch before it is discarded (`None`: until it succeeds or its
     /// records pass `max_record_age`).
     pub max_retry_attempts: Option<u32>,

@@ -15,7 +15,7 @@
 
 use super::ReadCounters;
 use crate::spec::ProcessingSpec;
-use kinesim_sim::sample::uniform01;
+use kinesim_sim::sample::{binomial, uniform01};
 use kinesim_sim::ChaCha8Rng;
 use std::collections::VecDeque;
 
@@ -38,6 +38,8 @@ struct Lane {
     busy_until_ns: u64,
     /// Failed attempts of the batch at the head of the lane.
     failures: u32,
+    /// Poison records in the batch at the head of the lane, once it was first tried.
+    head_poison: Option<u64>,
 }
 
 /// The most pieces one lane holds (a bound, asserted).
@@ -172,6 +174,8 @@ fn run_batch(
             let head = lane.queue.pop_front().expect("checked");
             lane.queued -= head.records;
             lane.queued_bytes -= head.bytes;
+            // The batch at the head changes: its poison is drawn again.
+            lane.head_poison = None;
             period.discarded_records += head.records;
             totals.discarded_records += head.records;
         }
@@ -182,9 +186,22 @@ fn run_batch(
     let batch = take_batch(lane, spec.batch_size, spec.batch_bytes.unwrap_or(u64::MAX));
     let records: u64 = batch.iter().map(|piece| piece.records).sum();
     let duration_ns = spec.fixed.as_nanos() + spec.per_record.as_nanos() * records;
+    // Poison records fail every invocation that carries them; how many this batch holds
+    // is drawn once and kept while the batch is retried.
+    let poison = *lane.head_poison.get_or_insert_with(|| {
+        if spec.poison_rate > 0.0 {
+            binomial(rng, records, spec.poison_rate)
+        } else {
+            0
+        }
+    });
+    if poison > 0 && spec.bisect_on_error {
+        finish_bisected(spec, lane, batch, records, poison, start_ns, [period, totals]);
+        return;
+    }
     let completion_ns = start_ns + duration_ns.max(1);
     lane.busy_until_ns = completion_ns;
-    let failed = spec.error_rate > 0.0 && uniform01(rng) < spec.error_rate;
+    let failed = poison > 0 || (spec.error_rate > 0.0 && uniform01(rng) < spec.error_rate);
     if failed && spec.max_retry_attempts.is_none_or(|max| lane.failures < max) {
         // The batch is retried, blocking the lane: put it back at the head.
         lane.failures += 1;
@@ -198,6 +215,7 @@ fn run_batch(
         return;
     }
     lane.failures = 0;
+    lane.head_poison = None;
     for counters in [period, totals] {
         if failed {
             counters.discarded_records += records;
@@ -206,6 +224,44 @@ fn run_batch(
         counters.read_records += records;
         for piece in &batch {
             counters.latency_ms.add((completion_ns.saturating_sub(piece.origin_ns)) as f64 * 1e-6, piece.records);
+        }
+    }
+}
+
+/// A batch holding poison records, with bisect-on-error: Lambda halves the failing batch
+/// and retries the halves, so every poison record is isolated after about log2(n)
+/// halvings, fails its retries alone and is discarded, while the other records succeed.
+/// The lane is busy for the failed invocations: per poison record, one invocation per
+/// halving (of a shrinking batch, about the whole batch's duration in total) plus its
+/// retries alone.
+fn finish_bisected(
+    spec: &ProcessingSpec,
+    lane: &mut Lane,
+    batch: Vec<Piece>,
+    records: u64,
+    poison: u64,
+    start_ns: u64,
+    counters: [&mut ReadCounters; 2],
+) {
+    let full_ns = spec.fixed.as_nanos() + spec.per_record.as_nanos() * records;
+    let halvings = u64::from(64 - records.leading_zeros());
+    let single_ns = spec.fixed.as_nanos() + spec.per_record.as_nanos();
+    let retries = u64::from(spec.max_retry_attempts.unwrap_or(0));
+    let busy_ns = full_ns + poison * (2 * full_ns + (halvings + retries) * single_ns);
+    let completion_ns = start_ns + busy_ns.max(1);
+    lane.busy_until_ns = completion_ns;
+    lane.failures = 0;
+    lane.head_poison = None;
+    let good = records - poison.min(records);
+    for counters in counters {
+        counters.failed_batches += poison * (halvings + 1);
+        counters.discarded_records += records - good;
+        counters.read_records += good;
+        for piece in &batch {
+            let share = crate::ratio::scale(piece.records, good, records);
+            if share > 0 {
+                counters.latency_ms.add(completion_ns.saturating_sub(piece.origin_ns) as f64 * 1e-6, share);
+            }
         }
     }
 }
