@@ -448,6 +448,13 @@ impl<'a> Simulation<'a> {
     /// parallelization factor) by partition key, as Lambda keeps per-key order: a key's
     /// records all go to one lane, so a hot key loads one lane.
     fn set_lane_weights(&mut self) {
+        // Shard loads for KCL 3.x lease balancing: offered records per second per shard.
+        for slot in 0..self.shards.ids.len() {
+            let load: f64 = self.producers.iter().map(|p| p.offered_expected_rate() * p.shares()[slot]).sum();
+            for consumer in &mut self.consumers {
+                consumer.set_shard_load(slot, load);
+            }
+        }
         let mut points = Vec::new();
         for consumer in &mut self.consumers {
             let Some(processor) = consumer.processor_mut() else { continue };

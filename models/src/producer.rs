@@ -179,6 +179,11 @@ impl Producer {
         &self.keys
     }
 
+    /// This producer's share of its records per open shard slot.
+    pub fn shares(&self) -> &[f64] {
+        &self.shares
+    }
+
     /// The offered rate at the start of the run (records/s), to weigh producers against
     /// each other before any traffic was offered.
     pub fn offered_expected_rate(&self) -> f64 {

@@ -17,8 +17,9 @@
 //! runs, steals one lease (`maxLeasesToStealAtOneTime` = 1) from the most loaded worker
 //! while it holds fewer than its share; the stolen shard resumes at its checkpoint.
 //!
-//! Not modelled yet: KCL 3.x balancing by throughput (leases are balanced by count for
-//! every version).
+//! KCL 1.x and 2.x balance lease counts; KCL 3.x balances throughput (each lease weighs
+//! its shard's offered records per second), so a hot shard's owner holds fewer others.
+//! KCL 3.x's CPU-based balancing and graceful handoff are not modelled.
 
 use crate::spec::KclSpec;
 use kinesim_sim::NANOS_PER_MS;
@@ -35,6 +36,8 @@ pub struct Leases {
     checkpoint_ns: Vec<u64>,
     /// Per shard slot: the furthest position ever read; reads below it are reprocessing.
     high_water: Vec<u64>,
+    /// Per shard slot: its offered records per second, which KCL 3.x balances.
+    shard_load: Vec<f64>,
 }
 
 /// A lease that changes hands after a failure.
@@ -57,6 +60,7 @@ impl Leases {
             checkpoint: Vec::new(),
             checkpoint_ns: Vec::new(),
             high_water: Vec::new(),
+            shard_load: Vec::new(),
         }
     }
 
@@ -70,23 +74,45 @@ impl Leases {
         2 * (self.spec.failover_time.as_nanos() + 25 * NANOS_PER_MS)
     }
 
-    fn lease_counts(&self) -> Vec<usize> {
-        let mut counts = vec![0; self.alive.len()];
-        for owner in self.owner.iter().flatten() {
-            counts[*owner as usize] += 1;
+    /// What a lease weighs when leases are balanced: 1 (KCL 1.x and 2.x balance lease
+    /// counts), or the shard's throughput (KCL 3.x).
+    fn weight(&self, shard_slot: usize) -> f64 {
+        if self.spec.version >= 3 {
+            self.shard_load[shard_slot]
+        } else {
+            1.0
         }
-        counts
     }
 
-    /// The live worker with the fewest leases (the lowest index on ties).
-    fn least_loaded(&self, counts: &[usize]) -> Option<u32> {
-        (0..self.alive.len()).filter(|&w| self.alive[w]).min_by_key(|&w| (counts[w], w)).map(|w| w as u32)
+    /// Per worker, the weight of the leases it holds.
+    fn worker_loads(&self) -> Vec<f64> {
+        let mut loads = vec![0.0; self.alive.len()];
+        for (slot, owner) in self.owner.iter().enumerate() {
+            if let Some(owner) = owner {
+                loads[*owner as usize] += self.weight(slot);
+            }
+        }
+        loads
+    }
+
+    /// The live worker with the least weight of leases (the lowest index on ties).
+    fn least_loaded(&self, loads: &[f64]) -> Option<u32> {
+        (0..self.alive.len())
+            .filter(|&w| self.alive[w])
+            .min_by(|&a, &b| loads[a].total_cmp(&loads[b]).then(a.cmp(&b)))
+            .map(|w| w as u32)
+    }
+
+    /// Sets a shard's offered records per second (used by KCL 3.x balancing).
+    pub fn set_shard_load(&mut self, shard_slot: usize, records_per_s: f64) {
+        self.shard_load[shard_slot] = records_per_s.max(0.0);
     }
 
     /// A new shard's lease, given to the least-loaded live worker.
     pub fn attach(&mut self, position: u64, now_ns: u64) {
-        let owner = self.least_loaded(&self.lease_counts());
+        let owner = self.least_loaded(&self.worker_loads());
         self.owner.push(owner);
+        self.shard_load.push(1.0);
         self.checkpoint.push(position);
         self.checkpoint_ns.push(now_ns);
         self.high_water.push(position);
@@ -134,13 +160,16 @@ impl Leases {
         }
         // The last renewal came on average half a renewal interval before the failure.
         let expiry_ns = now_ns + self.spec.failover_time.as_nanos() - self.renew_interval_ns() / 2;
-        let mut counts = self.lease_counts();
+        let mut loads = self.worker_loads();
+        let mut orphans = orphans;
+        // Heaviest first, each to the least-loaded survivor: a greedy balance.
+        orphans.sort_by(|&a, &b| self.weight(b).total_cmp(&self.weight(a)).then(a.cmp(&b)));
         let mut takeovers = Vec::with_capacity(orphans.len());
         for slot in orphans {
-            let Some(survivor) = self.least_loaded(&counts) else {
+            let Some(survivor) = self.least_loaded(&loads) else {
                 break; // No worker left: the shard is not read until the run ends.
             };
-            counts[survivor as usize] += 1;
+            loads[survivor as usize] += self.weight(slot);
             self.owner[slot] = Some(survivor);
             let taken_ns = self.next_taker_run(survivor, expiry_ns);
             takeovers.push(Takeover {
@@ -165,27 +194,33 @@ impl Leases {
         self.next_taker_run(worker, after_ns)
     }
 
-    /// One run of `worker`'s lease taker at `now_ns`: if it holds fewer leases than its
-    /// share, it steals one from the most loaded live worker. Returns the takeover and
-    /// whether it still holds fewer than its share afterwards.
+    /// One run of `worker`'s lease taker at `now_ns`: it steals one lease from the most
+    /// loaded live worker when that makes the two more even. Returns the takeover and
+    /// whether another steal would still help.
     pub fn steal_one(&mut self, worker: u32, now_ns: u64) -> (Option<Takeover>, bool) {
-        let live = self.alive.iter().filter(|&&alive| alive).count().max(1);
-        let target = self.owner.len().div_ceil(live);
-        let counts = self.lease_counts();
-        let mine = counts[worker as usize];
-        if !self.alive[worker as usize] || mine + 1 > target {
+        if !self.alive[worker as usize] {
             return (None, false);
         }
-        let victim = (0..self.alive.len())
-            .filter(|&w| self.alive[w] && w != worker as usize)
-            .max_by_key(|&w| (counts[w], std::cmp::Reverse(w)))
-            .filter(|&w| counts[w] > mine + 1);
-        let Some(victim) = victim else { return (None, false) };
-        let slot =
-            (0..self.owner.len()).find(|&s| self.owner[s] == Some(victim as u32)).expect("the victim holds leases");
+        let Some((slot, _)) = self.best_steal(worker) else { return (None, false) };
         self.owner[slot] = Some(worker);
         let takeover = Takeover { shard_slot: slot, worker, taken_ns: now_ns, checkpoint: self.checkpoint[slot] };
-        (Some(takeover), mine + 1 < target)
+        (Some(takeover), self.best_steal(worker).is_some())
+    }
+
+    /// The lease of the most loaded other worker whose move to `worker` leaves the pair
+    /// most even, if it makes them more even than now.
+    fn best_steal(&self, worker: u32) -> Option<(usize, f64)> {
+        let loads = self.worker_loads();
+        let mine = loads[worker as usize];
+        let victim = (0..self.alive.len())
+            .filter(|&w| self.alive[w] && w != worker as usize)
+            .max_by(|&a, &b| loads[a].total_cmp(&loads[b]).then(b.cmp(&a)))?;
+        let gap = loads[victim] - mine;
+        (0..self.owner.len())
+            .filter(|&s| self.owner[s] == Some(victim as u32))
+            .map(|s| (s, (gap - 2.0 * self.weight(s)).abs()))
+            .filter(|&(_, after)| after < gap - 1e-9)
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
     }
 
     /// The first run of `worker`'s lease taker at or after `after_ns`; workers' takers are
@@ -222,7 +257,7 @@ mod tests {
         for _ in 0..4 {
             leases.attach(0, 0);
         }
-        assert_eq!(leases.lease_counts(), vec![2, 2]);
+        assert_eq!(leases.worker_loads(), vec![2.0, 2.0]);
         let s = 1_000_000_000;
         let takeovers = leases.fail(1, 100 * s);
         assert_eq!(takeovers.len(), 2);
@@ -231,7 +266,23 @@ mod tests {
             // Expired after failover (minus half a renewal), taken within one taker interval.
             assert!(takeover.taken_ns >= 100 * s + 10 * s - 2 * s && takeover.taken_ns <= 100 * s + 10 * s + 21 * s);
         }
-        assert_eq!(leases.lease_counts(), vec![4, 0]);
+        assert_eq!(leases.worker_loads(), vec![4.0, 0.0]);
+    }
+
+    #[test]
+    fn kcl_3_balances_throughput_not_counts() {
+        let s = 1_000_000_000;
+        for (version, expected) in [(2, [1, 1]), (3, [0, 2])] {
+            let mut leases = Leases::new(&KclSpec { version, ..spec(3) });
+            for slot in 0..6 {
+                leases.attach(0, 0);
+                leases.set_shard_load(slot, if slot == 0 { 10.0 } else { 1.0 });
+            }
+            // Workers 0, 1, 2 hold shards {0, 3}, {1, 4}, {2, 5}; worker 0 carries the hot shard.
+            let takeovers = leases.fail(2, 100 * s);
+            let to = |worker: u32| takeovers.iter().filter(|t| t.worker == worker).count();
+            assert_eq!([to(0), to(1)], expected, "KCL {version}");
+        }
     }
 
     #[test]

@@ -267,6 +267,13 @@ impl ShardReader {
         (takeover, more)
     }
 
+    /// Sets a shard's offered load, which KCL 3.x balances leases by.
+    pub fn set_shard_load(&mut self, shard_slot: usize, records_per_s: f64) {
+        if let Some(leases) = &mut self.leases {
+            leases.set_shard_load(shard_slot, records_per_s);
+        }
+    }
+
     /// The interval between a worker's lease-taker runs.
     pub fn taker_interval_ns(&self) -> Option<u64> {
         self.leases.as_ref().map(Leases::taker_interval_ns)
