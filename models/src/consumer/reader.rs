@@ -303,7 +303,7 @@ impl ShardReader {
 
     /// Places the iterator at the consumer's start position, at its first poll. Records
     /// it passes over (before a `latest` or `at_timestamp` start) are `skipped_records`.
-    fn start_iterator(&mut self, shard_slot: usize, log: &ShardLog, now_ns: u64) {
+    fn start_iterator(&mut self, shard_slot: usize, log: &ShardLog) {
         let cursor = &mut self.cursors[shard_slot];
         let position = match self.start {
             StartPosition::Latest => log.offset_at(cursor.iterator_ns),
@@ -316,7 +316,6 @@ impl ShardReader {
         self.totals.skipped_records += skipped;
         cursor.position = position;
         cursor.started = true;
-        let _ = now_ns;
     }
 
     pub fn next_poll_ns(&self, shard_slot: usize) -> u64 {
@@ -408,7 +407,7 @@ impl ShardReader {
         limit: &ReadLimitSpec,
     ) -> PollOutcome {
         if !self.cursors[shard_slot].started {
-            self.start_iterator(shard_slot, log, self.cursors[shard_slot].next_poll_ns);
+            self.start_iterator(shard_slot, log);
         }
         let cursor = self.cursors[shard_slot];
         let now_ns = cursor.next_poll_ns;
