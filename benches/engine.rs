@@ -1,6 +1,6 @@
 //! Data-plane throughput benchmarks. Run with `cargo bench --bench engine`.
 //!
-//! Each case parses an experiment, runs it once to warm up, then `REPEATS` times,
+//! Each case parses an experiment, runs it once to warm up, then `REPEATS` (5) times,
 //! and prints the best wall time and the shard-steps per second (the unit of work of
 //! the stepped data plane: one step of one open shard, consumers included). Results
 //! are recorded in BENCHMARKS.md; targets are checked there, never in tests.
@@ -10,7 +10,7 @@ use kinesim_models::simulate;
 use std::path::Path;
 use std::time::Instant;
 
-const REPEATS: usize = 3;
+const REPEATS: usize = 5;
 
 const DAY_64_SHARDS: &str = r#"
 name = "bench-day-64-shards"
