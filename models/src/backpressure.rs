@@ -78,12 +78,17 @@ impl Queue {
         self.records
     }
 
-    /// Moves what waits for `parent` to `low` and `high`, `low_weight` of it to `low`.
-    pub fn reroute(&mut self, parent: u32, low: u32, high: u32, low_weight: f64) {
+    /// Moves what waits for `parent` to the `targets`, by weight (the last takes the rest).
+    pub fn reroute(&mut self, parent: u32, targets: &[(u32, f64)]) {
         let mut waiting = std::mem::take(&mut self.shards[parent as usize]);
-        let low_user = (waiting.user_records as f64 * low_weight).round() as u64;
-        let low_part = waiting.take(low_user.min(waiting.user_records));
-        for (slot, part) in [(low, low_part), (high, waiting)] {
+        let whole = waiting.user_records;
+        for (index, &(slot, weight)) in targets.iter().enumerate() {
+            let user_records = if index + 1 == targets.len() {
+                waiting.user_records
+            } else {
+                ((whole as f64 * weight).round() as u64).min(waiting.user_records)
+            };
+            let part = waiting.take(user_records);
             let target = &mut self.shards[slot as usize];
             target.records += part.records;
             target.user_records += part.user_records;

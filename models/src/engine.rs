@@ -533,7 +533,7 @@ impl<'a> Simulation<'a> {
         self.shards.parents[low + 1] = Some(parent);
         for producer in &mut self.producers {
             producer.project(&self.shards.ranges, &self.shards.open);
-            producer.reroute(parent as u32, low as u32, low as u32 + 1);
+            producer.reroute(parent as u32, &[low as u32, low as u32 + 1]);
         }
         self.set_lane_weights();
         self.reshard_operations += 1;

@@ -218,28 +218,27 @@ impl Producer {
     /// After `parent` split into `low` and `high` (and `project` ran): records still
     /// waiting for the parent (retries, buffer) go to the children, as KDS routes them by
     /// hash, in proportion to this producer's traffic to each child.
-    pub fn reroute(&mut self, parent: u32, low: u32, high: u32) {
-        let (low_share, high_share) = (self.shares[low as usize], self.shares[high as usize]);
-        let low_weight = if low_share + high_share > 0.0 { low_share / (low_share + high_share) } else { 0.5 };
-        let reroute_batch = |batch: RetryBatch| -> [RetryBatch; 2] {
-            let low_user = (batch.user_records as f64 * low_weight).round() as u64;
-            let mut rest = batch;
-            let mut low_part = take_part(&mut rest, low_user, batch.user_records);
-            low_part.shard_slot = low;
-            rest.shard_slot = high;
-            [low_part, rest]
+    pub fn reroute(&mut self, parent: u32, children: &[u32]) {
+        assert!(!children.is_empty(), "a closed shard's records go somewhere");
+        let shares: Vec<f64> = children.iter().map(|&c| self.shares[c as usize]).collect();
+        let total: f64 = shares.iter().sum();
+        let weights: Vec<f64> = if total > 0.0 {
+            shares.iter().map(|s| s / total).collect()
+        } else {
+            vec![1.0 / children.len() as f64; children.len()]
         };
+        let targets: Vec<(u32, f64)> = children.iter().copied().zip(weights).collect();
         for slot in &mut self.wheel {
             let keys: Vec<(u32, u32)> = slot.range((parent, 0)..=(parent, u32::MAX)).map(|(key, _)| *key).collect();
             for key in keys {
                 let batch = slot.remove(&key).expect("listed above");
-                for part in reroute_batch(batch).into_iter().filter(|b| b.user_records > 0) {
+                for part in split_batch(batch, &targets) {
                     push_merged(slot, part);
                 }
             }
         }
-        self.backlog.reroute(parent, low, high, low_weight);
-        self.blocked.reroute(parent, low, high, low_weight);
+        self.backlog.reroute(parent, &targets);
+        self.blocked.reroute(parent, &targets);
     }
 
     /// Appends this producer's first attempts for step `step` (covering `[t0, t1)`) and
@@ -625,6 +624,27 @@ fn push_merged(slot: &mut WheelSlot, part: RetryBatch) {
     last.records += part.records;
     last.user_records += part.user_records;
     last.bytes += part.bytes;
+}
+
+/// Splits a batch over shards by weight (the last takes what remains); empty parts are
+/// left out.
+fn split_batch(batch: RetryBatch, targets: &[(u32, f64)]) -> Vec<RetryBatch> {
+    let mut left = batch;
+    let mut parts = Vec::with_capacity(targets.len());
+    for (index, &(shard, weight)) in targets.iter().enumerate() {
+        let user_records = if index + 1 == targets.len() {
+            left.user_records
+        } else {
+            ((batch.user_records as f64 * weight).round() as u64).min(left.user_records)
+        };
+        if user_records == 0 {
+            continue;
+        }
+        let mut part = take_part(&mut left, user_records, batch.user_records);
+        part.shard_slot = shard;
+        parts.push(part);
+    }
+    parts
 }
 
 /// Takes `user_records` of `whole.user_records` from `left`, with proportional Kinesis
