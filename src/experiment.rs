@@ -196,16 +196,19 @@ impl Validator<'_> {
                 return Err(self
                     .err(format!("{key}.at"), format!("must be before the run ends ({})", format_duration(duration))));
             }
+            let shard_id = |field: &str, text: Option<String>| -> Result<ShardId, LoadError> {
+                let text =
+                    text.ok_or_else(|| self.err(format!("{key}.{field}"), format!("is required for {}", action.kind)))?;
+                ShardId::parse(&text).ok_or_else(|| {
+                    self.err(
+                        format!("{key}.{field}"),
+                        format!("expected a shard id such as \"shardId-000000000001\", got \"{text}\""),
+                    )
+                })
+            };
             let kind = match action.kind.as_str() {
                 "split_shard" => {
-                    let shard_text =
-                        action.shard.ok_or_else(|| self.err(format!("{key}.shard"), "is required for split_shard"))?;
-                    let shard = ShardId::parse(&shard_text).ok_or_else(|| {
-                        self.err(
-                            format!("{key}.shard"),
-                            format!("expected a shard id such as \"shardId-000000000001\", got \"{shard_text}\""),
-                        )
-                    })?;
+                    let shard = shard_id("shard", action.shard.clone())?;
                     let at_key = match action.hash_key.as_deref() {
                         None | Some("midpoint") => SplitAt::Midpoint,
                         Some("balanced") => SplitAt::Balanced,
@@ -218,10 +221,26 @@ impl Validator<'_> {
                     };
                     ActionKind::SplitShard { shard, at_key }
                 }
+                "merge_shards" => ActionKind::MergeShards {
+                    shard: shard_id("shard", action.shard.clone())?,
+                    adjacent: shard_id("adjacent_shard", action.adjacent_shard.clone())?,
+                },
+                "update_shard_count" => {
+                    let target = action.target_shards.ok_or_else(|| {
+                        self.err(format!("{key}.target_shards"), "is required for update_shard_count")
+                    })?;
+                    if !(1..=10_000).contains(&target) {
+                        return Err(self.err(
+                            format!("{key}.target_shards"),
+                            format!("must be between 1 and 10000, got {target}"),
+                        ));
+                    }
+                    ActionKind::UpdateShardCount { target: target as u32 }
+                }
                 other => {
                     return Err(self.err(
                         format!("{key}.kind"),
-                        format!("allowed: \"split_shard\" (more actions are not available yet), got \"{other}\""),
+                        format!("allowed: \"split_shard\", \"merge_shards\", \"update_shard_count\"; got \"{other}\""),
                     ))
                 }
             };
@@ -232,8 +251,35 @@ impl Validator<'_> {
         let mut ranges: Vec<Option<kinesim_models::routing::HashRange>> =
             kinesim_models::routing::initial_ranges(stream.shards).into_iter().map(Some).collect();
         for (_, index, kind) in &actions {
-            let ActionKind::SplitShard { shard, at_key } = kind;
             let key = format!("actions[{index}]");
+            let (shard, at_key) = match kind {
+                ActionKind::SplitShard { shard, at_key } => (shard, at_key),
+                ActionKind::MergeShards { shard, adjacent } => {
+                    let range = |id: &ShardId| ranges.get(id.0 as usize).copied().flatten();
+                    let (Some(a), Some(b)) = (range(shard), range(adjacent)) else {
+                        return Err(self.err(
+                            format!("{key}.shard"),
+                            format!("{shard} and {adjacent} must both be open at that time"),
+                        ));
+                    };
+                    let (low, high) = if a.start < b.start { (a, b) } else { (b, a) };
+                    if shard == adjacent || low.end.checked_add(1) != Some(high.start) {
+                        return Err(self.err(
+                            format!("{key}.adjacent_shard"),
+                            format!(
+                                "{shard} and {adjacent} are not adjacent (MergeShards needs contiguous hash ranges)"
+                            ),
+                        ));
+                    }
+                    ranges[shard.0 as usize] = None;
+                    ranges[adjacent.0 as usize] = None;
+                    ranges.push(Some(HashRange { start: low.start, end: high.end }));
+                    continue;
+                }
+                // The shard map after UpdateShardCount depends on what AWS accepts when it
+                // runs: later actions are checked then (a refused one is logged).
+                ActionKind::UpdateShardCount { .. } => break,
+            };
             let Some(Some(range)) = ranges.get(shard.0 as usize).copied() else {
                 return Err(self.err(format!("{key}.shard"), format!("{shard} is not an open shard at that time")));
             };

@@ -40,6 +40,8 @@ pub struct RawAction {
     pub kind: String,
     pub shard: Option<String>,
     pub hash_key: Option<String>,
+    pub adjacent_shard: Option<String>,
+    pub target_shards: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

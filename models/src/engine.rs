@@ -24,7 +24,7 @@ use crate::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, Strea
 use crate::producer::{Arrival, Producer, ProducerTotals};
 use crate::ratio::scale;
 use crate::routing::{initial_ranges, HashRange, ShardId};
-use crate::spec::{ActionKind, ExperimentSpec, SplitAt};
+use crate::spec::{ActionKind, ExperimentSpec, SplitAt, UPDATE_SHARD_COUNT_PER_DAY};
 use crate::storage::ShardLog;
 use crate::stream::{apportion, WriteAdmission, WriteAllowance};
 use kinesim_sim::{run_until, EventQueue, Phase, Process, SeedKey, SimDuration, SimTime, NANOS_PER_SEC};
@@ -223,8 +223,8 @@ struct Shards {
     throttled_total: Vec<u64>,
     /// Open shards take writes; closed ones (split parents) stay readable.
     open: Vec<bool>,
-    /// The shard each one was split from, if any.
-    parents: Vec<Option<usize>>,
+    /// The shards each one was made from (split, merge or UpdateShardCount), if any.
+    parents: Vec<Vec<usize>>,
 }
 
 struct Simulation<'a> {
@@ -246,6 +246,8 @@ struct Simulation<'a> {
     shard_steps: u64,
     reshard_operations: u64,
     shards_open_max: u32,
+    /// When UpdateShardCount was called, for the 10-per-24h limit.
+    update_calls_ns: Vec<u64>,
 }
 
 impl Process for Simulation<'_> {
@@ -345,6 +347,7 @@ impl<'a> Simulation<'a> {
             shard_steps: 0,
             reshard_operations: 0,
             shards_open_max: spec.stream.shards,
+            update_calls_ns: Vec::new(),
         };
         for range in initial_ranges(spec.stream.shards) {
             simulation.open_shard(range, SimTime::ZERO);
@@ -370,7 +373,7 @@ impl<'a> Simulation<'a> {
         shards.period.push(ShardPeriod::default());
         shards.throttled_total.push(0);
         shards.open.push(true);
-        shards.parents.push(None);
+        shards.parents.push(Vec::new());
         for consumer in &mut self.consumers {
             consumer.attach(slot, &shards.logs[slot], now.as_nanos(), &self.seed);
         }
@@ -415,20 +418,39 @@ impl<'a> Simulation<'a> {
         self.shards.open.iter().filter(|&&open| open).count()
     }
 
-    /// Carries out a scheduled action.
+    /// Carries out a scheduled action; an action AWS would refuse is logged as rejected.
     fn act(&mut self, index: usize, now: SimTime) {
-        let ActionKind::SplitShard { shard, at_key } = &self.spec.actions[index].kind;
-        let slot = shard.0 as usize;
-        let reject = |reason: String| EventRow {
-            time_s: now.as_secs_f64(),
-            kind: "split_shard_rejected".into(),
-            subject: shard.to_string(),
-            detail: reason,
+        let kind = self.spec.actions[index].kind.clone();
+        let (name, subject, outcome) = match &kind {
+            ActionKind::SplitShard { shard, at_key } => {
+                ("split_shard", shard.to_string(), self.try_split(*shard, at_key, now))
+            }
+            ActionKind::MergeShards { shard, adjacent } => {
+                ("merge_shards", shard.to_string(), self.try_merge(*shard, *adjacent, now))
+            }
+            ActionKind::UpdateShardCount { target } => {
+                ("update_shard_count", "stream".to_string(), self.try_update_shard_count(*target, now))
+            }
         };
-        if !self.shards.open.get(slot).copied().unwrap_or(false) {
-            self.recorder.event(&reject("the shard is not open".into()));
-            return;
+        if let Err(reason) = outcome {
+            self.recorder.event(&EventRow {
+                time_s: now.as_secs_f64(),
+                kind: format!("{name}_rejected"),
+                subject,
+                detail: reason,
+            });
         }
+    }
+
+    fn is_open(&self, shard: ShardId) -> bool {
+        self.shards.open.get(shard.0 as usize).copied().unwrap_or(false)
+    }
+
+    fn try_split(&mut self, shard: ShardId, at_key: &SplitAt, now: SimTime) -> Result<(), String> {
+        if !self.is_open(shard) {
+            return Err("the shard is not open".into());
+        }
+        let slot = shard.0 as usize;
         let range = self.shards.ranges[slot];
         let key = match at_key {
             SplitAt::Midpoint => Some(range.start / 2 + range.end / 2 + (range.start % 2 + range.end % 2) / 2),
@@ -436,12 +458,108 @@ impl<'a> Simulation<'a> {
             SplitAt::Balanced => self.balanced_split(range),
         };
         match key {
-            Some(key) if range.start.saturating_add(1) < key && key < range.end => self.split_shard(slot, key, now),
-            Some(key) => self
-                .recorder
-                .event(&reject(format!("hash key {key} is not strictly inside {}..{}", range.start, range.end))),
-            None => self.recorder.event(&reject("no load to balance: the shard has fewer than two keys".into())),
+            Some(key) if range.start.saturating_add(1) < key && key < range.end => {
+                self.split_shard(slot, key, now);
+                Ok(())
+            }
+            Some(key) => Err(format!("hash key {key} is not strictly inside {}..{}", range.start, range.end)),
+            None => Err("no load to balance: the shard has fewer than two keys".into()),
         }
+    }
+
+    /// MergeShards: both open and adjacent (reference §6.1).
+    fn try_merge(&mut self, shard: ShardId, adjacent: ShardId, now: SimTime) -> Result<(), String> {
+        if !self.is_open(shard) || !self.is_open(adjacent) || shard == adjacent {
+            return Err(format!("{shard} and {adjacent} must be two open shards"));
+        }
+        let (a, b) = (self.shards.ranges[shard.0 as usize], self.shards.ranges[adjacent.0 as usize]);
+        let (low, high) = if a.start < b.start { (shard, adjacent) } else { (adjacent, shard) };
+        let (low_range, high_range) = (self.shards.ranges[low.0 as usize], self.shards.ranges[high.0 as usize]);
+        if low_range.end.checked_add(1) != Some(high_range.start) {
+            return Err(format!("{shard} and {adjacent} are not adjacent"));
+        }
+        let parents = vec![low.0 as usize, high.0 as usize];
+        let child = self.reshape(&parents, &[HashRange { start: low_range.start, end: high_range.end }], now);
+        self.log_reshard(now, "merge_shards", low, format!("{low} and {high} into {}", self.shards.ids[child[0]]));
+        Ok(())
+    }
+
+    /// UpdateShardCount with uniform scaling: the open shards close and `target` even
+    /// ranges open, within AWS's limits (reference §6.2).
+    fn try_update_shard_count(&mut self, target: u32, now: SimTime) -> Result<(), String> {
+        let open = self.shards_open() as u32;
+        if target > 2 * open || 2 * target < open {
+            return Err(format!("{target} shards is more than double or less than half of {open}"));
+        }
+        if target > 10_000 {
+            return Err(format!("{target} shards is more than UpdateShardCount reaches (10000)"));
+        }
+        // Calls in the rolling 24 h before now.
+        const DAY_NS: u64 = 24 * 3600 * NANOS_PER_SEC;
+        self.update_calls_ns.retain(|&at| at + DAY_NS > now.as_nanos());
+        if self.update_calls_ns.len() >= UPDATE_SHARD_COUNT_PER_DAY {
+            return Err(format!("already {UPDATE_SHARD_COUNT_PER_DAY} calls in the last 24 h"));
+        }
+        self.update_calls_ns.push(now.as_nanos());
+        let parents: Vec<usize> = (0..self.shards.ids.len()).filter(|&s| self.shards.open[s]).collect();
+        let children = self.reshape(&parents, &initial_ranges(target), now);
+        self.log_reshard(
+            now,
+            "update_shard_count",
+            ShardId(0),
+            format!(
+                "{open} to {target} shards, {} to {}",
+                self.shards.ids[children[0]],
+                self.shards.ids[*children.last().expect("at least one child")]
+            ),
+        );
+        Ok(())
+    }
+
+    /// Closes `parents` and opens a child per range; each child's parents are those whose
+    /// ranges overlap it, and waiting records follow the hash ranges. Returns the children.
+    fn reshape(&mut self, parents: &[usize], ranges: &[HashRange], now: SimTime) -> Vec<usize> {
+        for &parent in parents {
+            self.shards.open[parent] = false;
+        }
+        let first = self.shards.ids.len();
+        for range in ranges {
+            self.open_shard(*range, now);
+        }
+        let children: Vec<usize> = (first..self.shards.ids.len()).collect();
+        let overlaps = |a: HashRange, b: HashRange| a.start <= b.end && b.start <= a.end;
+        for &child in &children {
+            let range = self.shards.ranges[child];
+            self.shards.parents[child] =
+                parents.iter().copied().filter(|&p| overlaps(self.shards.ranges[p], range)).collect();
+        }
+        for producer in &mut self.producers {
+            producer.project(&self.shards.ranges, &self.shards.open);
+        }
+        for &parent in parents {
+            let targets: Vec<u32> = children
+                .iter()
+                .copied()
+                .filter(|&c| overlaps(self.shards.ranges[parent], self.shards.ranges[c]))
+                .map(|c| c as u32)
+                .collect();
+            for producer in &mut self.producers {
+                producer.reroute(parent as u32, &targets);
+            }
+        }
+        self.set_lane_weights();
+        self.reshard_operations += 1;
+        self.shards_open_max = self.shards_open_max.max(self.shards_open() as u32);
+        children
+    }
+
+    fn log_reshard(&mut self, now: SimTime, kind: &str, subject: ShardId, detail: String) {
+        self.recorder.event(&EventRow {
+            time_s: now.as_secs_f64(),
+            kind: kind.into(),
+            subject: subject.to_string(),
+            detail,
+        });
     }
 
     /// Divides each shard's records over the lanes of consumers with several (Lambda's
@@ -525,25 +643,11 @@ impl<'a> Simulation<'a> {
     /// SplitShard: the parent closes, two children open with the next shard ids.
     fn split_shard(&mut self, parent: usize, key: u128, now: SimTime) {
         let range = self.shards.ranges[parent];
-        self.shards.open[parent] = false;
-        let low = self.shards.ids.len();
-        self.open_shard(HashRange { start: range.start, end: key - 1 }, now);
-        self.open_shard(HashRange { start: key, end: range.end }, now);
-        self.shards.parents[low] = Some(parent);
-        self.shards.parents[low + 1] = Some(parent);
-        for producer in &mut self.producers {
-            producer.project(&self.shards.ranges, &self.shards.open);
-            producer.reroute(parent as u32, &[low as u32, low as u32 + 1]);
-        }
-        self.set_lane_weights();
-        self.reshard_operations += 1;
-        self.shards_open_max = self.shards_open_max.max(self.shards_open() as u32);
-        self.recorder.event(&EventRow {
-            time_s: now.as_secs_f64(),
-            kind: "split_shard".into(),
-            subject: self.shards.ids[parent].to_string(),
-            detail: format!("at hash key {key} into {} and {}", self.shards.ids[low], self.shards.ids[low + 1]),
-        });
+        let halves = [HashRange { start: range.start, end: key - 1 }, HashRange { start: key, end: range.end }];
+        let children = self.reshape(&[parent], &halves, now);
+        let detail =
+            format!("at hash key {key} into {} and {}", self.shards.ids[children[0]], self.shards.ids[children[1]]);
+        self.log_reshard(now, "split_shard", self.shards.ids[parent], detail);
     }
 
     /// Schedules a period's next close; the last period may be shorter than the others
@@ -720,10 +824,11 @@ impl<'a> Simulation<'a> {
     /// Whether an order-keeping consumer must wait before reading `slot`: its parent is
     /// still open or holds records the consumer has not read.
     fn waits_for_parent(&self, consumer_slot: usize, slot: usize) -> bool {
-        let Some(parent) = self.shards.parents[slot] else { return false };
         let consumer = &self.consumers[consumer_slot];
         consumer.reads_parents_first()
-            && (self.shards.open[parent] || consumer.frontier(parent) < self.shards.logs[parent].offset_end())
+            && self.shards.parents[slot].iter().any(|&parent| {
+                self.shards.open[parent] || consumer.frontier(parent) < self.shards.logs[parent].offset_end()
+            })
     }
 
     /// The consumer whose next poll of `slot` comes first before `t1`; ties (rare, as

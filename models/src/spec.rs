@@ -43,7 +43,16 @@ pub enum ActionKind {
     /// SplitShard: the shard closes (no more writes, readable until its data expires)
     /// and two children take its hash range, with the next unused shard ids (§1.3, §6.1).
     SplitShard { shard: crate::routing::ShardId, at_key: SplitAt },
+    /// MergeShards: two adjacent open shards close and one child takes their union.
+    MergeShards { shard: crate::routing::ShardId, adjacent: crate::routing::ShardId },
+    /// UpdateShardCount (UNIFORM_SCALING): the open shards close and `target` children
+    /// take even ranges, within AWS's rules (at most double, at least half, 10 calls per
+    /// rolling 24 h, reference §6.2); a call that breaks them is rejected and logged.
+    UpdateShardCount { target: u32 },
 }
+
+/// UpdateShardCount calls per stream per rolling 24 h (reference §6.2).
+pub const UPDATE_SHARD_COUNT_PER_DAY: usize = 10;
 
 /// Where a split divides its shard's hash range.
 #[derive(Clone, Debug, PartialEq)]

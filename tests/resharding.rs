@@ -1,0 +1,82 @@
+//! Resharding topology: shard ids, ranges, parents and AWS's rules.
+
+mod common;
+
+use kinesim_models::routing::initial_ranges;
+use std::path::Path;
+
+fn stream_with_actions(shards: u32, actions: &str) -> String {
+    format!(
+        r#"
+        seed = 13
+        duration = "30m"
+        [output]
+        shards = "1m"
+        [stream]
+        shards = {shards}
+        [[producers]]
+        name = "p"
+        rate = 400
+        keys = {{ kind = "uniform", count = 2000 }}
+        [[consumers]]
+        name = "c"
+        kind = "polling"
+        start = "trim_horizon"
+        {actions}
+        "#
+    )
+}
+
+#[test]
+fn merging_two_adjacent_shards_opens_one_child_with_their_union() {
+    let (result, rows) = common::run_toml(&stream_with_actions(
+        2,
+        "[[actions]]\nat = \"5m\"\nkind = \"merge_shards\"\nshard = \"shardId-000000000000\"\nadjacent_shard = \"shardId-000000000001\"",
+    ));
+    let merge = rows.events.iter().find(|e| e.kind == "merge_shards").expect("logged");
+    assert!(merge.detail.contains("into shardId-000000000002"), "{}", merge.detail);
+    assert_eq!(result.summary.reshard_operations, 1);
+    let after: Vec<_> = rows.shards.iter().filter(|r| r.time_s >= 300.0).collect();
+    assert!(after.iter().filter(|r| r.shard_id.0 < 2).all(|r| r.incoming_records == 0), "parents take no writes");
+    assert!(after.iter().filter(|r| r.shard_id.0 == 2).all(|r| r.incoming_records > 0), "the child takes them all");
+    let c = &result.summary.consumers[0];
+    assert_eq!(c.expired_unread_records, 0);
+    assert!(c.unread_records_end < 1_000);
+}
+
+#[test]
+fn update_shard_count_scales_uniformly_within_aws_rules() {
+    let mut actions = String::from("[[actions]]\nat = \"1m\"\nkind = \"update_shard_count\"\ntarget_shards = 8\n");
+    // More than double: refused.
+    actions.push_str("[[actions]]\nat = \"2m\"\nkind = \"update_shard_count\"\ntarget_shards = 17\n");
+    // Then ten calls alternating 4 and 8: nine more succeed (ten in all), the last hits the daily cap.
+    for minute in 3..13 {
+        let target = if minute % 2 == 1 { 4 } else { 8 };
+        actions.push_str(&format!(
+            "[[actions]]\nat = \"{minute}m\"\nkind = \"update_shard_count\"\ntarget_shards = {target}\n"
+        ));
+    }
+    let (result, rows) = common::run_toml(&stream_with_actions(4, &actions));
+    let done: Vec<_> = rows.events.iter().filter(|e| e.kind == "update_shard_count").collect();
+    let refused: Vec<_> = rows.events.iter().filter(|e| e.kind == "update_shard_count_rejected").collect();
+    assert_eq!(done.len(), 10, "ten calls in 24 h");
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused[0].detail.contains("more than double"));
+    assert!(refused[1].detail.contains("10 calls in the last 24 h"));
+    // The first call opens 8 children with the uniform ranges of an 8-shard stream.
+    assert!(done[0].detail.contains("shardId-000000000004 to shardId-000000000011"), "{}", done[0].detail);
+    assert_eq!(result.summary.shards_open_max, 8);
+    let minute_2: Vec<_> = rows.shards.iter().filter(|r| r.time_s == 60.0 && r.incoming_records > 0).collect();
+    assert_eq!(minute_2.len(), 8);
+    assert_eq!(initial_ranges(8).len(), 8);
+}
+
+#[test]
+fn merges_of_shards_that_are_not_adjacent_are_refused_at_load() {
+    let text = stream_with_actions(
+        3,
+        "[[actions]]\nat = \"5m\"\nkind = \"merge_shards\"\nshard = \"shardId-000000000000\"\nadjacent_shard = \"shardId-000000000002\"",
+    );
+    let error = kinesim::parse(Path::new("merge.toml"), &text).unwrap_err().to_string();
+    assert!(error.contains("actions[0].adjacent_shard") && error.contains("not adjacent"), "{error}");
+}
