@@ -225,6 +225,13 @@ impl Validator<'_> {
                     shard: shard_id("shard", action.shard.clone())?,
                     adjacent: shard_id("adjacent_shard", action.adjacent_shard.clone())?,
                 },
+                "set_retention" => {
+                    let retention = action.retention.ok_or_else(|| self.err(format!("{key}.retention"), "is required for set_retention"))?.0;
+                    if retention.as_nanos() < 24 * HOUR_NS || retention.as_nanos() > 8760 * HOUR_NS || retention.as_nanos() % HOUR_NS != 0 {
+                        return Err(self.err(format!("{key}.retention"), format!("must be whole hours from \"24h\" to \"8760h\", got \"{}\"", format_duration(retention))));
+                    }
+                    ActionKind::SetRetention { retention }
+                }
                 "update_shard_count" => {
                     let target = action.target_shards.ok_or_else(|| {
                         self.err(format!("{key}.target_shards"), "is required for update_shard_count")
@@ -240,7 +247,7 @@ impl Validator<'_> {
                 other => {
                     return Err(self.err(
                         format!("{key}.kind"),
-                        format!("allowed: \"split_shard\", \"merge_shards\", \"update_shard_count\"; got \"{other}\""),
+                        format!("allowed: \"split_shard\", \"merge_shards\", \"update_shard_count\", \"set_retention\"; got \"{other}\""),
                     ))
                 }
             };
@@ -279,6 +286,7 @@ impl Validator<'_> {
                 // The shard map after UpdateShardCount depends on what AWS accepts when it
                 // runs: later actions are checked then (a refused one is logged).
                 ActionKind::UpdateShardCount { .. } => break,
+                ActionKind::SetRetention { .. } => continue,
             };
             let Some(Some(range)) = ranges.get(shard.0 as usize).copied() else {
                 return Err(self.err(format!("{key}.shard"), format!("{shard} is not an open shard at that time")));

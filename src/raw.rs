@@ -42,6 +42,7 @@ pub struct RawAction {
     pub hash_key: Option<String>,
     pub adjacent_shard: Option<String>,
     pub target_shards: Option<u64>,
+    pub retention: Option<Duration>,
 }
 
 #[derive(Debug, Deserialize)]

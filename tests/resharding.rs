@@ -80,3 +80,42 @@ fn merges_of_shards_that_are_not_adjacent_are_refused_at_load() {
     let error = kinesim::parse(Path::new("merge.toml"), &text).unwrap_err().to_string();
     assert!(error.contains("actions[0].adjacent_shard") && error.contains("not adjacent"), "{error}");
 }
+
+/// Decreasing the retention period trims older records at once: a consumer 24 h behind
+/// loses them the moment retention drops from 48 h to 24 h, not before.
+#[test]
+fn decreasing_retention_trims_at_once() {
+    let (_, rows) = common::run_toml(
+        r#"
+        seed = 2
+        duration = "32h"
+        metrics_period = "1h"
+        [output]
+        shards = "off"
+        consumers = "off"
+        [stream]
+        shards = 1
+        retention = "48h"
+        [[producers]]
+        name = "p"
+        rate = 50
+        keys = { kind = "random" }
+        [[consumers]]
+        name = "slow"
+        kind = "polling"
+        start = "trim_horizon"
+        processing = { records_per_second = 10 }
+        [[actions]]
+        at = "31h"
+        kind = "set_retention"
+        retention = "24h"
+        "#,
+    );
+    let expired_before: u64 =
+        rows.stream.iter().filter(|r| r.time_s < 31.0 * 3600.0).map(|r| r.expired_unread_records).sum();
+    let expired_after: u64 =
+        rows.stream.iter().filter(|r| r.time_s >= 31.0 * 3600.0).map(|r| r.expired_unread_records).sum();
+    assert_eq!(expired_before, 0, "48 h of retention holds a 25 h lag");
+    assert!(expired_after > 100_000, "records older than 24 h are trimmed at once: {expired_after}");
+    assert!(rows.events.iter().any(|e| e.kind == "set_retention" && e.detail == "2d to 1d"));
+}

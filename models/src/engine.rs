@@ -27,7 +27,9 @@ use crate::routing::{initial_ranges, HashRange, ShardId};
 use crate::spec::{ActionKind, ExperimentSpec, SplitAt, UPDATE_SHARD_COUNT_PER_DAY};
 use crate::storage::ShardLog;
 use crate::stream::{apportion, WriteAdmission, WriteAllowance};
-use kinesim_sim::{run_until, EventQueue, Phase, Process, SeedKey, SimDuration, SimTime, NANOS_PER_SEC};
+use kinesim_sim::{
+    format_duration, run_until, EventQueue, Phase, Process, SeedKey, SimDuration, SimTime, NANOS_PER_SEC,
+};
 
 /// Phases within one instant, in the order they run.
 pub mod phase {
@@ -248,6 +250,8 @@ struct Simulation<'a> {
     shards_open_max: u32,
     /// When UpdateShardCount was called, for the 10-per-24h limit.
     update_calls_ns: Vec<u64>,
+    /// The retention period in force (scheduled actions may change it).
+    retention: SimDuration,
 }
 
 impl Process for Simulation<'_> {
@@ -348,6 +352,7 @@ impl<'a> Simulation<'a> {
             reshard_operations: 0,
             shards_open_max: spec.stream.shards,
             update_calls_ns: Vec::new(),
+            retention: spec.stream.retention,
         };
         for range in initial_ranges(spec.stream.shards) {
             simulation.open_shard(range, SimTime::ZERO);
@@ -430,6 +435,17 @@ impl<'a> Simulation<'a> {
             }
             ActionKind::UpdateShardCount { target } => {
                 ("update_shard_count", "stream".to_string(), self.try_update_shard_count(*target, now))
+            }
+            ActionKind::SetRetention { retention } => {
+                let detail = format!("{} to {}", format_duration(self.retention), format_duration(*retention));
+                self.retention = *retention;
+                self.recorder.event(&EventRow {
+                    time_s: now.as_secs_f64(),
+                    kind: "set_retention".into(),
+                    subject: "stream".into(),
+                    detail,
+                });
+                ("set_retention", "stream".to_string(), Ok(()))
             }
         };
         if let Err(reason) = outcome {
@@ -677,7 +693,7 @@ impl<'a> Simulation<'a> {
     /// Drops what has passed retention (counting it against readers still behind it)
     /// and what every reader has already read.
     fn expire(&mut self, t0: SimTime) {
-        let retention_ns = self.spec.stream.retention.as_nanos();
+        let retention_ns = self.retention.as_nanos();
         let expire_through = t0.as_nanos().checked_sub(retention_ns);
         for slot in 0..self.shards.ids.len() {
             let offset_needed = self.consumers.iter().map(|c| c.offset_needed(slot)).min().unwrap_or(u64::MAX);

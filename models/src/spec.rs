@@ -49,6 +49,9 @@ pub enum ActionKind {
     /// take even ranges, within AWS's rules (at most double, at least half, 10 calls per
     /// rolling 24 h, reference §6.2); a call that breaks them is rejected and logged.
     UpdateShardCount { target: u32 },
+    /// Increase/DecreaseStreamRetentionPeriod: a decrease trims older records at once; an
+    /// increase keeps records from then on (already trimmed ones are gone) (reference §5).
+    SetRetention { retention: SimDuration },
 }
 
 /// UpdateShardCount calls per stream per rolling 24 h (reference §6.2).
