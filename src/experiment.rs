@@ -163,7 +163,8 @@ impl Validator<'_> {
             })?,
         };
         let stream = self.stream(raw.stream)?;
-        let actions = self.actions(raw.actions, &stream, duration)?;
+        let producer_names: Vec<String> = raw.producers.iter().map(|p| p.name.clone()).collect();
+        let actions = self.actions(raw.actions, &stream, duration, &producer_names)?;
         let producers = self.producers(raw.producers, step, raw.start.is_some().then_some(start_unix_s))?;
         let consumers = self.consumers(raw.consumers, duration, raw.start.is_some().then_some(start_unix_s))?;
         Ok(ExperimentSpec {
@@ -188,6 +189,7 @@ impl Validator<'_> {
         raw: Vec<RawAction>,
         stream: &StreamSpec,
         duration: SimDuration,
+        producer_names: &[String],
     ) -> Result<Vec<ActionSpec>, LoadError> {
         let mut actions = Vec::with_capacity(raw.len());
         for (index, action) in raw.into_iter().enumerate() {
@@ -225,6 +227,18 @@ impl Validator<'_> {
                     shard: shard_id("shard", action.shard.clone())?,
                     adjacent: shard_id("adjacent_shard", action.adjacent_shard.clone())?,
                 },
+                "producer_outage" => {
+                    let producer = action.producer.clone().ok_or_else(|| self.err(format!("{key}.producer"), "is required for producer_outage"))?;
+                    if !producer_names.contains(&producer) {
+                        return Err(self.err(format!("{key}.producer"), format!("no producer is named \"{producer}\"")));
+                    }
+                    let length = action.length.ok_or_else(|| self.err(format!("{key}.length"), "is required for producer_outage"))?.0;
+                    let catch_up_rate = action.catch_up_rate.unwrap_or(f64::INFINITY);
+                    if length.is_zero() || !(catch_up_rate > 0.0) {
+                        return Err(self.err(format!("{key}.catch_up_rate"), "needs length > 0 and catch_up_rate > 0 (records/s; leave it out to send everything at once)"));
+                    }
+                    ActionKind::ProducerOutage { producer, length, catch_up_rate: catch_up_rate.min(1e12) }
+                }
                 "set_retention" => {
                     let retention = action.retention.ok_or_else(|| self.err(format!("{key}.retention"), "is required for set_retention"))?.0;
                     if retention.as_nanos() < 24 * HOUR_NS || retention.as_nanos() > 8760 * HOUR_NS || retention.as_nanos() % HOUR_NS != 0 {
@@ -247,7 +261,7 @@ impl Validator<'_> {
                 other => {
                     return Err(self.err(
                         format!("{key}.kind"),
-                        format!("allowed: \"split_shard\", \"merge_shards\", \"update_shard_count\", \"set_retention\"; got \"{other}\""),
+                        format!("allowed: \"split_shard\", \"merge_shards\", \"update_shard_count\", \"set_retention\", \"producer_outage\"; got \"{other}\""),
                     ))
                 }
             };
@@ -286,7 +300,7 @@ impl Validator<'_> {
                 // The shard map after UpdateShardCount depends on what AWS accepts when it
                 // runs: later actions are checked then (a refused one is logged).
                 ActionKind::UpdateShardCount { .. } => break,
-                ActionKind::SetRetention { .. } => continue,
+                ActionKind::SetRetention { .. } | ActionKind::ProducerOutage { .. } => continue,
             };
             let Some(Some(range)) = ranges.get(shard.0 as usize).copied() else {
                 return Err(self.err(format!("{key}.shard"), format!("{shard} is not an open shard at that time")));

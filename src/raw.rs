@@ -43,6 +43,9 @@ pub struct RawAction {
     pub adjacent_shard: Option<String>,
     pub target_shards: Option<u64>,
     pub retention: Option<Duration>,
+    pub producer: Option<String>,
+    pub length: Option<Duration>,
+    pub catch_up_rate: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +62,9 @@ pub struct RawStream {
     pub mode: Option<String>,
     pub shards: Option<u64>,
     pub retention: Option<Duration>,
+    pub producer: Option<String>,
+    pub length: Option<Duration>,
+    pub catch_up_rate: Option<f64>,
     pub max_record_size: Option<Size>,
     pub propagation_delay: Option<Duration>,
     pub write_limit: Option<RawWriteLimit>,

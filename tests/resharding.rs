@@ -119,3 +119,38 @@ fn decreasing_retention_trims_at_once() {
     assert!(expired_after > 100_000, "records older than 24 h are trimmed at once: {expired_after}");
     assert!(rows.events.iter().any(|e| e.kind == "set_retention" && e.detail == "2d to 1d"));
 }
+
+/// A producer outage: records pile up while it is down; catching up all at once
+/// throttles, catching up at a pace the stream can take does not.
+#[test]
+fn producer_outage_and_catch_up() {
+    let run = |catch_up: &str| {
+        let (result, _) = common::run_toml(&format!(
+            r#"
+            seed = 1
+            duration = "40m"
+            [stream]
+            shards = 2
+            [[producers]]
+            name = "web"
+            rate = 1000
+            keys = {{ kind = "random" }}
+            [[actions]]
+            at = "10m"
+            kind = "producer_outage"
+            producer = "web"
+            length = "5m"
+            {catch_up}
+            "#
+        ));
+        result.summary
+    };
+    let burst = run("");
+    let paced = run("catch_up_rate = 500");
+    assert!(burst.write_throttled_records > 250_000, "{}", burst.write_throttled_records);
+    assert_eq!(paced.write_throttled_records, 0);
+    assert_eq!(paced.accepted_records, paced.offered_records, "all caught up within the run");
+    for s in [&burst, &paced] {
+        assert_eq!(s.offered_records, s.accepted_records + s.dropped_records + s.in_flight_records_end);
+    }
+}

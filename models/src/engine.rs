@@ -436,6 +436,22 @@ impl<'a> Simulation<'a> {
             ActionKind::UpdateShardCount { target } => {
                 ("update_shard_count", "stream".to_string(), self.try_update_shard_count(*target, now))
             }
+            ActionKind::ProducerOutage { producer, length, catch_up_rate } => {
+                let until = now + *length;
+                if let Some(p) = self.producers.iter_mut().find(|p| &p.name == producer) {
+                    p.start_outage(until.as_nanos(), *catch_up_rate);
+                }
+                self.recorder.event(&EventRow {
+                    time_s: now.as_secs_f64(),
+                    kind: "producer_outage".into(),
+                    subject: producer.clone(),
+                    detail: format!(
+                        "down for {}, then catching up at {catch_up_rate} records/s",
+                        format_duration(*length)
+                    ),
+                });
+                ("producer_outage", producer.clone(), Ok(()))
+            }
             ActionKind::SetRetention { retention } => {
                 let detail = format!("{} to {}", format_duration(self.retention), format_duration(*retention));
                 self.retention = *retention;

@@ -121,6 +121,10 @@ pub struct Producer {
     blocked: Queue,
     /// Scratch for new records before they enter the buffer.
     fresh: Vec<Arrival>,
+    /// An outage: records wait until `outage_until_ns`, then go out at `catch_up_rate`.
+    outage_until_ns: u64,
+    catch_up_rate: f64,
+    outage_backlog: Queue,
     /// Time from creation to acceptance of accepted records.
     pub latency_ms: LogHistogram,
     /// Mean time a record waits in the client before it is sent (batching, buffering).
@@ -167,6 +171,9 @@ impl Producer {
             backlog: Queue::default(),
             blocked: Queue::default(),
             fresh: Vec::new(),
+            outage_until_ns: 0,
+            catch_up_rate: 0.0,
+            outage_backlog: Queue::default(),
             latency_ms: LogHistogram::new(),
             buffering_delay_ns: buffering_delay_ns(spec),
             offered_expected: 0.0,
@@ -193,7 +200,10 @@ impl Producer {
     /// User records offered but neither accepted nor given up: waiting for a retry, in
     /// the buffer, or held back by a blocked application.
     pub fn in_flight_records(&self) -> u64 {
-        self.in_flight_records + self.backlog.user_records() + self.blocked.user_records()
+        self.in_flight_records
+            + self.backlog.user_records()
+            + self.blocked.user_records()
+            + self.outage_backlog.user_records()
     }
 
     /// Recomputes the per-shard shares; called at start and after the shard map changes.
@@ -213,6 +223,7 @@ impl Producer {
         }
         self.backlog.resize(ranges.len());
         self.blocked.resize(ranges.len());
+        self.outage_backlog.resize(ranges.len());
     }
 
     /// After `parent` split into `low` and `high` (and `project` ran): records still
@@ -239,14 +250,27 @@ impl Producer {
         }
         self.backlog.reroute(parent, &targets);
         self.blocked.reroute(parent, &targets);
+        self.outage_backlog.reroute(parent, &targets);
     }
 
     /// Appends this producer's first attempts for step `step` (covering `[t0, t1)`) and
     /// the retries due in it, after the KPL's limiter if there is one.
     pub fn emit(&mut self, slot: u32, step: u64, t0: SimTime, t1: SimTime, start_unix_s: i64, out: &mut Vec<Arrival>) {
         let first = out.len();
-        self.emit_retries(slot, step, out);
         let step_ns = t1.as_nanos() - t0.as_nanos();
+        if t0.as_nanos() < self.outage_until_ns {
+            // Down: nothing is sent; the application's records pile up to catch up later.
+            let mut fresh = std::mem::take(&mut self.fresh);
+            fresh.clear();
+            self.emit_new(slot, step, t0, t1, start_unix_s, &mut fresh);
+            for arrival in &fresh {
+                self.outage_backlog.push(arrival);
+            }
+            self.fresh = fresh;
+            return;
+        }
+        self.emit_retries(slot, step, out);
+        self.catch_up(step_ns, slot, out);
         match self.spec.back_pressure.clone() {
             None => self.emit_new(slot, step, t0, t1, start_unix_s, out),
             Some(back_pressure) => {
@@ -319,6 +343,22 @@ impl Producer {
         self.totals.offered_records += offered;
         self.totals.dropped_records += oversize;
         self.totals.oversize_records += oversize;
+    }
+
+    /// A producer outage from now until `until_ns`: its records wait, and after the outage
+    /// they are sent at `catch_up_rate` records/s on top of the live traffic.
+    pub fn start_outage(&mut self, until_ns: u64, catch_up_rate: f64) {
+        self.outage_until_ns = until_ns;
+        self.catch_up_rate = catch_up_rate;
+    }
+
+    /// Sends part of what piled up during an outage.
+    fn catch_up(&mut self, step_ns: u64, slot: u32, out: &mut Vec<Arrival>) {
+        if self.outage_backlog.user_records() == 0 {
+            return;
+        }
+        let records = (self.catch_up_rate * step_ns as f64 / NANOS_PER_SEC as f64).ceil() as u64;
+        self.outage_backlog.release(records, slot, out);
     }
 
     /// Puts new records into the buffer: first what the blocked application held back,

@@ -52,6 +52,9 @@ pub enum ActionKind {
     /// Increase/DecreaseStreamRetentionPeriod: a decrease trims older records at once; an
     /// increase keeps records from then on (already trimmed ones are gone) (reference §5).
     SetRetention { retention: SimDuration },
+    /// A producer stops sending for `length`; the records it makes meanwhile are sent
+    /// afterwards at `catch_up_rate` records/s on top of its live traffic.
+    ProducerOutage { producer: String, length: SimDuration, catch_up_rate: f64 },
 }
 
 /// UpdateShardCount calls per stream per rolling 24 h (reference §6.2).
