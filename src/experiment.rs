@@ -234,7 +234,7 @@ impl Validator<'_> {
                     }
                     let length = action.length.ok_or_else(|| self.err(format!("{key}.length"), "is required for producer_outage"))?.0;
                     let catch_up_rate = action.catch_up_rate.unwrap_or(f64::INFINITY);
-                    if length.is_zero() || !(catch_up_rate > 0.0) {
+                    if length.is_zero() || catch_up_rate.is_nan() || catch_up_rate <= 0.0 {
                         return Err(self.err(format!("{key}.catch_up_rate"), "needs length > 0 and catch_up_rate > 0 (records/s; leave it out to send everything at once)"));
                     }
                     ActionKind::ProducerOutage { producer, length, catch_up_rate: catch_up_rate.min(1e12) }
