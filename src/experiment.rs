@@ -10,6 +10,7 @@ use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
 use kinesim_models::routing::{parse_hash_key, HashRange, ShardId};
+use kinesim_models::slo::{Expectation, Scope, CONSUMER_METRICS, PRODUCER_METRICS, STREAM_METRICS};
 use kinesim_models::spec::*;
 use kinesim_sim::{format_duration, SimDuration, NANOS_PER_SEC};
 use std::collections::BTreeSet;
@@ -176,6 +177,7 @@ impl Validator<'_> {
             metrics_period,
             output,
             stream,
+            expectations: self.expectations(raw.expect, &producers, &consumers)?,
             producers,
             consumers,
             actions,
@@ -332,6 +334,54 @@ impl Validator<'_> {
             ranges.push(Some(high));
         }
         Ok(actions.into_iter().map(|(at, _, kind)| ActionSpec { at, kind }).collect())
+    }
+
+    /// `[[expect]]` entries: a known metric for its scope, an existing consumer or
+    /// producer, and at least one bound.
+    fn expectations(
+        &self,
+        raw: Vec<RawExpect>,
+        producers: &[ProducerSpec],
+        consumers: &[ConsumerSpec],
+    ) -> Result<Vec<Expectation>, LoadError> {
+        let mut expectations = Vec::with_capacity(raw.len());
+        for (index, entry) in raw.into_iter().enumerate() {
+            let key = format!("expect[{index}]");
+            let (scope, allowed): (Scope, &[&str]) = match (entry.consumer, entry.producer) {
+                (Some(_), Some(_)) => {
+                    return Err(self.err(format!("{key}.producer"), "give `consumer` or `producer`, not both"))
+                }
+                (Some(name), None) => {
+                    if !consumers.iter().any(|c| c.name == name) {
+                        return Err(self.err(format!("{key}.consumer"), format!("no consumer is named \"{name}\"")));
+                    }
+                    (Scope::Consumer(name), CONSUMER_METRICS)
+                }
+                (None, Some(name)) => {
+                    if !producers.iter().any(|p| p.name == name) {
+                        return Err(self.err(format!("{key}.producer"), format!("no producer is named \"{name}\"")));
+                    }
+                    (Scope::Producer(name), PRODUCER_METRICS)
+                }
+                (None, None) => (Scope::Stream, STREAM_METRICS),
+            };
+            if !allowed.contains(&entry.metric.as_str()) {
+                return Err(self.err(
+                    format!("{key}.metric"),
+                    format!("allowed here: {}; got \"{}\"", allowed.join(", "), entry.metric),
+                ));
+            }
+            if entry.max.is_none() && entry.min.is_none() {
+                return Err(self.err(format!("{key}.max"), "an expectation needs `max`, `min` or both"));
+            }
+            for (field, bound) in [("max", entry.max), ("min", entry.min)] {
+                if bound.is_some_and(|b| !b.is_finite()) {
+                    return Err(self.err(format!("{key}.{field}"), "must be a finite number"));
+                }
+            }
+            expectations.push(Expectation { metric: entry.metric, scope, max: entry.max, min: entry.min });
+        }
+        Ok(expectations)
     }
 
     fn multiple_of_step(&self, key: &str, value: SimDuration, step: SimDuration) -> Result<(), LoadError> {

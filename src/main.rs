@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use kinesim::{run_experiment, RunError, RunOutcome};
 use kinesim_models::routing::{hash_key, initial_ranges, shard_index_for, ShardId};
+use kinesim_models::slo::SloResult;
 use kinesim_models::spec::SHARDS_MAX;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,17 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Run experiments and check their SLOs (`[[expect]]`); exit 1 if any fails.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write a JUnit XML report for CI systems.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Folder under which each experiment's outputs go, as <out>/<name> (default: out).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Parse and check experiment files without running them.
     Validate {
         #[arg(required = true)]
@@ -51,6 +63,7 @@ enum Command {
     },
 }
 
+const EXIT_SLO_FAILED: u8 = 1;
 const EXIT_INVALID: u8 = 2;
 const EXIT_RUNTIME: u8 = 3;
 
@@ -73,6 +86,7 @@ fn main() -> ExitCode {
             Err(error) => fail(&error),
         },
         Command::Validate { files } => validate(&files),
+        Command::Check { files, junit, out } => check(&files, junit.as_deref(), out.as_deref()),
         Command::ShardFor { shards, keys } => match shard_for(shards, &keys) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -116,6 +130,102 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     }
 }
 
+/// Runs each file, prints every SLO with its value and margin, and exits 1 when one
+/// fails (2 for invalid input, which takes precedence; 3 when outputs cannot be written).
+fn check(files: &[PathBuf], junit: Option<&std::path::Path>, out: Option<&std::path::Path>) -> ExitCode {
+    let mut suites = Vec::new();
+    let mut worst = 0u8;
+    println!(
+        "{:<28} {:<26} {:<24} {:>14} {:>16} {:>14}  result",
+        "experiment", "metric", "scope", "value", "bound", "margin"
+    );
+    for file in files {
+        let folder = match (out, kinesim::load(file)) {
+            (Some(out), Ok(spec)) => Some(out.join(&spec.name)),
+            _ => None,
+        };
+        match run_experiment(file, folder.as_deref(), None) {
+            Ok(outcome) => {
+                for result in &outcome.slo_results {
+                    print_slo_row(&outcome.spec.name, result);
+                    if !result.passed {
+                        worst = worst.max(EXIT_SLO_FAILED);
+                    }
+                }
+                suites.push((outcome.spec.name.clone(), outcome.slo_results));
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                worst = worst.max(match error {
+                    RunError::Load(_) => EXIT_INVALID,
+                    RunError::Report(_) => EXIT_RUNTIME,
+                });
+            }
+        }
+    }
+    if let Some(path) = junit {
+        if let Err(error) = std::fs::write(path, junit_xml(&suites)) {
+            eprintln!("error: {}: cannot write the JUnit report: {error}", path.display());
+            worst = worst.max(EXIT_RUNTIME);
+        }
+    }
+    // Invalid input (2) outranks a failed SLO (1); a runtime failure (3) outranks both.
+    ExitCode::from(worst)
+}
+
+fn bound_text(result: &SloResult) -> String {
+    match (result.min, result.max) {
+        (Some(min), Some(max)) => format!("{min}..{max}"),
+        (Some(min), None) => format!(">= {min}"),
+        (None, Some(max)) => format!("<= {max}"),
+        (None, None) => String::new(),
+    }
+}
+
+fn print_slo_row(experiment: &str, result: &SloResult) {
+    println!(
+        "{:<28} {:<26} {:<24} {:>14.6} {:>16} {:>14.6}  {}",
+        experiment,
+        result.metric,
+        result.scope,
+        result.value,
+        bound_text(result),
+        result.margin,
+        if result.passed { "pass" } else { "FAIL" }
+    );
+}
+
+/// A JUnit report: one test suite per experiment, one test case per SLO.
+fn junit_xml(suites: &[(String, Vec<SloResult>)]) -> String {
+    let escape =
+        |text: &str| text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    for (name, results) in suites {
+        let failures = results.iter().filter(|r| !r.passed).count();
+        xml.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n",
+            escape(name),
+            results.len()
+        ));
+        for result in results {
+            let case = escape(&format!("{} ({}) {}", result.metric, result.scope, bound_text(result)));
+            if result.passed {
+                xml.push_str(&format!("    <testcase name=\"{case}\" classname=\"{}\"/>\n", escape(name)));
+            } else {
+                xml.push_str(&format!(
+                    "    <testcase name=\"{case}\" classname=\"{}\"><failure message=\"value {} outside {}\"/></testcase>\n",
+                    escape(name),
+                    result.value,
+                    escape(&bound_text(result))
+                ));
+            }
+        }
+        xml.push_str("  </testsuite>\n");
+    }
+    xml.push_str("</testsuites>\n");
+    xml
+}
+
 fn shard_for(shards: u32, keys: &[String]) -> Result<()> {
     anyhow::ensure!((1..=SHARDS_MAX).contains(&shards), "--shards must be between 1 and {SHARDS_MAX}, got {shards}");
     let ranges = initial_ranges(shards);
@@ -152,6 +262,16 @@ fn print_summary(file: &std::path::Path, outcome: &RunOutcome) {
             consumer.iterator_age_ms_max,
             consumer.expired_unread_records,
             consumer.read_throttled_calls
+        );
+    }
+    for result in &outcome.slo_results {
+        println!(
+            "  slo {} ({}): {} {} -> {}",
+            result.metric,
+            result.scope,
+            result.value,
+            bound_text(result),
+            if result.passed { "pass" } else { "FAIL" }
         );
     }
     println!("  outputs: {}", outcome.folder.display());

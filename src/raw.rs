@@ -30,6 +30,19 @@ pub struct RawExperiment {
     pub consumers: Vec<RawConsumer>,
     #[serde(default)]
     pub actions: Vec<RawAction>,
+    #[serde(default)]
+    pub expect: Vec<RawExpect>,
+}
+
+/// One `[[expect]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub metric: String,
+    pub consumer: Option<String>,
+    pub producer: Option<String>,
+    pub max: Option<f64>,
+    pub min: Option<f64>,
 }
 
 /// One `[[actions]]` entry: a kind and its keys, checked by the validator per kind.

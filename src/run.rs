@@ -1,6 +1,7 @@
 //! One run from an experiment file to its output folder.
 
 use crate::error::LoadError;
+use kinesim_models::slo::{evaluate, SloResult};
 use kinesim_models::spec::ExperimentSpec;
 use kinesim_models::{simulate, RunSummary};
 use kinesim_reports::{write_summary, ReportError, RunWriter, SummaryContext};
@@ -19,6 +20,7 @@ pub enum RunError {
 pub struct RunOutcome {
     pub spec: ExperimentSpec,
     pub summary: RunSummary,
+    pub slo_results: Vec<SloResult>,
     pub folder: PathBuf,
 }
 
@@ -35,13 +37,12 @@ pub fn run_experiment(path: &Path, folder: Option<&Path>, seed: Option<u64>) -> 
         RunWriter::create(&folder, spec.output.shards_period.is_some(), spec.output.consumers_period.is_some())?;
     let result = simulate(&spec, &mut writer);
     writer.finish(&result.hot_keys)?;
+    let slo_results = evaluate(&spec.expectations, &result.summary);
     let sha = hex(&Sha256::digest(&bytes));
-    write_summary(
-        &folder,
-        &SummaryContext { name: &spec.name, experiment_sha256: &sha, seed: spec.seed },
-        &result.summary,
-    )?;
-    Ok(RunOutcome { spec, summary: result.summary, folder })
+    let context =
+        SummaryContext { name: &spec.name, experiment_sha256: &sha, seed: spec.seed, slo_results: &slo_results };
+    write_summary(&folder, &context, &result.summary)?;
+    Ok(RunOutcome { spec, summary: result.summary, slo_results, folder })
 }
 
 fn hex(bytes: &[u8]) -> String {

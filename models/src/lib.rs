@@ -27,6 +27,7 @@ pub mod ratio;
 pub mod retry;
 pub mod routing;
 pub mod sizes;
+pub mod slo;
 pub mod spec;
 pub mod storage;
 pub mod stream;

@@ -29,6 +29,8 @@ pub struct ExperimentSpec {
     pub consumers: Vec<ConsumerSpec>,
     /// Scheduled control-plane actions, sorted by time.
     pub actions: Vec<ActionSpec>,
+    /// Service-level objectives checked after the run (`[[expect]]`).
+    pub expectations: Vec<crate::slo::Expectation>,
 }
 
 /// A control-plane change at a given time (`[[actions]]`).

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 /// The temporary name a file is written under before it is published.
 pub fn temporary_path(target: &Path) -> PathBuf {
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    target.with_file_name(format!(".{name}.tmp"))
+    // The process id keeps two runs writing the same folder from sharing a temporary.
+    target.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
 /// Creates the temporary file for `target`, buffered.

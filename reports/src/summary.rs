@@ -2,6 +2,7 @@
 
 use crate::atomic::write_all;
 use crate::ReportError;
+use kinesim_models::slo::SloResult;
 use kinesim_models::RunSummary;
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -14,6 +15,7 @@ pub struct SummaryContext<'a> {
     pub name: &'a str,
     pub experiment_sha256: &'a str,
     pub seed: u64,
+    pub slo_results: &'a [SloResult],
 }
 
 /// Builds the summary document (keys in a fixed order).
@@ -82,7 +84,15 @@ pub fn summary_json(context: &SummaryContext, summary: &RunSummary) -> Value {
         "put_requests": summary.put_requests,
         "shards_open_max": summary.shards_open_max,
         "reshard_operations": summary.reshard_operations,
-        "slo_results": [],
+        "slo_results": context.slo_results.iter().map(|r| json!({
+            "metric": r.metric,
+            "scope": r.scope,
+            "value": r.value,
+            "max": r.max,
+            "min": r.min,
+            "passed": r.passed,
+            "margin": r.margin,
+        })).collect::<Vec<_>>(),
         "producers": producers,
         "consumers": consumers,
     })
