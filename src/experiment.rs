@@ -10,7 +10,10 @@ use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
 use kinesim_models::routing::{parse_hash_key, HashRange, ShardId};
-use kinesim_models::slo::{Expectation, Scope, CONSUMER_METRICS, PRODUCER_METRICS, STREAM_METRICS};
+use kinesim_models::slo::{
+    Expectation, Scope, CONSUMER_METRICS, CONSUMER_PERIOD_METRICS, PRODUCER_METRICS, STREAM_METRICS,
+    STREAM_PERIOD_METRICS,
+};
 use kinesim_models::spec::*;
 use kinesim_sim::{format_duration, SimDuration, NANOS_PER_SEC};
 use std::collections::BTreeSet;
@@ -164,10 +167,12 @@ impl Validator<'_> {
             })?,
         };
         let stream = self.stream(raw.stream)?;
+        let consumer_rows = output.consumers_period.is_some();
         let producer_names: Vec<String> = raw.producers.iter().map(|p| p.name.clone()).collect();
         let actions = self.actions(raw.actions, &stream, duration, &producer_names)?;
         let producers = self.producers(raw.producers, step, raw.start.is_some().then_some(start_unix_s))?;
         let consumers = self.consumers(raw.consumers, duration, raw.start.is_some().then_some(start_unix_s))?;
+        let expectations = self.expectations(raw.expect, &producers, &consumers, consumer_rows)?;
         Ok(ExperimentSpec {
             name,
             seed: raw.seed.unwrap_or(0),
@@ -177,7 +182,7 @@ impl Validator<'_> {
             metrics_period,
             output,
             stream,
-            expectations: self.expectations(raw.expect, &producers, &consumers)?,
+            expectations,
             producers,
             consumers,
             actions,
@@ -343,6 +348,7 @@ impl Validator<'_> {
         raw: Vec<RawExpect>,
         producers: &[ProducerSpec],
         consumers: &[ConsumerSpec],
+        consumer_rows: bool,
     ) -> Result<Vec<Expectation>, LoadError> {
         let mut expectations = Vec::with_capacity(raw.len());
         for (index, entry) in raw.into_iter().enumerate() {
@@ -365,6 +371,26 @@ impl Validator<'_> {
                 }
                 (None, None) => (Scope::Stream, STREAM_METRICS),
             };
+            let allowed = match (&scope, entry.fraction) {
+                (_, None) => allowed,
+                (Scope::Stream, Some(_)) => STREAM_PERIOD_METRICS,
+                (Scope::Consumer(_), Some(_)) if !consumer_rows => {
+                    return Err(self.err(
+                        format!("{key}.fraction"),
+                        "needs consumers.csv periods: [output] consumers must not be \"off\"",
+                    ))
+                }
+                (Scope::Consumer(_), Some(_)) => CONSUMER_PERIOD_METRICS,
+                (Scope::Producer(_), Some(_)) => {
+                    return Err(self.err(
+                        format!("{key}.fraction"),
+                        "applies to the stream or a consumer, whose rows are periodic",
+                    ))
+                }
+            };
+            if entry.fraction.is_some_and(|f| !(f > 0.0 && f <= 1.0)) {
+                return Err(self.err(format!("{key}.fraction"), "must be a fraction of periods above 0 and at most 1"));
+            }
             if !allowed.contains(&entry.metric.as_str()) {
                 return Err(self.err(
                     format!("{key}.metric"),
@@ -379,7 +405,13 @@ impl Validator<'_> {
                     return Err(self.err(format!("{key}.{field}"), "must be a finite number"));
                 }
             }
-            expectations.push(Expectation { metric: entry.metric, scope, max: entry.max, min: entry.min });
+            expectations.push(Expectation {
+                metric: entry.metric,
+                scope,
+                max: entry.max,
+                min: entry.min,
+                fraction: entry.fraction,
+            });
         }
         Ok(expectations)
     }

@@ -43,6 +43,7 @@ pub struct RawExpect {
     pub producer: Option<String>,
     pub max: Option<f64>,
     pub min: Option<f64>,
+    pub fraction: Option<f64>,
 }
 
 /// One `[[actions]]` entry: a kind and its keys, checked by the validator per kind.

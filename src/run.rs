@@ -1,7 +1,7 @@
 //! One run from an experiment file to its output folder.
 
 use crate::error::LoadError;
-use kinesim_models::slo::{evaluate, SloResult};
+use kinesim_models::slo::{evaluate, PeriodRecorder, SloResult};
 use kinesim_models::spec::ExperimentSpec;
 use kinesim_models::{simulate, RunSummary};
 use kinesim_reports::{write_summary, ReportError, RunWriter, SummaryContext};
@@ -35,9 +35,11 @@ pub fn run_experiment(path: &Path, folder: Option<&Path>, seed: Option<u64>) -> 
     let folder = folder.map_or_else(|| PathBuf::from("out").join(&spec.name), Path::to_path_buf);
     let mut writer =
         RunWriter::create(&folder, spec.output.shards_period.is_some(), spec.output.consumers_period.is_some())?;
-    let result = simulate(&spec, &mut writer);
+    let mut recorder = PeriodRecorder::new(&mut writer, &spec.expectations);
+    let result = simulate(&spec, &mut recorder);
+    let periods = recorder.finish();
     writer.finish(&result.hot_keys)?;
-    let slo_results = evaluate(&spec.expectations, &result.summary);
+    let slo_results = evaluate(&spec.expectations, &result.summary, &periods);
     let sha = hex(&Sha256::digest(&bytes));
     let context =
         SummaryContext { name: &spec.name, experiment_sha256: &sha, seed: spec.seed, slo_results: &slo_results };

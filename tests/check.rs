@@ -38,3 +38,26 @@ fn invalid_input_exits_two_even_next_to_a_failure() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("stream.shards"));
 }
+
+/// "Iterator age under a bound in a fraction of periods": per consumers.csv period, the
+/// consumer's worst shard.
+#[test]
+fn objectives_over_a_fraction_of_periods() {
+    // Evaluated through the library, as `run` does.
+    let evaluate = |bound_ms: u32| {
+        let text = format!(
+            "duration = \"20m\"\n[stream]\nshards = 2\n[[producers]]\nname = \"p\"\nrate = 500\n[[consumers]]\nname = \"c\"\nkind = \"polling\"\n[[expect]]\nmetric = \"iterator_age_ms_max\"\nconsumer = \"c\"\nmax = {bound_ms}\nfraction = 0.99\n"
+        );
+        let spec = kinesim::parse(std::path::Path::new("fraction.toml"), &text).unwrap();
+        let mut rows = kinesim_models::metrics::MemoryRecorder::default();
+        let mut recorder = kinesim_models::slo::PeriodRecorder::new(&mut rows, &spec.expectations);
+        let result = kinesim_models::simulate(&spec, &mut recorder);
+        let periods = recorder.finish();
+        assert_eq!(periods.values[0].len(), 20, "one value per minute");
+        kinesim_models::slo::evaluate(&spec.expectations, &result.summary, &periods).remove(0)
+    };
+    let pass = evaluate(1000);
+    assert!(pass.passed && pass.value == 1.0, "{pass:?}");
+    let fail = evaluate(10);
+    assert!(!fail.passed && fail.value < 0.5, "{fail:?}");
+}

@@ -6,6 +6,7 @@
 //! policy came to breaking an objective.
 
 use crate::engine::RunSummary;
+use crate::metrics::{ConsumerRow, EventRow, Recorder, ShardRow, StreamRow};
 
 /// What an expectation is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,7 +22,24 @@ pub struct Expectation {
     pub scope: Scope,
     pub max: Option<f64>,
     pub min: Option<f64>,
+    /// When set, the bound applies per metrics period (per `stream.csv` period for the
+    /// stream, per `consumers.csv` period for a consumer, its worst shard) and must hold
+    /// in at least this fraction of periods: "iterator age under 60 s in 99.9% of minutes".
+    pub fraction: Option<f64>,
 }
+
+/// Metrics an expectation with `fraction` may name, per scope: what the periodic rows hold.
+pub const STREAM_PERIOD_METRICS: &[&str] = &[
+    "write_throttle_rate",
+    "write_throttled_records",
+    "dropped_records",
+    "utilisation_peak",
+    "demand_peak",
+    "iterator_age_ms_max",
+    "expired_unread_records",
+];
+pub const CONSUMER_PERIOD_METRICS: &[&str] =
+    &["iterator_age_ms_max", "latency_ms_p99", "latency_ms_max", "read_throttled_calls", "expired_unread_records"];
 
 /// Metrics an expectation may name, per scope.
 pub const STREAM_METRICS: &[&str] = &[
@@ -71,16 +89,51 @@ pub struct SloResult {
     pub margin: f64,
 }
 
-/// Checks every expectation against a run's summary.
-pub fn evaluate(expectations: &[Expectation], summary: &RunSummary) -> Vec<SloResult> {
-    expectations.iter().map(|expectation| evaluate_one(expectation, summary)).collect()
+/// Checks every expectation against a run's summary and, for those with a `fraction`,
+/// the per-period values a [`PeriodRecorder`] collected.
+pub fn evaluate(expectations: &[Expectation], summary: &RunSummary, periods: &PeriodValues) -> Vec<SloResult> {
+    expectations
+        .iter()
+        .enumerate()
+        .map(|(index, expectation)| match expectation.fraction {
+            None => evaluate_one(expectation, summary),
+            Some(fraction) => evaluate_fraction(expectation, fraction, &periods.values[index]),
+        })
+        .collect()
+}
+
+fn scope_text(scope: &Scope) -> String {
+    match scope {
+        Scope::Stream => "stream".into(),
+        Scope::Consumer(name) => format!("consumer {name}"),
+        Scope::Producer(name) => format!("producer {name}"),
+    }
+}
+
+/// The fraction of periods within the bounds; passes when at least `fraction`.
+fn evaluate_fraction(expectation: &Expectation, fraction: f64, values: &[f64]) -> SloResult {
+    let within = values
+        .iter()
+        .filter(|&&v| expectation.max.is_none_or(|max| v <= max) && expectation.min.is_none_or(|min| v >= min))
+        .count();
+    let achieved = if values.is_empty() { 1.0 } else { within as f64 / values.len() as f64 };
+    SloResult {
+        metric: format!("{} in {}% of periods", expectation.metric, fraction * 100.0),
+        scope: scope_text(&expectation.scope),
+        value: achieved,
+        max: expectation.max,
+        min: expectation.min,
+        passed: achieved >= fraction,
+        margin: achieved - fraction,
+    }
 }
 
 fn evaluate_one(expectation: &Expectation, summary: &RunSummary) -> SloResult {
-    let (scope, value) = match &expectation.scope {
-        Scope::Stream => ("stream".to_string(), stream_metric(summary, &expectation.metric)),
-        Scope::Consumer(name) => (format!("consumer {name}"), consumer_metric(summary, name, &expectation.metric)),
-        Scope::Producer(name) => (format!("producer {name}"), producer_metric(summary, name, &expectation.metric)),
+    let scope = scope_text(&expectation.scope);
+    let value = match &expectation.scope {
+        Scope::Stream => stream_metric(summary, &expectation.metric),
+        Scope::Consumer(name) => consumer_metric(summary, name, &expectation.metric),
+        Scope::Producer(name) => producer_metric(summary, name, &expectation.metric),
     };
     let value = value.expect("expectations are validated against the metric lists and names when loading");
     let above_min = expectation.min.map_or(f64::INFINITY, |min| value - min);
@@ -141,4 +194,117 @@ fn producer_metric(s: &RunSummary, name: &str, metric: &str) -> Option<f64> {
         "latency_ms_max" => p.latency_ms_max,
         _ => return None,
     })
+}
+
+/// Per expectation with a `fraction`: the metric's value in every period.
+#[derive(Clone, Debug, Default)]
+pub struct PeriodValues {
+    pub values: Vec<Vec<f64>>,
+}
+
+/// A recorder that passes every row on and keeps the per-period values the `fraction`
+/// expectations need. A consumer's value in a period is its worst shard's (the largest).
+pub struct PeriodRecorder<'a> {
+    inner: &'a mut dyn Recorder,
+    expectations: &'a [Expectation],
+    pub periods: PeriodValues,
+    /// The consumer period being gathered: (consumer, time) and per expectation the worst.
+    open: Option<(String, f64)>,
+    worst: Vec<f64>,
+}
+
+impl<'a> PeriodRecorder<'a> {
+    pub fn new(inner: &'a mut dyn Recorder, expectations: &'a [Expectation]) -> PeriodRecorder<'a> {
+        let count = expectations.len();
+        PeriodRecorder {
+            inner,
+            expectations,
+            periods: PeriodValues { values: vec![Vec::new(); count] },
+            open: None,
+            worst: vec![f64::NEG_INFINITY; count],
+        }
+    }
+
+    /// Closes the consumer period being gathered; call at the end of the run.
+    pub fn finish(mut self) -> PeriodValues {
+        self.flush_consumer_period();
+        self.periods
+    }
+
+    fn flush_consumer_period(&mut self) {
+        let Some((consumer, _)) = self.open.take() else { return };
+        for (index, expectation) in self.expectations.iter().enumerate() {
+            if expectation.fraction.is_some() && expectation.scope == Scope::Consumer(consumer.clone()) {
+                self.periods.values[index].push(self.worst[index]);
+            }
+            self.worst[index] = f64::NEG_INFINITY;
+        }
+    }
+}
+
+fn stream_period_metric(row: &StreamRow, metric: &str) -> Option<f64> {
+    Some(match metric {
+        "write_throttle_rate" => {
+            if row.attempted_records == 0 {
+                0.0
+            } else {
+                row.write_throttled_records as f64 / row.attempted_records as f64
+            }
+        }
+        "write_throttled_records" => row.write_throttled_records as f64,
+        "dropped_records" => row.dropped_records as f64,
+        "utilisation_peak" => row.utilisation_peak,
+        "demand_peak" => row.demand_peak,
+        "iterator_age_ms_max" => row.iterator_age_ms_max,
+        "expired_unread_records" => row.expired_unread_records as f64,
+        _ => return None,
+    })
+}
+
+fn consumer_period_metric(row: &ConsumerRow, metric: &str) -> Option<f64> {
+    Some(match metric {
+        "iterator_age_ms_max" => row.iterator_age_ms_max,
+        "latency_ms_p99" => row.latency_ms_p99,
+        "latency_ms_max" => row.latency_ms_max,
+        "read_throttled_calls" => row.read_throttled_calls as f64,
+        "expired_unread_records" => row.expired_unread_records as f64,
+        _ => return None,
+    })
+}
+
+impl Recorder for PeriodRecorder<'_> {
+    fn stream_row(&mut self, row: &StreamRow) {
+        for (index, expectation) in self.expectations.iter().enumerate() {
+            if expectation.fraction.is_some() && expectation.scope == Scope::Stream {
+                if let Some(value) = stream_period_metric(row, &expectation.metric) {
+                    self.periods.values[index].push(value);
+                }
+            }
+        }
+        self.inner.stream_row(row);
+    }
+
+    fn shard_row(&mut self, row: &ShardRow) {
+        self.inner.shard_row(row);
+    }
+
+    fn consumer_row(&mut self, row: &ConsumerRow) {
+        let key = (row.consumer.clone(), row.time_s);
+        if self.open.as_ref() != Some(&key) {
+            self.flush_consumer_period();
+            self.open = Some(key);
+        }
+        for (index, expectation) in self.expectations.iter().enumerate() {
+            if expectation.fraction.is_some() && expectation.scope == Scope::Consumer(row.consumer.clone()) {
+                if let Some(value) = consumer_period_metric(row, &expectation.metric) {
+                    self.worst[index] = self.worst[index].max(value);
+                }
+            }
+        }
+        self.inner.consumer_row(row);
+    }
+
+    fn event(&mut self, row: &EventRow) {
+        self.inner.event(row);
+    }
 }
