@@ -497,6 +497,10 @@ impl Validator<'_> {
         if propagation_delay > SimDuration::from_secs(60) {
             return Err(self.err("stream.propagation_delay", "must be at most \"60s\""));
         }
+        let reshard_duration = raw.reshard_duration.map_or(SimDuration::from_secs(5), |d| d.0);
+        if reshard_duration > SimDuration::from_secs(24 * 3600) {
+            return Err(self.err("stream.reshard_duration", "must be at most \"24h\""));
+        }
         Ok(StreamSpec {
             mode: CapacityMode::Provisioned,
             shards: shards as u32,
@@ -505,6 +509,7 @@ impl Validator<'_> {
             write_limit,
             read_limit,
             propagation_delay,
+            reshard_duration,
         })
     }
 

@@ -81,6 +81,7 @@ pub struct RawStream {
     pub catch_up_rate: Option<f64>,
     pub max_record_size: Option<Size>,
     pub propagation_delay: Option<Duration>,
+    pub reshard_duration: Option<Duration>,
     pub write_limit: Option<RawWriteLimit>,
     pub read_limit: Option<RawReadLimit>,
 }

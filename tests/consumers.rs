@@ -319,7 +319,8 @@ fn firehose_latency_follows_its_buffering() {
 }
 
 /// After a split, a KCL application reads the children only once the parent is read to
-/// its end, so per-key order holds; a plain poller reads the children at once.
+/// its end, so per-key order holds; a plain poller (kept behind in the parent by a small
+/// `max_records`) reads the children while parent records are still unread.
 #[test]
 fn kcl_reads_parent_shards_before_their_children() {
     let (_, rows) = common::run_toml(
@@ -347,6 +348,7 @@ fn kcl_reads_parent_shards_before_their_children() {
         name = "poller"
         kind = "polling"
         poll_interval = "10s"
+        max_records = 1000
         "#,
     );
     let reads = |consumer: &str, shard: u32| -> Vec<f64> {

@@ -126,6 +126,9 @@ fn targeted_split_of_the_hot_shard_stops_the_throttling() {
     let split = rows.events.iter().find(|e| e.kind == "split_shard").expect("the split is logged");
     assert_eq!(split.subject, "shardId-000000000007");
     assert!(split.detail.contains("shardId-000000000008") && split.detail.contains("shardId-000000000009"));
+    // Called at 10 min, the split takes effect after the default 5 s reshard duration.
+    let started = rows.events.iter().find(|e| e.kind == "reshard_started").expect("the call is logged");
+    assert_eq!((started.time_s, split.time_s), (600.0, 605.0));
     let throttled_after: u64 =
         rows.stream.iter().filter(|r| r.time_s >= 660.0).map(|r| r.write_throttled_records).sum();
     let throttled_before: u64 =
@@ -133,7 +136,7 @@ fn targeted_split_of_the_hot_shard_stops_the_throttling() {
     assert!(throttled_before > 100_000);
     assert_eq!(throttled_after, 0, "no shard throttles once the hot one is split");
     // The parent takes no writes after the split, and its data is still read.
-    for row in rows.shards.iter().filter(|r| r.shard_id.0 == 7 && r.time_s >= 600.0) {
+    for row in rows.shards.iter().filter(|r| r.shard_id.0 == 7 && r.time_s > split.time_s) {
         assert_eq!(row.incoming_records, 0);
     }
     let consumer = &result.summary.consumers[0];

@@ -36,7 +36,8 @@ fn merging_two_adjacent_shards_opens_one_child_with_their_union() {
     let merge = rows.events.iter().find(|e| e.kind == "merge_shards").expect("logged");
     assert!(merge.detail.contains("into shardId-000000000002"), "{}", merge.detail);
     assert_eq!(result.summary.reshard_operations, 1);
-    let after: Vec<_> = rows.shards.iter().filter(|r| r.time_s >= 300.0).collect();
+    assert_eq!(merge.time_s, 305.0, "called at 5 min, done after the default 5 s reshard duration");
+    let after: Vec<_> = rows.shards.iter().filter(|r| r.time_s > merge.time_s).collect();
     assert!(after.iter().filter(|r| r.shard_id.0 < 2).all(|r| r.incoming_records == 0), "parents take no writes");
     assert!(after.iter().filter(|r| r.shard_id.0 == 2).all(|r| r.incoming_records > 0), "the child takes them all");
     let c = &result.summary.consumers[0];
@@ -66,8 +67,11 @@ fn update_shard_count_scales_uniformly_within_aws_rules() {
     // The first call opens 8 children with the uniform ranges of an 8-shard stream.
     assert!(done[0].detail.contains("shardId-000000000004 to shardId-000000000011"), "{}", done[0].detail);
     assert_eq!(result.summary.shards_open_max, 8);
-    let minute_2: Vec<_> = rows.shards.iter().filter(|r| r.time_s == 60.0 && r.incoming_records > 0).collect();
-    assert_eq!(minute_2.len(), 8);
+    // Minute 1 still has the 4 parents writing until the call completes (5 s); minute 2
+    // only the 8 children.
+    let writing =
+        |minute: f64| rows.shards.iter().filter(|r| r.time_s == minute * 60.0 && r.incoming_records > 0).count();
+    assert_eq!((writing(1.0), writing(2.0)), (12, 8));
     assert_eq!(initial_ranges(8).len(), 8);
 }
 
@@ -153,4 +157,36 @@ fn producer_outage_and_catch_up() {
     for s in [&burst, &paced] {
         assert_eq!(s.offered_records, s.accepted_records + s.dropped_records + s.in_flight_records_end);
     }
+}
+
+/// A reshard keeps the stream UPDATING for `stream.reshard_duration`: the parents take
+/// writes until it completes, and another reshard call meanwhile is refused
+/// (ResourceInUseException) and logged, while a call after it completes succeeds.
+#[test]
+fn reshards_take_their_duration_and_refuse_calls_meanwhile() {
+    let actions = "[[actions]]\nat = \"1m\"\nkind = \"update_shard_count\"\ntarget_shards = 8\n\
+        [[actions]]\nat = \"2m\"\nkind = \"update_shard_count\"\ntarget_shards = 4\n\
+        [[actions]]\nat = \"4m\"\nkind = \"update_shard_count\"\ntarget_shards = 4\n";
+    let text = stream_with_actions(4, actions).replace("[stream]", "[stream]\nreshard_duration = \"2m\"");
+    let (result, rows) = common::run_toml(&text);
+    let reshard_events: Vec<_> = rows.events.iter().filter(|e| !e.kind.starts_with("run_")).collect();
+    let kinds: Vec<(f64, &str)> = reshard_events.iter().map(|e| (e.time_s, e.kind.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (60.0, "reshard_started"),
+            (120.0, "update_shard_count_rejected"),
+            (180.0, "update_shard_count"),
+            (240.0, "reshard_started"),
+            (360.0, "update_shard_count"),
+        ]
+    );
+    assert!(reshard_events[1].detail.contains("UPDATING until 180 s"), "{}", reshard_events[1].detail);
+    assert_eq!(result.summary.reshard_operations, 2);
+    // Minutes 1 and 2: the 4 parents take every write; minute 3: the 8 children.
+    let writing =
+        |minute: f64| rows.shards.iter().filter(|r| r.time_s == minute * 60.0 && r.incoming_records > 0).count();
+    assert_eq!((writing(1.0), writing(2.0), writing(3.0)), (4, 4, 8));
+    let c = &result.summary.consumers[0];
+    assert_eq!(c.expired_unread_records, 0);
 }

@@ -52,6 +52,8 @@ enum Event {
     CloseConsumerPeriod,
     /// The scheduled action `spec.actions[index]`.
     Action(usize),
+    /// The reshard in progress takes effect.
+    ReshardComplete,
     /// KCL worker failure `failures[failure]` of consumer `consumer`.
     WorkerFailure {
         consumer: usize,
@@ -252,6 +254,18 @@ struct Simulation<'a> {
     update_calls_ns: Vec<u64>,
     /// The retention period in force (scheduled actions may change it).
     retention: SimDuration,
+    /// The reshard in progress (the stream is `UPDATING`) and when it completes.
+    reshard_pending: Option<(Reshard, SimTime)>,
+}
+
+/// A reshard AWS accepted; it takes effect `stream.reshard_duration` after the call.
+/// The topology cannot change in between (only one reshard runs at a time), so the
+/// shard slots it names stay valid.
+#[derive(Clone, Debug, PartialEq)]
+enum Reshard {
+    Split { parent: usize, key: u128 },
+    Merge { low: usize, high: usize },
+    UpdateShardCount { target: u32 },
 }
 
 impl Process for Simulation<'_> {
@@ -278,7 +292,12 @@ impl Process for Simulation<'_> {
                 self.close_consumer_period(now);
                 self.reschedule(queue, now, self.spec.output.consumers_period.expect("scheduled only when on"), event);
             }
-            Event::Action(index) => self.act(index, now),
+            Event::Action(index) => self.act(index, now, queue),
+            Event::ReshardComplete => {
+                let (reshard, at) = self.reshard_pending.take().expect("a reshard completes only once");
+                debug_assert_eq!(at, now);
+                self.complete_reshard(reshard, now);
+            }
             Event::WorkerFailure { consumer, failure } => self.fail_worker(consumer, failure, now),
             Event::WorkerJoin { consumer } => {
                 if let Some((worker, taker_ns)) = self.consumers[consumer].join_worker(now.as_nanos()) {
@@ -353,6 +372,7 @@ impl<'a> Simulation<'a> {
             shards_open_max: spec.stream.shards,
             update_calls_ns: Vec::new(),
             retention: spec.stream.retention,
+            reshard_pending: None,
         };
         for range in initial_ranges(spec.stream.shards) {
             simulation.open_shard(range, SimTime::ZERO);
@@ -424,17 +444,21 @@ impl<'a> Simulation<'a> {
     }
 
     /// Carries out a scheduled action; an action AWS would refuse is logged as rejected.
-    fn act(&mut self, index: usize, now: SimTime) {
+    fn act(&mut self, index: usize, now: SimTime, queue: &mut EventQueue<Event>) {
         let kind = self.spec.actions[index].kind.clone();
         let (name, subject, outcome) = match &kind {
             ActionKind::SplitShard { shard, at_key } => {
-                ("split_shard", shard.to_string(), self.try_split(*shard, at_key, now))
+                let planned = self.check_not_updating().and_then(|()| self.plan_split(*shard, at_key));
+                ("split_shard", shard.to_string(), planned.map(|reshard| self.begin_reshard(reshard, now, queue)))
             }
             ActionKind::MergeShards { shard, adjacent } => {
-                ("merge_shards", shard.to_string(), self.try_merge(*shard, *adjacent, now))
+                let planned = self.check_not_updating().and_then(|()| self.plan_merge(*shard, *adjacent));
+                ("merge_shards", shard.to_string(), planned.map(|reshard| self.begin_reshard(reshard, now, queue)))
             }
             ActionKind::UpdateShardCount { target } => {
-                ("update_shard_count", "stream".to_string(), self.try_update_shard_count(*target, now))
+                let planned = self.check_not_updating().and_then(|()| self.plan_update_shard_count(*target, now));
+                let outcome = planned.map(|reshard| self.begin_reshard(reshard, now, queue));
+                ("update_shard_count", "stream".to_string(), outcome)
             }
             ActionKind::ProducerOutage { producer, length, catch_up_rate } => {
                 let until = now + *length;
@@ -478,7 +502,54 @@ impl<'a> Simulation<'a> {
         self.shards.open.get(shard.0 as usize).copied().unwrap_or(false)
     }
 
-    fn try_split(&mut self, shard: ShardId, at_key: &SplitAt, now: SimTime) -> Result<(), String> {
+    /// While a reshard is in progress the stream is `UPDATING` and AWS refuses another
+    /// (ResourceInUseException, §6.1).
+    fn check_not_updating(&self) -> Result<(), String> {
+        match &self.reshard_pending {
+            Some((_, at)) => Err(format!(
+                "the stream is UPDATING until {} s, when the reshard in progress completes (ResourceInUseException)",
+                at.as_secs_f64()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Accepts a reshard: it takes effect after `stream.reshard_duration` (at once when
+    /// that is zero), and the stream is `UPDATING` until then.
+    fn begin_reshard(&mut self, reshard: Reshard, now: SimTime, queue: &mut EventQueue<Event>) {
+        let duration = self.spec.stream.reshard_duration;
+        if duration == SimDuration::ZERO {
+            self.complete_reshard(reshard, now);
+            return;
+        }
+        let at = now + duration;
+        self.recorder.event(&EventRow {
+            time_s: now.as_secs_f64(),
+            kind: "reshard_started".into(),
+            subject: "stream".into(),
+            detail: format!("{}; the stream is UPDATING until {} s", self.describe(&reshard), at.as_secs_f64()),
+        });
+        self.reshard_pending = Some((reshard, at));
+        queue.schedule(at, phase::CONTROL, Event::ReshardComplete);
+    }
+
+    fn describe(&self, reshard: &Reshard) -> String {
+        match reshard {
+            Reshard::Split { parent, key } => format!("split {} at hash key {key}", self.shards.ids[*parent]),
+            Reshard::Merge { low, high } => format!("merge {} and {}", self.shards.ids[*low], self.shards.ids[*high]),
+            Reshard::UpdateShardCount { target } => format!("update shard count to {target}"),
+        }
+    }
+
+    fn complete_reshard(&mut self, reshard: Reshard, now: SimTime) {
+        match reshard {
+            Reshard::Split { parent, key } => self.split_shard(parent, key, now),
+            Reshard::Merge { low, high } => self.merge_shards(low, high, now),
+            Reshard::UpdateShardCount { target } => self.update_shard_count(target, now),
+        }
+    }
+
+    fn plan_split(&self, shard: ShardId, at_key: &SplitAt) -> Result<Reshard, String> {
         if !self.is_open(shard) {
             return Err("the shard is not open".into());
         }
@@ -491,8 +562,7 @@ impl<'a> Simulation<'a> {
         };
         match key {
             Some(key) if range.start.saturating_add(1) < key && key < range.end => {
-                self.split_shard(slot, key, now);
-                Ok(())
+                Ok(Reshard::Split { parent: slot, key })
             }
             Some(key) => Err(format!("hash key {key} is not strictly inside {}..{}", range.start, range.end)),
             None => Err("no load to balance: the shard has fewer than two keys".into()),
@@ -500,7 +570,7 @@ impl<'a> Simulation<'a> {
     }
 
     /// MergeShards: both open and adjacent (reference §6.1).
-    fn try_merge(&mut self, shard: ShardId, adjacent: ShardId, now: SimTime) -> Result<(), String> {
+    fn plan_merge(&self, shard: ShardId, adjacent: ShardId) -> Result<Reshard, String> {
         if !self.is_open(shard) || !self.is_open(adjacent) || shard == adjacent {
             return Err(format!("{shard} and {adjacent} must be two open shards"));
         }
@@ -510,15 +580,20 @@ impl<'a> Simulation<'a> {
         if low_range.end.checked_add(1) != Some(high_range.start) {
             return Err(format!("{shard} and {adjacent} are not adjacent"));
         }
+        Ok(Reshard::Merge { low: low.0 as usize, high: high.0 as usize })
+    }
+
+    fn merge_shards(&mut self, low: usize, high: usize, now: SimTime) {
+        let (low_range, high_range) = (self.shards.ranges[low], self.shards.ranges[high]);
+        let (low, high) = (self.shards.ids[low], self.shards.ids[high]);
         let parents = vec![low.0 as usize, high.0 as usize];
         let child = self.reshape(&parents, &[HashRange { start: low_range.start, end: high_range.end }], now);
         self.log_reshard(now, "merge_shards", low, format!("{low} and {high} into {}", self.shards.ids[child[0]]));
-        Ok(())
     }
 
     /// UpdateShardCount with uniform scaling: the open shards close and `target` even
     /// ranges open, within AWS's limits (reference §6.2).
-    fn try_update_shard_count(&mut self, target: u32, now: SimTime) -> Result<(), String> {
+    fn plan_update_shard_count(&mut self, target: u32, now: SimTime) -> Result<Reshard, String> {
         let open = self.shards_open() as u32;
         if target > 2 * open || 2 * target < open {
             return Err(format!("{target} shards is more than double or less than half of {open}"));
@@ -533,6 +608,11 @@ impl<'a> Simulation<'a> {
             return Err(format!("already {UPDATE_SHARD_COUNT_PER_DAY} calls in the last 24 h"));
         }
         self.update_calls_ns.push(now.as_nanos());
+        Ok(Reshard::UpdateShardCount { target })
+    }
+
+    fn update_shard_count(&mut self, target: u32, now: SimTime) {
+        let open = self.shards_open() as u32;
         let parents: Vec<usize> = (0..self.shards.ids.len()).filter(|&s| self.shards.open[s]).collect();
         let children = self.reshape(&parents, &initial_ranges(target), now);
         self.log_reshard(
@@ -545,7 +625,6 @@ impl<'a> Simulation<'a> {
                 self.shards.ids[*children.last().expect("at least one child")]
             ),
         );
-        Ok(())
     }
 
     /// Closes `parents` and opens a child per range; each child's parents are those whose

@@ -104,6 +104,12 @@ pub struct StreamSpec {
     /// Assumption: AWS does not publish this; the developer guide gives ~200 ms average
     /// propagation for one polling consumer including its poll cadence (§3.2).
     pub propagation_delay: SimDuration,
+    /// How long a split, merge or UpdateShardCount keeps the stream `UPDATING` before
+    /// the children open; another reshard call meanwhile is refused
+    /// (ResourceInUseException). Assumption, default 5 s: AWS publishes no duration;
+    /// a real split took "a few seconds" (§6.1 [BRANDUR]). Large UpdateShardCount calls
+    /// take longer in practice: set this to what you observe.
+    pub reshard_duration: SimDuration,
 }
 
 /// The most shards a simulated stream may have open (a bound, not an AWS limit).
