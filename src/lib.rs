@@ -8,6 +8,7 @@
 //! simulation itself lives in `kinesim-models` (the Kinesis domain) on the
 //! `kinesim-sim` kernel; see ARCHITECTURE.md for the map.
 
+pub mod baseline;
 pub mod error;
 pub mod experiment;
 pub mod raw;

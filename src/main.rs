@@ -48,6 +48,14 @@ enum Command {
         /// Folder under which each experiment's outputs go, as <out>/<name> (default: out).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Folder of a saved `check --out` run: flag (exit 1) every summary metric that
+        /// moved beyond `--tolerance` from <baseline>/<name>/summary.json.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Largest change from the baseline that is not flagged, as a fraction of the
+        /// baseline value (0.1 = 10%); any change from zero is flagged.
+        #[arg(long, default_value_t = 0.1, requires = "baseline", value_parser = parse_tolerance)]
+        tolerance: f64,
     },
     /// Parse and check experiment files without running them.
     Validate {
@@ -86,7 +94,10 @@ fn main() -> ExitCode {
             Err(error) => fail(&error),
         },
         Command::Validate { files } => validate(&files),
-        Command::Check { files, junit, out } => check(&files, junit.as_deref(), out.as_deref()),
+        Command::Check { files, junit, out, baseline, tolerance } => {
+            let baseline = baseline.map(|folder| (folder, tolerance));
+            check(&files, junit.as_deref(), out.as_deref(), baseline.as_ref())
+        }
         Command::ShardFor { shards, keys } => match shard_for(shards, &keys) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -132,7 +143,12 @@ fn validate(files: &[PathBuf]) -> ExitCode {
 
 /// Runs each file, prints every SLO with its value and margin, and exits 1 when one
 /// fails (2 for invalid input, which takes precedence; 3 when outputs cannot be written).
-fn check(files: &[PathBuf], junit: Option<&std::path::Path>, out: Option<&std::path::Path>) -> ExitCode {
+fn check(
+    files: &[PathBuf],
+    junit: Option<&std::path::Path>,
+    out: Option<&std::path::Path>,
+    baseline: Option<&(PathBuf, f64)>,
+) -> ExitCode {
     let mut suites = Vec::new();
     let mut worst = 0u8;
     println!(
@@ -151,6 +167,9 @@ fn check(files: &[PathBuf], junit: Option<&std::path::Path>, out: Option<&std::p
                     if !result.passed {
                         worst = worst.max(EXIT_SLO_FAILED);
                     }
+                }
+                if let Some((folder, tolerance)) = baseline {
+                    worst = worst.max(compare_with_baseline(&outcome, folder, *tolerance));
                 }
                 suites.push((outcome.spec.name.clone(), outcome.slo_results));
             }
@@ -171,6 +190,44 @@ fn check(files: &[PathBuf], junit: Option<&std::path::Path>, out: Option<&std::p
     }
     // Invalid input (2) outranks a failed SLO (1); a runtime failure (3) outranks both.
     ExitCode::from(worst)
+}
+
+fn parse_tolerance(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(tolerance) if tolerance.is_finite() && tolerance >= 0.0 => Ok(tolerance),
+        _ => Err(format!("must be a non-negative fraction such as 0.1, got \"{text}\"")),
+    }
+}
+
+/// Prints the metrics of this run that moved from the baseline; returns the exit code
+/// they call for (1 when any moved, 2 when the baseline is missing or unreadable).
+fn compare_with_baseline(outcome: &RunOutcome, folder: &std::path::Path, tolerance: f64) -> u8 {
+    let summaries = kinesim::baseline::load_summary(&folder.join(&outcome.spec.name).join("summary.json"))
+        .and_then(|baseline| Ok((kinesim::baseline::load_summary(&outcome.folder.join("summary.json"))?, baseline)));
+    match summaries {
+        Ok((current, baseline)) => {
+            let drifts = kinesim::baseline::compare(&current, &baseline, tolerance);
+            for drift in &drifts {
+                println!(
+                    "{:<28} {:<51} {:>14.6} {:>16} {:>+14.2}%  MOVED",
+                    outcome.spec.name,
+                    drift.metric,
+                    drift.current,
+                    format!("was {}", drift.baseline),
+                    drift.relative_change() * 100.0
+                );
+            }
+            if drifts.is_empty() {
+                0
+            } else {
+                EXIT_SLO_FAILED
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            EXIT_INVALID
+        }
+    }
 }
 
 fn bound_text(result: &SloResult) -> String {

@@ -61,3 +61,41 @@ fn objectives_over_a_fraction_of_periods() {
     let fail = evaluate(10);
     assert!(!fail.passed && fail.value < 0.5, "{fail:?}");
 }
+
+/// `--baseline DIR` compares every summary metric with a saved `check --out DIR` run:
+/// the same experiment passes, a changed one flags what moved (exit 1), and a missing
+/// baseline is invalid input (exit 2).
+#[test]
+fn baselines_flag_metrics_that_moved() {
+    let saved = common::scratch("check-baseline-saved");
+    let run = |args: &[&str]| {
+        let out = common::scratch("check-baseline-run");
+        let output = common::kinesim().arg("check").arg("--out").arg(&out).args(args).output().unwrap();
+        let text = String::from_utf8(output.stdout).unwrap() + &String::from_utf8(output.stderr).unwrap();
+        (output.status.code().unwrap(), text)
+    };
+    let saved_arg = saved.to_str().unwrap();
+    let save = common::kinesim().args(["check", "--out", saved_arg, "experiments/quickstart.toml"]).output().unwrap();
+    assert_eq!(save.status.code(), Some(0));
+
+    let (code, text) = run(&["experiments/quickstart.toml", "--baseline", saved_arg]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("MOVED"), "{text}");
+
+    // The same experiment with 10% more traffic: the volumes move, the tolerance decides.
+    let busier = common::scratch("check-baseline-busier").join("quickstart.toml");
+    let original = std::fs::read_to_string("experiments/quickstart.toml").unwrap();
+    std::fs::write(&busier, original.replacen("rate = 2000", "rate = 2200", 1)).unwrap();
+    let (code, text) = run(&[busier.to_str().unwrap(), "--baseline", saved_arg, "--tolerance", "0.05"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("offered_records") && text.contains("MOVED"), "{text}");
+    let (code, text) = run(&[busier.to_str().unwrap(), "--baseline", saved_arg, "--tolerance", "0.5"]);
+    assert_eq!(code, 0, "{text}");
+
+    let (code, text) = run(&["experiments/hot-key.toml", "--baseline", saved_arg]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("hot-key") && text.contains("summary.json") && text.contains("no baseline"), "{text}");
+    let (code, text) = run(&["experiments/quickstart.toml", "--baseline", saved_arg, "--tolerance=-1"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("non-negative"), "{text}");
+}
