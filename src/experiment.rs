@@ -9,6 +9,7 @@
 use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
+use kinesim_models::policy::{AlarmDoubleHalveSpec, PolicySpec};
 use kinesim_models::routing::{parse_hash_key, HashRange, ShardId};
 use kinesim_models::slo::{
     Expectation, Scope, CONSUMER_METRICS, CONSUMER_PERIOD_METRICS, PRODUCER_METRICS, STREAM_METRICS,
@@ -173,6 +174,7 @@ impl Validator<'_> {
         let producers = self.producers(raw.producers, step, raw.start.is_some().then_some(start_unix_s))?;
         let consumers = self.consumers(raw.consumers, duration, raw.start.is_some().then_some(start_unix_s))?;
         let expectations = self.expectations(raw.expect, &producers, &consumers, consumer_rows)?;
+        let policy = raw.policy.map(|policy| self.policy(policy)).transpose()?;
         Ok(ExperimentSpec {
             name,
             seed: raw.seed.unwrap_or(0),
@@ -186,7 +188,51 @@ impl Validator<'_> {
             producers,
             consumers,
             actions,
+            policy,
         })
+    }
+
+    /// `[policy]`: the kinds available and their parameters (scaling-policies.md §1).
+    fn policy(&self, raw: RawPolicy) -> Result<PolicySpec, LoadError> {
+        if raw.kind != "alarm_double_halve" {
+            return Err(self.err(
+                "policy.kind",
+                format!("allowed: \"alarm_double_halve\" (other policies are not available yet), got \"{}\"", raw.kind),
+            ));
+        }
+        let defaults = AlarmDoubleHalveSpec::default();
+        let up_threshold = raw.up_threshold.unwrap_or(defaults.up_threshold);
+        let down_threshold = raw.down_threshold.unwrap_or(defaults.down_threshold);
+        if !(up_threshold.is_finite() && up_threshold > 0.0) {
+            return Err(self.err("policy.up_threshold", format!("must be above 0, got {up_threshold}")));
+        }
+        if !(down_threshold.is_finite() && down_threshold >= 0.0 && down_threshold < up_threshold) {
+            return Err(self.err(
+                "policy.down_threshold",
+                format!("must be at least 0 and below up_threshold ({up_threshold}), got {down_threshold}"),
+            ));
+        }
+        let period = raw.period.map_or(SimDuration::from_secs(300), |d| d.0);
+        if period.as_nanos() % (60 * NANOS_PER_SEC) != 0 || period.is_zero() || period > SimDuration::from_secs(3600) {
+            return Err(self.err(
+                "policy.period",
+                format!("must be whole minutes from \"1m\" to \"60m\", got \"{}\"", format_duration(period)),
+            ));
+        }
+        let publish_delay = raw.publish_delay.map_or(SimDuration::from_secs(defaults.publish_delay_s), |d| d.0);
+        if publish_delay.as_nanos() % NANOS_PER_SEC != 0 || publish_delay > SimDuration::from_secs(3600) {
+            return Err(self.err(
+                "policy.publish_delay",
+                format!("must be whole seconds up to \"1h\", got \"{}\"", format_duration(publish_delay)),
+            ));
+        }
+        Ok(PolicySpec::AlarmDoubleHalve(AlarmDoubleHalveSpec {
+            period_minutes: (period.as_nanos() / (60 * NANOS_PER_SEC)) as u32,
+            up_threshold,
+            down_threshold,
+            publish_delay_s: publish_delay.as_nanos() / NANOS_PER_SEC,
+            ..defaults
+        }))
     }
 
     /// Scheduled actions, checked against the shard map they will meet: each split must

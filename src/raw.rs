@@ -32,6 +32,18 @@ pub struct RawExperiment {
     pub actions: Vec<RawAction>,
     #[serde(default)]
     pub expect: Vec<RawExpect>,
+    pub policy: Option<RawPolicy>,
+}
+
+/// The `[policy]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub kind: String,
+    pub up_threshold: Option<f64>,
+    pub down_threshold: Option<f64>,
+    pub period: Option<Duration>,
+    pub publish_delay: Option<Duration>,
 }
 
 /// One `[[expect]]` entry.

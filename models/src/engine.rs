@@ -21,6 +21,7 @@
 
 use crate::consumer::{ReadBudget, ShardReader};
 use crate::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
+use crate::policy::{MinuteDatapoint, PolicySpec};
 use crate::producer::{Arrival, Producer, ProducerTotals};
 use crate::ratio::scale;
 use crate::routing::{initial_ranges, HashRange, ShardId};
@@ -30,6 +31,7 @@ use crate::stream::{apportion, WriteAdmission, WriteAllowance};
 use kinesim_sim::{
     format_duration, run_until, EventQueue, Phase, Process, SeedKey, SimDuration, SimTime, NANOS_PER_SEC,
 };
+use std::collections::VecDeque;
 
 /// Phases within one instant, in the order they run.
 pub mod phase {
@@ -54,6 +56,9 @@ enum Event {
     Action(usize),
     /// The reshard in progress takes effect.
     ReshardComplete,
+    /// A CloudWatch minute ends: the policy's datapoint is recorded, and the policy
+    /// evaluates when a whole alarm period has become visible.
+    PolicyMinute,
     /// KCL worker failure `failures[failure]` of consumer `consumer`.
     WorkerFailure {
         consumer: usize,
@@ -256,6 +261,13 @@ struct Simulation<'a> {
     retention: SimDuration,
     /// The reshard in progress (the stream is `UPDATING`) and when it completes.
     reshard_pending: Option<(Reshard, SimTime)>,
+    /// The policy's CloudWatch minutes, oldest first, as `(end_s, datapoint)`; bounded
+    /// to what its alarms can look at.
+    policy_minutes: VecDeque<(u64, MinuteDatapoint)>,
+    /// Stream totals at the last minute boundary, to difference into datapoints.
+    policy_totals_at_minute: MinuteDatapoint,
+    /// Minutes that were visible at the last evaluation.
+    policy_minutes_seen: u64,
 }
 
 /// A reshard AWS accepted; it takes effect `stream.reshard_duration` after the call.
@@ -293,6 +305,13 @@ impl Process for Simulation<'_> {
                 self.reschedule(queue, now, self.spec.output.consumers_period.expect("scheduled only when on"), event);
             }
             Event::Action(index) => self.act(index, now, queue),
+            Event::PolicyMinute => {
+                self.policy_minute(now, queue);
+                let next = now + SimDuration::from_secs(60);
+                if next <= SimTime::ZERO + self.spec.duration {
+                    queue.schedule(next, phase::POLICY, Event::PolicyMinute);
+                }
+            }
             Event::ReshardComplete => {
                 let (reshard, at) = self.reshard_pending.take().expect("a reshard completes only once");
                 debug_assert_eq!(at, now);
@@ -373,6 +392,9 @@ impl<'a> Simulation<'a> {
             update_calls_ns: Vec::new(),
             retention: spec.stream.retention,
             reshard_pending: None,
+            policy_minutes: VecDeque::new(),
+            policy_totals_at_minute: MinuteDatapoint::default(),
+            policy_minutes_seen: 0,
         };
         for range in initial_ranges(spec.stream.shards) {
             simulation.open_shard(range, SimTime::ZERO);
@@ -413,6 +435,9 @@ impl<'a> Simulation<'a> {
             detail: format!("seed={} shards={} mode=provisioned", spec.seed, spec.stream.shards),
         });
         queue.schedule(SimTime::ZERO, phase::DATA, Event::Step(0));
+        if spec.policy.is_some() && spec.duration >= SimDuration::from_secs(60) {
+            queue.schedule(SimTime::ZERO + SimDuration::from_secs(60), phase::POLICY, Event::PolicyMinute);
+        }
         for (index, action) in spec.actions.iter().enumerate() {
             queue.schedule(SimTime::ZERO + action.at, phase::CONTROL, Event::Action(index));
         }
@@ -500,6 +525,68 @@ impl<'a> Simulation<'a> {
 
     fn is_open(&self, shard: ShardId) -> bool {
         self.shards.open.get(shard.0 as usize).copied().unwrap_or(false)
+    }
+
+    /// Records the minute that just ended and, once a new whole alarm period is
+    /// visible (after the publish delay), lets the policy decide; its decision and the
+    /// values behind it go to `events.csv`.
+    fn policy_minute(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
+        let Some(PolicySpec::AlarmDoubleHalve(policy)) = &self.spec.policy else { return };
+        let totals = MinuteDatapoint {
+            incoming_bytes: self.incoming_bytes_total,
+            incoming_records: self.incoming_records_total,
+        };
+        let minute = MinuteDatapoint {
+            incoming_bytes: totals.incoming_bytes - self.policy_totals_at_minute.incoming_bytes,
+            incoming_records: totals.incoming_records - self.policy_totals_at_minute.incoming_records,
+        };
+        self.policy_totals_at_minute = totals;
+        let now_s = now.as_nanos() / NANOS_PER_SEC;
+        self.policy_minutes.push_back((now_s, minute));
+        let period = policy.period_minutes as usize;
+        let kept_max = period * (policy.down_datapoints.1.max(policy.up_datapoints.1) + 1)
+            + (policy.publish_delay_s / 60) as usize
+            + 2;
+        while self.policy_minutes.len() > kept_max {
+            self.policy_minutes.pop_front();
+        }
+        let visible: Vec<MinuteDatapoint> = self
+            .policy_minutes
+            .iter()
+            .filter(|(end_s, _)| end_s + policy.publish_delay_s <= now_s)
+            .map(|(_, minute)| *minute)
+            .collect();
+        let visible_total = now_s.saturating_sub(policy.publish_delay_s) / 60;
+        if visible_total == self.policy_minutes_seen || visible_total % period as u64 != 0 {
+            return;
+        }
+        self.policy_minutes_seen = visible_total;
+        // The Lambda rewrites the alarms with the new count as soon as it has asked for it.
+        let shards = match &self.reshard_pending {
+            Some((Reshard::UpdateShardCount { target }, _)) => *target,
+            _ => self.shards_open() as u32,
+        };
+        let decision = policy.decide(&visible, shards);
+        self.recorder.event(&EventRow {
+            time_s: now.as_secs_f64(),
+            kind: "policy_decision".into(),
+            subject: "alarm_double_halve".into(),
+            detail: decision.detail,
+        });
+        if let Some(target) = decision.target_shards {
+            let outcome = self
+                .check_not_updating()
+                .and_then(|()| self.plan_update_shard_count(target, now))
+                .map(|reshard| self.begin_reshard(reshard, now, queue));
+            if let Err(reason) = outcome {
+                self.recorder.event(&EventRow {
+                    time_s: now.as_secs_f64(),
+                    kind: "update_shard_count_rejected".into(),
+                    subject: "stream".into(),
+                    detail: reason,
+                });
+            }
+        }
     }
 
     /// While a reshard is in progress the stream is `UPDATING` and AWS refuses another

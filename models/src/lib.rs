@@ -21,6 +21,7 @@ pub mod engine;
 pub mod keys;
 pub mod kpl;
 pub mod metrics;
+pub mod policy;
 pub mod producer;
 pub mod rates;
 pub mod ratio;

@@ -29,6 +29,8 @@ pub struct ExperimentSpec {
     pub consumers: Vec<ConsumerSpec>,
     /// Scheduled control-plane actions, sorted by time.
     pub actions: Vec<ActionSpec>,
+    /// The scaling policy, if any (`[policy]`); absent, the shard count changes only by actions.
+    pub policy: Option<crate::policy::PolicySpec>,
     /// Service-level objectives checked after the run (`[[expect]]`).
     pub expectations: Vec<crate::slo::Expectation>,
 }

@@ -1,0 +1,174 @@
+//! Scaling policies for provisioned streams. A policy sees only what CloudWatch
+//! publishes: one-minute stream datapoints (`IncomingBytes`, `IncomingRecords` sums),
+//! each visible `publish_delay` after its minute ends, never the simulator's internals.
+//!
+//! `alarm_double_halve` reproduces aws-samples/kinesis-auto-scaling
+//! (reference/scaling-policies.md §1.2): two metric-math alarms over `period`-minute
+//! datapoints of utilisation `max(bytes / (1 MiB × 60 × P × N), records / (1000 × 60 × P × N))`
+//! with `N` the *current* shard count (old datapoints are re-divided after a resize).
+//! Scale up (to `2N`) when the last 5 datapoints are all `>= up_threshold`; scale down
+//! (to `max(1, N / 2)`) when at least 57 of the last 60 are `< down_threshold`; never
+//! below one shard. Not modelled yet: the optional iterator-age veto on scale-down.
+
+use crate::spec::MIB;
+
+/// One published CloudWatch minute of the stream.
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct MinuteDatapoint {
+    pub incoming_bytes: u64,
+    pub incoming_records: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PolicySpec {
+    AlarmDoubleHalve(AlarmDoubleHalveSpec),
+}
+
+/// §1.2 defaults: CloudFormation/Terraform thresholds, the alarms' evaluation windows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmDoubleHalveSpec {
+    /// Alarm period `P` in minutes (5).
+    pub period_minutes: u32,
+    /// Scale-up threshold on utilisation (0.75).
+    pub up_threshold: f64,
+    /// Scale-down threshold on utilisation (0.25).
+    pub down_threshold: f64,
+    /// Scale-up alarm: `DatapointsToAlarm` of `EvaluationPeriods` (5 of 5).
+    pub up_datapoints: (usize, usize),
+    /// Scale-down alarm: `DatapointsToAlarm` of `EvaluationPeriods` (57 of 60).
+    pub down_datapoints: (usize, usize),
+    /// How long after its minute ends a datapoint is visible. Assumption: CloudWatch
+    /// publishes no latency; basic stream metrics typically appear within a minute or two.
+    pub publish_delay_s: u64,
+}
+
+impl Default for AlarmDoubleHalveSpec {
+    fn default() -> Self {
+        AlarmDoubleHalveSpec {
+            period_minutes: 5,
+            up_threshold: 0.75,
+            down_threshold: 0.25,
+            up_datapoints: (5, 5),
+            down_datapoints: (57, 60),
+            publish_delay_s: 60,
+        }
+    }
+}
+
+/// What a policy evaluation decided, with the values behind it (for `events.csv`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// The shard count asked for, when the policy scales.
+    pub target_shards: Option<u32>,
+    pub detail: String,
+}
+
+impl AlarmDoubleHalveSpec {
+    /// Evaluates both alarms over the published minutes (oldest first; only whole
+    /// periods ending at the newest minute count) for a stream of `shards` open shards.
+    pub fn decide(&self, minutes: &[MinuteDatapoint], shards: u32) -> Decision {
+        assert!(shards > 0 && self.period_minutes > 0);
+        let utilisations = self.utilisations(minutes, shards);
+        let last = |count: usize| &utilisations[utilisations.len().saturating_sub(count)..];
+        let (up_needed, up_window) = self.up_datapoints;
+        let up = last(up_window);
+        let breaching_up = up.iter().filter(|&&u| u >= self.up_threshold).count();
+        let (down_needed, down_window) = self.down_datapoints;
+        let down = last(down_window);
+        let breaching_down = down.iter().filter(|&&u| u < self.down_threshold).count();
+        let newest = utilisations.last().copied().unwrap_or(0.0);
+        let values = format!(
+            "newest utilisation {newest:.4}; {breaching_up} of last {} datapoints >= {}, {breaching_down} of last {} < {}",
+            up.len(),
+            self.up_threshold,
+            down.len(),
+            self.down_threshold
+        );
+        if up.len() == up_window && breaching_up >= up_needed {
+            let target = shards.saturating_mul(2);
+            return Decision {
+                target_shards: Some(target),
+                detail: format!("scale up {shards} -> {target}: {values}"),
+            };
+        }
+        // At one shard the Lambda sets the down threshold to -1: the alarm never fires.
+        if shards > 1 && down.len() == down_window && breaching_down >= down_needed {
+            let target = (shards / 2).max(1);
+            return Decision {
+                target_shards: Some(target),
+                detail: format!("scale down {shards} -> {target}: {values}"),
+            };
+        }
+        Decision { target_shards: None, detail: format!("hold at {shards}: {values}") }
+    }
+
+    /// Utilisation of each whole `P`-minute period, aligned to end at the newest minute.
+    fn utilisations(&self, minutes: &[MinuteDatapoint], shards: u32) -> Vec<f64> {
+        let period = self.period_minutes as usize;
+        let skip = minutes.len() % period;
+        let seconds = 60.0 * period as f64 * f64::from(shards);
+        minutes[skip..]
+            .chunks_exact(period)
+            .map(|chunk| {
+                let bytes: u64 = chunk.iter().map(|m| m.incoming_bytes).sum();
+                let records: u64 = chunk.iter().map(|m| m.incoming_records).sum();
+                (bytes as f64 / (MIB as f64 * seconds)).max(records as f64 / (1000.0 * seconds))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Minutes of steady traffic at `records_per_s` per shard of `shards` (1 KiB records).
+    fn steady(minutes: usize, records_per_s_per_shard: u64, shards: u64) -> Vec<MinuteDatapoint> {
+        let records = records_per_s_per_shard * 60 * shards;
+        vec![MinuteDatapoint { incoming_records: records, incoming_bytes: records * 1024 }; minutes]
+    }
+
+    #[test]
+    fn scales_up_after_five_periods_at_or_above_the_threshold() {
+        let policy = AlarmDoubleHalveSpec::default();
+        // 800 records/s per shard = 0.8 of the record limit (bytes 0.78 of 1 MiB/s).
+        assert_eq!(policy.decide(&steady(24, 800, 4), 4).target_shards, None, "four periods are not enough");
+        let decision = policy.decide(&steady(25, 800, 4), 4);
+        assert_eq!(decision.target_shards, Some(8), "{}", decision.detail);
+        assert!(decision.detail.contains("5 of last 5 datapoints >= 0.75"), "{}", decision.detail);
+        // One period below the threshold among the last five: no alarm.
+        let mut dipped = steady(25, 800, 4);
+        for minute in &mut dipped[10..15] {
+            *minute = MinuteDatapoint { incoming_records: 700 * 60 * 4, incoming_bytes: 700 * 60 * 4 * 1024 };
+        }
+        assert_eq!(policy.decide(&dipped, 4).target_shards, None);
+    }
+
+    #[test]
+    fn old_datapoints_are_re_divided_by_the_new_shard_count() {
+        let policy = AlarmDoubleHalveSpec::default();
+        // Traffic of 4 shards at 0.8 is 0.4 of 8 shards: no further scale-up.
+        assert_eq!(policy.decide(&steady(25, 800, 4), 8).target_shards, None);
+        // Traffic of 4 shards at 1.6 (offered, as accepted bytes can't exceed 1.0) doubles again.
+        assert_eq!(policy.decide(&steady(25, 1600, 4), 8).target_shards, Some(16));
+    }
+
+    #[test]
+    fn scales_down_when_57_of_60_periods_are_below_the_threshold() {
+        let policy = AlarmDoubleHalveSpec::default();
+        let mut minutes = steady(300, 100, 8);
+        assert_eq!(policy.decide(&minutes, 8).target_shards, Some(4));
+        assert_eq!(policy.decide(&minutes[..295], 8).target_shards, None, "59 periods are not enough");
+        // Four busy periods among the sixty: 56 below, no alarm; three: 57, alarm.
+        for minute in &mut minutes[..20] {
+            minute.incoming_records = 500 * 60 * 8;
+        }
+        assert_eq!(policy.decide(&minutes, 8).target_shards, None);
+        for minute in &mut minutes[15..20] {
+            minute.incoming_records = 100 * 60 * 8;
+        }
+        assert_eq!(policy.decide(&minutes, 8).target_shards, Some(4));
+        assert_eq!(policy.decide(&steady(300, 100, 1), 1).target_shards, None, "never below one shard");
+        assert_eq!(policy.decide(&steady(300, 100, 3), 3).target_shards, Some(1), "floor(N / 2)");
+    }
+}

@@ -1,0 +1,104 @@
+//! Scaling policies in runs: what they see, when they decide, what they do.
+
+mod common;
+
+use kinesim_models::metrics::MemoryRecorder;
+use kinesim_models::simulate;
+use std::path::Path;
+
+fn run_example(name: &str) -> MemoryRecorder {
+    let spec = kinesim::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("experiments/{name}.toml"))).unwrap();
+    let mut rows = MemoryRecorder::default();
+    simulate(&spec, &mut rows);
+    rows
+}
+
+/// autoscaler-diurnal.toml: the double/halve alarms evaluate every 5 minutes once a
+/// whole period is published, and each resize follows from the published datapoints
+/// alone: recomputed here from stream.csv's 5-minute IncomingRecords, the scale-up
+/// comes at the first evaluation whose last five periods are all at or above 75% of the
+/// record capacity, and not before.
+#[test]
+fn alarm_double_halve_decides_from_published_periods() {
+    let rows = run_example("autoscaler-diurnal");
+    let decisions: Vec<_> = rows.events.iter().filter(|e| e.kind == "policy_decision").collect();
+    // Minute m (ending at 60 m s) is visible a minute later; a whole period every 5.
+    assert_eq!(decisions[0].time_s, 360.0);
+    assert!(decisions.windows(2).all(|w| w[1].time_s - w[0].time_s == 300.0));
+    assert_eq!(decisions.len(), (36 * 60 - 1) / 5);
+
+    let ups: Vec<_> = decisions.iter().filter(|d| d.detail.starts_with("scale up")).collect();
+    assert!(ups[0].detail.starts_with("scale up 2 -> 4"), "{}", ups[0].detail);
+    // Utilisation of each 5-minute period on 2 shards, from the output rows.
+    let utilisation: Vec<f64> =
+        rows.stream.iter().map(|r| r.incoming_records as f64 / (1000.0 * 300.0 * 2.0)).collect();
+    let fires_at = |decision_s: f64| {
+        let published = ((decision_s - 60.0) / 300.0) as usize; // whole periods visible
+        published >= 5 && utilisation[published - 5..published].iter().all(|&u| u >= 0.75)
+    };
+    let first_up_s = ups[0].time_s;
+    assert!(fires_at(first_up_s), "the rule holds at the scale-up");
+    assert!(
+        decisions.iter().filter(|d| d.time_s < first_up_s).all(|d| !fires_at(d.time_s)),
+        "and at no earlier evaluation"
+    );
+    // The resize takes the stream's reshard duration (5 s) and is then in force.
+    let resized = rows.events.iter().find(|e| e.kind == "update_shard_count").unwrap();
+    assert_eq!(resized.time_s, first_up_s + 5.0);
+    assert!(rows.stream.iter().any(|r| r.shards_open == 8));
+    // The slow scale-down: back to 4 shards only after ~5 h of periods below 25% of 8.
+    let down = decisions.iter().find(|d| d.detail.starts_with("scale down 8 -> 4")).expect("halves at night");
+    assert!(down.detail.contains("of last 60 < 0.25"), "{}", down.detail);
+    assert!(down.time_s > 24.0 * 3600.0, "not before the next night: {}", down.time_s);
+}
+
+/// A resize the stream refuses (UPDATING with a split in progress) is logged as
+/// rejected with the reason, next to the decision and the values behind it.
+#[test]
+fn policy_resizes_respect_the_reshard_in_progress() {
+    let text = r#"
+        duration = "30m"
+        [stream]
+        shards = 1
+        reshard_duration = "20m"
+        [[producers]]
+        name = "p"
+        rate = 1000
+        record_size = 100
+        keys = { kind = "random" }
+        [[actions]]
+        at = "2m"
+        kind = "split_shard"
+        shard = "shardId-000000000000"
+        [policy]
+        kind = "alarm_double_halve"
+        period = "1m"
+        publish_delay = "0s"
+        "#;
+    let (_, rows) = common::run_toml(text);
+    let kinds: Vec<(f64, &str)> = rows
+        .events
+        .iter()
+        .filter(|e| e.kind != "policy_decision" && !e.kind.starts_with("run_"))
+        .map(|e| (e.time_s, e.kind.as_str()))
+        .collect();
+    // Five 1-minute periods at the record limit: the alarm fires at 5 min, while the
+    // split called at 2 min keeps the stream UPDATING until 22 min.
+    assert_eq!(
+        kinds[..3],
+        [(120.0, "reshard_started"), (300.0, "update_shard_count_rejected"), (360.0, "update_shard_count_rejected")]
+    );
+    let decision = rows.events.iter().find(|e| e.kind == "policy_decision" && e.time_s == 300.0).unwrap();
+    assert!(
+        decision.detail.starts_with("scale up 1 -> 2") && decision.detail.contains("5 of last 5"),
+        "{}",
+        decision.detail
+    );
+    let refused = rows.events.iter().find(|e| e.kind == "update_shard_count_rejected").unwrap();
+    assert!(refused.detail.contains("UPDATING until 1320 s"), "{}", refused.detail);
+    // The split completes at 22 min; the alarm, which divides by the open shards, then
+    // sees 2 shards at half load and stops asking.
+    assert!(kinds.contains(&(1320.0, "split_shard")), "{kinds:?}");
+    let after: Vec<_> = rows.events.iter().filter(|e| e.kind == "policy_decision" && e.time_s > 1320.0).collect();
+    assert!(after.iter().all(|e| e.detail.starts_with("hold at 2")), "{after:?}");
+}
