@@ -9,7 +9,7 @@
 use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
-use kinesim_models::policy::{AlarmDoubleHalveSpec, PolicySpec};
+use kinesim_models::policy::{AlarmDoubleHalveSpec, PolicySpec, StepSpec};
 use kinesim_models::routing::{parse_hash_key, HashRange, ShardId};
 use kinesim_models::slo::{
     Expectation, Scope, CONSUMER_METRICS, CONSUMER_PERIOD_METRICS, PRODUCER_METRICS, STREAM_METRICS,
@@ -194,11 +194,40 @@ impl Validator<'_> {
 
     /// `[policy]`: the kinds available and their parameters (scaling-policies.md §1).
     fn policy(&self, raw: RawPolicy) -> Result<PolicySpec, LoadError> {
-        if raw.kind != "alarm_double_halve" {
+        let publish_delay = raw.publish_delay.map_or(SimDuration::from_secs(60), |d| d.0);
+        if publish_delay.as_nanos() % NANOS_PER_SEC != 0 || publish_delay > SimDuration::from_secs(3600) {
             return Err(self.err(
-                "policy.kind",
-                format!("allowed: \"alarm_double_halve\" (other policies are not available yet), got \"{}\"", raw.kind),
+                "policy.publish_delay",
+                format!("must be whole seconds up to \"1h\", got \"{}\"", format_duration(publish_delay)),
             ));
+        }
+        let publish_delay_s = publish_delay.as_nanos() / NANOS_PER_SEC;
+        let keys_of_other_kinds: Vec<(&str, bool)> = match raw.kind.as_str() {
+            "alarm_double_halve" => vec![
+                ("threshold_pct", raw.threshold_pct.is_some()),
+                ("min_shards", raw.min_shards.is_some()),
+                ("max_shards", raw.max_shards.is_some()),
+                ("cooldown", raw.cooldown.is_some()),
+            ],
+            "step" => vec![
+                ("up_threshold", raw.up_threshold.is_some()),
+                ("down_threshold", raw.down_threshold.is_some()),
+                ("period", raw.period.is_some()),
+            ],
+            other => {
+                return Err(self.err(
+                    "policy.kind",
+                    format!(
+                    "allowed: \"alarm_double_halve\", \"step\" (other policies are not available yet), got \"{other}\""
+                ),
+                ))
+            }
+        };
+        if let Some((key, _)) = keys_of_other_kinds.iter().find(|(_, present)| *present) {
+            return Err(self.err(format!("policy.{key}"), format!("is not a setting of kind = \"{}\"", raw.kind)));
+        }
+        if raw.kind == "step" {
+            return self.step_policy(raw, publish_delay_s);
         }
         let defaults = AlarmDoubleHalveSpec::default();
         let up_threshold = raw.up_threshold.unwrap_or(defaults.up_threshold);
@@ -219,19 +248,45 @@ impl Validator<'_> {
                 format!("must be whole minutes from \"1m\" to \"60m\", got \"{}\"", format_duration(period)),
             ));
         }
-        let publish_delay = raw.publish_delay.map_or(SimDuration::from_secs(defaults.publish_delay_s), |d| d.0);
-        if publish_delay.as_nanos() % NANOS_PER_SEC != 0 || publish_delay > SimDuration::from_secs(3600) {
-            return Err(self.err(
-                "policy.publish_delay",
-                format!("must be whole seconds up to \"1h\", got \"{}\"", format_duration(publish_delay)),
-            ));
-        }
         Ok(PolicySpec::AlarmDoubleHalve(AlarmDoubleHalveSpec {
             period_minutes: (period.as_nanos() / (60 * NANOS_PER_SEC)) as u32,
             up_threshold,
             down_threshold,
-            publish_delay_s: publish_delay.as_nanos() / NANOS_PER_SEC,
+            publish_delay_s,
             ..defaults
+        }))
+    }
+
+    /// `kind = "step"`: Application Auto Scaling step scaling as in §1.3.
+    fn step_policy(&self, raw: RawPolicy, publish_delay_s: u64) -> Result<PolicySpec, LoadError> {
+        let defaults = StepSpec::default();
+        let threshold_pct = raw.threshold_pct.unwrap_or(defaults.threshold_pct);
+        if !(threshold_pct.is_finite() && threshold_pct > 0.0 && threshold_pct <= 100.0) {
+            return Err(
+                self.err("policy.threshold_pct", format!("must be above 0 and at most 100, got {threshold_pct}"))
+            );
+        }
+        let min_shards = raw.min_shards.unwrap_or(u64::from(defaults.min_shards));
+        let max_shards = raw.max_shards.unwrap_or(u64::from(defaults.max_shards));
+        if min_shards == 0 || min_shards > u64::from(SHARDS_MAX) {
+            return Err(self.err("policy.min_shards", format!("must be between 1 and {SHARDS_MAX}, got {min_shards}")));
+        }
+        if max_shards < min_shards || max_shards > u64::from(SHARDS_MAX) {
+            return Err(self.err(
+                "policy.max_shards",
+                format!("must be between min_shards ({min_shards}) and {SHARDS_MAX}, got {max_shards}"),
+            ));
+        }
+        let cooldown = raw.cooldown.map_or(SimDuration::from_secs(defaults.cooldown_s), |d| d.0);
+        if cooldown.as_nanos() % NANOS_PER_SEC != 0 {
+            return Err(self.err("policy.cooldown", "must be whole seconds"));
+        }
+        Ok(PolicySpec::Step(StepSpec {
+            threshold_pct,
+            min_shards: min_shards as u32,
+            max_shards: max_shards as u32,
+            cooldown_s: cooldown.as_nanos() / NANOS_PER_SEC,
+            publish_delay_s,
         }))
     }
 

@@ -44,6 +44,10 @@ pub struct RawPolicy {
     pub down_threshold: Option<f64>,
     pub period: Option<Duration>,
     pub publish_delay: Option<Duration>,
+    pub threshold_pct: Option<f64>,
+    pub min_shards: Option<u64>,
+    pub max_shards: Option<u64>,
+    pub cooldown: Option<Duration>,
 }
 
 /// One `[[expect]]` entry.

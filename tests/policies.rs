@@ -102,3 +102,23 @@ fn policy_resizes_respect_the_reshard_in_progress() {
     let after: Vec<_> = rows.events.iter().filter(|e| e.kind == "policy_decision" && e.time_s > 1320.0).collect();
     assert!(after.iter().all(|e| e.detail.starts_with("hold at 2")), "{after:?}");
 }
+
+/// autoscaler-flash-crowd.toml: step scaling adds one shard per cooldown, starting at
+/// the first published minute above 80% of capacity, and never scales in at a load
+/// above a fifth of capacity.
+#[test]
+fn step_scaling_adds_one_shard_per_cooldown() {
+    let rows = run_example("autoscaler-flash-crowd");
+    let resizes: Vec<_> = rows.events.iter().filter(|e| e.kind == "reshard_started").map(|e| e.time_s).collect();
+    // The crowd starts at 30 min; its first full minute (30-31) is published at 32 min.
+    assert_eq!(resizes[0], 1920.0);
+    assert!(resizes.windows(2).all(|w| w[1] - w[0] == 600.0), "one per 10-minute cooldown: {resizes:?}");
+    assert_eq!(resizes.len(), 6, "4 -> 10 shards: {resizes:?}");
+    let last = rows.stream.last().unwrap();
+    assert_eq!(last.shards_open, 10, "no scale-in at 2,000 records/s on 10 shards");
+    let decisions = rows.events.iter().filter(|e| e.kind == "policy_decision");
+    assert!(decisions.filter(|e| e.detail.contains("cooling down")).count() >= 40);
+    let throttled_late: u64 =
+        rows.stream.iter().filter(|r| r.time_s >= 5400.0).map(|r| r.write_throttled_records).sum();
+    assert_eq!(throttled_late, 0, "after the crowd, 10 shards have room");
+}

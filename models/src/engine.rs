@@ -21,7 +21,7 @@
 
 use crate::consumer::{ReadBudget, ShardReader};
 use crate::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
-use crate::policy::{MinuteDatapoint, PolicySpec};
+use crate::policy::MinuteDatapoint;
 use crate::producer::{Arrival, Producer, ProducerTotals};
 use crate::ratio::scale;
 use crate::routing::{initial_ranges, HashRange, ShardId};
@@ -268,6 +268,8 @@ struct Simulation<'a> {
     policy_totals_at_minute: MinuteDatapoint,
     /// Minutes that were visible at the last evaluation.
     policy_minutes_seen: u64,
+    /// When the policy's last accepted resize was asked for (for cooldowns).
+    policy_last_action_s: Option<u64>,
 }
 
 /// A reshard AWS accepted; it takes effect `stream.reshard_duration` after the call.
@@ -395,6 +397,7 @@ impl<'a> Simulation<'a> {
             policy_minutes: VecDeque::new(),
             policy_totals_at_minute: MinuteDatapoint::default(),
             policy_minutes_seen: 0,
+            policy_last_action_s: None,
         };
         for range in initial_ranges(spec.stream.shards) {
             simulation.open_shard(range, SimTime::ZERO);
@@ -531,7 +534,7 @@ impl<'a> Simulation<'a> {
     /// visible (after the publish delay), lets the policy decide; its decision and the
     /// values behind it go to `events.csv`.
     fn policy_minute(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
-        let Some(PolicySpec::AlarmDoubleHalve(policy)) = &self.spec.policy else { return };
+        let Some(policy) = &self.spec.policy else { return };
         let totals = MinuteDatapoint {
             incoming_bytes: self.incoming_bytes_total,
             incoming_records: self.incoming_records_total,
@@ -543,21 +546,19 @@ impl<'a> Simulation<'a> {
         self.policy_totals_at_minute = totals;
         let now_s = now.as_nanos() / NANOS_PER_SEC;
         self.policy_minutes.push_back((now_s, minute));
-        let period = policy.period_minutes as usize;
-        let kept_max = period * (policy.down_datapoints.1.max(policy.up_datapoints.1) + 1)
-            + (policy.publish_delay_s / 60) as usize
-            + 2;
+        let publish_delay_s = policy.publish_delay_s();
+        let kept_max = policy.minutes_needed() + (publish_delay_s / 60) as usize + 2;
         while self.policy_minutes.len() > kept_max {
             self.policy_minutes.pop_front();
         }
         let visible: Vec<MinuteDatapoint> = self
             .policy_minutes
             .iter()
-            .filter(|(end_s, _)| end_s + policy.publish_delay_s <= now_s)
+            .filter(|(end_s, _)| end_s + publish_delay_s <= now_s)
             .map(|(_, minute)| *minute)
             .collect();
-        let visible_total = now_s.saturating_sub(policy.publish_delay_s) / 60;
-        if visible_total == self.policy_minutes_seen || visible_total % period as u64 != 0 {
+        let visible_total = now_s.saturating_sub(publish_delay_s) / 60;
+        if visible_total == self.policy_minutes_seen || visible_total % policy.evaluation_minutes() != 0 {
             return;
         }
         self.policy_minutes_seen = visible_total;
@@ -566,11 +567,12 @@ impl<'a> Simulation<'a> {
             Some((Reshard::UpdateShardCount { target }, _)) => *target,
             _ => self.shards_open() as u32,
         };
-        let decision = policy.decide(&visible, shards);
+        let since_last_action_s = self.policy_last_action_s.map(|at_s| now_s - at_s);
+        let decision = policy.decide(&visible, shards, since_last_action_s);
         self.recorder.event(&EventRow {
             time_s: now.as_secs_f64(),
             kind: "policy_decision".into(),
-            subject: "alarm_double_halve".into(),
+            subject: policy.name().into(),
             detail: decision.detail,
         });
         if let Some(target) = decision.target_shards {
@@ -578,6 +580,9 @@ impl<'a> Simulation<'a> {
                 .check_not_updating()
                 .and_then(|()| self.plan_update_shard_count(target, now))
                 .map(|reshard| self.begin_reshard(reshard, now, queue));
+            if outcome.is_ok() {
+                self.policy_last_action_s = Some(now_s);
+            }
             if let Err(reason) = outcome {
                 self.recorder.event(&EventRow {
                     time_s: now.as_secs_f64(),

@@ -9,6 +9,14 @@
 //! Scale up (to `2N`) when the last 5 datapoints are all `>= up_threshold`; scale down
 //! (to `max(1, N / 2)`) when at least 57 of the last 60 are `< down_threshold`; never
 //! below one shard. Not modelled yet: the optional iterator-age veto on scale-down.
+//!
+//! `step` reproduces aws-samples/aws-application-auto-scaling-kinesis (§1.3): Application
+//! Auto Scaling step scaling on `IncomingRecords` Sum, scale out by one shard when the
+//! last 1-minute Sum is above `threshold_pct`% of a minute's record capacity
+//! (`1000 × 60 × N`), scale in by one when the last three 5-minute Sums are all below the
+//! *same* threshold (so in effect below a fifth of it: the sample's quirk, kept), within
+//! `[min_shards, max_shards]`, and no action within `cooldown` of the last one. Bytes
+//! are ignored, as in the sample.
 
 use crate::spec::MIB;
 
@@ -22,6 +30,111 @@ pub struct MinuteDatapoint {
 #[derive(Clone, Debug, PartialEq)]
 pub enum PolicySpec {
     AlarmDoubleHalve(AlarmDoubleHalveSpec),
+    Step(StepSpec),
+}
+
+impl PolicySpec {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PolicySpec::AlarmDoubleHalve(_) => "alarm_double_halve",
+            PolicySpec::Step(_) => "step",
+        }
+    }
+
+    /// How long after its minute ends a datapoint is visible to the policy.
+    pub fn publish_delay_s(&self) -> u64 {
+        match self {
+            PolicySpec::AlarmDoubleHalve(spec) => spec.publish_delay_s,
+            PolicySpec::Step(spec) => spec.publish_delay_s,
+        }
+    }
+
+    /// The policy evaluates each time this many more minutes are visible.
+    pub fn evaluation_minutes(&self) -> u64 {
+        match self {
+            PolicySpec::AlarmDoubleHalve(spec) => u64::from(spec.period_minutes),
+            PolicySpec::Step(_) => 1,
+        }
+    }
+
+    /// The most recent minutes any evaluation looks at (older ones may be dropped).
+    pub fn minutes_needed(&self) -> usize {
+        match self {
+            PolicySpec::AlarmDoubleHalve(spec) => {
+                spec.period_minutes as usize * spec.down_datapoints.1.max(spec.up_datapoints.1) + 1
+            }
+            PolicySpec::Step(_) => StepSpec::SCALE_IN_PERIOD_MINUTES * StepSpec::SCALE_IN_PERIODS,
+        }
+    }
+
+    /// Decides on the visible minutes (oldest first) for `shards` open shards,
+    /// `since_last_action_s` after the policy's last resize (if any).
+    pub fn decide(&self, minutes: &[MinuteDatapoint], shards: u32, since_last_action_s: Option<u64>) -> Decision {
+        match self {
+            PolicySpec::AlarmDoubleHalve(spec) => spec.decide(minutes, shards),
+            PolicySpec::Step(spec) => spec.decide(minutes, shards, since_last_action_s),
+        }
+    }
+}
+
+/// §1.3 aws-samples/aws-application-auto-scaling-kinesis defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepSpec {
+    /// Alarm threshold in percent of a minute's record capacity (80).
+    pub threshold_pct: f64,
+    /// Scalable target bounds (`MinCapacity 1`, `MaxCapacity 8`).
+    pub min_shards: u32,
+    pub max_shards: u32,
+    /// Cooldown after any resize (600 s).
+    pub cooldown_s: u64,
+    /// See [`AlarmDoubleHalveSpec::publish_delay_s`].
+    pub publish_delay_s: u64,
+}
+
+impl Default for StepSpec {
+    fn default() -> Self {
+        StepSpec { threshold_pct: 80.0, min_shards: 1, max_shards: 8, cooldown_s: 600, publish_delay_s: 60 }
+    }
+}
+
+impl StepSpec {
+    const SCALE_IN_PERIOD_MINUTES: usize = 5;
+    const SCALE_IN_PERIODS: usize = 3;
+
+    pub fn decide(&self, minutes: &[MinuteDatapoint], shards: u32, since_last_action_s: Option<u64>) -> Decision {
+        let threshold = self.threshold_pct / 100.0 * 1000.0 * 60.0 * f64::from(shards);
+        let last_minute = minutes.last().map(|m| m.incoming_records as f64);
+        let in_window = Self::SCALE_IN_PERIOD_MINUTES * Self::SCALE_IN_PERIODS;
+        let in_sums: Vec<f64> = if minutes.len() >= in_window {
+            minutes[minutes.len() - in_window..]
+                .chunks_exact(Self::SCALE_IN_PERIOD_MINUTES)
+                .map(|chunk| chunk.iter().map(|m| m.incoming_records as f64).sum())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let values = format!(
+            "threshold {threshold:.0} records; last 1-minute sum {}; last 5-minute sums {:?}",
+            last_minute.map_or("none".to_string(), |sum| format!("{sum:.0}")),
+            in_sums
+        );
+        let cooling = since_last_action_s.is_some_and(|since| since < self.cooldown_s);
+        let out = last_minute.is_some_and(|sum| sum > threshold);
+        let scale_in = in_sums.len() == Self::SCALE_IN_PERIODS && in_sums.iter().all(|&sum| sum < threshold);
+        let target = if out {
+            (shards + 1).min(self.max_shards)
+        } else if scale_in {
+            shards.saturating_sub(1).max(self.min_shards)
+        } else {
+            shards
+        };
+        if target == shards || cooling {
+            let why = if cooling && target != shards { " (cooling down)" } else { "" };
+            return Decision { target_shards: None, detail: format!("hold at {shards}{why}: {values}") };
+        }
+        let direction = if target > shards { "scale out" } else { "scale in" };
+        Decision { target_shards: Some(target), detail: format!("{direction} {shards} -> {target}: {values}") }
+    }
 }
 
 /// §1.2 defaults: CloudFormation/Terraform thresholds, the alarms' evaluation windows.
@@ -121,6 +234,34 @@ impl AlarmDoubleHalveSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn records(per_minute: &[u64]) -> Vec<MinuteDatapoint> {
+        per_minute.iter().map(|&r| MinuteDatapoint { incoming_records: r, incoming_bytes: r * 100 }).collect()
+    }
+
+    #[test]
+    fn step_scales_out_on_one_minute_above_80_percent() {
+        let policy = StepSpec::default();
+        // 2 shards: threshold 0.8 × 1000 × 60 × 2 = 96,000 records a minute.
+        assert_eq!(policy.decide(&records(&[96_000]), 2, None).target_shards, None, "not strictly above");
+        let decision = policy.decide(&records(&[96_001]), 2, None);
+        assert_eq!(decision.target_shards, Some(3), "{}", decision.detail);
+        assert_eq!(policy.decide(&records(&[96_001]), 2, Some(599)).target_shards, None, "cooldown");
+        assert_eq!(policy.decide(&records(&[96_001]), 2, Some(600)).target_shards, Some(3));
+        assert_eq!(policy.decide(&records(&[1_000_000]), 8, None).target_shards, None, "MaxCapacity 8");
+    }
+
+    #[test]
+    fn step_scales_in_only_below_a_fifth_of_the_threshold() {
+        let policy = StepSpec::default();
+        // 4 shards: threshold 192,000 a minute, compared with 5-minute sums.
+        let quiet = records(&[38_000; 15]); // 190,000 per 5 minutes: below
+        assert_eq!(policy.decide(&quiet, 4, None).target_shards, Some(3));
+        let busier = records(&[38_500; 15]); // 192,500 per 5 minutes: not below
+        assert_eq!(policy.decide(&busier, 4, None).target_shards, None);
+        assert_eq!(policy.decide(&quiet[1..], 4, None).target_shards, None, "three whole periods needed");
+        assert_eq!(policy.decide(&records(&[0; 15]), 1, None).target_shards, None, "MinCapacity 1");
+    }
 
     /// Minutes of steady traffic at `records_per_s` per shard of `shards` (1 KiB records).
     fn steady(minutes: usize, records_per_s_per_shard: u64, shards: u64) -> Vec<MinuteDatapoint> {
