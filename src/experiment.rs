@@ -9,7 +9,7 @@
 use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
-use kinesim_models::policy::{AlarmDoubleHalveSpec, PolicySpec, StepSpec};
+use kinesim_models::policy::{AlarmDoubleHalveSpec, PolicySpec, ScheduledSpec, StepSpec};
 use kinesim_models::routing::{parse_hash_key, HashRange, ShardId};
 use kinesim_models::slo::{
     Expectation, Scope, CONSUMER_METRICS, CONSUMER_PERIOD_METRICS, PRODUCER_METRICS, STREAM_METRICS,
@@ -202,29 +202,35 @@ impl Validator<'_> {
             ));
         }
         let publish_delay_s = publish_delay.as_nanos() / NANOS_PER_SEC;
-        let keys_of_other_kinds: Vec<(&str, bool)> = match raw.kind.as_str() {
-            "alarm_double_halve" => vec![
-                ("threshold_pct", raw.threshold_pct.is_some()),
-                ("min_shards", raw.min_shards.is_some()),
-                ("max_shards", raw.max_shards.is_some()),
-                ("cooldown", raw.cooldown.is_some()),
-            ],
-            "step" => vec![
-                ("up_threshold", raw.up_threshold.is_some()),
-                ("down_threshold", raw.down_threshold.is_some()),
-                ("period", raw.period.is_some()),
-            ],
-            other => {
-                return Err(self.err(
-                    "policy.kind",
-                    format!(
-                    "allowed: \"alarm_double_halve\", \"step\" (other policies are not available yet), got \"{other}\""
+        // Each setting with the kinds it belongs to.
+        let settings: [(&str, bool, &[&str]); 10] = [
+            ("publish_delay", raw.publish_delay.is_some(), &["alarm_double_halve", "step"]),
+            ("up_threshold", raw.up_threshold.is_some(), &["alarm_double_halve"]),
+            ("down_threshold", raw.down_threshold.is_some(), &["alarm_double_halve"]),
+            ("period", raw.period.is_some(), &["alarm_double_halve"]),
+            ("threshold_pct", raw.threshold_pct.is_some(), &["step"]),
+            ("min_shards", raw.min_shards.is_some(), &["step"]),
+            ("max_shards", raw.max_shards.is_some(), &["step"]),
+            ("cooldown", raw.cooldown.is_some(), &["step"]),
+            ("schedule", raw.schedule.is_some(), &["scheduled"]),
+            ("repeat", raw.repeat.is_some(), &["scheduled"]),
+        ];
+        if !["alarm_double_halve", "step", "scheduled"].contains(&raw.kind.as_str()) {
+            return Err(self.err(
+                "policy.kind",
+                format!(
+                    "allowed: \"alarm_double_halve\", \"step\", \"scheduled\" (other policies are not available yet), got \"{}\"",
+                    raw.kind
                 ),
-                ))
-            }
-        };
-        if let Some((key, _)) = keys_of_other_kinds.iter().find(|(_, present)| *present) {
+            ));
+        }
+        if let Some((key, _, _)) =
+            settings.iter().find(|(_, present, kinds)| *present && !kinds.contains(&raw.kind.as_str()))
+        {
             return Err(self.err(format!("policy.{key}"), format!("is not a setting of kind = \"{}\"", raw.kind)));
+        }
+        if raw.kind == "scheduled" {
+            return self.scheduled_policy(raw);
         }
         if raw.kind == "step" {
             return self.step_policy(raw, publish_delay_s);
@@ -255,6 +261,49 @@ impl Validator<'_> {
             publish_delay_s,
             ..defaults
         }))
+    }
+
+    /// `kind = "scheduled"`: desired shard counts from given times, optionally repeating.
+    fn scheduled_policy(&self, raw: RawPolicy) -> Result<PolicySpec, LoadError> {
+        let entries =
+            raw.schedule.ok_or_else(|| self.err("policy.schedule", "is required for kind = \"scheduled\""))?;
+        let mut schedule = Vec::with_capacity(entries.len());
+        for (index, (from, shards)) in entries.into_iter().enumerate() {
+            let key = format!("policy.schedule[{index}]");
+            if from.0.as_nanos() % NANOS_PER_SEC != 0 {
+                return Err(self.err(key, "times must be whole seconds"));
+            }
+            let from_s = from.0.as_nanos() / NANOS_PER_SEC;
+            match schedule.last() {
+                None if from_s != 0 => return Err(self.err(key, "the first entry must be at \"0s\"")),
+                Some(&(previous_s, _)) if from_s <= previous_s => {
+                    return Err(self.err(key, "times must increase from one entry to the next"))
+                }
+                _ => {}
+            }
+            if shards == 0 || shards > u64::from(SHARDS_MAX) {
+                return Err(self.err(key, format!("shards must be between 1 and {SHARDS_MAX}, got {shards}")));
+            }
+            schedule.push((from_s, shards as u32));
+        }
+        let repeat_s = match raw.repeat {
+            None => None,
+            Some(repeat) => {
+                let repeat_s = repeat.0.as_nanos() / NANOS_PER_SEC;
+                let last_s = schedule.last().map_or(0, |&(from_s, _)| from_s);
+                if repeat.0.as_nanos() % NANOS_PER_SEC != 0 || repeat_s <= last_s {
+                    return Err(self.err(
+                        "policy.repeat",
+                        format!("must be whole seconds after the last schedule entry ({last_s} s)"),
+                    ));
+                }
+                Some(repeat_s)
+            }
+        };
+        if schedule.is_empty() {
+            return Err(self.err("policy.schedule", "needs at least one [time, shards] entry"));
+        }
+        Ok(PolicySpec::Scheduled(ScheduledSpec { schedule, repeat_s }))
     }
 
     /// `kind = "step"`: Application Auto Scaling step scaling as in §1.3.

@@ -48,6 +48,8 @@ pub struct RawPolicy {
     pub min_shards: Option<u64>,
     pub max_shards: Option<u64>,
     pub cooldown: Option<Duration>,
+    pub schedule: Option<Vec<(Duration, u64)>>,
+    pub repeat: Option<Duration>,
 }
 
 /// One `[[expect]]` entry.

@@ -122,3 +122,28 @@ fn step_scaling_adds_one_shard_per_cooldown() {
         rows.stream.iter().filter(|r| r.time_s >= 5400.0).map(|r| r.write_throttled_records).sum();
     assert_eq!(throttled_late, 0, "after the crowd, 10 shards have room");
 }
+
+/// A scheduled policy asks for each listed count at its time (checked every minute),
+/// and AWS's rules still apply: a step to less than half is refused and logged.
+#[test]
+fn scheduled_counts_are_asked_for_within_aws_rules() {
+    let text = r#"
+        duration = "40m"
+        [stream]
+        shards = 2
+        [[producers]]
+        name = "p"
+        rate = 100
+        [policy]
+        kind = "scheduled"
+        schedule = [["0s", 2], ["10m", 4], ["20m", 8], ["30m", 2]]
+        "#;
+    let (result, rows) = common::run_toml(text);
+    let started: Vec<f64> = rows.events.iter().filter(|e| e.kind == "reshard_started").map(|e| e.time_s).collect();
+    assert_eq!(started, [600.0, 1200.0]);
+    let refused: Vec<_> = rows.events.iter().filter(|e| e.kind == "update_shard_count_rejected").collect();
+    assert_eq!(refused.len(), 10, "asked again every minute from 30 min: {refused:?}");
+    assert!(refused[0].detail.contains("less than half"), "{}", refused[0].detail);
+    assert_eq!(rows.stream.last().unwrap().shards_open, 8);
+    assert_eq!(result.summary.shards_open_max, 8);
+}

@@ -310,7 +310,8 @@ impl Process for Simulation<'_> {
             Event::PolicyMinute => {
                 self.policy_minute(now, queue);
                 let next = now + SimDuration::from_secs(60);
-                if next <= SimTime::ZERO + self.spec.duration {
+                // A decision at the run's end could not act on anything.
+                if next < SimTime::ZERO + self.spec.duration {
                     queue.schedule(next, phase::POLICY, Event::PolicyMinute);
                 }
             }
@@ -438,7 +439,7 @@ impl<'a> Simulation<'a> {
             detail: format!("seed={} shards={} mode=provisioned", spec.seed, spec.stream.shards),
         });
         queue.schedule(SimTime::ZERO, phase::DATA, Event::Step(0));
-        if spec.policy.is_some() && spec.duration >= SimDuration::from_secs(60) {
+        if spec.policy.is_some() && spec.duration > SimDuration::from_secs(60) {
             queue.schedule(SimTime::ZERO + SimDuration::from_secs(60), phase::POLICY, Event::PolicyMinute);
         }
         for (index, action) in spec.actions.iter().enumerate() {
@@ -568,13 +569,15 @@ impl<'a> Simulation<'a> {
             _ => self.shards_open() as u32,
         };
         let since_last_action_s = self.policy_last_action_s.map(|at_s| now_s - at_s);
-        let decision = policy.decide(&visible, shards, since_last_action_s);
-        self.recorder.event(&EventRow {
-            time_s: now.as_secs_f64(),
-            kind: "policy_decision".into(),
-            subject: policy.name().into(),
-            detail: decision.detail,
-        });
+        let decision = policy.decide(&visible, shards, since_last_action_s, now_s);
+        if decision.logged {
+            self.recorder.event(&EventRow {
+                time_s: now.as_secs_f64(),
+                kind: "policy_decision".into(),
+                subject: policy.name().into(),
+                detail: decision.detail,
+            });
+        }
         if let Some(target) = decision.target_shards {
             let outcome = self
                 .check_not_updating()

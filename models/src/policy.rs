@@ -17,6 +17,11 @@
 //! *same* threshold (so in effect below a fifth of it: the sample's quirk, kept), within
 //! `[min_shards, max_shards]`, and no action within `cooldown` of the last one. Bytes
 //! are ignored, as in the sample.
+//!
+//! `scheduled` is Application Auto Scaling scheduled scaling (§1.3): at listed times of
+//! day (or of any `repeat` cycle) the desired shard count changes, and the policy asks
+//! for it with UpdateShardCount until the stream has it (AWS may refuse a step of more
+//! than double or less than half; the refusal is logged and the policy asks again).
 
 use crate::spec::MIB;
 
@@ -31,6 +36,37 @@ pub struct MinuteDatapoint {
 pub enum PolicySpec {
     AlarmDoubleHalve(AlarmDoubleHalveSpec),
     Step(StepSpec),
+    Scheduled(ScheduledSpec),
+}
+
+/// Desired shard counts from given times, optionally repeating.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduledSpec {
+    /// `(from_s, shards)` sorted by time, the first at zero.
+    pub schedule: Vec<(u64, u32)>,
+    /// The cycle the schedule repeats with (e.g. a day), if any.
+    pub repeat_s: Option<u64>,
+}
+
+impl ScheduledSpec {
+    /// The desired count at `now_s` (seconds since the run start).
+    pub fn desired(&self, now_s: u64) -> u32 {
+        assert!(self.schedule.first().is_some_and(|&(from_s, _)| from_s == 0));
+        let in_cycle_s = self.repeat_s.map_or(now_s, |cycle| now_s % cycle);
+        self.schedule.iter().rev().find(|&&(from_s, _)| from_s <= in_cycle_s).map_or(self.schedule[0].1, |e| e.1)
+    }
+
+    fn decide(&self, shards: u32, now_s: u64) -> Decision {
+        let desired = self.desired(now_s);
+        if desired == shards {
+            return Decision { target_shards: None, detail: format!("hold at {shards}"), logged: false };
+        }
+        Decision {
+            target_shards: Some(desired),
+            detail: format!("scheduled {desired} shards at {now_s} s, stream has {shards}"),
+            logged: true,
+        }
+    }
 }
 
 impl PolicySpec {
@@ -38,6 +74,7 @@ impl PolicySpec {
         match self {
             PolicySpec::AlarmDoubleHalve(_) => "alarm_double_halve",
             PolicySpec::Step(_) => "step",
+            PolicySpec::Scheduled(_) => "scheduled",
         }
     }
 
@@ -46,6 +83,7 @@ impl PolicySpec {
         match self {
             PolicySpec::AlarmDoubleHalve(spec) => spec.publish_delay_s,
             PolicySpec::Step(spec) => spec.publish_delay_s,
+            PolicySpec::Scheduled(_) => 0,
         }
     }
 
@@ -53,7 +91,7 @@ impl PolicySpec {
     pub fn evaluation_minutes(&self) -> u64 {
         match self {
             PolicySpec::AlarmDoubleHalve(spec) => u64::from(spec.period_minutes),
-            PolicySpec::Step(_) => 1,
+            PolicySpec::Step(_) | PolicySpec::Scheduled(_) => 1,
         }
     }
 
@@ -64,15 +102,23 @@ impl PolicySpec {
                 spec.period_minutes as usize * spec.down_datapoints.1.max(spec.up_datapoints.1) + 1
             }
             PolicySpec::Step(_) => StepSpec::SCALE_IN_PERIOD_MINUTES * StepSpec::SCALE_IN_PERIODS,
+            PolicySpec::Scheduled(_) => 0,
         }
     }
 
     /// Decides on the visible minutes (oldest first) for `shards` open shards,
-    /// `since_last_action_s` after the policy's last resize (if any).
-    pub fn decide(&self, minutes: &[MinuteDatapoint], shards: u32, since_last_action_s: Option<u64>) -> Decision {
+    /// `since_last_action_s` after the policy's last resize (if any), at `now_s`.
+    pub fn decide(
+        &self,
+        minutes: &[MinuteDatapoint],
+        shards: u32,
+        since_last_action_s: Option<u64>,
+        now_s: u64,
+    ) -> Decision {
         match self {
             PolicySpec::AlarmDoubleHalve(spec) => spec.decide(minutes, shards),
             PolicySpec::Step(spec) => spec.decide(minutes, shards, since_last_action_s),
+            PolicySpec::Scheduled(spec) => spec.decide(shards, now_s),
         }
     }
 }
@@ -130,10 +176,14 @@ impl StepSpec {
         };
         if target == shards || cooling {
             let why = if cooling && target != shards { " (cooling down)" } else { "" };
-            return Decision { target_shards: None, detail: format!("hold at {shards}{why}: {values}") };
+            return Decision { target_shards: None, detail: format!("hold at {shards}{why}: {values}"), logged: true };
         }
         let direction = if target > shards { "scale out" } else { "scale in" };
-        Decision { target_shards: Some(target), detail: format!("{direction} {shards} -> {target}: {values}") }
+        Decision {
+            target_shards: Some(target),
+            detail: format!("{direction} {shards} -> {target}: {values}"),
+            logged: true,
+        }
     }
 }
 
@@ -174,6 +224,9 @@ pub struct Decision {
     /// The shard count asked for, when the policy scales.
     pub target_shards: Option<u32>,
     pub detail: String,
+    /// Whether `events.csv` gets the decision (a scheduled policy's per-minute "nothing
+    /// to do" is left out).
+    pub logged: bool,
 }
 
 impl AlarmDoubleHalveSpec {
@@ -202,6 +255,7 @@ impl AlarmDoubleHalveSpec {
             return Decision {
                 target_shards: Some(target),
                 detail: format!("scale up {shards} -> {target}: {values}"),
+                logged: true,
             };
         }
         // At one shard the Lambda sets the down threshold to -1: the alarm never fires.
@@ -210,9 +264,10 @@ impl AlarmDoubleHalveSpec {
             return Decision {
                 target_shards: Some(target),
                 detail: format!("scale down {shards} -> {target}: {values}"),
+                logged: true,
             };
         }
-        Decision { target_shards: None, detail: format!("hold at {shards}: {values}") }
+        Decision { target_shards: None, detail: format!("hold at {shards}: {values}"), logged: true }
     }
 
     /// Utilisation of each whole `P`-minute period, aligned to end at the newest minute.
@@ -237,6 +292,19 @@ mod tests {
 
     fn records(per_minute: &[u64]) -> Vec<MinuteDatapoint> {
         per_minute.iter().map(|&r| MinuteDatapoint { incoming_records: r, incoming_bytes: r * 100 }).collect()
+    }
+
+    #[test]
+    fn scheduled_counts_follow_the_cycle() {
+        let policy = ScheduledSpec { schedule: vec![(0, 2), (8 * 3600, 8), (20 * 3600, 4)], repeat_s: Some(86_400) };
+        assert_eq!(policy.desired(0), 2);
+        assert_eq!(policy.desired(8 * 3600 - 1), 2);
+        assert_eq!(policy.desired(8 * 3600), 8);
+        assert_eq!(policy.desired(21 * 3600), 4);
+        assert_eq!(policy.desired(86_400 + 9 * 3600), 8, "the next day repeats");
+        let decision = policy.decide(2, 8 * 3600);
+        assert_eq!((decision.target_shards, decision.logged), (Some(8), true));
+        assert!(!policy.decide(8, 9 * 3600).logged);
     }
 
     #[test]
