@@ -9,7 +9,7 @@
 use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
-use kinesim_models::policy::{AlarmDoubleHalveSpec, PolicySpec, ScheduledSpec, StepSpec};
+use kinesim_models::policy::{AlarmDoubleHalveSpec, PolicySpec, ScheduledSpec, StepSpec, TargetTrackingSpec};
 use kinesim_models::routing::{parse_hash_key, HashRange, ShardId};
 use kinesim_models::slo::{
     Expectation, Scope, CONSUMER_METRICS, CONSUMER_PERIOD_METRICS, PRODUCER_METRICS, STREAM_METRICS,
@@ -203,23 +203,24 @@ impl Validator<'_> {
         }
         let publish_delay_s = publish_delay.as_nanos() / NANOS_PER_SEC;
         // Each setting with the kinds it belongs to.
-        let settings: [(&str, bool, &[&str]); 10] = [
-            ("publish_delay", raw.publish_delay.is_some(), &["alarm_double_halve", "step"]),
+        let settings: [(&str, bool, &[&str]); 11] = [
+            ("publish_delay", raw.publish_delay.is_some(), &["alarm_double_halve", "step", "target_tracking"]),
+            ("target_pct", raw.target_pct.is_some(), &["target_tracking"]),
             ("up_threshold", raw.up_threshold.is_some(), &["alarm_double_halve"]),
             ("down_threshold", raw.down_threshold.is_some(), &["alarm_double_halve"]),
             ("period", raw.period.is_some(), &["alarm_double_halve"]),
             ("threshold_pct", raw.threshold_pct.is_some(), &["step"]),
-            ("min_shards", raw.min_shards.is_some(), &["step"]),
-            ("max_shards", raw.max_shards.is_some(), &["step"]),
-            ("cooldown", raw.cooldown.is_some(), &["step"]),
+            ("min_shards", raw.min_shards.is_some(), &["step", "target_tracking"]),
+            ("max_shards", raw.max_shards.is_some(), &["step", "target_tracking"]),
+            ("cooldown", raw.cooldown.is_some(), &["step", "target_tracking"]),
             ("schedule", raw.schedule.is_some(), &["scheduled"]),
             ("repeat", raw.repeat.is_some(), &["scheduled"]),
         ];
-        if !["alarm_double_halve", "step", "scheduled"].contains(&raw.kind.as_str()) {
+        if !["alarm_double_halve", "step", "scheduled", "target_tracking"].contains(&raw.kind.as_str()) {
             return Err(self.err(
                 "policy.kind",
                 format!(
-                    "allowed: \"alarm_double_halve\", \"step\", \"scheduled\" (other policies are not available yet), got \"{}\"",
+                    "allowed: \"alarm_double_halve\", \"step\", \"scheduled\", \"target_tracking\" (other policies are not available yet), got \"{}\"",
                     raw.kind
                 ),
             ));
@@ -234,6 +235,9 @@ impl Validator<'_> {
         }
         if raw.kind == "step" {
             return self.step_policy(raw, publish_delay_s);
+        }
+        if raw.kind == "target_tracking" {
+            return self.target_tracking_policy(raw, publish_delay_s);
         }
         let defaults = AlarmDoubleHalveSpec::default();
         let up_threshold = raw.up_threshold.unwrap_or(defaults.up_threshold);
@@ -315,8 +319,35 @@ impl Validator<'_> {
                 self.err("policy.threshold_pct", format!("must be above 0 and at most 100, got {threshold_pct}"))
             );
         }
-        let min_shards = raw.min_shards.unwrap_or(u64::from(defaults.min_shards));
-        let max_shards = raw.max_shards.unwrap_or(u64::from(defaults.max_shards));
+        let (min_shards, max_shards) = self.shard_bounds(&raw, defaults.min_shards, defaults.max_shards)?;
+        let cooldown_s = self.cooldown_s(&raw, defaults.cooldown_s)?;
+        Ok(PolicySpec::Step(StepSpec { threshold_pct, min_shards, max_shards, cooldown_s, publish_delay_s }))
+    }
+
+    /// `kind = "target_tracking"`: Application Auto Scaling target tracking (§1.3).
+    fn target_tracking_policy(&self, raw: RawPolicy, publish_delay_s: u64) -> Result<PolicySpec, LoadError> {
+        let defaults = TargetTrackingSpec::default();
+        let target_pct = raw.target_pct.unwrap_or(defaults.target_pct);
+        if !(target_pct.is_finite() && target_pct > 0.0 && target_pct <= 100.0) {
+            return Err(self.err("policy.target_pct", format!("must be above 0 and at most 100, got {target_pct}")));
+        }
+        let (min_shards, max_shards) = self.shard_bounds(&raw, defaults.min_shards, defaults.max_shards)?;
+        let cooldown_s = self.cooldown_s(&raw, defaults.out_cooldown_s)?;
+        Ok(PolicySpec::TargetTracking(TargetTrackingSpec {
+            target_pct,
+            min_shards,
+            max_shards,
+            out_cooldown_s: cooldown_s,
+            in_cooldown_s: cooldown_s,
+            publish_delay_s,
+            ..defaults
+        }))
+    }
+
+    /// `min_shards` and `max_shards` of a scalable target.
+    fn shard_bounds(&self, raw: &RawPolicy, min_default: u32, max_default: u32) -> Result<(u32, u32), LoadError> {
+        let min_shards = raw.min_shards.unwrap_or(u64::from(min_default));
+        let max_shards = raw.max_shards.unwrap_or(u64::from(max_default));
         if min_shards == 0 || min_shards > u64::from(SHARDS_MAX) {
             return Err(self.err("policy.min_shards", format!("must be between 1 and {SHARDS_MAX}, got {min_shards}")));
         }
@@ -326,17 +357,15 @@ impl Validator<'_> {
                 format!("must be between min_shards ({min_shards}) and {SHARDS_MAX}, got {max_shards}"),
             ));
         }
-        let cooldown = raw.cooldown.map_or(SimDuration::from_secs(defaults.cooldown_s), |d| d.0);
+        Ok((min_shards as u32, max_shards as u32))
+    }
+
+    fn cooldown_s(&self, raw: &RawPolicy, default_s: u64) -> Result<u64, LoadError> {
+        let cooldown = raw.cooldown.as_ref().map_or(SimDuration::from_secs(default_s), |d| d.0);
         if cooldown.as_nanos() % NANOS_PER_SEC != 0 {
             return Err(self.err("policy.cooldown", "must be whole seconds"));
         }
-        Ok(PolicySpec::Step(StepSpec {
-            threshold_pct,
-            min_shards: min_shards as u32,
-            max_shards: max_shards as u32,
-            cooldown_s: cooldown.as_nanos() / NANOS_PER_SEC,
-            publish_delay_s,
-        }))
+        Ok(cooldown.as_nanos() / NANOS_PER_SEC)
     }
 
     /// Scheduled actions, checked against the shard map they will meet: each split must

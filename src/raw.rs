@@ -45,6 +45,7 @@ pub struct RawPolicy {
     pub period: Option<Duration>,
     pub publish_delay: Option<Duration>,
     pub threshold_pct: Option<f64>,
+    pub target_pct: Option<f64>,
     pub min_shards: Option<u64>,
     pub max_shards: Option<u64>,
     pub cooldown: Option<Duration>,

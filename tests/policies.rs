@@ -175,3 +175,38 @@ fn policy_regression_suite_passes_its_slos() {
         );
     }
 }
+
+/// Target tracking on the flash crowd: three published minutes above 75% trigger a
+/// proportional scale-out (ceil(N × utilisation / target)), so it catches up far sooner
+/// than step scaling's one shard per cooldown.
+#[test]
+fn target_tracking_scales_out_in_proportion() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/autoscaler-flash-crowd.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let policy_at = text.find("\n[policy]").unwrap() + 1;
+    let expect_at = text.find("\n[[expect]]").unwrap() + 1;
+    let text = format!(
+        "{}[policy]\nkind = \"target_tracking\"\ntarget_pct = 75\nmax_shards = 32\ncooldown = \"5m\"\n\n{}",
+        &text[..policy_at],
+        &text[expect_at..]
+    );
+    let (_, rows) = common::run_toml(&text);
+    let resizes: Vec<_> =
+        rows.events.iter().filter(|e| e.kind == "policy_decision" && !e.detail.starts_with("hold")).collect();
+    // Before the crowd, 2,000 records/s is 50% of 4 shards: below 0.9 × 75% for 15
+    // minutes, so it scales in to ceil(4 × 50 / 75) = 3 (at 16 min, once 15 are published).
+    assert_eq!(resizes[0].time_s, 960.0);
+    assert!(resizes[0].detail.starts_with("scale in 4 -> 3"), "{}", resizes[0].detail);
+    // The crowd's minutes 30, 31 and 32 are published by 34 min; accepted traffic is capped
+    // at the 3 shards' limit, so utilisation reads 100%: ceil(3 × 100 / 75) = 4.
+    let out = resizes.iter().find(|e| e.detail.starts_with("scale out")).unwrap();
+    assert_eq!(out.time_s, 2040.0, "{}", out.detail);
+    assert!(out.detail.starts_with("scale out 3 -> 4"), "{}", out.detail);
+    let accepted: Vec<f64> = rows.events.iter().filter(|e| e.kind == "reshard_started").map(|e| e.time_s).collect();
+    assert!(accepted.windows(2).all(|w| w[1] - w[0] >= 300.0), "cooldowns hold: {accepted:?}");
+    // After the crowd it asks for ceil(14 × 14% / 75%) = 3 shards, less than half of 14:
+    // UpdateShardCount refuses, and the refusal is logged each time it asks.
+    assert!(rows.events.iter().any(|e| e.kind == "update_shard_count_rejected" && e.detail.contains("less than half")));
+    let ten_shards_s = rows.stream.iter().find(|r| r.shards_open >= 10).expect("reaches 10 shards").time_s;
+    assert!(ten_shards_s < 3600.0, "well before step scaling's 82 min: {ten_shards_s}");
+}

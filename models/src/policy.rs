@@ -18,6 +18,15 @@
 //! `[min_shards, max_shards]`, and no action within `cooldown` of the last one. Bytes
 //! are ignored, as in the sample.
 //!
+//! `target_tracking` is Application Auto Scaling target tracking on the stream's
+//! utilisation `100 × max(records / (1000 × 60 × N), bytes / (1 MiB × 60 × N))` per
+//! minute (the kenzanlabs variant of §1.3, with its per-minute units bug fixed): scale
+//! out when `out_datapoints` consecutive minutes are above the target, scale in when
+//! `in_datapoints` consecutive minutes are below `in_ratio` × target, both to
+//! `ceil(N × utilisation / target)` of the newest minute, within `[min_shards, max_shards]`
+//! and the cooldowns. The alarm shapes (3 above; 15 below 90%) are commonly observed,
+//! not published ([unverified] in §1.3), so they are parameters.
+//!
 //! `scheduled` is Application Auto Scaling scheduled scaling (§1.3): at listed times of
 //! day (or of any `repeat` cycle) the desired shard count changes, and the policy asks
 //! for it with UpdateShardCount until the stream has it (AWS may refuse a step of more
@@ -37,6 +46,74 @@ pub enum PolicySpec {
     AlarmDoubleHalve(AlarmDoubleHalveSpec),
     Step(StepSpec),
     Scheduled(ScheduledSpec),
+    TargetTracking(TargetTrackingSpec),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetTrackingSpec {
+    /// Target utilisation in percent (75, as in the kenzanlabs sample).
+    pub target_pct: f64,
+    /// Consecutive minutes above target before scaling out (3) ...
+    pub out_datapoints: usize,
+    /// ... and below `in_ratio × target` before scaling in (15, 0.9).
+    pub in_datapoints: usize,
+    pub in_ratio: f64,
+    pub min_shards: u32,
+    pub max_shards: u32,
+    /// Cooldowns after a scale-out / scale-in (300 s each for custom resources, §1.3).
+    pub out_cooldown_s: u64,
+    pub in_cooldown_s: u64,
+    pub publish_delay_s: u64,
+}
+
+impl Default for TargetTrackingSpec {
+    fn default() -> Self {
+        TargetTrackingSpec {
+            target_pct: 75.0,
+            out_datapoints: 3,
+            in_datapoints: 15,
+            in_ratio: 0.9,
+            min_shards: 1,
+            max_shards: 10_000,
+            out_cooldown_s: 300,
+            in_cooldown_s: 300,
+            publish_delay_s: 60,
+        }
+    }
+}
+
+impl TargetTrackingSpec {
+    fn decide(&self, minutes: &[MinuteDatapoint], shards: u32, since_last_action_s: Option<u64>) -> Decision {
+        let capacity_s = 60.0 * f64::from(shards);
+        let utilisation_pct = |m: &MinuteDatapoint| {
+            100.0
+                * (m.incoming_records as f64 / (1000.0 * capacity_s))
+                    .max(m.incoming_bytes as f64 / (MIB as f64 * capacity_s))
+        };
+        let recent = |count: usize| &minutes[minutes.len().saturating_sub(count)..];
+        let newest = minutes.last().map_or(0.0, utilisation_pct);
+        let above = recent(self.out_datapoints);
+        let out = above.len() == self.out_datapoints && above.iter().all(|m| utilisation_pct(m) > self.target_pct);
+        let below = recent(self.in_datapoints);
+        let scale_in = below.len() == self.in_datapoints
+            && below.iter().all(|m| utilisation_pct(m) < self.in_ratio * self.target_pct);
+        let proportional = (f64::from(shards) * newest / self.target_pct).ceil() as u32;
+        let target = proportional.clamp(self.min_shards, self.max_shards);
+        let values = format!("newest utilisation {newest:.1}% against target {}%", self.target_pct);
+        let cooldown_s = if target > shards { self.out_cooldown_s } else { self.in_cooldown_s };
+        let cooling = since_last_action_s.is_some_and(|since| since < cooldown_s);
+        let wanted = (out && target > shards) || (scale_in && target < shards);
+        if !wanted || cooling {
+            let why = if wanted { " (cooling down)" } else { "" };
+            return Decision { target_shards: None, detail: format!("hold at {shards}{why}: {values}"), logged: true };
+        }
+        let direction = if target > shards { "scale out" } else { "scale in" };
+        Decision {
+            target_shards: Some(target),
+            detail: format!("{direction} {shards} -> {target}: {values}"),
+            logged: true,
+        }
+    }
 }
 
 /// Desired shard counts from given times, optionally repeating.
@@ -75,6 +152,7 @@ impl PolicySpec {
             PolicySpec::AlarmDoubleHalve(_) => "alarm_double_halve",
             PolicySpec::Step(_) => "step",
             PolicySpec::Scheduled(_) => "scheduled",
+            PolicySpec::TargetTracking(_) => "target_tracking",
         }
     }
 
@@ -84,6 +162,7 @@ impl PolicySpec {
             PolicySpec::AlarmDoubleHalve(spec) => spec.publish_delay_s,
             PolicySpec::Step(spec) => spec.publish_delay_s,
             PolicySpec::Scheduled(_) => 0,
+            PolicySpec::TargetTracking(spec) => spec.publish_delay_s,
         }
     }
 
@@ -91,7 +170,7 @@ impl PolicySpec {
     pub fn evaluation_minutes(&self) -> u64 {
         match self {
             PolicySpec::AlarmDoubleHalve(spec) => u64::from(spec.period_minutes),
-            PolicySpec::Step(_) | PolicySpec::Scheduled(_) => 1,
+            PolicySpec::Step(_) | PolicySpec::Scheduled(_) | PolicySpec::TargetTracking(_) => 1,
         }
     }
 
@@ -103,6 +182,7 @@ impl PolicySpec {
             }
             PolicySpec::Step(_) => StepSpec::SCALE_IN_PERIOD_MINUTES * StepSpec::SCALE_IN_PERIODS,
             PolicySpec::Scheduled(_) => 0,
+            PolicySpec::TargetTracking(spec) => spec.out_datapoints.max(spec.in_datapoints),
         }
     }
 
@@ -119,6 +199,7 @@ impl PolicySpec {
             PolicySpec::AlarmDoubleHalve(spec) => spec.decide(minutes, shards),
             PolicySpec::Step(spec) => spec.decide(minutes, shards, since_last_action_s),
             PolicySpec::Scheduled(spec) => spec.decide(shards, now_s),
+            PolicySpec::TargetTracking(spec) => spec.decide(minutes, shards, since_last_action_s),
         }
     }
 }
@@ -292,6 +373,24 @@ mod tests {
 
     fn records(per_minute: &[u64]) -> Vec<MinuteDatapoint> {
         per_minute.iter().map(|&r| MinuteDatapoint { incoming_records: r, incoming_bytes: r * 100 }).collect()
+    }
+
+    #[test]
+    fn target_tracking_scales_in_proportion_after_consecutive_minutes() {
+        let policy = TargetTrackingSpec::default();
+        // 4 shards at 90% of the record limit (bytes at 100 B/record stay far below).
+        let busy = records(&[216_000, 216_000, 216_000]);
+        let decision = policy.decide(&busy, 4, None);
+        // ceil(4 × 90 / 75) = ceil(4.8) = 5.
+        assert_eq!(decision.target_shards, Some(5), "{}", decision.detail);
+        assert_eq!(policy.decide(&busy[1..], 4, None).target_shards, None, "two minutes are not enough");
+        assert_eq!(policy.decide(&busy, 4, Some(299)).target_shards, None, "cooldown");
+        // 15 minutes at 30%: ceil(8 × 30 / 75) = 4.
+        let quiet = records(&[144_000; 15]);
+        assert_eq!(policy.decide(&quiet, 8, None).target_shards, Some(4));
+        assert_eq!(policy.decide(&quiet[1..], 8, None).target_shards, None, "fourteen are not enough");
+        // At 70% (above 0.9 × 75 = 67.5%) nothing scales in.
+        assert_eq!(policy.decide(&records(&[336_000; 15]), 8, None).target_shards, None);
     }
 
     #[test]
