@@ -103,16 +103,7 @@ impl TargetTrackingSpec {
         let cooldown_s = if target > shards { self.out_cooldown_s } else { self.in_cooldown_s };
         let cooling = since_last_action_s.is_some_and(|since| since < cooldown_s);
         let wanted = (out && target > shards) || (scale_in && target < shards);
-        if !wanted || cooling {
-            let why = if wanted { " (cooling down)" } else { "" };
-            return Decision { target_shards: None, detail: format!("hold at {shards}{why}: {values}"), logged: true };
-        }
-        let direction = if target > shards { "scale out" } else { "scale in" };
-        Decision {
-            target_shards: Some(target),
-            detail: format!("{direction} {shards} -> {target}: {values}"),
-            logged: true,
-        }
+        Decision::resize_unless_cooling(shards, if wanted { target } else { shards }, cooling, &values)
     }
 }
 
@@ -255,16 +246,7 @@ impl StepSpec {
         } else {
             shards
         };
-        if target == shards || cooling {
-            let why = if cooling && target != shards { " (cooling down)" } else { "" };
-            return Decision { target_shards: None, detail: format!("hold at {shards}{why}: {values}"), logged: true };
-        }
-        let direction = if target > shards { "scale out" } else { "scale in" };
-        Decision {
-            target_shards: Some(target),
-            detail: format!("{direction} {shards} -> {target}: {values}"),
-            logged: true,
-        }
+        Decision::resize_unless_cooling(shards, target, cooling, &values)
     }
 }
 
@@ -308,6 +290,23 @@ pub struct Decision {
     /// Whether `events.csv` gets the decision (a scheduled policy's per-minute "nothing
     /// to do" is left out).
     pub logged: bool,
+}
+
+impl Decision {
+    /// Scale out or in from `shards` to `target`, or hold when they are equal or the
+    /// policy is cooling down from its last resize.
+    fn resize_unless_cooling(shards: u32, target: u32, cooling: bool, values: &str) -> Decision {
+        if target == shards || cooling {
+            let why = if cooling && target != shards { " (cooling down)" } else { "" };
+            return Decision { target_shards: None, detail: format!("hold at {shards}{why}: {values}"), logged: true };
+        }
+        let direction = if target > shards { "scale out" } else { "scale in" };
+        Decision {
+            target_shards: Some(target),
+            detail: format!("{direction} {shards} -> {target}: {values}"),
+            logged: true,
+        }
+    }
 }
 
 impl AlarmDoubleHalveSpec {
