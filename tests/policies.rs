@@ -148,7 +148,7 @@ fn scheduled_counts_are_asked_for_within_aws_rules() {
     assert_eq!(result.summary.shards_open_max, 8);
 }
 
-/// The policy regression suite: six traffic scenarios crossed with three policies, each
+/// The policy regression suite: six traffic scenarios crossed with four policies, each
 /// with SLOs, checked as CI would (`kinesim check experiments/policies/*.toml`).
 #[test]
 fn policy_regression_suite_passes_its_slos() {
@@ -159,13 +159,13 @@ fn policy_regression_suite_passes_its_slos() {
         .map(|path| path.to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 18, "6 scenarios x 3 policies");
+    assert_eq!(files.len(), 24, "6 scenarios x 4 policies");
     let out = common::scratch("policy-suite");
     let output = common::kinesim().arg("check").arg("--out").arg(&out).args(&files).output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(stdout.matches(" pass").count(), 18 * 4, "{stdout}");
-    for policy in ["alarm_double_halve", "step", "scheduled"] {
+    assert_eq!(stdout.matches(" pass").count(), 24 * 4, "{stdout}");
+    for policy in ["alarm_double_halve", "step", "scheduled", "target_tracking"] {
         assert_eq!(
             files
                 .iter()
