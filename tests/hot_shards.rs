@@ -102,9 +102,7 @@ fn salting_the_hot_key_stops_the_throttling() {
 /// micro-bursts.toml: the mean stays near half while the per-second peak passes 1.
 #[test]
 fn micro_bursts_show_in_the_peak_not_the_mean() {
-    let spec = kinesim::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/micro-bursts.toml")).unwrap();
-    let mut rows = kinesim_models::metrics::MemoryRecorder::default();
-    let result = simulate(&spec, &mut rows);
+    let (result, rows) = common::run_example("micro-bursts");
     assert!(result.summary.write_throttled_records > 0);
     for row in &rows.stream {
         assert!(row.utilisation_mean < 0.6, "mean {}", row.utilisation_mean);
@@ -118,9 +116,7 @@ fn micro_bursts_show_in_the_peak_not_the_mean() {
 /// readable, and the split is logged.
 #[test]
 fn targeted_split_of_the_hot_shard_stops_the_throttling() {
-    let spec = kinesim::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/targeted-split.toml")).unwrap();
-    let mut rows = kinesim_models::metrics::MemoryRecorder::default();
-    let result = simulate(&spec, &mut rows);
+    let (result, rows) = common::run_example("targeted-split");
     assert_eq!(result.summary.reshard_operations, 1);
     assert_eq!(result.summary.shards_open_max, 9);
     let split = rows.events.iter().find(|e| e.kind == "split_shard").expect("the split is logged");

@@ -3,14 +3,10 @@
 mod common;
 
 use kinesim_models::metrics::MemoryRecorder;
-use kinesim_models::simulate;
 use std::path::Path;
 
 fn run_example(name: &str) -> MemoryRecorder {
-    let spec = kinesim::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("experiments/{name}.toml"))).unwrap();
-    let mut rows = MemoryRecorder::default();
-    simulate(&spec, &mut rows);
-    rows
+    common::run_example(name).1
 }
 
 /// autoscaler-diurnal.toml: the double/halve alarms evaluate every 5 minutes once a

@@ -266,8 +266,6 @@ struct Simulation<'a> {
     policy_minutes: VecDeque<(u64, MinuteDatapoint)>,
     /// Stream totals at the last minute boundary, to difference into datapoints.
     policy_totals_at_minute: MinuteDatapoint,
-    /// Minutes that were visible at the last evaluation.
-    policy_minutes_seen: u64,
     /// When the policy's last accepted resize was asked for (for cooldowns).
     policy_last_action_s: Option<u64>,
 }
@@ -397,7 +395,6 @@ impl<'a> Simulation<'a> {
             reshard_pending: None,
             policy_minutes: VecDeque::new(),
             policy_totals_at_minute: MinuteDatapoint::default(),
-            policy_minutes_seen: 0,
             policy_last_action_s: None,
         };
         for range in initial_ranges(spec.stream.shards) {
@@ -477,16 +474,15 @@ impl<'a> Simulation<'a> {
         let kind = self.spec.actions[index].kind.clone();
         let (name, subject, outcome) = match &kind {
             ActionKind::SplitShard { shard, at_key } => {
-                let planned = self.check_not_updating().and_then(|()| self.plan_split(*shard, at_key));
-                ("split_shard", shard.to_string(), planned.map(|reshard| self.begin_reshard(reshard, now, queue)))
+                let outcome = self.request_reshard(now, queue, |sim| sim.plan_split(*shard, at_key));
+                ("split_shard", shard.to_string(), outcome)
             }
             ActionKind::MergeShards { shard, adjacent } => {
-                let planned = self.check_not_updating().and_then(|()| self.plan_merge(*shard, *adjacent));
-                ("merge_shards", shard.to_string(), planned.map(|reshard| self.begin_reshard(reshard, now, queue)))
+                let outcome = self.request_reshard(now, queue, |sim| sim.plan_merge(*shard, *adjacent));
+                ("merge_shards", shard.to_string(), outcome)
             }
             ActionKind::UpdateShardCount { target } => {
-                let planned = self.check_not_updating().and_then(|()| self.plan_update_shard_count(*target, now));
-                let outcome = planned.map(|reshard| self.begin_reshard(reshard, now, queue));
+                let outcome = self.request_reshard(now, queue, |sim| sim.plan_update_shard_count(*target, now));
                 ("update_shard_count", "stream".to_string(), outcome)
             }
             ActionKind::ProducerOutage { producer, length, catch_up_rate } => {
@@ -518,13 +514,31 @@ impl<'a> Simulation<'a> {
             }
         };
         if let Err(reason) = outcome {
-            self.recorder.event(&EventRow {
-                time_s: now.as_secs_f64(),
-                kind: format!("{name}_rejected"),
-                subject,
-                detail: reason,
-            });
+            self.log_rejected(now, name, subject, reason);
         }
+    }
+
+    /// A reshard call: refused while another is in progress, else planned by `plan`
+    /// (which checks AWS's rules) and begun.
+    fn request_reshard(
+        &mut self,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+        plan: impl FnOnce(&mut Self) -> Result<Reshard, String>,
+    ) -> Result<(), String> {
+        self.check_not_updating()?;
+        let reshard = plan(self)?;
+        self.begin_reshard(reshard, now, queue);
+        Ok(())
+    }
+
+    fn log_rejected(&mut self, now: SimTime, call: &str, subject: String, reason: String) {
+        self.recorder.event(&EventRow {
+            time_s: now.as_secs_f64(),
+            kind: format!("{call}_rejected"),
+            subject,
+            detail: reason,
+        });
     }
 
     fn is_open(&self, shard: ShardId) -> bool {
@@ -559,10 +573,10 @@ impl<'a> Simulation<'a> {
             .map(|(_, minute)| *minute)
             .collect();
         let visible_total = now_s.saturating_sub(publish_delay_s) / 60;
-        if visible_total == self.policy_minutes_seen || visible_total % policy.evaluation_minutes() != 0 {
+        // One more minute becomes visible per call once the publish delay has passed.
+        if visible_total == 0 || visible_total % policy.evaluation_minutes() != 0 {
             return;
         }
-        self.policy_minutes_seen = visible_total;
         // The Lambda rewrites the alarms with the new count as soon as it has asked for it.
         let shards = match &self.reshard_pending {
             Some((Reshard::UpdateShardCount { target }, _)) => *target,
@@ -579,20 +593,9 @@ impl<'a> Simulation<'a> {
             });
         }
         if let Some(target) = decision.target_shards {
-            let outcome = self
-                .check_not_updating()
-                .and_then(|()| self.plan_update_shard_count(target, now))
-                .map(|reshard| self.begin_reshard(reshard, now, queue));
-            if outcome.is_ok() {
-                self.policy_last_action_s = Some(now_s);
-            }
-            if let Err(reason) = outcome {
-                self.recorder.event(&EventRow {
-                    time_s: now.as_secs_f64(),
-                    kind: "update_shard_count_rejected".into(),
-                    subject: "stream".into(),
-                    detail: reason,
-                });
+            match self.request_reshard(now, queue, |sim| sim.plan_update_shard_count(target, now)) {
+                Ok(()) => self.policy_last_action_s = Some(now_s),
+                Err(reason) => self.log_rejected(now, "update_shard_count", "stream".into(), reason),
             }
         }
     }

@@ -16,6 +16,15 @@ pub fn run_toml(text: &str) -> (RunResult, MemoryRecorder) {
     (result, recorder)
 }
 
+/// Loads `experiments/<name>.toml` and runs it in memory.
+pub fn run_example(name: &str) -> (RunResult, MemoryRecorder) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("experiments/{name}.toml"));
+    let spec = kinesim::load(&path).unwrap_or_else(|e| panic!("invalid example: {e}"));
+    let mut recorder = MemoryRecorder::default();
+    let result = simulate(&spec, &mut recorder);
+    (result, recorder)
+}
+
 /// A fresh, empty scratch folder under the system temp dir, unique per test name.
 pub fn scratch(name: &str) -> PathBuf {
     let folder = std::env::temp_dir().join(format!("kinesim-test-{}-{name}", std::process::id()));
