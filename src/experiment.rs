@@ -9,6 +9,7 @@
 use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
+use kinesim_models::on_demand::{OnDemandSpec, NEW_STREAM_SHARDS, WARM_MIBPS_MAX};
 use kinesim_models::policy::{AlarmDoubleHalveSpec, PolicySpec, ScheduledSpec, StepSpec, TargetTrackingSpec};
 use kinesim_models::routing::{parse_hash_key, HashRange, ShardId};
 use kinesim_models::slo::{
@@ -175,6 +176,12 @@ impl Validator<'_> {
         let consumers = self.consumers(raw.consumers, duration, raw.start.is_some().then_some(start_unix_s))?;
         let expectations = self.expectations(raw.expect, &producers, &consumers, consumer_rows)?;
         let policy = raw.policy.map(|policy| self.policy(policy)).transpose()?;
+        if policy.is_some() && stream.mode.is_on_demand() {
+            return Err(self.err(
+                "policy",
+                format!("scaling policies are for provisioned streams; stream.mode is \"{}\"", stream.mode.name()),
+            ));
+        }
         Ok(ExperimentSpec {
             name,
             seed: raw.seed.unwrap_or(0),
@@ -432,6 +439,17 @@ impl Validator<'_> {
                     }
                     ActionKind::SetRetention { retention }
                 }
+                "set_mode" => {
+                    let text = action.mode.as_deref().ok_or_else(|| self.err(format!("{key}.mode"), "is required for set_mode"))?;
+                    ActionKind::SetMode { mode: self.capacity_mode(&format!("{key}.mode"), text)? }
+                }
+                "warm_throughput" => {
+                    let mibps = action.mibps.ok_or_else(|| self.err(format!("{key}.mibps"), "is required for warm_throughput"))?;
+                    if mibps > u64::from(WARM_MIBPS_MAX) {
+                        return Err(self.err(format!("{key}.mibps"), format!("must be from 0 to {WARM_MIBPS_MAX} MiB/s, got {mibps}")));
+                    }
+                    ActionKind::WarmThroughput { mibps: mibps as u32 }
+                }
                 "update_shard_count" => {
                     let target = action.target_shards.ok_or_else(|| {
                         self.err(format!("{key}.target_shards"), "is required for update_shard_count")
@@ -447,7 +465,7 @@ impl Validator<'_> {
                 other => {
                     return Err(self.err(
                         format!("{key}.kind"),
-                        format!("allowed: \"split_shard\", \"merge_shards\", \"update_shard_count\", \"set_retention\", \"producer_outage\"; got \"{other}\""),
+                        format!("allowed: \"split_shard\", \"merge_shards\", \"update_shard_count\", \"set_retention\", \"producer_outage\", \"set_mode\", \"warm_throughput\"; got \"{other}\""),
                     ))
                 }
             };
@@ -457,7 +475,10 @@ impl Validator<'_> {
         actions.sort_by_key(|(at, index, _)| (*at, *index));
         let mut ranges: Vec<Option<kinesim_models::routing::HashRange>> =
             kinesim_models::routing::initial_ranges(stream.shards).into_iter().map(Some).collect();
-        for (_, index, kind) in &actions {
+        // AWS decides an on-demand stream's shard map: shard actions are checked (and
+        // refused) when they run.
+        let checkable = if stream.mode.is_on_demand() { &actions[..0] } else { &actions[..] };
+        for (_, index, kind) in checkable {
             let key = format!("actions[{index}]");
             let (shard, at_key) = match kind {
                 ActionKind::SplitShard { shard, at_key } => (shard, at_key),
@@ -485,8 +506,10 @@ impl Validator<'_> {
                 }
                 // The shard map after UpdateShardCount depends on what AWS accepts when it
                 // runs: later actions are checked then (a refused one is logged).
-                ActionKind::UpdateShardCount { .. } => break,
-                ActionKind::SetRetention { .. } | ActionKind::ProducerOutage { .. } => continue,
+                ActionKind::UpdateShardCount { .. } | ActionKind::SetMode { .. } => break,
+                ActionKind::SetRetention { .. }
+                | ActionKind::ProducerOutage { .. }
+                | ActionKind::WarmThroughput { .. } => continue,
             };
             let Some(Some(range)) = ranges.get(shard.0 as usize).copied() else {
                 return Err(self.err(format!("{key}.shard"), format!("{shard} is not an open shard at that time")));
@@ -640,19 +663,23 @@ impl Validator<'_> {
     }
 
     fn stream(&self, raw: RawStream) -> Result<StreamSpec, LoadError> {
-        match raw.mode.as_deref() {
-            None | Some("provisioned") => {}
-            Some(other) => {
-                return Err(self.err(
-                    "stream.mode",
-                    format!("allowed: \"provisioned\" (on-demand modes are not available yet), got \"{other}\""),
-                ))
+        let mode = match raw.mode.as_deref() {
+            None => CapacityMode::Provisioned,
+            Some(text) => self.capacity_mode("stream.mode", text)?,
+        };
+        let shards = match (raw.shards, mode) {
+            (Some(shards), _) => shards,
+            (None, CapacityMode::Provisioned) => {
+                return Err(self.err("stream.shards", "is required for a provisioned stream"))
             }
-        }
-        let shards = raw.shards.ok_or_else(|| self.err("stream.shards", "is required for a provisioned stream"))?;
+            (None, _) => u64::from(NEW_STREAM_SHARDS),
+        };
         if shards == 0 || shards > u64::from(SHARDS_MAX) {
             return Err(self.err("stream.shards", format!("must be between 1 and {SHARDS_MAX}, got {shards}")));
         }
+        let on_demand = self.on_demand(raw.on_demand, mode)?;
+        // A stream created with warm throughput is ready for it from the start.
+        let shards = if mode.is_on_demand() { shards.max(u64::from(on_demand.warm_mibps)) } else { shards };
         let retention = raw.retention.map_or(SimDuration::from_secs(24 * 3600), |d| d.0);
         if retention.as_nanos() < 24 * HOUR_NS
             || retention.as_nanos() > 8760 * HOUR_NS
@@ -681,7 +708,7 @@ impl Validator<'_> {
             return Err(self.err("stream.reshard_duration", "must be at most \"24h\""));
         }
         Ok(StreamSpec {
-            mode: CapacityMode::Provisioned,
+            mode,
             shards: shards as u32,
             retention,
             max_record_size_bytes,
@@ -689,6 +716,91 @@ impl Validator<'_> {
             read_limit,
             propagation_delay,
             reshard_duration,
+            on_demand,
+        })
+    }
+
+    fn capacity_mode(&self, key: &str, text: &str) -> Result<CapacityMode, LoadError> {
+        match text {
+            "provisioned" => Ok(CapacityMode::Provisioned),
+            "on_demand" => Ok(CapacityMode::OnDemand),
+            "on_demand_advantage" => Ok(CapacityMode::OnDemandAdvantage),
+            other => Err(self.err(
+                key,
+                format!("allowed: \"provisioned\", \"on_demand\", \"on_demand_advantage\"; got \"{other}\""),
+            )),
+        }
+    }
+
+    /// `[stream.on_demand]`: the controller's parameters (models/src/on_demand.rs).
+    fn on_demand(&self, raw: Option<RawOnDemand>, mode: CapacityMode) -> Result<OnDemandSpec, LoadError> {
+        let defaults = OnDemandSpec::default();
+        let Some(raw) = raw else { return Ok(defaults) };
+        let positive = |key: &str, value: Option<u64>, default: u64, max: u64| -> Result<u64, LoadError> {
+            match value {
+                None => Ok(default),
+                Some(v) if (1..=max).contains(&v) => Ok(v),
+                Some(v) => {
+                    Err(self.err(format!("stream.on_demand.{key}"), format!("must be from 1 to {max}, got {v}")))
+                }
+            }
+        };
+        let split_bytes_per_s =
+            positive("split_bytes_per_s", raw.split_bytes_per_s.map(|s| s.0), defaults.split_bytes_per_s, MIB)?;
+        let split_records_per_s =
+            positive("split_records_per_s", raw.split_records_per_s, defaults.split_records_per_s, 1000)?;
+        let evaluation_period = raw.evaluation_period.map_or(defaults.evaluation_period, |d| d.0);
+        if evaluation_period.as_nanos() % NANOS_PER_SEC != 0
+            || evaluation_period.is_zero()
+            || evaluation_period > SimDuration::from_secs(3600)
+        {
+            return Err(self.err("stream.on_demand.evaluation_period", "must be whole seconds from \"1s\" to \"1h\""));
+        }
+        let day = SimDuration::from_secs(24 * 3600);
+        let split_delay = raw.split_delay.map_or(defaults.split_delay, |d| d.0);
+        if split_delay > day {
+            return Err(self.err("stream.on_demand.split_delay", "must be at most \"24h\""));
+        }
+        let scale_down_after = match raw.scale_down_after.as_deref() {
+            None => defaults.scale_down_after,
+            Some("off") => None,
+            Some(text) => match kinesim_sim::parse_duration(text) {
+                Ok(after) if !after.is_zero() => Some(after),
+                _ => {
+                    return Err(self.err(
+                        "stream.on_demand.scale_down_after",
+                        format!("expected a duration such as \"24h\" or \"off\", got \"{text}\""),
+                    ))
+                }
+            },
+        };
+        let shards_min = positive("shards_min", raw.shards_min, u64::from(defaults.shards_min), 10_000)? as u32;
+        let warm_duration = raw.warm_duration.map_or(defaults.warm_duration, |d| d.0);
+        if warm_duration > day {
+            return Err(self.err("stream.on_demand.warm_duration", "must be at most \"24h\""));
+        }
+        let warm_mibps = match raw.warm_throughput_mibps {
+            None | Some(0) => 0,
+            Some(_) if mode != CapacityMode::OnDemandAdvantage => {
+                return Err(self.err(
+                    "stream.on_demand.warm_throughput_mibps",
+                    "needs stream.mode = \"on_demand_advantage\" (warm throughput needs the account's minimum throughput commitment)",
+                ))
+            }
+            Some(mibps) => positive("warm_throughput_mibps", Some(mibps), 0, u64::from(WARM_MIBPS_MAX))? as u32,
+        };
+        let write_max_mibps =
+            positive("write_max_mibps", raw.write_max_mibps, u64::from(defaults.write_max_mibps), 10 * 1024)? as u32;
+        Ok(OnDemandSpec {
+            split_bytes_per_s,
+            split_records_per_s,
+            evaluation_period,
+            split_delay,
+            scale_down_after,
+            shards_min,
+            warm_duration,
+            warm_mibps,
+            write_max_mibps,
         })
     }
 

@@ -11,8 +11,10 @@
 pub mod baseline;
 pub mod error;
 pub mod experiment;
+pub mod external_policy;
 pub mod raw;
 pub mod run;
+pub mod scaling_utils_config;
 pub mod time;
 pub mod trace;
 

@@ -79,6 +79,8 @@ pub struct RawAction {
     pub producer: Option<String>,
     pub length: Option<Duration>,
     pub catch_up_rate: Option<f64>,
+    pub mode: Option<String>,
+    pub mibps: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,14 +97,28 @@ pub struct RawStream {
     pub mode: Option<String>,
     pub shards: Option<u64>,
     pub retention: Option<Duration>,
-    pub producer: Option<String>,
-    pub length: Option<Duration>,
-    pub catch_up_rate: Option<f64>,
     pub max_record_size: Option<Size>,
     pub propagation_delay: Option<Duration>,
     pub reshard_duration: Option<Duration>,
     pub write_limit: Option<RawWriteLimit>,
     pub read_limit: Option<RawReadLimit>,
+    pub on_demand: Option<RawOnDemand>,
+}
+
+/// `[stream.on_demand]`: the on-demand controller's parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOnDemand {
+    pub split_bytes_per_s: Option<Size>,
+    pub split_records_per_s: Option<u64>,
+    pub evaluation_period: Option<Duration>,
+    pub split_delay: Option<Duration>,
+    /// A duration, or "off".
+    pub scale_down_after: Option<String>,
+    pub shards_min: Option<u64>,
+    pub warm_duration: Option<Duration>,
+    pub warm_throughput_mibps: Option<u64>,
+    pub write_max_mibps: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -82,4 +82,7 @@ fn examples_show_what_they_say() {
     assert!(sessionizer["latency_ms_max"].as_f64().unwrap() > 10_000.0, "the moved shards wait for the failover");
     let requests = |name: &str| batching["producers"][name]["put_requests"].as_u64().unwrap();
     assert!(requests("put-records") * 20 < requests("put-record-loop"), "batching saves requests");
+    let surge = run("on-demand-surge");
+    assert_eq!(surge["shards_open_max"], 32, "4 -> 8 -> 16 -> 32 as traffic stays above half the limit");
+    assert!(surge["dropped_records"].as_u64().unwrap() > 1_000_000, "the spike outlasts the retries");
 }

@@ -4,10 +4,11 @@
 //! the phase fixes what happens first within one instant:
 //!
 //! ```text
-//!   CONTROL  control-plane changes (scheduled actions, reshards)
+//!   CONTROL  control-plane changes (scheduled actions, reshards, and the on-demand
+//!            controller measuring the period that just ended and splitting or merging)
 //!   METRICS  periods ending at this instant are closed and written
 //!   DATA     the data step starting at this instant: writes, then reads, of [t, t + step)
-//!   POLICY   policies look at the metrics published so far (later issues)
+//!   POLICY   policies look at the metrics published so far
 //! ```
 //!
 //! A step event at time `t` processes the interval `[t, t + step)`: producers offer,
@@ -21,11 +22,14 @@
 
 use crate::consumer::{ReadBudget, ShardReader};
 use crate::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
+use crate::on_demand::{Change, OnDemandController, ShardTraffic};
 use crate::policy::MinuteDatapoint;
 use crate::producer::{Arrival, Producer, ProducerTotals};
 use crate::ratio::scale;
 use crate::routing::{initial_ranges, HashRange, ShardId};
-use crate::spec::{ActionKind, ExperimentSpec, SplitAt, UPDATE_SHARD_COUNT_PER_DAY};
+use crate::spec::{
+    ActionKind, CapacityMode, ExperimentSpec, SplitAt, MODE_SWITCHES_PER_DAY, UPDATE_SHARD_COUNT_PER_DAY,
+};
 use crate::storage::ShardLog;
 use crate::stream::{apportion, WriteAdmission, WriteAllowance};
 use kinesim_sim::{
@@ -59,6 +63,12 @@ enum Event {
     /// A CloudWatch minute ends: the policy's datapoint is recorded, and the policy
     /// evaluates when a whole alarm period has become visible.
     PolicyMinute,
+    /// The on-demand controller measures the last evaluation period and acts.
+    OnDemandEvaluate,
+    /// A warm-throughput change takes effect (stream.on_demand.warm_duration after the call).
+    WarmThroughputReady {
+        mibps: u32,
+    },
     /// KCL worker failure `failures[failure]` of consumer `consumer`.
     WorkerFailure {
         consumer: usize,
@@ -234,6 +244,8 @@ struct Shards {
     open: Vec<bool>,
     /// The shards each one was made from (split, merge or UpdateShardCount), if any.
     parents: Vec<Vec<usize>>,
+    /// Kinesis records and bytes stored since the on-demand controller last measured.
+    since_evaluation: Vec<(u64, u64)>,
 }
 
 struct Simulation<'a> {
@@ -268,6 +280,12 @@ struct Simulation<'a> {
     policy_totals_at_minute: MinuteDatapoint,
     /// When the policy's last accepted resize was asked for (for cooldowns).
     policy_last_action_s: Option<u64>,
+    /// The capacity mode in force (actions may switch it).
+    mode: CapacityMode,
+    /// When UpdateStreamMode was called, for the twice-per-24h limit.
+    mode_switch_calls_ns: Vec<u64>,
+    /// AWS's splitting of on-demand streams.
+    on_demand: OnDemandController,
 }
 
 /// A reshard AWS accepted; it takes effect `stream.reshard_duration` after the call.
@@ -275,9 +293,21 @@ struct Simulation<'a> {
 /// shard slots it names stay valid.
 #[derive(Clone, Debug, PartialEq)]
 enum Reshard {
-    Split { parent: usize, key: u128 },
-    Merge { low: usize, high: usize },
-    UpdateShardCount { target: u32 },
+    Split {
+        parent: usize,
+        key: u128,
+    },
+    Merge {
+        low: usize,
+        high: usize,
+    },
+    UpdateShardCount {
+        target: u32,
+    },
+    /// UpdateStreamMode (no shard changes; the stream is `UPDATING` meanwhile).
+    SwitchMode {
+        to: CapacityMode,
+    },
 }
 
 impl Process for Simulation<'_> {
@@ -317,6 +347,23 @@ impl Process for Simulation<'_> {
                 let (reshard, at) = self.reshard_pending.take().expect("a reshard completes only once");
                 debug_assert_eq!(at, now);
                 self.complete_reshard(reshard, now);
+            }
+            Event::OnDemandEvaluate => {
+                self.evaluate_on_demand(now);
+                let next = now + self.spec.stream.on_demand.evaluation_period;
+                if next < SimTime::ZERO + self.spec.duration {
+                    queue.schedule(next, phase::CONTROL, Event::OnDemandEvaluate);
+                }
+            }
+            Event::WarmThroughputReady { mibps } => {
+                self.on_demand.set_warm_mibps(mibps);
+                self.recorder.event(&EventRow {
+                    time_s: now.as_secs_f64(),
+                    kind: "warm_throughput_ready".into(),
+                    subject: "stream".into(),
+                    detail: format!("{mibps} MiB/s; the controller splits up to {mibps} open shards"),
+                });
+                self.evaluate_on_demand(now);
             }
             Event::WorkerFailure { consumer, failure } => self.fail_worker(consumer, failure, now),
             Event::WorkerJoin { consumer } => {
@@ -373,6 +420,7 @@ impl<'a> Simulation<'a> {
                 throttled_total: Vec::new(),
                 open: Vec::new(),
                 parents: Vec::new(),
+                since_evaluation: Vec::new(),
             },
             producers: spec.producers.iter().map(|p| Producer::new(p, &seed, spec.step, &spec.stream)).collect(),
             consumers: spec
@@ -396,6 +444,9 @@ impl<'a> Simulation<'a> {
             policy_minutes: VecDeque::new(),
             policy_totals_at_minute: MinuteDatapoint::default(),
             policy_last_action_s: None,
+            mode: spec.stream.mode,
+            mode_switch_calls_ns: Vec::new(),
+            on_demand: OnDemandController::new(&spec.stream.on_demand),
         };
         for range in initial_ranges(spec.stream.shards) {
             simulation.open_shard(range, SimTime::ZERO);
@@ -422,6 +473,7 @@ impl<'a> Simulation<'a> {
         shards.throttled_total.push(0);
         shards.open.push(true);
         shards.parents.push(Vec::new());
+        shards.since_evaluation.push((0, 0));
         for consumer in &mut self.consumers {
             consumer.attach(slot, &shards.logs[slot], now.as_nanos(), &self.seed);
         }
@@ -433,7 +485,7 @@ impl<'a> Simulation<'a> {
             time_s: 0.0,
             kind: "run_started".into(),
             subject: "stream".into(),
-            detail: format!("seed={} shards={} mode=provisioned", spec.seed, spec.stream.shards),
+            detail: format!("seed={} shards={} mode={}", spec.seed, spec.stream.shards, spec.stream.mode.name()),
         });
         queue.schedule(SimTime::ZERO, phase::DATA, Event::Step(0));
         if spec.policy.is_some() && spec.duration > SimDuration::from_secs(60) {
@@ -441,6 +493,12 @@ impl<'a> Simulation<'a> {
         }
         for (index, action) in spec.actions.iter().enumerate() {
             queue.schedule(SimTime::ZERO + action.at, phase::CONTROL, Event::Action(index));
+        }
+        let may_be_on_demand = spec.stream.mode.is_on_demand()
+            || spec.actions.iter().any(|a| matches!(a.kind, ActionKind::SetMode { .. }));
+        let first_evaluation = SimTime::ZERO + spec.stream.on_demand.evaluation_period;
+        if may_be_on_demand && first_evaluation < SimTime::ZERO + spec.duration {
+            queue.schedule(first_evaluation, phase::CONTROL, Event::OnDemandEvaluate);
         }
         for (consumer, consumer_spec) in spec.consumers.iter().enumerate() {
             let failures = consumer_spec.kcl.as_ref().map_or(&[][..], |kcl| &kcl.failures[..]);
@@ -501,6 +559,14 @@ impl<'a> Simulation<'a> {
                 });
                 ("producer_outage", producer.clone(), Ok(()))
             }
+            ActionKind::SetMode { mode } => {
+                let outcome = self.request_reshard(now, queue, |sim| sim.plan_mode_switch(*mode, now));
+                ("set_mode", "stream".to_string(), outcome)
+            }
+            ActionKind::WarmThroughput { mibps } => {
+                let outcome = self.request_warm_throughput(*mibps, now, queue);
+                ("warm_throughput", "stream".to_string(), outcome)
+            }
             ActionKind::SetRetention { retention } => {
                 let detail = format!("{} to {}", format_duration(self.retention), format_duration(*retention));
                 self.retention = *retention;
@@ -553,11 +619,9 @@ impl<'a> Simulation<'a> {
         let totals = MinuteDatapoint {
             incoming_bytes: self.incoming_bytes_total,
             incoming_records: self.incoming_records_total,
+            ..Default::default()
         };
-        let minute = MinuteDatapoint {
-            incoming_bytes: totals.incoming_bytes - self.policy_totals_at_minute.incoming_bytes,
-            incoming_records: totals.incoming_records - self.policy_totals_at_minute.incoming_records,
-        };
+        let minute = totals.since(&self.policy_totals_at_minute);
         self.policy_totals_at_minute = totals;
         let now_s = now.as_nanos() / NANOS_PER_SEC;
         self.policy_minutes.push_back((now_s, minute));
@@ -636,6 +700,7 @@ impl<'a> Simulation<'a> {
             Reshard::Split { parent, key } => format!("split {} at hash key {key}", self.shards.ids[*parent]),
             Reshard::Merge { low, high } => format!("merge {} and {}", self.shards.ids[*low], self.shards.ids[*high]),
             Reshard::UpdateShardCount { target } => format!("update shard count to {target}"),
+            Reshard::SwitchMode { to } => format!("switch from {} to {} mode", self.mode.name(), to.name()),
         }
     }
 
@@ -644,10 +709,118 @@ impl<'a> Simulation<'a> {
             Reshard::Split { parent, key } => self.split_shard(parent, key, now),
             Reshard::Merge { low, high } => self.merge_shards(low, high, now),
             Reshard::UpdateShardCount { target } => self.update_shard_count(target, now),
+            Reshard::SwitchMode { to } => self.switch_mode(to, now),
+        }
+    }
+
+    /// SplitShard, MergeShards and UpdateShardCount are for provisioned streams; AWS
+    /// manages an on-demand stream's shards itself (§7.1).
+    fn check_provisioned(&self) -> Result<(), String> {
+        match self.mode {
+            CapacityMode::Provisioned => Ok(()),
+            mode => Err(format!(
+                "the stream is in {} mode, where AWS manages the shards (ValidationException)",
+                mode.name()
+            )),
+        }
+    }
+
+    /// UpdateStreamMode: at most twice per rolling 24 h (§7.1).
+    fn plan_mode_switch(&mut self, to: CapacityMode, now: SimTime) -> Result<Reshard, String> {
+        if to == self.mode {
+            return Err(format!("the stream is already in {} mode", to.name()));
+        }
+        const DAY_NS: u64 = 24 * 3600 * NANOS_PER_SEC;
+        self.mode_switch_calls_ns.retain(|&at| at + DAY_NS > now.as_nanos());
+        if self.mode_switch_calls_ns.len() >= MODE_SWITCHES_PER_DAY {
+            return Err(format!(
+                "already {MODE_SWITCHES_PER_DAY} mode switches in the last 24 h (LimitExceededException)"
+            ));
+        }
+        self.mode_switch_calls_ns.push(now.as_nanos());
+        Ok(Reshard::SwitchMode { to })
+    }
+
+    fn switch_mode(&mut self, to: CapacityMode, now: SimTime) {
+        let from = self.mode;
+        self.mode = to;
+        self.on_demand.reset();
+        self.reset_evaluation_window();
+        self.recorder.event(&EventRow {
+            time_s: now.as_secs_f64(),
+            kind: "mode_switched".into(),
+            subject: "stream".into(),
+            detail: format!("{} to {} with {} open shards", from.name(), to.name(), self.shards_open()),
+        });
+    }
+
+    /// UpdateStreamWarmThroughput: only for On-demand Advantage; takes effect after
+    /// `stream.on_demand.warm_duration` (§7.2).
+    fn request_warm_throughput(
+        &mut self,
+        mibps: u32,
+        now: SimTime,
+        queue: &mut EventQueue<Event>,
+    ) -> Result<(), String> {
+        if self.mode != CapacityMode::OnDemandAdvantage {
+            return Err(format!(
+                "warm throughput needs on_demand_advantage mode (MinimumThroughputBillingCommitment); the stream is {}",
+                self.mode.name()
+            ));
+        }
+        let ready = now + self.spec.stream.on_demand.warm_duration;
+        self.recorder.event(&EventRow {
+            time_s: now.as_secs_f64(),
+            kind: "warm_throughput_requested".into(),
+            subject: "stream".into(),
+            detail: format!("{} to {mibps} MiB/s, ready at {} s", self.on_demand.warm_mibps(), ready.as_secs_f64()),
+        });
+        if ready < SimTime::ZERO + self.spec.duration {
+            queue.schedule(ready, phase::CONTROL, Event::WarmThroughputReady { mibps });
+        }
+        Ok(())
+    }
+
+    fn reset_evaluation_window(&mut self) {
+        self.shards.since_evaluation.iter_mut().for_each(|w| *w = (0, 0));
+    }
+
+    /// The on-demand controller measures each open shard's traffic since its last
+    /// evaluation and splits or merges (service-side: no UPDATING, no call limits).
+    fn evaluate_on_demand(&mut self, now: SimTime) {
+        if !self.mode.is_on_demand() {
+            self.reset_evaluation_window();
+            return;
+        }
+        let mut open: Vec<ShardTraffic> = (0..self.shards.ids.len())
+            .filter(|&slot| self.shards.open[slot])
+            .map(|slot| ShardTraffic {
+                slot,
+                range: self.shards.ranges[slot],
+                incoming_records: self.shards.since_evaluation[slot].0,
+                incoming_bytes: self.shards.since_evaluation[slot].1,
+            })
+            .collect();
+        open.sort_by_key(|t| t.range.start);
+        self.reset_evaluation_window();
+        let spec = &self.spec.stream.on_demand;
+        let changes = self.on_demand.evaluate(
+            spec,
+            &open,
+            now.as_nanos(),
+            spec.evaluation_period.as_nanos(),
+            self.shards.ids.len(),
+        );
+        for change in changes {
+            match change {
+                Change::Split { slot, key } => self.split_shard(slot, key, now),
+                Change::Merge { low, high } => self.merge_shards(low, high, now),
+            }
         }
     }
 
     fn plan_split(&self, shard: ShardId, at_key: &SplitAt) -> Result<Reshard, String> {
+        self.check_provisioned()?;
         if !self.is_open(shard) {
             return Err("the shard is not open".into());
         }
@@ -669,6 +842,7 @@ impl<'a> Simulation<'a> {
 
     /// MergeShards: both open and adjacent (reference §6.1).
     fn plan_merge(&self, shard: ShardId, adjacent: ShardId) -> Result<Reshard, String> {
+        self.check_provisioned()?;
         if !self.is_open(shard) || !self.is_open(adjacent) || shard == adjacent {
             return Err(format!("{shard} and {adjacent} must be two open shards"));
         }
@@ -692,6 +866,7 @@ impl<'a> Simulation<'a> {
     /// UpdateShardCount with uniform scaling: the open shards close and `target` even
     /// ranges open, within AWS's limits (reference §6.2).
     fn plan_update_shard_count(&mut self, target: u32, now: SimTime) -> Result<Reshard, String> {
+        self.check_provisioned()?;
         let open = self.shards_open() as u32;
         if target > 2 * open || 2 * target < open {
             return Err(format!("{target} shards is more than double or less than half of {open}"));
@@ -973,6 +1148,9 @@ impl<'a> Simulation<'a> {
         self.stream_period.incoming_bytes += stored.bytes;
         self.incoming_records_total += stored.kinesis_records;
         self.incoming_bytes_total += stored.bytes;
+        let window = &mut shards.since_evaluation[slot];
+        window.0 += stored.kinesis_records;
+        window.1 += stored.bytes;
         if stored.records == 0 {
             return;
         }

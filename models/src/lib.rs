@@ -13,7 +13,8 @@
 //! projected on shards), [`rates`] (offered load over time), [`sizes`] (record sizes),
 //! [`retry`] (backoff and the SDK quota), [`producer`] (offer and retry), [`stream`]
 //! (write admission), [`storage`] (a shard's stored records), [`consumer`] (readers),
-//! [`metrics`] (rows and the recorder), [`engine`] (one run, its events and phases).
+//! [`metrics`] (rows and the recorder), [`on_demand`] (AWS's splitting of on-demand
+//! streams), [`policy`] (scaling policies), [`engine`] (one run, its events and phases).
 
 pub mod backpressure;
 pub mod consumer;
@@ -21,6 +22,7 @@ pub mod engine;
 pub mod keys;
 pub mod kpl;
 pub mod metrics;
+pub mod on_demand;
 pub mod policy;
 pub mod producer;
 pub mod rates;

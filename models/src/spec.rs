@@ -59,6 +59,13 @@ pub enum ActionKind {
     /// A producer stops sending for `length`; the records it makes meanwhile are sent
     /// afterwards at `catch_up_rate` records/s on top of its live traffic.
     ProducerOutage { producer: String, length: SimDuration, catch_up_rate: f64 },
+    /// UpdateStreamMode: the stream is `UPDATING` for `stream.reshard_duration`, keeps its
+    /// shards, and from then on AWS (on-demand) or you (provisioned) manage them; at most
+    /// twice per rolling 24 h (§7.1).
+    SetMode { mode: CapacityMode },
+    /// UpdateStreamWarmThroughput (On-demand Advantage only): after
+    /// `stream.on_demand.warm_duration` the stream has one open shard per MiB/s (§7.2).
+    WarmThroughput { mibps: u32 },
 }
 
 /// UpdateShardCount calls per stream per rolling 24 h (reference §6.2).
@@ -86,10 +93,34 @@ pub struct OutputSpec {
     pub hot_keys_per_shard: usize,
 }
 
+/// Who decides the shard count (reference/kinesis-facts.md §7).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum CapacityMode {
+    /// You do: resharding calls and scaling policies.
     Provisioned,
+    /// AWS does, splitting shards as traffic grows ([`crate::on_demand`]).
+    OnDemand,
+    /// On-demand in an account with the minimum throughput commitment: warm throughput
+    /// may be set (§7.2). Priced differently; the controller is the same.
+    OnDemandAdvantage,
 }
+
+impl CapacityMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            CapacityMode::Provisioned => "provisioned",
+            CapacityMode::OnDemand => "on_demand",
+            CapacityMode::OnDemandAdvantage => "on_demand_advantage",
+        }
+    }
+
+    pub fn is_on_demand(self) -> bool {
+        self != CapacityMode::Provisioned
+    }
+}
+
+/// Capacity mode switches per stream per rolling 24 h (UpdateStreamMode, §7.1).
+pub const MODE_SWITCHES_PER_DAY: usize = 2;
 
 #[derive(Clone, Debug)]
 pub struct StreamSpec {
@@ -112,6 +143,8 @@ pub struct StreamSpec {
     /// a real split took "a few seconds" (§6.1 [BRANDUR]). Large UpdateShardCount calls
     /// take longer in practice: set this to what you observe.
     pub reshard_duration: SimDuration,
+    /// The on-demand controller's parameters (used while the mode is on-demand).
+    pub on_demand: crate::on_demand::OnDemandSpec,
 }
 
 /// The most shards a simulated stream may have open (a bound, not an AWS limit).

@@ -34,11 +34,51 @@
 
 use crate::spec::MIB;
 
-/// One published CloudWatch minute of the stream.
+pub mod external;
+pub mod scaling_utils;
+
+/// One CloudWatch minute of the stream (Sums over the minute, reference/kinesis-facts.md
+/// §9). A per-API series has no datapoint in a minute without a call of that API: the
+/// `*_requests` fields say whether CloudWatch would return one.
 #[derive(Copy, Clone, Debug, Default, PartialEq)]
 pub struct MinuteDatapoint {
+    /// `IncomingBytes` and `IncomingRecords`: accepted writes of every API.
     pub incoming_bytes: u64,
     pub incoming_records: u64,
+    /// `PutRecord.Bytes` and `PutRecord.Success` (successful single-record calls).
+    pub put_record_bytes: u64,
+    pub put_record_success: u64,
+    /// PutRecord calls made (the series exists when nonzero).
+    pub put_record_requests: u64,
+    /// `PutRecords.Bytes` and `PutRecords.Records` (successful records in batches).
+    pub put_records_bytes: u64,
+    pub put_records_records: u64,
+    /// PutRecords calls made (the series exists when nonzero).
+    pub put_records_requests: u64,
+    /// `GetRecords.Bytes` and `GetRecords.Records` (shared-throughput reads; EFO excluded).
+    pub get_records_bytes: u64,
+    pub get_records_records: u64,
+    /// GetRecords calls made (the series exists when nonzero).
+    pub get_records_requests: u64,
+}
+
+impl MinuteDatapoint {
+    /// The minute between two running totals (`self` the later).
+    pub fn since(&self, earlier: &MinuteDatapoint) -> MinuteDatapoint {
+        MinuteDatapoint {
+            incoming_bytes: self.incoming_bytes - earlier.incoming_bytes,
+            incoming_records: self.incoming_records - earlier.incoming_records,
+            put_record_bytes: self.put_record_bytes - earlier.put_record_bytes,
+            put_record_success: self.put_record_success - earlier.put_record_success,
+            put_record_requests: self.put_record_requests - earlier.put_record_requests,
+            put_records_bytes: self.put_records_bytes - earlier.put_records_bytes,
+            put_records_records: self.put_records_records - earlier.put_records_records,
+            put_records_requests: self.put_records_requests - earlier.put_records_requests,
+            get_records_bytes: self.get_records_bytes - earlier.get_records_bytes,
+            get_records_records: self.get_records_records - earlier.get_records_records,
+            get_records_requests: self.get_records_requests - earlier.get_records_requests,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -371,7 +411,10 @@ mod tests {
     use super::*;
 
     fn records(per_minute: &[u64]) -> Vec<MinuteDatapoint> {
-        per_minute.iter().map(|&r| MinuteDatapoint { incoming_records: r, incoming_bytes: r * 100 }).collect()
+        per_minute
+            .iter()
+            .map(|&r| MinuteDatapoint { incoming_records: r, incoming_bytes: r * 100, ..Default::default() })
+            .collect()
     }
 
     #[test]
@@ -432,7 +475,10 @@ mod tests {
     /// Minutes of steady traffic at `records_per_s` per shard of `shards` (1 KiB records).
     fn steady(minutes: usize, records_per_s_per_shard: u64, shards: u64) -> Vec<MinuteDatapoint> {
         let records = records_per_s_per_shard * 60 * shards;
-        vec![MinuteDatapoint { incoming_records: records, incoming_bytes: records * 1024 }; minutes]
+        vec![
+            MinuteDatapoint { incoming_records: records, incoming_bytes: records * 1024, ..Default::default() };
+            minutes
+        ]
     }
 
     #[test]
@@ -446,7 +492,11 @@ mod tests {
         // One period below the threshold among the last five: no alarm.
         let mut dipped = steady(25, 800, 4);
         for minute in &mut dipped[10..15] {
-            *minute = MinuteDatapoint { incoming_records: 700 * 60 * 4, incoming_bytes: 700 * 60 * 4 * 1024 };
+            *minute = MinuteDatapoint {
+                incoming_records: 700 * 60 * 4,
+                incoming_bytes: 700 * 60 * 4 * 1024,
+                ..Default::default()
+            };
         }
         assert_eq!(policy.decide(&dipped, 4).target_shards, None);
     }

@@ -1,0 +1,1 @@
+//! awslabs/amazon-kinesis-scaling-utils decision rules (reference/scaling-policies.md §1.1).

@@ -1,0 +1,1 @@
+//! The `external` policy: a user program speaking JSON lines over stdin/stdout.

@@ -1,0 +1,1 @@
+//! awslabs/amazon-kinesis-scaling-utils configuration files.

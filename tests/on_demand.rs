@@ -1,0 +1,145 @@
+//! On-demand capacity: AWS's service-side splitting (models/src/on_demand.rs,
+//! reference/kinesis-facts.md §7.1), mode switches and warm throughput.
+
+mod common;
+
+/// A new on-demand stream taking 2 MiB/s of 1 KiB records from the start, stepping to
+/// `after_mib_per_s` at 30 minutes. Evenly spaced arrivals over many keys keep the
+/// per-second load on each shard close to its mean, so throttling means capacity.
+fn step_from_2_mib_per_s(after_mib_per_s: u64, extra: &str) -> String {
+    let rate = |mib: u64| mib * 1024;
+    format!(
+        r#"
+        seed = 5
+        duration = "75m"
+        [stream]
+        mode = "on_demand"
+        {extra}
+        [[producers]]
+        name = "p"
+        rate = {{ kind = "steps", steps = [["0s", {}], ["30m", {}]] }}
+        arrivals = "uniform"
+        record_size = 1000
+        keys = {{ kind = "uniform", count = 100000 }}
+        api = {{ kind = "put_records", max_records = 500, linger = "20ms" }}
+        retry = {{ kind = "none" }}
+        "#,
+        rate(2),
+        rate(after_mib_per_s),
+    )
+}
+
+fn throttled_in(rows: &[kinesim_models::metrics::StreamRow], from_min: f64, to_min: f64) -> u64 {
+    rows.iter()
+        .filter(|r| r.time_s >= from_min * 60.0 && r.time_s < to_min * 60.0)
+        .map(|r| r.write_throttled_records)
+        .sum()
+}
+
+#[test]
+fn a_new_stream_starts_with_four_shards_and_splits_those_above_500_kib_per_s() {
+    let (_, rows) = common::run_toml(&step_from_2_mib_per_s(2, ""));
+    assert_eq!(rows.stream[0].shards_open, 4);
+    // 2 MiB/s over 4 shards is 512 KiB/s each (plus keys): above the threshold from the
+    // first minute, so each splits at 1 min (first measurement) + 15 min (split delay).
+    let splits: Vec<f64> = rows.events.iter().filter(|e| e.kind == "split_shard").map(|e| e.time_s).collect();
+    assert_eq!(splits, vec![960.0; 4]);
+    assert_eq!(rows.stream.last().unwrap().shards_open, 8, "256 KiB/s per shard is below the threshold");
+}
+
+#[test]
+fn a_step_from_2_to_3_5_mib_per_s_is_not_throttled() {
+    let (result, rows) = common::run_toml(&step_from_2_mib_per_s(0, "").replace(r#"["30m", 0]"#, r#"["30m", 3584]"#));
+    assert_eq!(result.summary.write_throttled_records, 0);
+    assert!(rows.stream.iter().any(|r| r.shards_open == 8));
+}
+
+#[test]
+fn a_step_from_2_to_12_mib_per_s_throttles_until_the_splits_catch_up() {
+    let (result, rows) = common::run_toml(&step_from_2_mib_per_s(12, ""));
+    assert!(result.summary.write_throttled_records > 0);
+    // 8 shards (after the first splits) give 8 MiB/s: 12 MiB/s throttles from 30 min.
+    assert_eq!(throttled_in(&rows.stream, 0.0, 30.0), 0);
+    let during = throttled_in(&rows.stream, 30.0, 46.0);
+    // A third of the offered 12 MiB/s is refused for 16 minutes.
+    let offered_per_min = 12 * 1024 * 60;
+    assert!(during > 15 * offered_per_min / 4, "throttled {during}");
+    // Recovery: the first measurement after the step (31 min) sees every shard above
+    // 500 KiB/s; each splits 15 min (split_delay) later, at 46 min: 16 shards, 16 MiB/s.
+    let splits: Vec<f64> = rows.events.iter().filter(|e| e.kind == "split_shard").map(|e| e.time_s).collect();
+    assert_eq!(&splits[4..12], &[46.0 * 60.0; 8]);
+    assert_eq!(throttled_in(&rows.stream, 46.0, 75.0), 0);
+    assert!(rows.stream.iter().filter(|r| r.time_s >= 46.0 * 60.0).all(|r| r.shards_open >= 16));
+}
+
+#[test]
+fn a_shorter_split_delay_shortens_the_throttling() {
+    let slow = common::run_toml(&step_from_2_mib_per_s(12, "")).0.summary.write_throttled_records;
+    let extra = "[stream.on_demand]\nsplit_delay = \"5m\"";
+    let (fast, rows) = common::run_toml(&step_from_2_mib_per_s(12, extra));
+    assert!(fast.summary.write_throttled_records * 2 < slow, "{} vs {slow}", fast.summary.write_throttled_records);
+    assert_eq!(throttled_in(&rows.stream, 36.0, 75.0), 0, "31 min + 5 min");
+}
+
+#[test]
+fn a_hot_key_keeps_throttling_on_demand() {
+    let text = r#"
+        seed = 3
+        duration = "40m"
+        [stream]
+        mode = "on_demand"
+        [[producers]]
+        name = "p"
+        rate = 1500
+        arrivals = "uniform"
+        record_size = 1000
+        keys = { kind = "hot", count = 1000, share = 0.9 }
+        retry = { kind = "none" }
+        "#;
+    let (result, rows) = common::run_toml(text);
+    // 1,350 records/s of one key: the key's shard splits, but one child still gets all of them.
+    assert!(rows.events.iter().any(|e| e.kind == "split_shard"));
+    assert!(throttled_in(&rows.stream, 30.0, 40.0) > 300 * 60 * 9, "{}", result.summary.write_throttled_records);
+}
+
+#[test]
+fn mode_switches_are_limited_to_two_per_day_and_keep_the_shards() {
+    let mut text = step_from_2_mib_per_s(2, "").replace("mode = \"on_demand\"", "mode = \"provisioned\"\nshards = 6");
+    for (minute, mode) in [(5, "on_demand"), (10, "provisioned"), (15, "on_demand")] {
+        text.push_str(&format!("[[actions]]\nat = \"{minute}m\"\nkind = \"set_mode\"\nmode = \"{mode}\"\n"));
+    }
+    text.push_str("[[actions]]\nat = \"6m\"\nkind = \"split_shard\"\nshard = \"shardId-000000000000\"\n");
+    let (_, rows) = common::run_toml(&text);
+    let kinds: Vec<(&str, f64)> = rows
+        .events
+        .iter()
+        .filter(|e| e.kind.starts_with("mode") || e.kind.starts_with("set_mode") || e.kind.starts_with("split"))
+        .map(|e| (e.kind.as_str(), e.time_s))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("mode_switched", 305.0),
+            ("split_shard_rejected", 360.0),
+            ("mode_switched", 605.0),
+            ("set_mode_rejected", 900.0),
+        ]
+    );
+    let switched = rows.events.iter().find(|e| e.kind == "mode_switched").unwrap();
+    assert!(switched.detail.contains("with 6 open shards"), "{}", switched.detail);
+}
+
+#[test]
+fn warm_throughput_pre_scales_an_advantage_stream() {
+    let text = step_from_2_mib_per_s(12, "").replace("mode = \"on_demand\"", "mode = \"on_demand_advantage\"")
+        + "[[actions]]\nat = \"10m\"\nkind = \"warm_throughput\"\nmibps = 16\n";
+    let (result, rows) = common::run_toml(&text);
+    let ready = rows.events.iter().find(|e| e.kind == "warm_throughput_ready").expect("ready");
+    assert_eq!(ready.time_s, 900.0, "called at 10 min, ready after the default 5 min");
+    assert!(rows.stream.iter().filter(|r| r.time_s >= 900.0).all(|r| r.shards_open >= 16));
+    assert_eq!(result.summary.write_throttled_records, 0, "16 MiB/s ready before the 12 MiB/s step");
+    let plain = step_from_2_mib_per_s(2, "") + "[[actions]]\nat = \"10m\"\nkind = \"warm_throughput\"\nmibps = 16\n";
+    let (_, rows) = common::run_toml(&plain);
+    let rejected = rows.events.iter().find(|e| e.kind == "warm_throughput_rejected").expect("rejected");
+    assert!(rejected.detail.contains("on_demand_advantage"), "{}", rejected.detail);
+}
