@@ -210,7 +210,7 @@ impl Validator<'_> {
         }
         let publish_delay_s = publish_delay.as_nanos() / NANOS_PER_SEC;
         // Each setting with the kinds it belongs to.
-        let settings: [(&str, bool, &[&str]); 11] = [
+        let settings: [(&str, bool, &[&str]); 12] = [
             ("publish_delay", raw.publish_delay.is_some(), &["alarm_double_halve", "step", "target_tracking"]),
             ("target_pct", raw.target_pct.is_some(), &["target_tracking"]),
             ("up_threshold", raw.up_threshold.is_some(), &["alarm_double_halve"]),
@@ -222,6 +222,7 @@ impl Validator<'_> {
             ("cooldown", raw.cooldown.is_some(), &["step", "target_tracking"]),
             ("schedule", raw.schedule.is_some(), &["scheduled"]),
             ("repeat", raw.repeat.is_some(), &["scheduled"]),
+            ("scale_down_min_iter_age", raw.scale_down_min_iter_age.is_some(), &["alarm_double_halve"]),
         ];
         if !["alarm_double_halve", "step", "scheduled", "target_tracking"].contains(&raw.kind.as_str()) {
             return Err(self.err(
@@ -265,11 +266,27 @@ impl Validator<'_> {
                 format!("must be whole minutes from \"1m\" to \"60m\", got \"{}\"", format_duration(period)),
             ));
         }
+        let scale_down_min_iter_age_mins = match raw.scale_down_min_iter_age {
+            None => None,
+            Some(age) if age.0.as_nanos() % (60 * NANOS_PER_SEC) == 0 && !age.0.is_zero() => {
+                Some((age.0.as_nanos() / (60 * NANOS_PER_SEC)) as f64)
+            }
+            Some(age) => {
+                return Err(self.err(
+                    "policy.scale_down_min_iter_age",
+                    format!(
+                        "must be whole minutes above zero (Terraform's \"30m\"), got \"{}\"",
+                        format_duration(age.0)
+                    ),
+                ))
+            }
+        };
         Ok(PolicySpec::AlarmDoubleHalve(AlarmDoubleHalveSpec {
             period_minutes: (period.as_nanos() / (60 * NANOS_PER_SEC)) as u32,
             up_threshold,
             down_threshold,
             publish_delay_s,
+            scale_down_min_iter_age_mins,
             ..defaults
         }))
     }

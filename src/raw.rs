@@ -51,6 +51,7 @@ pub struct RawPolicy {
     pub cooldown: Option<Duration>,
     pub schedule: Option<Vec<(Duration, u64)>>,
     pub repeat: Option<Duration>,
+    pub scale_down_min_iter_age: Option<Duration>,
 }
 
 /// One `[[expect]]` entry.

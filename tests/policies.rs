@@ -206,3 +206,44 @@ fn target_tracking_scales_out_in_proportion() {
     let ten_shards_s = rows.stream.iter().find(|r| r.shards_open >= 10).expect("reaches 10 shards").time_s;
     assert!(ten_shards_s < 3600.0, "well before step scaling's 82 min: {ten_shards_s}");
 }
+
+/// The double/halve scale-down alarm's iterator-age term (Terraform's 30 minutes): a
+/// consumer lagging half an hour keeps a quiet stream from halving; without the veto,
+/// or without the lag, it halves after 57 of 60 quiet periods.
+#[test]
+fn alarm_double_halve_iterator_age_veto_blocks_scale_down_while_a_consumer_lags() {
+    let text = |veto: &str, processing: u64| {
+        format!(
+            r#"
+            duration = "6h"
+            [output]
+            shards = "off"
+            consumers = "off"
+            [stream]
+            shards = 4
+            [[producers]]
+            name = "p"
+            rate = 200
+            keys = {{ kind = "uniform", count = 1000 }}
+            [[consumers]]
+            name = "slow"
+            kind = "polling"
+            start = "trim_horizon"
+            processing = {{ records_per_second = {processing} }}
+            [policy]
+            kind = "alarm_double_halve"
+            {veto}
+            "#
+        )
+    };
+    let halved = |text: &str| {
+        let (_, rows) = common::run_toml(text);
+        rows.events.iter().any(|e| e.kind == "policy_decision" && e.detail.starts_with("scale down 4 -> 2"))
+    };
+    let veto = "scale_down_min_iter_age = \"30m\"";
+    // 200 records/s into 4 shards read at 40 records/s per shard (160 in all): the lag
+    // grows by 12 s every minute, past 30 minutes after 2.5 h.
+    assert!(!halved(&text(veto, 40)), "the lagging consumer vetoes");
+    assert!(halved(&text("", 40)), "without the veto the stream halves anyway");
+    assert!(halved(&text(veto, 1000)), "a consumer that keeps up does not veto");
+}

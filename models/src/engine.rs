@@ -278,6 +278,9 @@ struct Simulation<'a> {
     policy_minutes: VecDeque<(u64, MinuteDatapoint)>,
     /// Stream totals at the last minute boundary, to difference into datapoints.
     policy_totals_at_minute: MinuteDatapoint,
+    /// Running totals of the per-API CloudWatch series (requests are taken from the
+    /// producers when a minute closes).
+    api_totals: MinuteDatapoint,
     /// When the policy's last accepted resize was asked for (for cooldowns).
     policy_last_action_s: Option<u64>,
     /// The capacity mode in force (actions may switch it).
@@ -443,6 +446,7 @@ impl<'a> Simulation<'a> {
             reshard_pending: None,
             policy_minutes: VecDeque::new(),
             policy_totals_at_minute: MinuteDatapoint::default(),
+            api_totals: MinuteDatapoint::default(),
             policy_last_action_s: None,
             mode: spec.stream.mode,
             mode_switch_calls_ns: Vec::new(),
@@ -616,12 +620,24 @@ impl<'a> Simulation<'a> {
     /// values behind it go to `events.csv`.
     fn policy_minute(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
         let Some(policy) = &self.spec.policy else { return };
+        let (put_record_requests, put_records_requests) =
+            self.producers.iter().fold((0, 0), |(single, batch), producer| {
+                let requests = producer.totals.put_requests;
+                if producer.sends_put_record() {
+                    (single + requests, batch)
+                } else {
+                    (single, batch + requests)
+                }
+            });
         let totals = MinuteDatapoint {
             incoming_bytes: self.incoming_bytes_total,
             incoming_records: self.incoming_records_total,
-            ..Default::default()
+            put_record_requests,
+            put_records_requests,
+            ..self.api_totals
         };
         let minute = totals.since(&self.policy_totals_at_minute);
+        self.api_totals.get_records_iterator_age_ms_max = 0;
         self.policy_totals_at_minute = totals;
         let now_s = now.as_nanos() / NANOS_PER_SEC;
         self.policy_minutes.push_back((now_s, minute));
@@ -1098,10 +1114,19 @@ impl<'a> Simulation<'a> {
             let (filled_at_ns, arrival_mean_ns) = (demand.filled_at_ns, demand.arrival_mean_ns);
             let producer = &mut self.producers[arrival.producer_slot as usize];
             let accepted_user = producer.settle(arrival, accepted, arrival_mean_ns, filled_at_ns, index, self.step_ns);
+            let accepted_bytes = scale(arrival.bytes, accepted, arrival.records);
+            let api = &mut self.api_totals;
+            if producer.sends_put_record() {
+                api.put_record_success += accepted;
+                api.put_record_bytes += accepted_bytes;
+            } else {
+                api.put_records_records += accepted;
+                api.put_records_bytes += accepted_bytes;
+            }
             let stored = &mut self.shards.stored[slot];
             stored.kinesis_records += accepted;
             stored.records += accepted_user;
-            stored.bytes += scale(arrival.bytes, accepted, arrival.records);
+            stored.bytes += accepted_bytes;
             stored.age_sum_ns +=
                 u128::from(accepted_user) * u128::from(arrival_mean_ns.saturating_sub(arrival.created_ns));
         }
@@ -1189,6 +1214,14 @@ impl<'a> Simulation<'a> {
                     &mut self.shards.budgets[slot],
                     &self.spec.stream.read_limit,
                 );
+                if consumer.uses_get_records() {
+                    let api = &mut self.api_totals;
+                    api.get_records_requests += 1;
+                    api.get_records_records += outcome.records;
+                    api.get_records_bytes += outcome.bytes;
+                    api.get_records_iterator_age_ms_max =
+                        api.get_records_iterator_age_ms_max.max(outcome.iterator_age_ms.ceil() as u64);
+                }
                 let period = &mut self.shards.period[slot];
                 period.read_records += outcome.records;
                 period.read_bytes += outcome.bytes;

@@ -191,6 +191,12 @@ impl Producer {
         &self.shares
     }
 
+    /// Whether this producer calls PutRecord (CloudWatch `PutRecord.*`) rather than
+    /// PutRecords (`PutRecords.*`; the KPL sends PutRecords).
+    pub fn sends_put_record(&self) -> bool {
+        matches!(self.spec.api, ApiSpec::PutRecord)
+    }
+
     /// The offered rate at the start of the run (records/s), to weigh producers against
     /// each other before any traffic was offered.
     pub fn offered_expected_rate(&self) -> f64 {

@@ -398,6 +398,12 @@ impl ShardReader {
         lost
     }
 
+    /// Whether this consumer reads with GetRecords (shared throughput, CloudWatch
+    /// `GetRecords.*`); enhanced fan-out pushes with SubscribeToShard instead.
+    pub fn uses_get_records(&self) -> bool {
+        self.dedicated.is_none()
+    }
+
     /// Makes the poll due now on `shard_slot`, against the shard's shared budget.
     pub fn poll(
         &mut self,

@@ -8,7 +8,10 @@
 //! with `N` the *current* shard count (old datapoints are re-divided after a resize).
 //! Scale up (to `2N`) when the last 5 datapoints are all `>= up_threshold`; scale down
 //! (to `max(1, N / 2)`) when at least 57 of the last 60 are `< down_threshold`; never
-//! below one shard. Not modelled yet: the optional iterator-age veto on scale-down.
+//! below one shard. With `scale_down_min_iter_age_mins = s2` set (Terraform's 30; off
+//! in CloudFormation), the scale-down alarm also takes `e5 = age_max / 60 s ×
+//! (down_threshold / s2)` from `GetRecords.IteratorAgeMilliseconds` Maximum over the
+//! period, so a consumer lagging `s2` minutes or more vetoes scale-down.
 //!
 //! `step` reproduces aws-samples/aws-application-auto-scaling-kinesis (§1.3): Application
 //! Auto Scaling step scaling on `IncomingRecords` Sum, scale out by one shard when the
@@ -60,6 +63,9 @@ pub struct MinuteDatapoint {
     pub get_records_records: u64,
     /// GetRecords calls made (the series exists when nonzero).
     pub get_records_requests: u64,
+    /// `GetRecords.IteratorAgeMilliseconds` Maximum over the minute (0 without reads).
+    /// A maximum, not a running sum: [`MinuteDatapoint::since`] keeps the later value.
+    pub get_records_iterator_age_ms_max: u64,
 }
 
 impl MinuteDatapoint {
@@ -77,6 +83,7 @@ impl MinuteDatapoint {
             get_records_bytes: self.get_records_bytes - earlier.get_records_bytes,
             get_records_records: self.get_records_records - earlier.get_records_records,
             get_records_requests: self.get_records_requests - earlier.get_records_requests,
+            get_records_iterator_age_ms_max: self.get_records_iterator_age_ms_max,
         }
     }
 }
@@ -306,6 +313,9 @@ pub struct AlarmDoubleHalveSpec {
     /// How long after its minute ends a datapoint is visible. Assumption: CloudWatch
     /// publishes no latency; basic stream metrics typically appear within a minute or two.
     pub publish_delay_s: u64,
+    /// `SCALE_DOWN_MIN_ITER_AGE_MINS`: the iterator age (minutes) that maps onto the
+    /// down threshold, vetoing scale-down; `None` disables it (CloudFormation's −1).
+    pub scale_down_min_iter_age_mins: Option<f64>,
 }
 
 impl Default for AlarmDoubleHalveSpec {
@@ -317,6 +327,7 @@ impl Default for AlarmDoubleHalveSpec {
             up_datapoints: (5, 5),
             down_datapoints: (57, 60),
             publish_delay_s: 60,
+            scale_down_min_iter_age_mins: None,
         }
     }
 }
@@ -360,7 +371,8 @@ impl AlarmDoubleHalveSpec {
         let up = last(up_window);
         let breaching_up = up.iter().filter(|&&u| u >= self.up_threshold).count();
         let (down_needed, down_window) = self.down_datapoints;
-        let down = last(down_window);
+        let down_values = self.down_alarm_values(minutes, &utilisations);
+        let down = &down_values[down_values.len().saturating_sub(down_window)..];
         let breaching_down = down.iter().filter(|&&u| u < self.down_threshold).count();
         let newest = utilisations.last().copied().unwrap_or(0.0);
         let values = format!(
@@ -390,13 +402,31 @@ impl AlarmDoubleHalveSpec {
         Decision { target_shards: None, detail: format!("hold at {shards}: {values}"), logged: true }
     }
 
+    /// The scale-down alarm's `MAX(e3, e4, e5)` per period: utilisation, or the
+    /// iterator-age term when the veto is on.
+    fn down_alarm_values(&self, minutes: &[MinuteDatapoint], utilisations: &[f64]) -> Vec<f64> {
+        let Some(age_mins) = self.scale_down_min_iter_age_mins else { return utilisations.to_vec() };
+        let ages = self.periods(minutes).map(|chunk| chunk.iter().map(|m| m.get_records_iterator_age_ms_max).max());
+        utilisations
+            .iter()
+            .zip(ages)
+            .map(|(&u, age_ms)| {
+                let e5 = age_ms.unwrap_or(0) as f64 / 1000.0 / 60.0 * (self.down_threshold / age_mins);
+                u.max(e5)
+            })
+            .collect()
+    }
+
+    /// The whole `P`-minute periods, aligned to end at the newest minute.
+    fn periods<'m>(&self, minutes: &'m [MinuteDatapoint]) -> std::slice::ChunksExact<'m, MinuteDatapoint> {
+        let period = self.period_minutes as usize;
+        minutes[minutes.len() % period..].chunks_exact(period)
+    }
+
     /// Utilisation of each whole `P`-minute period, aligned to end at the newest minute.
     fn utilisations(&self, minutes: &[MinuteDatapoint], shards: u32) -> Vec<f64> {
-        let period = self.period_minutes as usize;
-        let skip = minutes.len() % period;
-        let seconds = 60.0 * period as f64 * f64::from(shards);
-        minutes[skip..]
-            .chunks_exact(period)
+        let seconds = 60.0 * self.period_minutes as f64 * f64::from(shards);
+        self.periods(minutes)
             .map(|chunk| {
                 let bytes: u64 = chunk.iter().map(|m| m.incoming_bytes).sum();
                 let records: u64 = chunk.iter().map(|m| m.incoming_records).sum();
@@ -508,6 +538,24 @@ mod tests {
         assert_eq!(policy.decide(&steady(25, 800, 4), 8).target_shards, None);
         // Traffic of 4 shards at 1.6 (offered, as accepted bytes can't exceed 1.0) doubles again.
         assert_eq!(policy.decide(&steady(25, 1600, 4), 8).target_shards, Some(16));
+    }
+
+    #[test]
+    fn a_lagging_consumer_vetoes_scale_down() {
+        let spec = AlarmDoubleHalveSpec { scale_down_min_iter_age_mins: Some(30.0), ..AlarmDoubleHalveSpec::default() };
+        let mut minutes = steady(300, 100, 4);
+        // Lag of 29 minutes: e5 = 29/30 × 0.25 < 0.25, scale-down goes ahead.
+        minutes.iter_mut().for_each(|m| m.get_records_iterator_age_ms_max = 29 * 60_000);
+        assert_eq!(spec.decide(&minutes, 4).target_shards, Some(2));
+        // Lag of 30 minutes in 4 of the 60 periods: only 56 periods are below, no scale-down.
+        for period in 0..4 {
+            minutes[299 - 5 * period].get_records_iterator_age_ms_max = 30 * 60_000;
+        }
+        let decision = spec.decide(&minutes, 4);
+        assert_eq!(decision.target_shards, None, "{}", decision.detail);
+        assert!(decision.detail.contains("56 of last 60"), "{}", decision.detail);
+        // Without the veto the lag does not matter.
+        assert_eq!(AlarmDoubleHalveSpec::default().decide(&minutes, 4).target_shards, Some(2));
     }
 
     #[test]
