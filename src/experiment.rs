@@ -10,6 +10,8 @@ use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
 use kinesim_models::on_demand::{OnDemandSpec, NEW_STREAM_SHARDS, WARM_MIBPS_MAX};
+use kinesim_models::policy::external::ExternalSpec;
+use kinesim_models::policy::scaling_utils::Fidelity;
 use kinesim_models::policy::{AlarmDoubleHalveSpec, PolicySpec, ScheduledSpec, StepSpec, TargetTrackingSpec};
 use kinesim_models::routing::{parse_hash_key, HashRange, ShardId};
 use kinesim_models::slo::{
@@ -210,8 +212,17 @@ impl Validator<'_> {
         }
         let publish_delay_s = publish_delay.as_nanos() / NANOS_PER_SEC;
         // Each setting with the kinds it belongs to.
-        let settings: [(&str, bool, &[&str]); 12] = [
-            ("publish_delay", raw.publish_delay.is_some(), &["alarm_double_halve", "step", "target_tracking"]),
+        let settings: [(&str, bool, &[&str]); 17] = [
+            (
+                "publish_delay",
+                raw.publish_delay.is_some(),
+                &["alarm_double_halve", "step", "target_tracking", "scaling_utils", "external"],
+            ),
+            ("command", raw.command.is_some(), &["external"]),
+            ("timeout", raw.timeout.is_some(), &["external"]),
+            ("config", raw.config.is_some(), &["scaling_utils"]),
+            ("stream_name", raw.stream_name.is_some(), &["scaling_utils"]),
+            ("fidelity", raw.fidelity.is_some(), &["scaling_utils"]),
             ("target_pct", raw.target_pct.is_some(), &["target_tracking"]),
             ("up_threshold", raw.up_threshold.is_some(), &["alarm_double_halve"]),
             ("down_threshold", raw.down_threshold.is_some(), &["alarm_double_halve"]),
@@ -224,14 +235,11 @@ impl Validator<'_> {
             ("repeat", raw.repeat.is_some(), &["scheduled"]),
             ("scale_down_min_iter_age", raw.scale_down_min_iter_age.is_some(), &["alarm_double_halve"]),
         ];
-        if !["alarm_double_halve", "step", "scheduled", "target_tracking"].contains(&raw.kind.as_str()) {
-            return Err(self.err(
-                "policy.kind",
-                format!(
-                    "allowed: \"alarm_double_halve\", \"step\", \"scheduled\", \"target_tracking\" (other policies are not available yet), got \"{}\"",
-                    raw.kind
-                ),
-            ));
+        const KINDS: [&str; 6] =
+            ["scaling_utils", "alarm_double_halve", "step", "target_tracking", "scheduled", "external"];
+        if !KINDS.contains(&raw.kind.as_str()) {
+            let allowed: Vec<String> = KINDS.iter().map(|kind| format!("\"{kind}\"")).collect();
+            return Err(self.err("policy.kind", format!("allowed: {}; got \"{}\"", allowed.join(", "), raw.kind)));
         }
         if let Some((key, _, _)) =
             settings.iter().find(|(_, present, kinds)| *present && !kinds.contains(&raw.kind.as_str()))
@@ -240,6 +248,12 @@ impl Validator<'_> {
         }
         if raw.kind == "scheduled" {
             return self.scheduled_policy(raw);
+        }
+        if raw.kind == "external" {
+            return self.external_policy(raw, publish_delay_s);
+        }
+        if raw.kind == "scaling_utils" {
+            return self.scaling_utils_policy(raw, publish_delay_s);
         }
         if raw.kind == "step" {
             return self.step_policy(raw, publish_delay_s);
@@ -289,6 +303,56 @@ impl Validator<'_> {
             scale_down_min_iter_age_mins,
             ..defaults
         }))
+    }
+
+    /// `kind = "external"`: a user program (docs/external-policy.md).
+    fn external_policy(&self, raw: RawPolicy, publish_delay_s: u64) -> Result<PolicySpec, LoadError> {
+        let command = raw.command.unwrap_or_default();
+        if command.first().map_or(true, |program| program.trim().is_empty()) {
+            return Err(self.err(
+                "policy.command",
+                "is required for kind = \"external\": the program and its arguments, e.g. [\"kinesim-autoscaler-example\"]",
+            ));
+        }
+        let timeout = raw.timeout.map_or(SimDuration::from_secs(5), |d| d.0);
+        if timeout < SimDuration::from_millis(10) || timeout > SimDuration::from_secs(600) {
+            return Err(self.err(
+                "policy.timeout",
+                format!("must be from \"10ms\" to \"10m\", got \"{}\"", format_duration(timeout)),
+            ));
+        }
+        Ok(PolicySpec::External(ExternalSpec {
+            command,
+            working_dir: self.path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            answer_timeout_ms: timeout.as_nanos() / 1_000_000,
+            publish_delay_s,
+        }))
+    }
+
+    /// `kind = "scaling_utils"`: the tool's own JSON configuration file, unchanged
+    /// (reference/scaling-policies.md §1.1); errors in it name that file and its key.
+    fn scaling_utils_policy(&self, raw: RawPolicy, publish_delay_s: u64) -> Result<PolicySpec, LoadError> {
+        let config = raw.config.ok_or_else(|| {
+            self.err("policy.config", "is required for kind = \"scaling_utils\": the tool's JSON configuration file")
+        })?;
+        let config_path = self.path.parent().unwrap_or(Path::new("")).join(&config);
+        let text = std::fs::read_to_string(&config_path).map_err(|error| {
+            self.err("policy.config", format!("cannot read \"{}\": {error}", config_path.display()))
+        })?;
+        let mut spec =
+            crate::scaling_utils_config::parse_scaling_utils_config(&config_path, &text, raw.stream_name.as_deref())?;
+        spec.publish_delay_s = publish_delay_s;
+        spec.fidelity = match raw.fidelity.as_deref() {
+            None | Some("as_implemented") => Fidelity::AsImplemented,
+            Some("as_documented") => Fidelity::AsDocumented,
+            Some(other) => {
+                return Err(self.err(
+                    "policy.fidelity",
+                    format!("allowed: \"as_implemented\", \"as_documented\"; got \"{other}\""),
+                ))
+            }
+        };
+        Ok(PolicySpec::ScalingUtils(spec))
     }
 
     /// `kind = "scheduled"`: desired shard counts from given times, optionally repeating.

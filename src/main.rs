@@ -112,7 +112,7 @@ fn fail(error: &RunError) -> ExitCode {
     eprintln!("error: {error}");
     match error {
         RunError::Load(_) => ExitCode::from(EXIT_INVALID),
-        RunError::Report(_) => ExitCode::from(EXIT_RUNTIME),
+        RunError::Report(_) | RunError::Policy { .. } => ExitCode::from(EXIT_RUNTIME),
     }
 }
 
@@ -177,7 +177,7 @@ fn check(
                 eprintln!("error: {error}");
                 worst = worst.max(match error {
                     RunError::Load(_) => EXIT_INVALID,
-                    RunError::Report(_) => EXIT_RUNTIME,
+                    RunError::Report(_) | RunError::Policy { .. } => EXIT_RUNTIME,
                 });
             }
         }

@@ -52,6 +52,14 @@ pub struct RawPolicy {
     pub schedule: Option<Vec<(Duration, u64)>>,
     pub repeat: Option<Duration>,
     pub scale_down_min_iter_age: Option<Duration>,
+    /// `external`: the program and its arguments, and the wait for each answer.
+    pub command: Option<Vec<String>>,
+    pub timeout: Option<Duration>,
+    /// `scaling_utils`: the tool's JSON file, the monitor to use, and the reading of
+    /// its two undocumented behaviours.
+    pub config: Option<String>,
+    pub stream_name: Option<String>,
+    pub fidelity: Option<String>,
 }
 
 /// One `[[expect]]` entry.

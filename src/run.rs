@@ -1,9 +1,13 @@
 //! One run from an experiment file to its output folder.
 
 use crate::error::LoadError;
+use crate::external_policy::{Hello, ProcessPolicy};
+use kinesim_models::metrics::Recorder;
+use kinesim_models::policy::external::{ExternalDecider, ExternalFailure};
+use kinesim_models::policy::PolicySpec;
 use kinesim_models::slo::{evaluate, PeriodRecorder, SloResult};
 use kinesim_models::spec::ExperimentSpec;
-use kinesim_models::{simulate, RunSummary};
+use kinesim_models::{simulate_with, RunResult, RunSummary};
 use kinesim_reports::{write_summary, ReportError, RunWriter, SummaryContext};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -14,6 +18,9 @@ pub enum RunError {
     Load(#[from] LoadError),
     #[error("cannot write outputs: {0}")]
     Report(#[from] ReportError),
+    /// The program of an `external` policy failed; the run stopped, nothing was published.
+    #[error("{}: {failure}", path.display())]
+    Policy { path: PathBuf, failure: ExternalFailure },
 }
 
 /// What a finished run produced.
@@ -36,7 +43,14 @@ pub fn run_experiment(path: &Path, folder: Option<&Path>, seed: Option<u64>) -> 
     let mut writer =
         RunWriter::create(&folder, spec.output.shards_period.is_some(), spec.output.consumers_period.is_some())?;
     let mut recorder = PeriodRecorder::new(&mut writer, &spec.expectations);
-    let result = simulate(&spec, &mut recorder);
+    let result = match run_with_policy_program(&spec, &mut recorder) {
+        Ok(result) => result,
+        Err(failure) => {
+            drop(recorder);
+            writer.abandon();
+            return Err(RunError::Policy { path: path.to_path_buf(), failure });
+        }
+    };
     let periods = recorder.finish();
     writer.finish(&result.hot_keys)?;
     let slo_results = evaluate(&spec.expectations, &result.summary, &periods);
@@ -45,6 +59,29 @@ pub fn run_experiment(path: &Path, folder: Option<&Path>, seed: Option<u64>) -> 
         SummaryContext { name: &spec.name, experiment_sha256: &sha, seed: spec.seed, slo_results: &slo_results };
     write_summary(&folder, &context, &result.summary)?;
     Ok(RunOutcome { spec, summary: result.summary, slo_results, folder })
+}
+
+/// Simulates `spec`, starting the program of its external policy first, if any.
+pub fn run_with_policy_program(
+    spec: &ExperimentSpec,
+    recorder: &mut dyn Recorder,
+) -> Result<RunResult, ExternalFailure> {
+    let Some(PolicySpec::External(external)) = &spec.policy else {
+        return simulate_with(spec, recorder, None);
+    };
+    let hello = Hello {
+        seed: spec.seed,
+        experiment: spec.name.clone(),
+        duration_s: spec.duration.as_nanos() / kinesim_sim::NANOS_PER_SEC,
+        stream_mode: spec.stream.mode.name().to_string(),
+        open_shards: spec.stream.shards,
+        publish_delay_s: external.publish_delay_s,
+        shard_write_records_per_s: spec.stream.write_limit.records_per_s,
+        shard_write_bytes_per_s: spec.stream.write_limit.bytes_per_s,
+    };
+    let timeout = std::time::Duration::from_millis(external.answer_timeout_ms);
+    let mut program = ProcessPolicy::start(&external.command, &external.working_dir, &hello, timeout)?;
+    simulate_with(spec, recorder, Some(&mut program as &mut dyn ExternalDecider))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -144,7 +144,7 @@ fn scheduled_counts_are_asked_for_within_aws_rules() {
     assert_eq!(result.summary.shards_open_max, 8);
 }
 
-/// The policy regression suite: six traffic scenarios crossed with four policies, each
+/// The policy regression suite: six traffic scenarios crossed with five policies, each
 /// with SLOs, checked as CI would (`kinesim check experiments/policies/*.toml`).
 #[test]
 fn policy_regression_suite_passes_its_slos() {
@@ -155,13 +155,13 @@ fn policy_regression_suite_passes_its_slos() {
         .map(|path| path.to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 24, "6 scenarios x 4 policies");
+    assert_eq!(files.len(), 30, "6 scenarios x 5 policies");
     let out = common::scratch("policy-suite");
     let output = common::kinesim().arg("check").arg("--out").arg(&out).args(&files).output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(stdout.matches(" pass").count(), 24 * 4, "{stdout}");
-    for policy in ["alarm_double_halve", "step", "scheduled", "target_tracking"] {
+    assert_eq!(stdout.matches(" pass").count(), 30 * 4, "{stdout}");
+    for policy in ["scaling_utils", "alarm_double_halve", "step", "scheduled", "target_tracking"] {
         assert_eq!(
             files
                 .iter()
@@ -246,4 +246,229 @@ fn alarm_double_halve_iterator_age_veto_blocks_scale_down_while_a_consumer_lags(
     assert!(!halved(&text(veto, 40)), "the lagging consumer vetoes");
     assert!(halved(&text("", 40)), "without the veto the stream halves anyway");
     assert!(halved(&text(veto, 1000)), "a consumer that keeps up does not veto");
+}
+
+fn external_experiment(folder: &Path, command: &str, timeout: &str) -> std::path::PathBuf {
+    let text = format!(
+        r#"
+        name = "external"
+        duration = "40m"
+        [stream]
+        shards = 2
+        [[producers]]
+        name = "p"
+        rate = {{ kind = "ramp", from = 500, to = 4000, start = "0s", end = "30m" }}
+        keys = {{ kind = "uniform", count = 5000 }}
+        [policy]
+        kind = "external"
+        command = {command}
+        timeout = "{timeout}"
+        "#
+    );
+    let path = folder.join("external.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The example program (src/bin/kinesim-autoscaler-example.rs) doubles the stream once
+/// a published minute passes 80% of its capacity; each answer is a `policy_decision`
+/// with the datapoint behind it, and the resize goes through UpdateShardCount.
+#[test]
+fn external_policy_program_resizes_the_stream_from_published_minutes() {
+    let folder = common::scratch("external-example");
+    let program = env!("CARGO_BIN_EXE_kinesim-autoscaler-example");
+    let path = external_experiment(&folder, &format!("[\"{program}\"]"), "5s");
+    let spec = kinesim::load(&path).unwrap();
+    let mut rows = MemoryRecorder::default();
+    let result = kinesim::run::run_with_policy_program(&spec, &mut rows).expect("the example answers");
+    let decisions: Vec<_> = rows.events.iter().filter(|e| e.kind == "policy_decision").collect();
+    // A minute is published 60 s after it ends: the first answer is at 120 s, then one a minute.
+    assert_eq!(decisions[0].time_s, 120.0);
+    assert_eq!(decisions.len(), 39 - 1);
+    assert!(decisions[0].detail.contains("IncomingRecords"), "{}", decisions[0].detail);
+    let resize = decisions.iter().find(|d| d.detail.starts_with("resize 2 -> 4")).expect("scales out");
+    assert!(resize.detail.contains("> 80%"), "{}", resize.detail);
+    assert!(rows.events.iter().any(|e| e.kind == "update_shard_count" && e.time_s == resize.time_s + 5.0));
+    assert!(result.summary.shards_open_max >= 4);
+}
+
+/// A program that crashes, hangs or answers garbage stops the run with exit code 3 and
+/// a one-line error naming the experiment file; no table of the partial run is published.
+#[test]
+fn external_policy_failures_exit_3_without_publishing_outputs() {
+    let cases = [
+        (r#"["sh", "-c", "read hello; exit 7"]"#, "5s", "exit"),
+        (r#"["sh", "-c", "read hello; echo '{\"v\":1,\"type\":\"ready\"}'; exec sleep 30"]"#, "1s", "within 1 s"),
+        (
+            r#"["sh", "-c", "read hello; echo '{\"v\":1,\"type\":\"ready\"}'; read m; echo scale-up-please"]"#,
+            "5s",
+            "scale-up-please",
+        ),
+        (r#"["no-such-autoscaler-program"]"#, "5s", "could not be started"),
+    ];
+    for (index, (command, timeout, expected)) in cases.iter().enumerate() {
+        let folder = common::scratch(&format!("external-fail-{index}"));
+        let path = external_experiment(&folder, command, timeout);
+        let out = folder.join("out");
+        let started = std::time::Instant::now();
+        let output = common::kinesim().arg("run").arg(&path).arg("--out").arg(&out).output().unwrap();
+        assert!(started.elapsed().as_secs() < 20, "{command}: the hang is cut short");
+        assert_eq!(output.status.code(), Some(3), "{command}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("external.toml") && stderr.contains(expected), "{command}: {stderr}");
+        let left: Vec<_> =
+            std::fs::read_dir(&out).map(|d| d.map(|e| e.unwrap().file_name()).collect()).unwrap_or_default();
+        assert!(left.is_empty(), "{command}: nothing published or left behind: {left:?}");
+    }
+}
+
+/// Writes a scaling-utils configuration (the tool's JSON) and an experiment using it.
+fn scaling_utils_experiment(name: &str, config: &str, policy_extra: &str) -> std::path::PathBuf {
+    let folder = common::scratch(name);
+    std::fs::write(folder.join("autoscaling.json"), config).unwrap();
+    let text = format!(
+        r#"
+        name = "{name}"
+        duration = "2h"
+        [output]
+        shards = "off"
+        consumers = "off"
+        [stream]
+        shards = 2
+        [[producers]]
+        name = "p"
+        rate = {{ kind = "steps", steps = [["0s", 1000], ["20m", 3000]] }}
+        keys = {{ kind = "uniform", count = 5000 }}
+        [policy]
+        kind = "scaling_utils"
+        config = "autoscaling.json"
+        {policy_extra}
+        "#
+    );
+    let path = folder.join("experiment.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const SCALE_UP_ONLY: &str = r#"[{
+    "streamName": "s", "scaleOnOperation": ["PUT"], "minShards": 1, "maxShards": 16,
+    "refreshShardsNumberAfterMin": 30, "checkInterval": 300,
+    "scaleUp": { "scaleThresholdPct": 75, "scaleAfterMins": 5, "scaleCount": 1, "coolOffMins": 10 },
+    "scaleDown": { "scaleThresholdPct": 1, "scaleAfterMins": 15, "scaleCount": 1, "coolOffMins": 60 }
+}]"#;
+
+/// As the tool is implemented, UpdateShardCount returns no report, so utilisation is
+/// still divided by the old shard count until `refreshShardsNumberAfterMin` passes; as
+/// documented, the count is re-read at once (reference/scaling-policies.md §1.1).
+#[test]
+fn scaling_utils_divides_by_a_stale_shard_count_until_the_refresh() {
+    let decisions = |extra: &str| {
+        let path = scaling_utils_experiment(&format!("su-stale-{}", extra.len()), SCALE_UP_ONLY, extra);
+        let (_, rows) = {
+            let spec = kinesim::load(&path).unwrap();
+            let mut rows = MemoryRecorder::default();
+            let result = kinesim_models::simulate(&spec, &mut rows);
+            (result, rows)
+        };
+        rows.events.into_iter().filter(|e| e.kind == "policy_decision").collect::<Vec<_>>()
+    };
+    let implemented = decisions("");
+    // Checks every 300 s; 3,000 records/s on 2 shards from 20 min: up by one at 30 min.
+    let first_up = implemented.iter().position(|d| d.detail.contains("scale up 2 -> 3")).expect("scales up");
+    assert_eq!(implemented[first_up].time_s, 1800.0);
+    // The next cycle starts 300 s after the resize completed, still against 2 shards:
+    // 3,000 records/s over 2 shards is 150% and it votes UP again (held by the cool-off).
+    let next = &implemented[first_up + 1];
+    assert_eq!(next.time_s, 1805.0 + 300.0);
+    assert!(next.detail.contains("against 2 shards"), "{}", next.detail);
+    assert!(next.detail.contains("votes UP"), "{}", next.detail);
+    let documented = decisions("fidelity = \"as_documented\"");
+    let next = &documented[first_up + 1];
+    assert!(next.detail.contains("against 3 shards"), "{}", next.detail);
+}
+
+/// When UpdateShardCount refuses the target (here more than double), the tool splits
+/// and merges one shard at a time, waiting for each, to the target's even layout.
+#[test]
+fn scaling_utils_falls_back_to_split_and_merge_when_update_shard_count_refuses() {
+    let config = r#"[{
+        "streamName": "s", "scaleOnOperation": ["PUT"], "minShards": 1, "maxShards": 16,
+        "checkInterval": 300,
+        "scaleUp": { "scaleThresholdPct": 75, "scaleAfterMins": 5, "scalePct": 300, "coolOffMins": 60 },
+        "scaleDown": { "scaleThresholdPct": 1, "scaleAfterMins": 15, "scaleCount": 1, "coolOffMins": 60 }
+    }]"#;
+    let path = scaling_utils_experiment("su-manual", config, "");
+    let spec = kinesim::load(&path).unwrap();
+    let mut rows = MemoryRecorder::default();
+    let result = kinesim_models::simulate(&spec, &mut rows);
+    let rejected = rows.events.iter().find(|e| e.kind == "update_shard_count_rejected").expect("2 -> 6 is refused");
+    assert!(rejected.detail.contains("more than double"), "{}", rejected.detail);
+    let manual: Vec<_> = rows
+        .events
+        .iter()
+        .filter(|e| e.time_s > rejected.time_s && (e.kind == "split_shard" || e.kind == "merge_shards"))
+        .collect();
+    assert!(manual.len() >= 4, "{manual:?}");
+    // One at a time: each waits for the previous one (the 5 s reshard duration).
+    assert!(manual.windows(2).all(|w| w[1].time_s - w[0].time_s >= 5.0));
+    assert!(rows.stream.iter().any(|r| r.shards_open == 6));
+    assert_eq!(result.summary.shards_open_max, 6);
+}
+
+/// The per-API CloudWatch series a policy sees add up to the stream's: PutRecord and
+/// PutRecords producers each feed their own series, and only GetRecords readers (not
+/// enhanced fan-out) feed `GetRecords.*`. Read from what an external program is sent.
+#[test]
+fn policies_see_per_api_series_that_add_up_to_the_stream_metrics() {
+    let folder = common::scratch("per-api-series");
+    let script = r#"read hello; echo '{"v":1,"type":"ready"}'
+while read line; do
+  case "$line" in *'"type":"end"'*) exit 0;; esac
+  echo "$line" >> metrics.jsonl; echo '{"v":1}'
+done"#;
+    std::fs::write(folder.join("record.sh"), script).unwrap();
+    let text = r#"
+        duration = "6m"
+        [stream]
+        shards = 4
+        [[producers]]
+        name = "single"
+        rate = 300
+        api = "put_record"
+        [[producers]]
+        name = "batched"
+        rate = 900
+        api = { kind = "put_records", max_records = 100, linger = "50ms" }
+        [[consumers]]
+        name = "poller"
+        kind = "polling"
+        [[consumers]]
+        name = "fan-out"
+        kind = "efo"
+        [policy]
+        kind = "external"
+        command = ["sh", "record.sh"]
+        "#;
+    std::fs::write(folder.join("experiment.toml"), text).unwrap();
+    let spec = kinesim::load(&folder.join("experiment.toml")).unwrap();
+    let mut rows = MemoryRecorder::default();
+    kinesim::run::run_with_policy_program(&spec, &mut rows).expect("the script answers");
+    let lines = std::fs::read_to_string(folder.join("metrics.jsonl")).unwrap();
+    let mut minutes = 0;
+    for line in lines.lines() {
+        let message: serde_json::Value = serde_json::from_str(line).unwrap();
+        for point in message["datapoints"].as_array().unwrap() {
+            let get = |name: &str| point[name].as_u64().unwrap_or_else(|| panic!("{name} in {point}"));
+            assert_eq!(get("PutRecord.Bytes") + get("PutRecords.Bytes"), get("IncomingBytes"));
+            assert_eq!(get("PutRecord.Success") + get("PutRecords.Records"), get("IncomingRecords"));
+            let put_record_share = get("PutRecord.Success") as f64 / get("IncomingRecords") as f64;
+            assert!((put_record_share - 0.25).abs() < 0.03, "{put_record_share}");
+            // The poller reads everything once; the fan-out consumer is not GetRecords.
+            let read = get("GetRecords.Records") as f64 / get("IncomingRecords") as f64;
+            assert!((0.9..1.1).contains(&read), "{read}");
+            minutes += 1;
+        }
+    }
+    assert_eq!(minutes, 4, "minutes ending at 1..4 min are published by 5 min");
 }

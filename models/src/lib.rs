@@ -35,4 +35,4 @@ pub mod spec;
 pub mod storage;
 pub mod stream;
 
-pub use engine::{simulate, ConsumerSummary, ProducerSummary, RunResult, RunSummary};
+pub use engine::{simulate, simulate_with, ConsumerSummary, ProducerSummary, RunResult, RunSummary};

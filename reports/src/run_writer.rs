@@ -1,6 +1,6 @@
 //! The CSV tables of one run, written row by row as periods close.
 
-use crate::atomic::{create, io_error, publish};
+use crate::atomic::{create, io_error, publish, temporary_path};
 use crate::ReportError;
 use kinesim_models::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
 use std::fs::File;
@@ -30,6 +30,12 @@ impl Table {
         self.csv
             .write_record(record)
             .map_err(|source| ReportError::Csv { path: self.target.display().to_string(), source })
+    }
+
+    /// Drops the table and its temporary file: nothing is published.
+    fn discard(self) {
+        drop(self.csv);
+        let _ = std::fs::remove_file(temporary_path(&self.target));
     }
 
     fn commit(self) -> Result<(), ReportError> {
@@ -140,6 +146,19 @@ impl RunWriter {
     fn keep(&mut self, result: Result<(), ReportError>) {
         if let (Err(error), None) = (result, &self.error) {
             self.error = Some(error);
+        }
+    }
+
+    /// Gives up on a run that did not complete: every temporary file is removed and no
+    /// table is published, so the folder never holds a partial run's tables.
+    pub fn abandon(self) {
+        self.stream.discard();
+        self.events.discard();
+        if let Some(table) = self.shards {
+            table.discard();
+        }
+        if let Some(table) = self.consumers {
+            table.discard();
         }
     }
 

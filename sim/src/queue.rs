@@ -165,6 +165,12 @@ impl<E> EventQueue<E> {
         self.heap.peek().map(|entry| (entry.time, entry.phase))
     }
 
+    /// Drops every pending event, so a run loop stops after the event being handled:
+    /// how a process ends a run early (a fatal condition outside the model).
+    pub fn cancel_all(&mut self) {
+        self.heap.clear();
+    }
+
     /// The number of pending events.
     pub fn len(&self) -> usize {
         self.heap.len()
@@ -213,6 +219,23 @@ mod tests {
 
     fn drain(queue: &mut EventQueue<Payload>) -> Vec<&'static str> {
         core::iter::from_fn(|| queue.pop().map(|scheduled| scheduled.event.0)).collect()
+    }
+
+    #[test]
+    fn cancel_all_leaves_nothing_pending_and_keeps_the_clock() {
+        let mut queue = EventQueue::new(8);
+        queue.schedule(SimTime(5), Phase(0), Payload("a"));
+        queue.schedule(SimTime(9), Phase(0), Payload("b"));
+        assert_eq!(drain_one(&mut queue), "a");
+        queue.cancel_all();
+        assert!(queue.is_empty());
+        assert_eq!(queue.now(), SimTime(5));
+        queue.schedule(SimTime(6), Phase(0), Payload("c"));
+        assert_eq!(drain(&mut queue), vec!["c"]);
+    }
+
+    fn drain_one(queue: &mut EventQueue<Payload>) -> &'static str {
+        queue.pop().expect("pending").event.0
     }
 
     #[test]

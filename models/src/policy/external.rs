@@ -4,6 +4,21 @@
 //! the only part of a run that may fail at run time; its failure ends the run.
 
 use super::MinuteDatapoint;
+use std::path::PathBuf;
+
+/// `[policy] kind = "external"`: how to start the program and what it is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalSpec {
+    /// The program and its arguments.
+    pub command: Vec<String>,
+    /// Where a relative program path is looked up and the program runs (the
+    /// experiment file's folder).
+    pub working_dir: PathBuf,
+    /// How long (wall clock) kinesim waits for each answer before giving up.
+    pub answer_timeout_ms: u64,
+    /// How long after its minute ends a datapoint is published to the program.
+    pub publish_delay_s: u64,
+}
 
 /// What the policy is told at one evaluation: the state of the stream it could read
 /// from the control plane and the CloudWatch minutes published since the last one.

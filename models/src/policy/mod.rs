@@ -94,6 +94,11 @@ pub enum PolicySpec {
     Step(StepSpec),
     Scheduled(ScheduledSpec),
     TargetTracking(TargetTrackingSpec),
+    /// awslabs/amazon-kinesis-scaling-utils: checks every `checkInterval` seconds, with
+    /// state between checks; the engine runs its cycles ([`scaling_utils`]).
+    ScalingUtils(scaling_utils::ScalingUtilsSpec),
+    /// A user program deciding from each published minute ([`external`]).
+    External(external::ExternalSpec),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -191,6 +196,8 @@ impl PolicySpec {
             PolicySpec::Step(_) => "step",
             PolicySpec::Scheduled(_) => "scheduled",
             PolicySpec::TargetTracking(_) => "target_tracking",
+            PolicySpec::ScalingUtils(_) => "scaling_utils",
+            PolicySpec::External(_) => "external",
         }
     }
 
@@ -201,6 +208,8 @@ impl PolicySpec {
             PolicySpec::Step(spec) => spec.publish_delay_s,
             PolicySpec::Scheduled(_) => 0,
             PolicySpec::TargetTracking(spec) => spec.publish_delay_s,
+            PolicySpec::ScalingUtils(spec) => spec.publish_delay_s,
+            PolicySpec::External(spec) => spec.publish_delay_s,
         }
     }
 
@@ -208,7 +217,11 @@ impl PolicySpec {
     pub fn evaluation_minutes(&self) -> u64 {
         match self {
             PolicySpec::AlarmDoubleHalve(spec) => u64::from(spec.period_minutes),
-            PolicySpec::Step(_) | PolicySpec::Scheduled(_) | PolicySpec::TargetTracking(_) => 1,
+            PolicySpec::Step(_)
+            | PolicySpec::Scheduled(_)
+            | PolicySpec::TargetTracking(_)
+            | PolicySpec::ScalingUtils(_)
+            | PolicySpec::External(_) => 1,
         }
     }
 
@@ -221,6 +234,8 @@ impl PolicySpec {
             PolicySpec::Step(_) => StepSpec::SCALE_IN_PERIOD_MINUTES * StepSpec::SCALE_IN_PERIODS,
             PolicySpec::Scheduled(_) => 0,
             PolicySpec::TargetTracking(spec) => spec.out_datapoints.max(spec.in_datapoints),
+            PolicySpec::ScalingUtils(spec) => spec.sample_window_minutes() as usize + 1,
+            PolicySpec::External(_) => 1,
         }
     }
 
@@ -238,6 +253,9 @@ impl PolicySpec {
             PolicySpec::Step(spec) => spec.decide(minutes, shards, since_last_action_s),
             PolicySpec::Scheduled(spec) => spec.decide(shards, now_s),
             PolicySpec::TargetTracking(spec) => spec.decide(minutes, shards, since_last_action_s),
+            PolicySpec::ScalingUtils(_) | PolicySpec::External(_) => {
+                unreachable!("the engine runs stateful policies itself")
+            }
         }
     }
 }

@@ -23,7 +23,8 @@
 use crate::consumer::{ReadBudget, ShardReader};
 use crate::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
 use crate::on_demand::{Change, OnDemandController, ShardTraffic};
-use crate::policy::MinuteDatapoint;
+use crate::policy::external::{ExternalDecider, ExternalFailure};
+use crate::policy::{MinuteDatapoint, PolicySpec};
 use crate::producer::{Arrival, Producer, ProducerTotals};
 use crate::ratio::scale;
 use crate::routing::{initial_ranges, HashRange, ShardId};
@@ -36,6 +37,8 @@ use kinesim_sim::{
     format_duration, run_until, EventQueue, Phase, Process, SeedKey, SimDuration, SimTime, NANOS_PER_SEC,
 };
 use std::collections::VecDeque;
+
+mod policies;
 
 /// Phases within one instant, in the order they run.
 pub mod phase {
@@ -63,6 +66,8 @@ enum Event {
     /// A CloudWatch minute ends: the policy's datapoint is recorded, and the policy
     /// evaluates when a whole alarm period has become visible.
     PolicyMinute,
+    /// A scaling_utils monitor's check cycle.
+    PolicyCheck,
     /// The on-demand controller measures the last evaluation period and acts.
     OnDemandEvaluate,
     /// A warm-throughput change takes effect (stream.on_demand.warm_duration after the call).
@@ -153,13 +158,33 @@ pub struct RunResult {
     pub hot_keys: Vec<HotKeyRow>,
 }
 
-/// Runs one experiment, pushing rows into `recorder` as periods close.
+/// Runs one experiment, pushing rows into `recorder` as periods close. For an
+/// experiment without an external policy (which needs its program: see
+/// [`simulate_with`]).
 pub fn simulate(spec: &ExperimentSpec, recorder: &mut dyn Recorder) -> RunResult {
-    let mut simulation = Simulation::new(spec, recorder);
+    assert!(!matches!(spec.policy, Some(PolicySpec::External(_))), "an external policy runs through simulate_with");
+    simulate_with(spec, recorder, None).expect("only an external policy fails a run")
+}
+
+/// Runs one experiment with the program of its external policy, if it has one. The
+/// run fails (and stops at that instant) only when that program does.
+pub fn simulate_with<'a>(
+    spec: &'a ExperimentSpec,
+    recorder: &'a mut dyn Recorder,
+    external: Option<&'a mut dyn ExternalDecider>,
+) -> Result<RunResult, ExternalFailure> {
+    assert_eq!(external.is_some(), matches!(spec.policy, Some(PolicySpec::External(_))));
+    let mut simulation = Simulation::new(spec, recorder, external);
     let mut queue = EventQueue::new(EVENTS_PENDING_MAX);
     simulation.schedule_initial(&mut queue);
     run_until(&mut simulation, &mut queue, SimTime::ZERO + spec.duration);
-    simulation.finish()
+    if let Some(failure) = simulation.fatal.take() {
+        return Err(failure);
+    }
+    if let Some(decider) = simulation.external.as_deref_mut() {
+        decider.finish()?;
+    }
+    Ok(simulation.finish())
 }
 
 /// Per-second write counters of one shard, for peak utilisation.
@@ -289,6 +314,12 @@ struct Simulation<'a> {
     mode_switch_calls_ns: Vec<u64>,
     /// AWS's splitting of on-demand streams.
     on_demand: OnDemandController,
+    /// A scaling_utils monitor's memory, when that is the policy.
+    scaling_utils: Option<policies::ScalingUtilsRun>,
+    /// The program of an external policy.
+    external: Option<&'a mut dyn ExternalDecider>,
+    /// Why the run stopped early (an external policy failed).
+    fatal: Option<ExternalFailure>,
 }
 
 /// A reshard AWS accepted; it takes effect `stream.reshard_duration` after the call.
@@ -350,7 +381,9 @@ impl Process for Simulation<'_> {
                 let (reshard, at) = self.reshard_pending.take().expect("a reshard completes only once");
                 debug_assert_eq!(at, now);
                 self.complete_reshard(reshard, now);
+                self.policy_reshard_done(now, queue);
             }
+            Event::PolicyCheck => self.scaling_utils_check(now, queue),
             Event::OnDemandEvaluate => {
                 self.evaluate_on_demand(now);
                 let next = now + self.spec.stream.on_demand.evaluation_period;
@@ -400,7 +433,11 @@ impl Process for Simulation<'_> {
 }
 
 impl<'a> Simulation<'a> {
-    fn new(spec: &'a ExperimentSpec, recorder: &'a mut dyn Recorder) -> Simulation<'a> {
+    fn new(
+        spec: &'a ExperimentSpec,
+        recorder: &'a mut dyn Recorder,
+        external: Option<&'a mut dyn ExternalDecider>,
+    ) -> Simulation<'a> {
         assert!(NANOS_PER_SEC.is_multiple_of(spec.step.as_nanos()), "the step divides one second");
         let seed = SeedKey::from_master(spec.seed);
         let admission = WriteAdmission::new(&spec.stream.write_limit);
@@ -451,6 +488,10 @@ impl<'a> Simulation<'a> {
             mode: spec.stream.mode,
             mode_switch_calls_ns: Vec::new(),
             on_demand: OnDemandController::new(&spec.stream.on_demand),
+            scaling_utils: matches!(spec.policy, Some(PolicySpec::ScalingUtils(_)))
+                .then(|| policies::ScalingUtilsRun::new(spec.stream.shards)),
+            external,
+            fatal: None,
         };
         for range in initial_ranges(spec.stream.shards) {
             simulation.open_shard(range, SimTime::ZERO);
@@ -494,6 +535,12 @@ impl<'a> Simulation<'a> {
         queue.schedule(SimTime::ZERO, phase::DATA, Event::Step(0));
         if spec.policy.is_some() && spec.duration > SimDuration::from_secs(60) {
             queue.schedule(SimTime::ZERO + SimDuration::from_secs(60), phase::POLICY, Event::PolicyMinute);
+        }
+        if let Some(PolicySpec::ScalingUtils(policy)) = &spec.policy {
+            let first = SimTime::ZERO + SimDuration::from_secs(policy.check_interval_s);
+            if first < SimTime::ZERO + spec.duration {
+                queue.schedule(first, phase::POLICY, Event::PolicyCheck);
+            }
         }
         for (index, action) in spec.actions.iter().enumerate() {
             queue.schedule(SimTime::ZERO + action.at, phase::CONTROL, Event::Action(index));
@@ -613,71 +660,6 @@ impl<'a> Simulation<'a> {
 
     fn is_open(&self, shard: ShardId) -> bool {
         self.shards.open.get(shard.0 as usize).copied().unwrap_or(false)
-    }
-
-    /// Records the minute that just ended and, once a new whole alarm period is
-    /// visible (after the publish delay), lets the policy decide; its decision and the
-    /// values behind it go to `events.csv`.
-    fn policy_minute(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
-        let Some(policy) = &self.spec.policy else { return };
-        let (put_record_requests, put_records_requests) =
-            self.producers.iter().fold((0, 0), |(single, batch), producer| {
-                let requests = producer.totals.put_requests;
-                if producer.sends_put_record() {
-                    (single + requests, batch)
-                } else {
-                    (single, batch + requests)
-                }
-            });
-        let totals = MinuteDatapoint {
-            incoming_bytes: self.incoming_bytes_total,
-            incoming_records: self.incoming_records_total,
-            put_record_requests,
-            put_records_requests,
-            ..self.api_totals
-        };
-        let minute = totals.since(&self.policy_totals_at_minute);
-        self.api_totals.get_records_iterator_age_ms_max = 0;
-        self.policy_totals_at_minute = totals;
-        let now_s = now.as_nanos() / NANOS_PER_SEC;
-        self.policy_minutes.push_back((now_s, minute));
-        let publish_delay_s = policy.publish_delay_s();
-        let kept_max = policy.minutes_needed() + (publish_delay_s / 60) as usize + 2;
-        while self.policy_minutes.len() > kept_max {
-            self.policy_minutes.pop_front();
-        }
-        let visible: Vec<MinuteDatapoint> = self
-            .policy_minutes
-            .iter()
-            .filter(|(end_s, _)| end_s + publish_delay_s <= now_s)
-            .map(|(_, minute)| *minute)
-            .collect();
-        let visible_total = now_s.saturating_sub(publish_delay_s) / 60;
-        // One more minute becomes visible per call once the publish delay has passed.
-        if visible_total == 0 || visible_total % policy.evaluation_minutes() != 0 {
-            return;
-        }
-        // The Lambda rewrites the alarms with the new count as soon as it has asked for it.
-        let shards = match &self.reshard_pending {
-            Some((Reshard::UpdateShardCount { target }, _)) => *target,
-            _ => self.shards_open() as u32,
-        };
-        let since_last_action_s = self.policy_last_action_s.map(|at_s| now_s - at_s);
-        let decision = policy.decide(&visible, shards, since_last_action_s, now_s);
-        if decision.logged {
-            self.recorder.event(&EventRow {
-                time_s: now.as_secs_f64(),
-                kind: "policy_decision".into(),
-                subject: policy.name().into(),
-                detail: decision.detail,
-            });
-        }
-        if let Some(target) = decision.target_shards {
-            match self.request_reshard(now, queue, |sim| sim.plan_update_shard_count(target, now)) {
-                Ok(()) => self.policy_last_action_s = Some(now_s),
-                Err(reason) => self.log_rejected(now, "update_shard_count", "stream".into(), reason),
-            }
-        }
     }
 
     /// While a reshard is in progress the stream is `UPDATING` and AWS refuses another
