@@ -171,10 +171,12 @@ fn check(
                 if let Some((folder, tolerance)) = baseline {
                     worst = worst.max(compare_with_baseline(&outcome, folder, *tolerance));
                 }
-                suites.push((outcome.spec.name.clone(), outcome.slo_results));
+                suites.push(Suite { name: outcome.spec.name.clone(), results: outcome.slo_results, error: None });
             }
             Err(error) => {
                 eprintln!("error: {error}");
+                let name = file.file_stem().map_or_else(|| file.display().to_string(), |s| s.to_string_lossy().into());
+                suites.push(Suite { name, results: Vec::new(), error: Some(error.to_string()) });
                 worst = worst.max(match error {
                     RunError::Load(_) => EXIT_INVALID,
                     RunError::Report(_) | RunError::Policy { .. } => EXIT_RUNTIME,
@@ -253,11 +255,26 @@ fn print_slo_row(experiment: &str, result: &SloResult) {
 }
 
 /// A JUnit report: one test suite per experiment, one test case per SLO.
-fn junit_xml(suites: &[(String, Vec<SloResult>)]) -> String {
+/// One experiment of a check: its objectives, or why it could not run.
+struct Suite {
+    name: String,
+    results: Vec<SloResult>,
+    error: Option<String>,
+}
+
+fn junit_xml(suites: &[Suite]) -> String {
     let escape =
         |text: &str| text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
-    for (name, results) in suites {
+    for Suite { name, results, error } in suites {
+        if let Some(error) = error {
+            xml.push_str(&format!(
+                "  <testsuite name=\"{0}\" tests=\"1\" failures=\"0\" errors=\"1\">\n    <testcase name=\"run\" classname=\"{0}\"><error message=\"{1}\"/></testcase>\n  </testsuite>\n",
+                escape(name),
+                escape(error)
+            ));
+            continue;
+        }
         let failures = results.iter().filter(|r| !r.passed).count();
         xml.push_str(&format!(
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n",

@@ -99,3 +99,23 @@ fn baselines_flag_metrics_that_moved() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("non-negative"), "{text}");
 }
+
+/// A run that cannot complete (here its external policy program crashes) exits 3, which
+/// outranks a failed objective (1) in the same check; the JUnit report still lists the
+/// runs that completed.
+#[test]
+fn a_run_that_cannot_complete_exits_three() {
+    let folder = common::scratch("check-exit-3");
+    let experiment = folder.join("crashing-policy.toml");
+    let text = "duration = \"10m\"\n[stream]\nshards = 2\n[[producers]]\nname = \"p\"\nrate = 100\n[policy]\nkind = \"external\"\ncommand = [\"sh\", \"-c\", \"read hello; exit 1\"]\n";
+    std::fs::write(&experiment, text).unwrap();
+    let junit = folder.join("report.xml");
+    let (code, _, stderr) =
+        check(&["experiments/hot-key.toml", experiment.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("crashing-policy.toml") && stderr.contains("exited with status 1"), "{stderr}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testsuite name=\"hot-key\""), "{xml}");
+    assert!(xml.contains("<testsuite name=\"crashing-policy\" tests=\"1\" failures=\"0\" errors=\"1\">"), "{xml}");
+    assert!(xml.contains("<error message=\""), "{xml}");
+}

@@ -23,21 +23,35 @@ fn same_seed_gives_byte_identical_outputs() {
     assert!(a == b, "two runs with the same seed differ; replay: kinesim run {EXPERIMENT}");
 }
 
-/// With a scaling policy the control plane depends on the data (published metrics), so
-/// a reshard a moment earlier or later would show: the bytes must still agree.
-#[test]
-fn runs_with_a_scaling_policy_are_byte_identical() {
-    let example = "experiments/autoscaler-flash-crowd.toml";
-    let first = common::scratch("determinism-policy-a");
-    let second = common::scratch("determinism-policy-b");
+/// Runs `example` twice and returns both output folders' files.
+fn two_runs(example: &str, label: &str) -> (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>) {
+    let first = common::scratch(&format!("determinism-{label}-a"));
+    let second = common::scratch(&format!("determinism-{label}-b"));
     for folder in [&first, &second] {
         let status = common::kinesim().args(["run", example, "--quiet", "--out"]).arg(folder).status().unwrap();
         assert!(status.success());
     }
-    let (a, b) = (common::folder_bytes(&first), common::folder_bytes(&second));
-    let events = &a.iter().find(|(name, _)| name == "events.csv").expect("events.csv").1;
-    assert!(String::from_utf8_lossy(events).contains("update_shard_count,"), "the policy resized the stream");
-    assert!(a == b, "two runs with the same seed differ; replay: kinesim run {example}");
+    (common::folder_bytes(&first), common::folder_bytes(&second))
+}
+
+fn events(files: &[(String, Vec<u8>)]) -> String {
+    String::from_utf8_lossy(&files.iter().find(|(name, _)| name == "events.csv").expect("events.csv").1).into_owned()
+}
+
+/// With a scaling policy the control plane depends on the data (published metrics), so
+/// a reshard a moment earlier or later would show: the bytes must still agree. Also for
+/// a policy that is a separate program, and for AWS's on-demand splitting.
+#[test]
+fn runs_whose_shard_map_follows_the_traffic_are_byte_identical() {
+    for (example, label, sign) in [
+        ("experiments/autoscaler-flash-crowd.toml", "policy", "update_shard_count,"),
+        ("experiments/autoscaler-external.toml", "external", "update_shard_count,"),
+        ("experiments/on-demand-surge.toml", "on-demand", "split_shard,"),
+    ] {
+        let (a, b) = two_runs(example, label);
+        assert!(events(&a).contains(sign), "{example}: the shard map changed");
+        assert!(a == b, "two runs with the same seed differ; replay: kinesim run {example}");
+    }
 }
 
 #[test]
