@@ -23,8 +23,11 @@ fn same_seed_gives_byte_identical_outputs() {
     assert!(a == b, "two runs with the same seed differ; replay: kinesim run {EXPERIMENT}");
 }
 
+/// An output folder's files, sorted by name, with their bytes.
+type Files = Vec<(String, Vec<u8>)>;
+
 /// Runs `example` twice and returns both output folders' files.
-fn two_runs(example: &str, label: &str) -> (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>) {
+fn two_runs(example: &str, label: &str) -> (Files, Files) {
     let first = common::scratch(&format!("determinism-{label}-a"));
     let second = common::scratch(&format!("determinism-{label}-b"));
     for folder in [&first, &second] {
