@@ -7,7 +7,9 @@
 //! it runs a validated [`spec::ExperimentSpec`] and hands rows to a
 //! [`metrics::Recorder`]. Model code does not fail: every invalid configuration is
 //! rejected before it gets here, so what remains are assertions on invariants
-//! (conservation of records, bounded queues), which are bugs if they fire.
+//! (conservation of records, bounded queues), which are bugs if they fire. The one
+//! fallible part is an external policy ([`policy::external`]): a user program behind a
+//! trait, whose failure ends the run with an error ([`simulate_with`]).
 //!
 //! Map: [`routing`] (MD5, hash ranges, shard ids), [`keys`] (key distributions
 //! projected on shards), [`rates`] (offered load over time), [`sizes`] (record sizes),

@@ -140,7 +140,7 @@ pub struct StreamSpec {
     /// How long a split, merge or UpdateShardCount keeps the stream `UPDATING` before
     /// the children open; another reshard call meanwhile is refused
     /// (ResourceInUseException). Assumption, default 5 s: AWS publishes no duration;
-    /// a real split took "a few seconds" (§6.1 [BRANDUR]). Large UpdateShardCount calls
+    /// a real split took "a few seconds" (§6.1, source BRANDUR). Large UpdateShardCount calls
     /// take longer in practice: set this to what you observe.
     pub reshard_duration: SimDuration,
     /// The on-demand controller's parameters (used while the mode is on-demand).

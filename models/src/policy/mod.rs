@@ -28,7 +28,7 @@
 //! `in_datapoints` consecutive minutes are below `in_ratio` × target, both to
 //! `ceil(N × utilisation / target)` of the newest minute, within `[min_shards, max_shards]`
 //! and the cooldowns. The alarm shapes (3 above; 15 below 90%) are commonly observed,
-//! not published ([unverified] in §1.3), so they are parameters.
+//! not published (marked unverified in §1.3), so they are parameters.
 //!
 //! `scheduled` is Application Auto Scaling scheduled scaling (§1.3): at listed times of
 //! day (or of any `repeat` cycle) the desired shard count changes, and the policy asks
