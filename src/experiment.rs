@@ -175,7 +175,7 @@ impl Validator<'_> {
         let producer_names: Vec<String> = raw.producers.iter().map(|p| p.name.clone()).collect();
         let actions = self.actions(raw.actions, &stream, duration, &producer_names)?;
         let producers = self.producers(raw.producers, step, raw.start.is_some().then_some(start_unix_s))?;
-        let consumers = self.consumers(raw.consumers, duration, raw.start.is_some().then_some(start_unix_s))?;
+        let consumers = self.consumers(raw.consumers, stream.mode, duration, raw.start.is_some().then_some(start_unix_s))?;
         let expectations = self.expectations(raw.expect, &producers, &consumers, consumer_rows)?;
         let policy = raw.policy.map(|policy| self.policy(policy)).transpose()?;
         if policy.is_some() && stream.mode.is_on_demand() {
@@ -1446,22 +1446,28 @@ impl Validator<'_> {
     fn consumers(
         &self,
         raw: Vec<RawConsumer>,
+        mode: CapacityMode,
         duration: SimDuration,
         start_unix_s: Option<i64>,
     ) -> Result<Vec<ConsumerSpec>, LoadError> {
         let mut names = BTreeSet::new();
         let mut consumers = Vec::with_capacity(raw.len());
         let mut fan_out = 0;
+        let fan_out_max =
+            if mode == CapacityMode::OnDemandAdvantage { EFO_CONSUMERS_MAX_ADVANTAGE } else { EFO_CONSUMERS_MAX };
         for (index, consumer) in raw.into_iter().enumerate() {
             let key = format!("consumers[{index}]");
             self.unique_name(&mut names, &format!("{key}.name"), &consumer.name)?;
             let consumer = self.consumer(&key, consumer, duration, start_unix_s)?;
             if matches!(consumer.kind, ConsumerKind::Efo(_)) {
                 fan_out += 1;
-                if fan_out > EFO_CONSUMERS_MAX {
+                if fan_out > fan_out_max {
                     return Err(self.err(
                         format!("{key}.kind"),
-                        format!("a stream registers at most {EFO_CONSUMERS_MAX} enhanced fan-out consumers (50 on On-demand Advantage); this is number {fan_out}"),
+                        format!(
+                            "a {} stream registers at most {fan_out_max} enhanced fan-out consumers ({EFO_CONSUMERS_MAX}, or {EFO_CONSUMERS_MAX_ADVANTAGE} on On-demand Advantage); this is number {fan_out}",
+                            mode.name()
+                        ),
                     ));
                 }
             }

@@ -143,3 +143,18 @@ fn warm_throughput_pre_scales_an_advantage_stream() {
     let rejected = rows.events.iter().find(|e| e.kind == "warm_throughput_rejected").expect("rejected");
     assert!(rejected.detail.contains("on_demand_advantage"), "{}", rejected.detail);
 }
+
+#[test]
+fn on_demand_advantage_registers_up_to_50_fan_out_consumers() {
+    let stream = |mode: &str, consumers: usize| {
+        let mut text = format!("duration = \"1m\"\n[stream]\nmode = \"{mode}\"\n[[producers]]\nname = \"p\"\nrate = 10\n");
+        for index in 0..consumers {
+            text.push_str(&format!("[[consumers]]\nname = \"c{index}\"\nkind = \"efo\"\n"));
+        }
+        kinesim::parse(std::path::Path::new("fan-out.toml"), &text)
+    };
+    assert!(stream("on_demand_advantage", 50).is_ok());
+    assert!(stream("on_demand", 21).unwrap_err().to_string().contains("at most 20"));
+    let error = stream("on_demand_advantage", 51).unwrap_err().to_string();
+    assert!(error.contains("consumers[50].kind") && error.contains("at most 50"), "{error}");
+}

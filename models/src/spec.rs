@@ -517,6 +517,9 @@ pub const EFO_BYTES_PER_S: u64 = 2 * MIB;
 /// Fan-out consumers per stream: 20 (50 on On-demand Advantage) (§4).
 pub const EFO_CONSUMERS_MAX: usize = 20;
 
+/// Enhanced fan-out consumers per stream on On-demand Advantage (§7.2).
+pub const EFO_CONSUMERS_MAX_ADVANTAGE: usize = 50;
+
 /// A GetRecords poller sharing the shard's read budget (§3).
 #[derive(Clone, Debug)]
 pub struct PollingSpec {
