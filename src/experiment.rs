@@ -175,7 +175,8 @@ impl Validator<'_> {
         let producer_names: Vec<String> = raw.producers.iter().map(|p| p.name.clone()).collect();
         let actions = self.actions(raw.actions, &stream, duration, &producer_names)?;
         let producers = self.producers(raw.producers, step, raw.start.is_some().then_some(start_unix_s))?;
-        let consumers = self.consumers(raw.consumers, stream.mode, duration, raw.start.is_some().then_some(start_unix_s))?;
+        let consumers =
+            self.consumers(raw.consumers, stream.mode, duration, raw.start.is_some().then_some(start_unix_s))?;
         let expectations = self.expectations(raw.expect, &producers, &consumers, consumer_rows)?;
         let policy = raw.policy.map(|policy| self.policy(policy)).transpose()?;
         if policy.is_some() && stream.mode.is_on_demand() {
@@ -1576,6 +1577,7 @@ impl Validator<'_> {
             ("batching_window", raw.batching_window.is_some()),
             ("poison_rate", raw.poison_rate.is_some()),
             ("bisect_on_error", raw.bisect_on_error.is_some()),
+            ("max_concurrency", raw.max_concurrency.is_some()),
         ];
         let firehose_only = [
             ("buffer_size", raw.buffer_size.is_some()),
@@ -1629,6 +1631,7 @@ impl Validator<'_> {
             bisect_on_error: false,
             max_retry_attempts: None,
             max_record_age: None,
+            concurrency_max: None,
         })
     }
 
@@ -1711,6 +1714,16 @@ impl Validator<'_> {
                 )
             }
         };
+        let concurrency_max = match raw.max_concurrency {
+            None => None,
+            Some(cap @ 1..=10_000) => Some(cap as u32),
+            Some(other) => return Err(self.err(
+                format!("{key}.max_concurrency"),
+                format!(
+                    "must be from 1 to 10000 concurrent invocations (the function's reserved concurrency), got {other}"
+                ),
+            )),
+        };
         let batching_window = raw.batching_window.map_or(SimDuration::ZERO, |d| d.0);
         if batching_window > SimDuration::from_secs(300) {
             return Err(
@@ -1732,6 +1745,7 @@ impl Validator<'_> {
             bisect_on_error: raw.bisect_on_error.unwrap_or(false),
             max_retry_attempts,
             max_record_age,
+            concurrency_max,
         };
         Ok(ConsumerSpec { name: raw.name, start, join, kind, processing: Some(processing), kcl: None })
     }
@@ -1792,6 +1806,7 @@ impl Validator<'_> {
             bisect_on_error: false,
             max_retry_attempts: None,
             max_record_age: None,
+            concurrency_max: None,
         });
         Ok(spec)
     }

@@ -279,6 +279,7 @@ pub struct RawConsumer {
     pub retrieval: Option<String>,
     pub batch_size: Option<u64>,
     pub parallelization_factor: Option<u64>,
+    pub max_concurrency: Option<u64>,
     pub function_duration: Option<RawFunctionDuration>,
     pub error_rate: Option<f64>,
     pub max_retry_attempts: Option<i64>,

@@ -147,7 +147,8 @@ fn warm_throughput_pre_scales_an_advantage_stream() {
 #[test]
 fn on_demand_advantage_registers_up_to_50_fan_out_consumers() {
     let stream = |mode: &str, consumers: usize| {
-        let mut text = format!("duration = \"1m\"\n[stream]\nmode = \"{mode}\"\n[[producers]]\nname = \"p\"\nrate = 10\n");
+        let mut text =
+            format!("duration = \"1m\"\n[stream]\nmode = \"{mode}\"\n[[producers]]\nname = \"p\"\nrate = 10\n");
         for index in 0..consumers {
             text.push_str(&format!("[[consumers]]\nname = \"c{index}\"\nkind = \"efo\"\n"));
         }

@@ -466,6 +466,9 @@ pub struct ProcessingSpec {
     pub max_retry_attempts: Option<u32>,
     /// Records older than this are discarded unprocessed (`None`: no limit).
     pub max_record_age: Option<SimDuration>,
+    /// Batches running at once over all shards and lanes (a Lambda function's reserved
+    /// concurrency); `None`: shards x lanes, the mapping's own ceiling (§8.2).
+    pub concurrency_max: Option<u32>,
 }
 
 /// Where a consumer's iterator starts (reference §3.1).

@@ -11,13 +11,19 @@
 //! waits for room: at most `prefetch_records` wait per shard, so when processing cannot
 //! keep up the backlog stays in the stream and the iterator age grows.
 //!
+//! With `concurrency_max` (a Lambda function's reserved concurrency) batches over all
+//! shards and lanes share that many slots: a batch that finds none free starts when the
+//! earliest running one completes (Lambda throttles and retries the invocation). Within
+//! one step, shards take free slots in shard order.
+//!
 //! "Read" for such a consumer means processed: delivered to the application.
 
 use super::ReadCounters;
 use crate::spec::ProcessingSpec;
 use kinesim_sim::sample::{binomial, uniform01};
 use kinesim_sim::ChaCha8Rng;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// Records fetched together, with the time their latency counts from (creation at the
 /// producer, as far as the stream knows it).
@@ -54,12 +60,14 @@ pub struct Processor {
     /// Per shard: lanes and the share of the shard's records each lane gets.
     lanes: Vec<Vec<Lane>>,
     weights: Vec<Vec<f64>>,
+    /// Completion times of the batches holding a concurrency slot (with `concurrency_max`).
+    running: BinaryHeap<Reverse<u64>>,
 }
 
 impl Processor {
     pub fn new(spec: &ProcessingSpec) -> Processor {
         assert!(spec.lanes >= 1 && spec.batch_size >= 1);
-        Processor { spec: spec.clone(), lanes: Vec::new(), weights: Vec::new() }
+        Processor { spec: spec.clone(), lanes: Vec::new(), weights: Vec::new(), running: BinaryHeap::new() }
     }
 
     pub fn lanes(&self) -> u32 {
@@ -121,13 +129,41 @@ impl Processor {
         let [period, totals] = counters;
         for lane in &mut self.lanes[shard_slot] {
             let mut batches = 0;
-            while let Some(start_ns) = ready_at(&self.spec, lane).filter(|&start| start < until_ns) {
+            while let Some(ready_ns) = ready_at(&self.spec, lane).filter(|&start| start < until_ns) {
+                let start_ns = match self.spec.concurrency_max {
+                    Some(slots) => slot_free_at(&mut self.running, slots, ready_ns, until_ns),
+                    None => ready_ns,
+                };
+                if start_ns >= until_ns {
+                    break;
+                }
                 batches += 1;
                 assert!(batches <= BATCHES_PER_STEP_MAX, "batches per step are bounded");
                 run_batch(&self.spec, lane, start_ns, rng, [&mut *period, &mut *totals]);
+                if self.spec.concurrency_max.is_some() && lane.busy_until_ns > start_ns {
+                    self.running.push(Reverse(lane.busy_until_ns));
+                }
             }
         }
     }
+}
+
+/// The first time from `ready_ns` at which fewer than `slots` batches run; batches that
+/// completed by then give their slots back. A slot that frees only at or after
+/// `until_ns` (the step's end) stays held: the batch tries again next step.
+fn slot_free_at(running: &mut BinaryHeap<Reverse<u64>>, slots: u32, ready_ns: u64, until_ns: u64) -> u64 {
+    while running.peek().is_some_and(|Reverse(done_ns)| *done_ns <= ready_ns) {
+        running.pop();
+    }
+    if running.len() < slots as usize {
+        return ready_ns;
+    }
+    // Full: the batch waits for the earliest completion, whose slot it takes.
+    let Reverse(done_ns) = *running.peek().expect("full means not empty");
+    if done_ns < until_ns {
+        running.pop();
+    }
+    done_ns
 }
 
 /// When the next batch of a lane can start: once the lane is free and the batch's
