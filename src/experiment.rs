@@ -1492,9 +1492,6 @@ impl Validator<'_> {
             self.refuse_fields(key, &kcl_only, format!("applies only to kind = \"kcl\", not \"{}\"", raw.kind))?;
             return Ok((raw, None));
         }
-        if raw.processing.is_some() {
-            return Err(self.err(format!("{key}.processing"), "is not available for kcl consumers yet"));
-        }
         let version = raw.kcl_version.unwrap_or(2);
         if !(1..=3).contains(&version) {
             return Err(self.err(format!("{key}.kcl_version"), format!("allowed: 1, 2, 3; got {version}")));
@@ -1597,8 +1594,15 @@ impl Validator<'_> {
     }
 
     /// `processing` of a polling or fan-out consumer: one lane per shard, batches of what
-    /// a call returns, three batches of prefetch (the KCL's default pending inputs).
-    fn processing(&self, key: &str, raw: RawProcessing, batch_size: u64) -> Result<ProcessingSpec, LoadError> {
+    /// a call returns, three batches of prefetch (the KCL's default pending inputs). For a
+    /// KCL application the capacity is a worker's, shared by the shards it holds.
+    fn processing(
+        &self,
+        key: &str,
+        raw: RawProcessing,
+        batch_size: u64,
+        per_worker: bool,
+    ) -> Result<ProcessingSpec, LoadError> {
         let per_record = match (raw.records_per_second, raw.per_record) {
             (Some(_), Some(_)) => {
                 return Err(self.err(format!("{key}.per_record"), "give `records_per_second` or `per_record`, not both"))
@@ -1632,6 +1636,7 @@ impl Validator<'_> {
             max_retry_attempts: None,
             max_record_age: None,
             concurrency_max: None,
+            shared_by_worker: per_worker,
         })
     }
 
@@ -1717,12 +1722,14 @@ impl Validator<'_> {
         let concurrency_max = match raw.max_concurrency {
             None => None,
             Some(cap @ 1..=10_000) => Some(cap as u32),
-            Some(other) => return Err(self.err(
-                format!("{key}.max_concurrency"),
-                format!(
+            Some(other) => {
+                return Err(self.err(
+                    format!("{key}.max_concurrency"),
+                    format!(
                     "must be from 1 to 10000 concurrent invocations (the function's reserved concurrency), got {other}"
                 ),
-            )),
+                ))
+            }
         };
         let batching_window = raw.batching_window.map_or(SimDuration::ZERO, |d| d.0);
         if batching_window > SimDuration::from_secs(300) {
@@ -1746,6 +1753,7 @@ impl Validator<'_> {
             max_retry_attempts,
             max_record_age,
             concurrency_max,
+            shared_by_worker: false,
         };
         Ok(ConsumerSpec { name: raw.name, start, join, kind, processing: Some(processing), kcl: None })
     }
@@ -1807,6 +1815,7 @@ impl Validator<'_> {
             max_retry_attempts: None,
             max_record_age: None,
             concurrency_max: None,
+            shared_by_worker: false,
         });
         Ok(spec)
     }
@@ -1905,8 +1914,10 @@ impl Validator<'_> {
             if push_latency > SimDuration::from_secs(10) {
                 return Err(self.err(format!("{key}.push_latency"), "must be at most \"10s\""));
             }
-            let processing =
-                raw.processing.map(|p| self.processing(&format!("{key}.processing"), p, 10_000)).transpose()?;
+            let processing = raw
+                .processing
+                .map(|p| self.processing(&format!("{key}.processing"), p, 10_000, kcl.is_some()))
+                .transpose()?;
             return Ok(ConsumerSpec {
                 kcl,
                 name: raw.name,
@@ -1919,8 +1930,10 @@ impl Validator<'_> {
         if raw.kind == "lambda" {
             return self.lambda(key, raw, start, join);
         }
-        let processing =
-            raw.processing.map(|p| self.processing(&format!("{key}.processing"), p, max_records)).transpose()?;
+        let processing = raw
+            .processing
+            .map(|p| self.processing(&format!("{key}.processing"), p, max_records, kcl.is_some()))
+            .transpose()?;
         Ok(ConsumerSpec {
             name: raw.name,
             start,

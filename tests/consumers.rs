@@ -474,3 +474,51 @@ fn lambda_bisect_on_error_loses_only_the_poison_records() {
         );
     }
 }
+
+/// A KCL worker's processing capacity is shared by the shards it holds: two workers of
+/// 1,000 records/s each keep up with 1,200 records/s over 4 shards (2 shards, 500/s
+/// each per worker), but once one dies the survivor's 1,000/s is spread over all 4
+/// shards (250/s each, below their 300/s): processing drops to 1,000 records/s and the
+/// iterator age grows.
+#[test]
+fn kcl_processing_capacity_is_per_worker_and_shared_by_its_leases() {
+    let run = |failures: &str| {
+        common::run_toml(&format!(
+            r#"
+            seed = 43
+            duration = "20m"
+            [output]
+            consumers = "1m"
+            [stream]
+            shards = 4
+            [[producers]]
+            name = "p"
+            rate = 1200
+            arrivals = "uniform"
+            keys = {{ kind = "uniform", count = 4000 }}
+            [[consumers]]
+            name = "app"
+            kind = "kcl"
+            kcl_version = 1
+            workers = 2
+            failover_time = "10s"
+            processing = {{ records_per_second = 1000 }}
+            {failures}
+            "#
+        ))
+    };
+    let (healthy, rows) = run("");
+    let consumer = &healthy.summary.consumers[0];
+    assert!(consumer.iterator_age_ms_max < 5_000.0, "two workers keep up: {}", consumer.iterator_age_ms_max);
+    // Batches are a GetRecords call's worth (up to 10,000 records), so count over the
+    // last 10 minutes, when the failover's catch-up is long over.
+    let last_10_min = |rows: &kinesim_models::metrics::MemoryRecorder| -> f64 {
+        rows.consumers.iter().filter(|r| r.time_s >= 600.0).map(|r| r.read_records).sum::<u64>() as f64 / 600.0
+    };
+    let per_s = last_10_min(&rows);
+    assert!((per_s - 1_200.0).abs() < 70.0, "it processes what comes: {per_s}");
+    let (failed, rows) = run("failures = [[\"5m\", 1]]");
+    let per_s = last_10_min(&rows);
+    assert!((per_s - 1_000.0).abs() < 70.0, "one worker processes 1,000/s: {per_s}");
+    assert!(failed.summary.consumers[0].iterator_age_ms_max > 60_000.0, "it falls behind");
+}

@@ -469,6 +469,10 @@ pub struct ProcessingSpec {
     /// Batches running at once over all shards and lanes (a Lambda function's reserved
     /// concurrency); `None`: shards x lanes, the mapping's own ceiling (§8.2).
     pub concurrency_max: Option<u32>,
+    /// The capacity above is a KCL worker's, shared evenly by the shards it holds leases
+    /// on and still has records for (so a worker that takes a dead one's leases
+    /// processes each more slowly); otherwise it is per shard.
+    pub shared_by_worker: bool,
 }
 
 /// Where a consumer's iterator starts (reference §3.1).

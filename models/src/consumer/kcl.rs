@@ -20,6 +20,9 @@
 //! KCL 1.x and 2.x balance lease counts; KCL 3.x balances throughput (each lease weighs
 //! its shard's offered records per second), so a hot shard's owner holds fewer others.
 //! KCL 3.x's CPU-based balancing and graceful handoff are not modelled.
+//!
+//! With processing capacity, a worker's capacity is shared by the shards it holds with
+//! records still to process ([`crate::consumer::ShardReader::share_worker_capacity`]).
 
 use crate::spec::KclSpec;
 use kinesim_sim::NANOS_PER_MS;
@@ -121,6 +124,16 @@ impl Leases {
     /// The furthest position ever read on a shard.
     pub fn high_water(&self, shard_slot: usize) -> u64 {
         self.high_water[shard_slot]
+    }
+
+    /// The worker holding a shard's lease, if any.
+    pub fn owner(&self, shard_slot: usize) -> Option<u32> {
+        self.owner[shard_slot]
+    }
+
+    /// How many workers the application has had (live or dead).
+    pub fn workers(&self) -> usize {
+        self.alive.len()
     }
 
     /// Whether some worker reads this shard now.

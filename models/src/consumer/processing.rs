@@ -34,12 +34,17 @@ pub struct Piece {
     pub origin_ns: u64,
     /// When the records were fetched: a batch cannot start before.
     pub fetched_ns: u64,
+    /// Records read before (a KCL lease resumed from its checkpoint): they take processing
+    /// time again but count as `reprocessed_records`, not as read or discarded.
+    pub reprocessed: bool,
 }
 
 #[derive(Clone, Debug, Default)]
 struct Lane {
     queue: VecDeque<Piece>,
     queued: u64,
+    /// Of `queued`, records not read before (what counts as unread at the end).
+    queued_new: u64,
     queued_bytes: u64,
     busy_until_ns: u64,
     /// Failed attempts of the batch at the head of the lane.
@@ -62,12 +67,21 @@ pub struct Processor {
     weights: Vec<Vec<f64>>,
     /// Completion times of the batches holding a concurrency slot (with `concurrency_max`).
     running: BinaryHeap<Reverse<u64>>,
+    /// Per shard: how many shards share its processing capacity (a KCL worker's leases
+    /// with records to process); batches take that many times longer.
+    sharing: Vec<u64>,
 }
 
 impl Processor {
     pub fn new(spec: &ProcessingSpec) -> Processor {
         assert!(spec.lanes >= 1 && spec.batch_size >= 1);
-        Processor { spec: spec.clone(), lanes: Vec::new(), weights: Vec::new(), running: BinaryHeap::new() }
+        Processor {
+            spec: spec.clone(),
+            lanes: Vec::new(),
+            weights: Vec::new(),
+            running: BinaryHeap::new(),
+            sharing: Vec::new(),
+        }
     }
 
     pub fn lanes(&self) -> u32 {
@@ -78,6 +92,17 @@ impl Processor {
         let lanes = self.spec.lanes as usize;
         self.lanes.push(vec![Lane { busy_until_ns: now_ns, ..Lane::default() }; lanes]);
         self.weights.push(vec![1.0 / lanes as f64; lanes]);
+        self.sharing.push(1);
+    }
+
+    /// Whether the capacity is a KCL worker's, shared by its shards.
+    pub fn shared_by_worker(&self) -> bool {
+        self.spec.shared_by_worker
+    }
+
+    /// Sets how many shards share this shard's processing capacity (at least 1).
+    pub fn set_sharing(&mut self, shard_slot: usize, shards: u64) {
+        self.sharing[shard_slot] = shards.max(1);
     }
 
     /// Sets how a shard's records divide over its lanes (by partition key).
@@ -91,6 +116,11 @@ impl Processor {
     /// Records fetched but not processed yet on a shard.
     pub fn queued(&self, shard_slot: usize) -> u64 {
         self.lanes[shard_slot].iter().map(|lane| lane.queued).sum()
+    }
+
+    /// Of those, records not read before (reprocessed ones are duplicates).
+    pub fn queued_new(&self, shard_slot: usize) -> u64 {
+        self.lanes[shard_slot].iter().map(|lane| lane.queued_new).sum()
     }
 
     /// How many records a fetch may take now.
@@ -111,6 +141,7 @@ impl Processor {
                 let bytes = crate::ratio::scale(piece.bytes, records, piece.records);
                 lane.queue.push_back(Piece { records, bytes, ..piece });
                 lane.queued += records;
+                lane.queued_new += new_records(&piece, records);
                 lane.queued_bytes += bytes;
                 assert!(lane.queue.len() <= LANE_PIECES_MAX, "lane queues are bounded");
             }
@@ -127,6 +158,7 @@ impl Processor {
         counters: [&mut ReadCounters; 2],
     ) {
         let [period, totals] = counters;
+        let sharing = self.sharing[shard_slot];
         for lane in &mut self.lanes[shard_slot] {
             let mut batches = 0;
             while let Some(ready_ns) = ready_at(&self.spec, lane).filter(|&start| start < until_ns) {
@@ -139,7 +171,7 @@ impl Processor {
                 }
                 batches += 1;
                 assert!(batches <= BATCHES_PER_STEP_MAX, "batches per step are bounded");
-                run_batch(&self.spec, lane, start_ns, rng, [&mut *period, &mut *totals]);
+                run_batch(&self.spec, sharing, lane, start_ns, rng, [&mut *period, &mut *totals]);
                 if self.spec.concurrency_max.is_some() && lane.busy_until_ns > start_ns {
                     self.running.push(Reverse(lane.busy_until_ns));
                 }
@@ -196,6 +228,7 @@ fn ready_at(spec: &ProcessingSpec, lane: &Lane) -> Option<u64> {
 /// then processes (or fails, retries, and finally discards) a batch.
 fn run_batch(
     spec: &ProcessingSpec,
+    sharing: u64,
     lane: &mut Lane,
     start_ns: u64,
     rng: &mut ChaCha8Rng,
@@ -209,11 +242,12 @@ fn run_batch(
             }
             let head = lane.queue.pop_front().expect("checked");
             lane.queued -= head.records;
+            lane.queued_new -= new_records(&head, head.records);
             lane.queued_bytes -= head.bytes;
             // The batch at the head changes: its poison is drawn again.
             lane.head_poison = None;
-            period.discarded_records += head.records;
-            totals.discarded_records += head.records;
+            period.discarded_records += new_records(&head, head.records);
+            totals.discarded_records += new_records(&head, head.records);
         }
         if lane.queued == 0 {
             return;
@@ -221,7 +255,7 @@ fn run_batch(
     }
     let batch = take_batch(lane, spec.batch_size, spec.batch_bytes.unwrap_or(u64::MAX));
     let records: u64 = batch.iter().map(|piece| piece.records).sum();
-    let duration_ns = spec.fixed.as_nanos() + spec.per_record.as_nanos() * records;
+    let duration_ns = (spec.fixed.as_nanos() + spec.per_record.as_nanos() * records) * sharing;
     // Poison records fail every invocation that carries them; how many this batch holds
     // is drawn once and kept while the batch is retried.
     let poison = *lane.head_poison.get_or_insert_with(|| {
@@ -232,7 +266,7 @@ fn run_batch(
         }
     });
     if poison > 0 && spec.bisect_on_error {
-        finish_bisected(spec, lane, batch, records, poison, start_ns, [period, totals]);
+        finish_bisected(spec, sharing, lane, batch, records, poison, start_ns, [period, totals]);
         return;
     }
     let completion_ns = start_ns + duration_ns.max(1);
@@ -245,6 +279,7 @@ fn run_batch(
         totals.failed_batches += 1;
         for piece in batch.into_iter().rev() {
             lane.queued += piece.records;
+            lane.queued_new += new_records(&piece, piece.records);
             lane.queued_bytes += piece.bytes;
             lane.queue.push_front(piece);
         }
@@ -252,15 +287,26 @@ fn run_batch(
     }
     lane.failures = 0;
     lane.head_poison = None;
+    let fresh: u64 = batch.iter().map(|piece| new_records(piece, piece.records)).sum();
     for counters in [period, totals] {
+        counters.reprocessed_records += records - fresh;
         if failed {
-            counters.discarded_records += records;
+            counters.discarded_records += fresh;
             continue;
         }
-        counters.read_records += records;
-        for piece in &batch {
+        counters.read_records += fresh;
+        for piece in batch.iter().filter(|piece| !piece.reprocessed) {
             counters.latency_ms.add((completion_ns.saturating_sub(piece.origin_ns)) as f64 * 1e-6, piece.records);
         }
+    }
+}
+
+/// Of `records` of a piece, those read for the first time.
+fn new_records(piece: &Piece, records: u64) -> u64 {
+    if piece.reprocessed {
+        0
+    } else {
+        records
     }
 }
 
@@ -270,8 +316,10 @@ fn run_batch(
 /// The lane is busy for the failed invocations: per poison record, one invocation per
 /// halving (of a shrinking batch, about the whole batch's duration in total) plus its
 /// retries alone.
+#[allow(clippy::too_many_arguments)]
 fn finish_bisected(
     spec: &ProcessingSpec,
+    sharing: u64,
     lane: &mut Lane,
     batch: Vec<Piece>,
     records: u64,
@@ -283,17 +331,20 @@ fn finish_bisected(
     let halvings = u64::from(64 - records.leading_zeros());
     let single_ns = spec.fixed.as_nanos() + spec.per_record.as_nanos();
     let retries = u64::from(spec.max_retry_attempts.unwrap_or(0));
-    let busy_ns = full_ns + poison * (2 * full_ns + (halvings + retries) * single_ns);
+    let busy_ns = (full_ns + poison * (2 * full_ns + (halvings + retries) * single_ns)) * sharing;
     let completion_ns = start_ns + busy_ns.max(1);
     lane.busy_until_ns = completion_ns;
     lane.failures = 0;
     lane.head_poison = None;
     let good = records - poison.min(records);
+    let fresh: u64 = batch.iter().map(|piece| new_records(piece, piece.records)).sum();
+    let fresh_good = crate::ratio::scale(fresh, good, records);
     for counters in counters {
         counters.failed_batches += poison * (halvings + 1);
-        counters.discarded_records += records - good;
-        counters.read_records += good;
-        for piece in &batch {
+        counters.discarded_records += fresh - fresh_good;
+        counters.read_records += fresh_good;
+        counters.reprocessed_records += records - fresh;
+        for piece in batch.iter().filter(|piece| !piece.reprocessed) {
             let share = crate::ratio::scale(piece.records, good, records);
             if share > 0 {
                 counters.latency_ms.add(completion_ns.saturating_sub(piece.origin_ns) as f64 * 1e-6, share);
@@ -323,6 +374,7 @@ fn take_batch(lane: &mut Lane, batch_size: u64, batch_bytes: u64) -> Vec<Piece> 
         records_left -= records;
         bytes_left = bytes_left.saturating_sub(bytes);
         lane.queued -= records;
+        lane.queued_new -= new_records(head, records);
         lane.queued_bytes -= bytes;
         if head.records == 0 {
             lane.queue.pop_front();

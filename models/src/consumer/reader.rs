@@ -345,6 +345,30 @@ impl ShardReader {
         self.processing_errors.set_step(step);
     }
 
+    /// For a KCL application whose processing capacity is per worker: each shard's
+    /// batches share their worker's capacity with the other shards that worker holds and
+    /// still has work on (open, unread records, or records fetched but not processed).
+    /// Called once per step before any poll; O(shards).
+    pub fn share_worker_capacity(&mut self, open: &[bool], logs: &[ShardLog]) {
+        let (Some(processor), Some(leases)) = (&mut self.processor, &self.leases) else { return };
+        if !processor.shared_by_worker() {
+            return;
+        }
+        let has_work = |slot: usize| {
+            open[slot] || self.cursors[slot].position < logs[slot].offset_end() || processor.queued(slot) > 0
+        };
+        let mut held = vec![0u64; leases.workers()];
+        for slot in 0..self.cursors.len() {
+            if let Some(worker) = leases.owner(slot).filter(|_| has_work(slot)) {
+                held[worker as usize] += 1;
+            }
+        }
+        for slot in 0..self.cursors.len() {
+            let sharing = leases.owner(slot).map_or(1, |worker| held[worker as usize]);
+            processor.set_sharing(slot, sharing);
+        }
+    }
+
     /// The batch processor, for consumers that process what they fetch.
     pub fn processor_mut(&mut self) -> Option<&mut Processor> {
         self.processor.as_mut()
@@ -361,9 +385,10 @@ impl ShardReader {
         self.cursors[shard_slot].next_poll_ns += self.spec.poll_interval.as_nanos();
     }
 
-    /// Records fetched from a shard but not yet processed.
+    /// Records fetched from a shard but not yet processed, not counting those read
+    /// before (reprocessed after a lease moved).
     pub fn queued(&self, shard_slot: usize) -> u64 {
-        self.processor.as_ref().map_or(0, |p| p.queued(shard_slot))
+        self.processor.as_ref().map_or(0, |p| p.queued_new(shard_slot))
     }
 
     /// Runs processing on a shard up to `until_ns` (once per step, after the polls).
@@ -454,6 +479,7 @@ impl ShardReader {
                             bytes,
                             origin_ns: now_ns.saturating_sub(latency_ns),
                             fetched_ns: now_ns,
+                            reprocessed: false,
                         });
                     } else {
                         // Only the period histogram is fed here; it is merged into the
@@ -478,8 +504,14 @@ impl ShardReader {
                     counters.iterator_age_ms_max = counters.iterator_age_ms_max.max(age_ms);
                 }
                 if let Some(processor) = &mut self.processor {
+                    // The read's first `reprocessed` records were read before the lease moved.
+                    let mut again = reprocessed;
                     for piece in &self.pieces {
-                        processor.accept(shard_slot, *piece);
+                        let (old, new) = split_piece(piece, again);
+                        again -= old.map_or(0, |p| p.records);
+                        for part in [old, new].into_iter().flatten() {
+                            processor.accept(shard_slot, part);
+                        }
                     }
                 }
                 outcome =
@@ -491,4 +523,17 @@ impl ShardReader {
         self.cursors[shard_slot] = Cursor { position, next_poll_ns, started: true, ..cursor };
         outcome
     }
+}
+
+/// Splits the first `again` records off a fetched piece as reprocessed.
+fn split_piece(piece: &Piece, again: u64) -> (Option<Piece>, Option<Piece>) {
+    let old_records = again.min(piece.records);
+    if old_records == 0 {
+        return (None, Some(*piece));
+    }
+    let old_bytes = crate::ratio::scale(piece.bytes, old_records, piece.records);
+    let old = Piece { records: old_records, bytes: old_bytes, reprocessed: true, ..*piece };
+    let rest = piece.records - old_records;
+    let new = (rest > 0).then(|| Piece { records: rest, bytes: piece.bytes - old_bytes, ..*piece });
+    (Some(old), new)
 }

@@ -1177,6 +1177,7 @@ impl<'a> Simulation<'a> {
     fn read(&mut self, index: u64, t0: SimTime, t1: SimTime) {
         for consumer in &mut self.consumers {
             consumer.begin_step(index);
+            consumer.share_worker_capacity(&self.shards.open, &self.shards.logs);
         }
         let polls_max = self.consumers.len() as u64 * (self.step_ns / 1_000_000 + 1);
         for slot in 0..self.shards.ids.len() {
