@@ -17,9 +17,14 @@
 //! runs, steals one lease (`maxLeasesToStealAtOneTime` = 1) from the most loaded worker
 //! while it holds fewer than its share; the stolen shard resumes at its checkpoint.
 //!
-//! KCL 1.x and 2.x balance lease counts; KCL 3.x balances throughput (each lease weighs
-//! its shard's offered records per second), so a hot shard's owner holds fewer others.
-//! KCL 3.x's CPU-based balancing and graceful handoff are not modelled.
+//! KCL 1.x and 2.x balance lease counts; KCL 3.x balances load (each lease weighs its
+//! shard's offered records per second: with identical workers, CPU utilisation is in
+//! proportion to the records they process, so balancing CPU is balancing throughput),
+//! so a hot shard's owner holds fewer others. KCL 3.x's lease assignment moves as many
+//! leases as balance needs in one run (1.x/2.x steal one at a time), and hands them off
+//! gracefully: the old owner checkpoints where it is before letting go, so nothing is
+//! reprocessed (reference §8.1: graceful handoff enabled by default). Workers of
+//! different sizes (where CPU and throughput balancing differ) are not modelled.
 //!
 //! With processing capacity, a worker's capacity is shared by the shards it holds with
 //! records still to process ([`crate::consumer::ShardReader::share_worker_capacity`]).
@@ -72,9 +77,14 @@ impl Leases {
         (self.spec.failover_time.as_nanos() / 3).saturating_sub(25 * NANOS_PER_MS)
     }
 
-    /// The lease taker runs every `2 * (failover + 25 ms)`.
+    /// The lease taker runs every `2 * (failover + 25 ms)`; KCL 3.x's lease assignment
+    /// every `2 * failover` (`leaseAssignmentIntervalMillis`, §8.1).
     pub fn taker_interval_ns(&self) -> u64 {
-        2 * (self.spec.failover_time.as_nanos() + 25 * NANOS_PER_MS)
+        if self.spec.version >= 3 {
+            2 * self.spec.failover_time.as_nanos()
+        } else {
+            2 * (self.spec.failover_time.as_nanos() + 25 * NANOS_PER_MS)
+        }
     }
 
     /// What a lease weighs when leases are balanced: 1 (KCL 1.x and 2.x balance lease
@@ -196,7 +206,7 @@ impl Leases {
     }
 
     /// A new worker starts; returns its index. Its lease taker then steals (see
-    /// [`Leases::steal_one`]).
+    /// [`Leases::steal`]).
     pub fn join(&mut self) -> u32 {
         self.alive.push(true);
         (self.alive.len() - 1) as u32
@@ -208,16 +218,29 @@ impl Leases {
     }
 
     /// One run of `worker`'s lease taker at `now_ns`: it steals one lease from the most
-    /// loaded live worker when that makes the two more even. Returns the takeover and
-    /// whether another steal would still help.
-    pub fn steal_one(&mut self, worker: u32, now_ns: u64) -> (Option<Takeover>, bool) {
+    /// loaded live worker when that makes the two more even (KCL 1.x and 2.x,
+    /// `maxLeasesToStealAtOneTime` = 1), or, in KCL 3.x, as many as balance needs, each
+    /// handed off gracefully at the old owner's position. Returns the takeovers and
+    /// whether another run would still move a lease.
+    pub fn steal(&mut self, worker: u32, now_ns: u64) -> (Vec<Takeover>, bool) {
         if !self.alive[worker as usize] {
-            return (None, false);
+            return (Vec::new(), false);
         }
-        let Some((slot, _)) = self.best_steal(worker) else { return (None, false) };
-        self.owner[slot] = Some(worker);
-        let takeover = Takeover { shard_slot: slot, worker, taken_ns: now_ns, checkpoint: self.checkpoint[slot] };
-        (Some(takeover), self.best_steal(worker).is_some())
+        let graceful = self.spec.version >= 3;
+        let moves_max = if graceful { self.owner.len() } else { 1 };
+        let mut takeovers = Vec::new();
+        while takeovers.len() < moves_max {
+            let Some((slot, _)) = self.best_steal(worker) else { break };
+            if graceful {
+                // The old owner checkpoints what it has read before releasing the lease.
+                self.checkpoint[slot] = self.high_water[slot];
+                self.checkpoint_ns[slot] = now_ns;
+            }
+            self.owner[slot] = Some(worker);
+            takeovers.push(Takeover { shard_slot: slot, worker, taken_ns: now_ns, checkpoint: self.checkpoint[slot] });
+        }
+        let more = !takeovers.is_empty() && self.best_steal(worker).is_some();
+        (takeovers, more)
     }
 
     /// The lease of the most loaded other worker whose move to `worker` leaves the pair

@@ -252,19 +252,19 @@ impl ShardReader {
         Some((worker, leases.taker_run_after(worker, now_ns)))
     }
 
-    /// One lease-taker run of `worker`: it may steal a lease, which resumes at its
-    /// checkpoint. Returns the takeover and whether the worker wants more.
-    pub fn steal_lease(&mut self, worker: u32, now_ns: u64, logs: &[ShardLog]) -> (Option<Takeover>, bool) {
-        let Some(leases) = &mut self.leases else { return (None, false) };
-        let (takeover, more) = leases.steal_one(worker, now_ns);
-        if let Some(takeover) = &takeover {
+    /// One lease-taker run of `worker`: it may take leases, which resume at their
+    /// checkpoints. Returns the takeovers and whether the worker wants more.
+    pub fn steal_leases(&mut self, worker: u32, now_ns: u64, logs: &[ShardLog]) -> (Vec<Takeover>, bool) {
+        let Some(leases) = &mut self.leases else { return (Vec::new(), false) };
+        let (takeovers, more) = leases.steal(worker, now_ns);
+        for takeover in &takeovers {
             let cursor = &mut self.cursors[takeover.shard_slot];
             cursor.next_poll_ns = cursor.next_poll_ns.max(now_ns);
             if cursor.started {
                 cursor.position = takeover.checkpoint.max(logs[takeover.shard_slot].offset_first());
             }
         }
-        (takeover, more)
+        (takeovers, more)
     }
 
     /// Sets a shard's offered load, which KCL 3.x balances leases by.

@@ -414,9 +414,9 @@ impl Process for Simulation<'_> {
             }
             Event::LeaseTaker { consumer, worker } => {
                 let reader = &mut self.consumers[consumer];
-                let (takeover, more) = reader.steal_lease(worker, now.as_nanos(), &self.shards.logs);
+                let (takeovers, more) = reader.steal_leases(worker, now.as_nanos(), &self.shards.logs);
                 let interval = reader.taker_interval_ns().expect("taker runs are KCL events");
-                if let Some(takeover) = takeover {
+                for takeover in takeovers {
                     let detail = format!(
                         "{} stolen by worker {worker}, from checkpoint {}",
                         self.shards.ids[takeover.shard_slot], takeover.checkpoint
