@@ -9,6 +9,7 @@
 use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
+use kinesim_models::cost::{Billing, PriceTable, Proration};
 use kinesim_models::on_demand::{OnDemandSpec, NEW_STREAM_SHARDS, WARM_MIBPS_MAX};
 use kinesim_models::policy::external::ExternalSpec;
 use kinesim_models::policy::scaling_utils::Fidelity;
@@ -170,6 +171,7 @@ impl Validator<'_> {
                 self.err("start", format!("expected an RFC 3339 time such as \"2026-03-02T00:00:00Z\", got \"{text}\""))
             })?,
         };
+        let encryption = raw.stream.encryption.clone();
         let stream = self.stream(raw.stream)?;
         let consumer_rows = output.consumers_period.is_some();
         let producer_names: Vec<String> = raw.producers.iter().map(|p| p.name.clone()).collect();
@@ -185,7 +187,10 @@ impl Validator<'_> {
                 format!("scaling policies are for provisioned streams; stream.mode is \"{}\"", stream.mode.name()),
             ));
         }
+        let applications = (producers.len() + consumers.len()) as u32;
+        let cost = self.cost(raw.pricing, encryption.as_deref(), applications)?;
         Ok(ExperimentSpec {
+            cost,
             name,
             seed: raw.seed.unwrap_or(0),
             duration,
@@ -200,6 +205,53 @@ impl Validator<'_> {
             actions,
             policy,
         })
+    }
+
+    /// `[pricing]`: the price table (built-in us-east-1, or a file), proration and the
+    /// account's other on-demand traffic; and KMS when the stream is encrypted.
+    fn cost(
+        &self,
+        raw: Option<RawPricing>,
+        encryption: Option<&str>,
+        applications: u32,
+    ) -> Result<CostSpec, LoadError> {
+        let kms_credential_sets = match encryption {
+            None | Some("none") => 0,
+            // Each producer and consumer application reads or writes with its own credentials.
+            Some("kms") => applications.max(1),
+            Some(other) => {
+                return Err(self.err("stream.encryption", format!("allowed: \"none\", \"kms\"; got \"{other}\"")))
+            }
+        };
+        let raw = raw.unwrap_or(RawPricing {
+            file: None,
+            proration: None,
+            advantage_other_in_bytes_per_s: None,
+            advantage_other_out_bytes_per_s: None,
+        });
+        let prices = match &raw.file {
+            None => PriceTable::us_east_1(),
+            Some(file) => {
+                let path = self.path.parent().unwrap_or(Path::new("")).join(file);
+                crate::pricing::load_price_table(&path)?
+            }
+        };
+        let proration = match raw.proration.as_deref() {
+            None | Some("per_second") => Proration::PerSecond,
+            Some("per_started_hour") => Proration::PerStartedHour,
+            Some(other) => {
+                return Err(self.err(
+                    "pricing.proration",
+                    format!("allowed: \"per_second\", \"per_started_hour\"; got \"{other}\""),
+                ))
+            }
+        };
+        let billing = Billing {
+            proration,
+            advantage_other_in_bytes_per_s: raw.advantage_other_in_bytes_per_s.map_or(0, |s| s.0),
+            advantage_other_out_bytes_per_s: raw.advantage_other_out_bytes_per_s.map_or(0, |s| s.0),
+        };
+        Ok(CostSpec { prices, billing, kms_credential_sets })
     }
 
     /// `[policy]`: the kinds available and their parameters (scaling-policies.md §1).

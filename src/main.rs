@@ -338,6 +338,24 @@ fn print_summary(file: &std::path::Path, outcome: &RunOutcome) {
             consumer.read_throttled_calls
         );
     }
+    let cost = &summary.cost;
+    let biggest: Vec<String> = {
+        let mut parts = cost.components.clone();
+        parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+        parts.iter().take(3).map(|(name, usd)| format!("{name} ${usd:.2}")).collect()
+    };
+    println!(
+        "  cost ({}): ${:.2} over the run, ${:.2} per month (730 h){}{}",
+        outcome.spec.cost.prices.region,
+        cost.total_usd,
+        cost.per_month_usd,
+        if biggest.is_empty() { String::new() } else { format!("; {}", biggest.join(", ")) },
+        if cost.advantage_shortfall_usd > 0.0 {
+            format!("; account commitment shortfall ${:.2} (billed apart)", cost.advantage_shortfall_usd)
+        } else {
+            String::new()
+        }
+    );
     for result in &outcome.slo_results {
         println!(
             "  slo {} ({}): {} {} -> {}",

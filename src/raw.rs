@@ -33,6 +33,17 @@ pub struct RawExperiment {
     #[serde(default)]
     pub expect: Vec<RawExpect>,
     pub policy: Option<RawPolicy>,
+    pub pricing: Option<RawPricing>,
+}
+
+/// The `[pricing]` table: where the rates come from and how time is billed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPricing {
+    pub file: Option<String>,
+    pub proration: Option<String>,
+    pub advantage_other_in_bytes_per_s: Option<Size>,
+    pub advantage_other_out_bytes_per_s: Option<Size>,
 }
 
 /// The `[policy]` table.
@@ -112,6 +123,8 @@ pub struct RawStream {
     pub write_limit: Option<RawWriteLimit>,
     pub read_limit: Option<RawReadLimit>,
     pub on_demand: Option<RawOnDemand>,
+    /// Server-side encryption: "none" (default) or "kms".
+    pub encryption: Option<String>,
 }
 
 /// `[stream.on_demand]`: the on-demand controller's parameters.

@@ -17,7 +17,7 @@ fn same_seed_gives_byte_identical_outputs() {
     let names: Vec<&str> = a.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
-        ["consumers.csv", "events.csv", "hot_keys.csv", "shards.csv", "stream.csv", "summary.json"],
+        ["consumers.csv", "cost.csv", "events.csv", "hot_keys.csv", "shards.csv", "stream.csv", "summary.json"],
         "the run writes the contract files and no temporary file is left behind"
     );
     assert!(a == b, "two runs with the same seed differ; replay: kinesim run {EXPERIMENT}");

@@ -20,6 +20,7 @@
 
 pub mod backpressure;
 pub mod consumer;
+pub mod cost;
 pub mod engine;
 pub mod keys;
 pub mod kpl;

@@ -120,6 +120,19 @@ pub trait Recorder {
     fn shard_row(&mut self, row: &ShardRow);
     fn consumer_row(&mut self, row: &ConsumerRow);
     fn event(&mut self, row: &EventRow);
+    /// One billing component of one hour (`cost.csv`).
+    fn cost_row(&mut self, row: &CostRow);
+}
+
+/// What one billing component cost in one hour of simulated time (the last hour may be
+/// partial). The Advantage commitment shortfall is the account's, over the whole run:
+/// its rows carry the run's end as `time_s`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CostRow {
+    /// Hour start, seconds since the run start.
+    pub time_s: f64,
+    pub component: &'static str,
+    pub usd: f64,
 }
 
 /// A recorder that keeps every row in memory, for tests and small runs.
@@ -129,6 +142,7 @@ pub struct MemoryRecorder {
     pub shards: Vec<ShardRow>,
     pub consumers: Vec<ConsumerRow>,
     pub events: Vec<EventRow>,
+    pub costs: Vec<CostRow>,
 }
 
 impl Recorder for MemoryRecorder {
@@ -144,6 +158,9 @@ impl Recorder for MemoryRecorder {
     fn event(&mut self, row: &EventRow) {
         self.events.push(row.clone());
     }
+    fn cost_row(&mut self, row: &CostRow) {
+        self.costs.push(row.clone());
+    }
 }
 
 /// A recorder that drops everything (benchmarks, summaries only).
@@ -155,4 +172,5 @@ impl Recorder for NullRecorder {
     fn shard_row(&mut self, _: &ShardRow) {}
     fn consumer_row(&mut self, _: &ConsumerRow) {}
     fn event(&mut self, _: &EventRow) {}
+    fn cost_row(&mut self, _: &CostRow) {}
 }

@@ -288,6 +288,10 @@ impl Recorder for PeriodRecorder<'_> {
         self.inner.shard_row(row);
     }
 
+    fn cost_row(&mut self, row: &crate::metrics::CostRow) {
+        self.inner.cost_row(row);
+    }
+
     fn consumer_row(&mut self, row: &ConsumerRow) {
         let key = (row.consumer.clone(), row.time_s);
         if self.open.as_ref() != Some(&key) {

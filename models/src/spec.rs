@@ -25,6 +25,8 @@ pub struct ExperimentSpec {
     pub metrics_period: SimDuration,
     pub output: OutputSpec,
     pub stream: StreamSpec,
+    /// What the run is billed at (`[pricing]`).
+    pub cost: CostSpec,
     pub producers: Vec<ProducerSpec>,
     pub consumers: Vec<ConsumerSpec>,
     /// Scheduled control-plane actions, sorted by time.
@@ -34,6 +36,30 @@ pub struct ExperimentSpec {
     /// Service-level objectives checked after the run (`[[expect]]`).
     pub expectations: Vec<crate::slo::Expectation>,
 }
+
+/// What a run is billed at (`[pricing]`; arithmetic in [`crate::cost`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CostSpec {
+    pub prices: crate::cost::PriceTable,
+    pub billing: crate::cost::Billing,
+    /// Applications (credential sets) calling KMS, for a stream with server-side
+    /// encryption (`stream.encryption = "kms"`); 0 when it is not encrypted.
+    pub kms_credential_sets: u32,
+}
+
+impl Default for CostSpec {
+    fn default() -> Self {
+        CostSpec {
+            prices: crate::cost::PriceTable::us_east_1(),
+            billing: crate::cost::Billing::default(),
+            kms_credential_sets: 0,
+        }
+    }
+}
+
+/// KMS calls per 5 minutes per stream and credential set when reading at the tip
+/// (reference/kinesis-facts.md §10.1: about 12).
+pub const KMS_REQUESTS_PER_5_MIN: u64 = 12;
 
 /// A control-plane change at a given time (`[[actions]]`).
 #[derive(Clone, Debug, PartialEq)]

@@ -2,7 +2,7 @@
 
 use crate::atomic::{create, io_error, publish, temporary_path};
 use crate::ReportError;
-use kinesim_models::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
+use kinesim_models::metrics::{ConsumerRow, CostRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -98,6 +98,8 @@ pub const CONSUMER_COLUMNS: &[&str] = &[
 
 pub const EVENT_COLUMNS: &[&str] = &["time_s", "kind", "subject", "detail"];
 
+pub const COST_COLUMNS: &[&str] = &["time_s", "component", "usd"];
+
 pub const HOT_KEY_COLUMNS: &[&str] = &[
     "shard_id",
     "rank",
@@ -120,6 +122,7 @@ pub struct RunWriter {
     shards: Option<Table>,
     consumers: Option<Table>,
     events: Table,
+    cost: Table,
     error: Option<ReportError>,
 }
 
@@ -139,6 +142,7 @@ impl RunWriter {
             shards: shards.then(|| Table::create(folder, "shards.csv", SHARD_COLUMNS)).transpose()?,
             consumers: consumers.then(|| Table::create(folder, "consumers.csv", CONSUMER_COLUMNS)).transpose()?,
             events: Table::create(folder, "events.csv", EVENT_COLUMNS)?,
+            cost: Table::create(folder, "cost.csv", COST_COLUMNS)?,
             error: None,
         })
     }
@@ -154,6 +158,7 @@ impl RunWriter {
     pub fn abandon(self) {
         self.stream.discard();
         self.events.discard();
+        self.cost.discard();
         if let Some(table) = self.shards {
             table.discard();
         }
@@ -190,6 +195,7 @@ impl RunWriter {
         if let Some(table) = self.consumers {
             table.commit()?;
         }
+        self.cost.commit()?;
         self.events.commit()
     }
 }
@@ -269,8 +275,23 @@ impl Recorder for RunWriter {
         self.keep(result);
     }
 
+    fn cost_row(&mut self, row: &CostRow) {
+        let result = self.cost.write([number(row.time_s), row.component.to_string(), usd(row.usd)]);
+        self.keep(result);
+    }
+
     fn event(&mut self, row: &EventRow) {
         let result = self.events.write([number(row.time_s), row.kind.clone(), row.subject.clone(), row.detail.clone()]);
         self.keep(result);
+    }
+}
+
+/// Dollars to a millionth of a cent: enough that a month of rows adds up to the total.
+fn usd(value: f64) -> String {
+    let rounded = (value * 1e8).round() / 1e8;
+    if rounded == 0.0 {
+        "0".into()
+    } else {
+        rounded.to_string()
     }
 }

@@ -84,6 +84,10 @@ pub fn summary_json(context: &SummaryContext, summary: &RunSummary) -> Value {
         "put_requests": summary.put_requests,
         "shards_open_max": summary.shards_open_max,
         "reshard_operations": summary.reshard_operations,
+        "cost_usd_total": summary.cost.total_usd,
+        "cost_usd_per_month": summary.cost.per_month_usd,
+        "cost_usd": summary.cost.components.iter().map(|(name, usd)| ((*name).to_string(), json!(usd))).collect::<Map<String, Value>>(),
+        "advantage_shortfall_usd": summary.cost.advantage_shortfall_usd,
         "slo_results": context.slo_results.iter().map(|r| json!({
             "metric": r.metric,
             "scope": r.scope,

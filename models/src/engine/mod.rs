@@ -38,7 +38,10 @@ use kinesim_sim::{
 };
 use std::collections::VecDeque;
 
+mod billing;
 mod policies;
+
+pub use billing::CostSummary;
 
 /// Phases within one instant, in the order they run.
 pub mod phase {
@@ -68,6 +71,8 @@ enum Event {
     PolicyMinute,
     /// A scaling_utils monitor's check cycle.
     PolicyCheck,
+    /// A billing hour ends (or the run does): its usage is billed into `cost.csv`.
+    CloseCostHour,
     /// The on-demand controller measures the last evaluation period and acts.
     OnDemandEvaluate,
     /// A warm-throughput change takes effect (stream.on_demand.warm_duration after the call).
@@ -150,6 +155,7 @@ pub struct RunSummary {
     pub consumers: Vec<ConsumerSummary>,
     /// Steps simulated times open shards: the unit of work of the data plane.
     pub shard_steps: u64,
+    pub cost: CostSummary,
 }
 
 #[derive(Clone, Debug)]
@@ -320,6 +326,8 @@ struct Simulation<'a> {
     external: Option<&'a mut dyn ExternalDecider>,
     /// Why the run stopped early (an external policy failed).
     fatal: Option<ExternalFailure>,
+    /// What the stream uses, billed per hour.
+    cost_meter: billing::CostMeter,
 }
 
 /// A reshard AWS accepted; it takes effect `stream.reshard_duration` after the call.
@@ -384,6 +392,7 @@ impl Process for Simulation<'_> {
                 self.policy_reshard_done(now, queue);
             }
             Event::PolicyCheck => self.scaling_utils_check(now, queue),
+            Event::CloseCostHour => self.close_cost_hour(now, queue),
             Event::OnDemandEvaluate => {
                 self.evaluate_on_demand(now);
                 let next = now + self.spec.stream.on_demand.evaluation_period;
@@ -492,6 +501,7 @@ impl<'a> Simulation<'a> {
                 .then(|| policies::ScalingUtilsRun::new(spec.stream.shards)),
             external,
             fatal: None,
+            cost_meter: billing::CostMeter::new(spec),
         };
         for range in initial_ranges(spec.stream.shards) {
             simulation.open_shard(range, SimTime::ZERO);
@@ -519,6 +529,7 @@ impl<'a> Simulation<'a> {
         shards.open.push(true);
         shards.parents.push(Vec::new());
         shards.since_evaluation.push((0, 0));
+        self.cost_meter.shard_opened();
         for consumer in &mut self.consumers {
             consumer.attach(slot, &shards.logs[slot], now.as_nanos(), &self.seed);
         }
@@ -566,6 +577,7 @@ impl<'a> Simulation<'a> {
         // A period longer than the run closes at the run's end, like the last period.
         let first_close = |period: SimDuration| SimTime::ZERO + period.min(spec.duration);
         queue.schedule(first_close(spec.metrics_period), phase::METRICS, Event::CloseStreamPeriod);
+        queue.schedule(first_close(SimDuration::from_secs(3600)), phase::METRICS, Event::CloseCostHour);
         if let Some(period) = spec.output.shards_period {
             queue.schedule(first_close(period), phase::METRICS, Event::CloseShardPeriod);
         }
@@ -1053,7 +1065,9 @@ impl<'a> Simulation<'a> {
         if t1.as_nanos().is_multiple_of(NANOS_PER_SEC) {
             self.close_second();
         }
-        self.shard_steps += self.shards_open() as u64;
+        let open_shards = self.shards_open() as u64;
+        self.shard_steps += open_shards;
+        self.meter_step(open_shards);
     }
 
     /// Drops what has passed retention (counting it against readers still behind it)
@@ -1097,6 +1111,7 @@ impl<'a> Simulation<'a> {
             let producer = &mut self.producers[arrival.producer_slot as usize];
             let accepted_user = producer.settle(arrival, accepted, arrival_mean_ns, filled_at_ns, index, self.step_ns);
             let accepted_bytes = scale(arrival.bytes, accepted, arrival.records);
+            self.cost_meter.accepted(self.mode, accepted, accepted_bytes);
             let api = &mut self.api_totals;
             if producer.sends_put_record() {
                 api.put_record_success += accepted;
@@ -1197,6 +1212,7 @@ impl<'a> Simulation<'a> {
                     &mut self.shards.budgets[slot],
                     &self.spec.stream.read_limit,
                 );
+                self.cost_meter.read(self.mode, !consumer.uses_get_records(), outcome.bytes, outcome.iterator_age_ms);
                 if consumer.uses_get_records() {
                     let api = &mut self.api_totals;
                     api.get_records_requests += 1;
@@ -1393,7 +1409,9 @@ impl<'a> Simulation<'a> {
         assert_eq!(totals.attempted_records, totals.accepted_records + totals.throttled_records);
         let consumers =
             self.consumers.iter().map(|consumer| self.consumer_summary(consumer, totals.accepted_records)).collect();
+        let cost = self.cost_summary();
         let summary = RunSummary {
+            cost,
             duration_s: self.spec.duration.as_secs_f64(),
             offered_records: totals.offered_records,
             attempted_records: totals.attempted_records,

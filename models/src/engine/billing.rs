@@ -1,0 +1,241 @@
+//! The engine side of cost: what the stream uses, metered as the run goes, and billed
+//! per hour of simulated time into `cost.csv` (arithmetic and rates in `crate::cost`).
+//!
+//! Lifecycle. Every data step adds its time to the dimensions of the mode the stream is
+//! in (provisioned shard-time, extended retention shard-time, fan-out consumer-shard
+//! time, on-demand stream time, the Advantage commitment's time); every accepted write
+//! and every read adds its bytes or units as it happens. A `CloseCostHour` event (phase
+//! METRICS, every hour and at the run's end) adds the stored bytes by age, counts the
+//! started hours, bills the hour, writes its rows and adds it to the run's total. The
+//! Advantage commitment shortfall is the account's over the whole run (reference
+//! kinesis-pricing.md §9), so it is billed once, at the end, and reported apart.
+//!
+//! Stored bytes for retention charges are what AWS keeps (everything accepted within the
+//! retention period), not what the simulator keeps (only what a reader still needs):
+//! they come from the bytes accepted per hour, each hour's bytes taken at the age of its
+//! end. Writes are billed per Kinesis record at the mean size of the records of one
+//! producer accepted in one step: exact for a fixed record size.
+
+use super::{phase, Event, Simulation};
+use crate::cost::{charges, monthly_projection_usd, stream_total_usd, Usage};
+use crate::metrics::CostRow;
+use crate::spec::{CapacityMode, ConsumerKind, KMS_REQUESTS_PER_5_MIN};
+use kinesim_sim::{EventQueue, SimDuration, SimTime, NANOS_PER_SEC};
+use std::collections::VecDeque;
+
+const HOUR_NS: u64 = 3600 * NANOS_PER_SEC;
+
+/// The run's cost, for the summary.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CostSummary {
+    /// The stream's cost over the run (the shortfall left out).
+    pub total_usd: f64,
+    /// `total_usd` projected to a 730-hour month.
+    pub per_month_usd: f64,
+    /// Per billing component, in the contract's order; components that cost nothing
+    /// are left out.
+    pub components: Vec<(&'static str, f64)>,
+    /// The account's Advantage commitment shortfall over the run, billed apart.
+    pub advantage_shortfall_usd: f64,
+}
+
+/// What the meter remembers between events.
+pub(super) struct CostMeter {
+    hour: Usage,
+    total: Usage,
+    hour_start: SimTime,
+    /// Bytes accepted in each past hour, oldest first, as far back as retention reaches.
+    accepted_by_hour: VecDeque<u64>,
+    accepted_this_hour: u64,
+    /// Shards open when the hour started, and shards opened during it.
+    shards_open_at_hour_start: u64,
+    shards_opened_this_hour: u64,
+    /// The modes the stream was in during the hour.
+    modes_this_hour: [bool; 3],
+    /// Whether retention was above 24 h at some step of the hour.
+    extended_this_hour: bool,
+    /// Registered fan-out consumers (billed per consumer-shard-hour in provisioned mode).
+    fan_out_consumers: u64,
+}
+
+impl CostMeter {
+    pub(super) fn new(spec: &crate::spec::ExperimentSpec) -> CostMeter {
+        let fan_out_consumers = spec.consumers.iter().filter(|c| matches!(c.kind, ConsumerKind::Efo(_))).count() as u64;
+        CostMeter {
+            hour: Usage::default(),
+            total: Usage::default(),
+            hour_start: SimTime::ZERO,
+            accepted_by_hour: VecDeque::new(),
+            accepted_this_hour: 0,
+            // The initial shards count as opened in the first hour.
+            shards_open_at_hour_start: 0,
+            shards_opened_this_hour: 0,
+            modes_this_hour: [false; 3],
+            extended_this_hour: false,
+            fan_out_consumers,
+        }
+    }
+
+    /// A shard opened (a split, merge or UpdateShardCount child).
+    pub(super) fn shard_opened(&mut self) {
+        self.shards_opened_this_hour += 1;
+    }
+
+    /// Accepted writes of one producer in one step: `records` Kinesis records of `bytes`.
+    pub(super) fn accepted(&mut self, mode: CapacityMode, records: u64, bytes: u64) {
+        if records == 0 {
+            return;
+        }
+        self.hour.add_writes(mode, bytes.div_ceil(records), records);
+        self.accepted_this_hour += bytes;
+    }
+
+    /// Bytes delivered to one consumer application in one read, with the age of the
+    /// data it reached.
+    pub(super) fn read(&mut self, mode: CapacityMode, fan_out: bool, bytes: u64, age_ms: f64) {
+        self.hour.add_reads(mode, fan_out, bytes);
+        if age_ms > 7.0 * 24.0 * 3600.0 * 1000.0 {
+            self.hour.long_term_retrieval_bytes += bytes;
+        }
+    }
+}
+
+fn mode_index(mode: CapacityMode) -> usize {
+    match mode {
+        CapacityMode::Provisioned => 0,
+        CapacityMode::OnDemand => 1,
+        CapacityMode::OnDemandAdvantage => 2,
+    }
+}
+
+impl Simulation<'_> {
+    /// The time-based dimensions of one data step of `step_ns` with `open_shards` open.
+    pub(super) fn meter_step(&mut self, open_shards: u64) {
+        let step_ns = u128::from(self.step_ns);
+        let extended = self.retention > SimDuration::from_secs(24 * 3600);
+        let meter = &mut self.cost_meter;
+        meter.modes_this_hour[mode_index(self.mode)] = true;
+        let usage = &mut meter.hour;
+        usage.interval_ns += self.step_ns;
+        match self.mode {
+            CapacityMode::Provisioned => {
+                let shard_ns = u128::from(open_shards) * step_ns;
+                usage.shard_ns += shard_ns;
+                if extended {
+                    usage.extended_retention_shard_ns += shard_ns;
+                    meter.extended_this_hour = true;
+                }
+                usage.efo_consumer_shard_ns += u128::from(meter.fan_out_consumers) * shard_ns;
+            }
+            CapacityMode::OnDemand => usage.on_demand_stream_ns += step_ns,
+            CapacityMode::OnDemandAdvantage => usage.advantage_commitment_ns += self.step_ns,
+        }
+    }
+
+    /// Bills the hour (or the run's last part of one) that ends now.
+    pub(super) fn close_cost_hour(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
+        let hour_ns = now.as_nanos() - self.cost_meter.hour_start.as_nanos();
+        self.meter_storage(hour_ns);
+        self.count_started_hours();
+        let meter = &mut self.cost_meter;
+        meter.hour.kms_requests +=
+            u64::from(self.spec.cost.kms_credential_sets) * KMS_REQUESTS_PER_5_MIN * hour_ns / (300 * NANOS_PER_SEC);
+        let time_s = meter.hour_start.as_secs_f64();
+        for charge in charges(&self.spec.cost.prices, &self.spec.cost.billing, &meter.hour) {
+            if !charge.component.is_reported_apart() {
+                self.recorder.cost_row(&CostRow { time_s, component: charge.component.as_str(), usd: charge.usd });
+            }
+        }
+        let shards_open = self.shards_open() as u64;
+        let meter = &mut self.cost_meter;
+        meter.total.add(&meter.hour);
+        meter.hour = Usage::default();
+        meter.hour_start = now;
+        meter.shards_open_at_hour_start = shards_open;
+        meter.shards_opened_this_hour = 0;
+        meter.modes_this_hour = [false; 3];
+        meter.extended_this_hour = false;
+        let end = SimTime::ZERO + self.spec.duration;
+        if now < end {
+            let next = SimTime::from_nanos(now.as_nanos() + HOUR_NS);
+            queue.schedule(if next > end { end } else { next }, phase::METRICS, Event::CloseCostHour);
+        }
+    }
+
+    /// Stored bytes by age over the hour: each past hour's accepted bytes are older than
+    /// 24 h (or 7 days) once that hour ended 24 h (7 days) ago, until retention drops them.
+    fn meter_storage(&mut self, hour_ns: u64) {
+        let retention_hours = (self.retention.as_nanos() / HOUR_NS) as usize;
+        let meter = &mut self.cost_meter;
+        meter.accepted_by_hour.push_back(std::mem::take(&mut meter.accepted_this_hour));
+        while meter.accepted_by_hour.len() > retention_hours {
+            meter.accepted_by_hour.pop_front();
+        }
+        let hours = meter.accepted_by_hour.len();
+        let (mut over_day, mut over_week) = (0u128, 0u128);
+        for (index, bytes) in meter.accepted_by_hour.iter().enumerate() {
+            let age_hours = hours - index; // the newest hour ended now: age 1 at its start
+            if age_hours > 24 {
+                over_day += u128::from(*bytes);
+            }
+            if age_hours > 7 * 24 {
+                over_week += u128::from(*bytes);
+            }
+        }
+        let (day_to_week, over_week) = (over_day - over_week, over_week);
+        let ns = u128::from(hour_ns);
+        let usage = &mut meter.hour;
+        match self.mode {
+            CapacityMode::Provisioned => usage.long_term_stored_byte_ns += over_week * ns,
+            CapacityMode::OnDemand => {
+                usage.on_demand_extended_stored_byte_ns += day_to_week * ns;
+                usage.on_demand_long_term_stored_byte_ns += over_week * ns;
+            }
+            CapacityMode::OnDemandAdvantage => {
+                usage.advantage_extended_stored_byte_ns += day_to_week * ns;
+                usage.advantage_long_term_stored_byte_ns += over_week * ns;
+            }
+        }
+    }
+
+    /// The started-hour counts, for per-started-hour proration: every shard open at some
+    /// instant of the hour (open at its start, or opened during it).
+    fn count_started_hours(&mut self) {
+        let meter = &mut self.cost_meter;
+        let shards = meter.shards_open_at_hour_start + meter.shards_opened_this_hour;
+        let usage = &mut meter.hour;
+        if meter.modes_this_hour[0] {
+            usage.shard_hours_started += shards;
+            usage.efo_consumer_shard_hours_started += meter.fan_out_consumers * shards;
+            if meter.extended_this_hour {
+                usage.extended_retention_shard_hours_started += shards;
+            }
+        }
+        if meter.modes_this_hour[1] {
+            usage.on_demand_stream_hours_started += 1;
+        }
+    }
+
+    /// The run's cost: the sum of its hours, and the account's commitment shortfall.
+    pub(super) fn cost_summary(&mut self) -> CostSummary {
+        let cost = &self.spec.cost;
+        let total = &self.cost_meter.total;
+        let billed = charges(&cost.prices, &cost.billing, total);
+        let total_usd = stream_total_usd(&billed);
+        let shortfall: Vec<_> = billed.iter().filter(|c| c.component.is_reported_apart()).collect();
+        let end_s = self.spec.duration.as_secs_f64();
+        for charge in &shortfall {
+            self.recorder.cost_row(&CostRow { time_s: end_s, component: charge.component.as_str(), usd: charge.usd });
+        }
+        CostSummary {
+            total_usd,
+            per_month_usd: monthly_projection_usd(total_usd, end_s),
+            components: billed
+                .iter()
+                .filter(|c| !c.component.is_reported_apart())
+                .map(|c| (c.component.as_str(), c.usd))
+                .collect(),
+            advantage_shortfall_usd: shortfall.iter().map(|c| c.usd).sum(),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Cost: a run's bill follows the shards that existed and the records accepted, and
+//! `cost.csv` adds up to `summary.json` (arithmetic per dimension: models/src/cost.rs).
+
+mod common;
+
+use std::collections::BTreeMap;
+
+fn csv_rows(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|record| headers.iter().zip(record.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
+}
+
+/// A week of a provisioned stream that is split once: the bill equals shard-hours x
+/// $0.015 plus PUT payload units x $0.014 per million, both counted here from the
+/// run's CSV files (the split's time from events.csv, accepted records from stream.csv).
+#[test]
+fn a_weeks_provisioned_bill_is_shard_hours_and_payload_units() {
+    let folder = common::scratch("cost-week");
+    let experiment = folder.join("week.toml");
+    let text = r#"
+        name = "week"
+        duration = "7d"
+        metrics_period = "1h"
+        [output]
+        shards = "off"
+        consumers = "off"
+        [stream]
+        shards = 2
+        [[producers]]
+        name = "p"
+        rate = 50
+        record_size = 3000
+        keys = { kind = "uniform", count = 100 }
+        [[actions]]
+        at = "72h"
+        kind = "split_shard"
+        shard = "shardId-000000000000"
+        "#;
+    std::fs::write(&experiment, text).unwrap();
+    let out = folder.join("out");
+    let status = common::kinesim().arg("run").arg(&experiment).arg("--quiet").arg("--out").arg(&out).status();
+    assert!(status.unwrap().success());
+
+    let events = csv_rows(&out.join("events.csv"));
+    let split = events.iter().find(|e| e["kind"] == "split_shard").expect("split");
+    let split_h: f64 = split["time_s"].parse::<f64>().unwrap() / 3600.0;
+    assert_eq!(split_h, 72.0 + 5.0 / 3600.0, "called at 72 h, done 5 s later");
+    // 2 shards until the split, then 3 (the parent closes, two children open).
+    let shard_hours = 2.0 * split_h + 3.0 * (168.0 - split_h);
+    let accepted: u64 =
+        csv_rows(&out.join("stream.csv")).iter().map(|r| r["incoming_records"].parse::<u64>().unwrap()).sum();
+    // 3,000-byte records with short keys: one 25 KiB payload unit each.
+    let expected = shard_hours * 0.015 + accepted as f64 * 0.014 / 1e6;
+
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let total = summary["cost_usd_total"].as_f64().unwrap();
+    assert!((total - expected).abs() < 1e-6, "summary {total} vs {expected} from the CSVs");
+    assert!((summary["cost_usd_per_month"].as_f64().unwrap() - total * 730.0 / 168.0).abs() < 1e-6);
+    assert!((summary["cost_usd"]["shard_hours"].as_f64().unwrap() - shard_hours * 0.015).abs() < 1e-9);
+
+    // cost.csv: one row per hour and component, adding up to the total.
+    let costs = csv_rows(&out.join("cost.csv"));
+    assert_eq!(costs.iter().filter(|r| r["component"] == "shard_hours").count(), 168);
+    let sum: f64 = costs.iter().map(|r| r["usd"].parse::<f64>().unwrap()).sum();
+    assert!((sum - total).abs() < 1e-5, "rows add up to {sum}, summary says {total}");
+}
+
+/// Extended retention is a flat rate per shard-hour while retention is above 24 h, on
+/// top of the shard-hours; fan-out consumers add consumer-shard-hours and data.
+#[test]
+fn retention_and_fan_out_are_billed_per_shard_hour() {
+    let text = r#"
+        duration = "2h"
+        [stream]
+        shards = 4
+        retention = "48h"
+        [[producers]]
+        name = "p"
+        rate = 100
+        record_size = 1000
+        [[consumers]]
+        name = "fan"
+        kind = "efo"
+        "#;
+    let (result, rows) = common::run_toml(text);
+    let components: BTreeMap<&str, f64> = result.summary.cost.components.iter().copied().collect();
+    assert!((components["shard_hours"] - 8.0 * 0.015).abs() < 1e-9);
+    assert!((components["extended_retention"] - 8.0 * 0.02).abs() < 1e-9);
+    assert!((components["efo_consumer_shard_hours"] - 8.0 * 0.015).abs() < 1e-9);
+    let read_bytes = result.summary.consumers[0].read_bytes as f64;
+    assert!((components["efo_data"] - read_bytes / (1u64 << 30) as f64 * 0.013).abs() < 1e-9);
+    assert_eq!(rows.costs.iter().filter(|r| r.time_s == 3600.0).count(), 5);
+}
+
+/// On-demand: stream-hours, ingest with each record rounded up to 1 KiB, and reads.
+#[test]
+fn on_demand_bills_stream_hours_and_rounded_ingest() {
+    let text = r#"
+        duration = "1h"
+        [stream]
+        mode = "on_demand"
+        [[producers]]
+        name = "p"
+        rate = 100
+        record_size = 1030
+        keys = { kind = "uniform", count = 10 }
+        [[consumers]]
+        name = "poller"
+        kind = "polling"
+        "#;
+    let (result, _) = common::run_toml(text);
+    let components: BTreeMap<&str, f64> = result.summary.cost.components.iter().copied().collect();
+    assert!((components["on_demand_stream_hours"] - 0.04).abs() < 1e-9);
+    // 1,030 bytes of data plus a 5-byte key ("key-N") round up to 2 KiB.
+    let ingest = result.summary.accepted_records as f64 * 2048.0 / (1u64 << 30) as f64 * 0.08;
+    assert!((components["on_demand_data_in"] - ingest).abs() < 1e-9, "{components:?}");
+    let out = result.summary.consumers[0].read_bytes as f64 / (1u64 << 30) as f64 * 0.04;
+    assert!((components["on_demand_data_out"] - out).abs() < 1e-9);
+}
