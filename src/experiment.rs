@@ -233,7 +233,10 @@ impl Validator<'_> {
             None => PriceTable::us_east_1(),
             Some(file) => {
                 let path = self.path.parent().unwrap_or(Path::new("")).join(file);
-                crate::pricing::load_price_table(&path)?
+                let text = std::fs::read_to_string(&path).map_err(|error| {
+                    self.err("pricing.file", format!("cannot read the price file \"{}\": {error}", path.display()))
+                })?;
+                crate::pricing::parse_price_table(&path, &text)?
             }
         };
         let proration = match raw.proration.as_deref() {

@@ -121,3 +121,20 @@ fn on_demand_bills_stream_hours_and_rounded_ingest() {
     let out = result.summary.consumers[0].read_bytes as f64 / (1u64 << 30) as f64 * 0.04;
     assert!((components["on_demand_data_out"] - out).abs() < 1e-9);
 }
+
+/// A price file replaces the built-in rates: the negotiated example takes 10% off the
+/// shard-hour.
+#[test]
+fn a_price_file_changes_the_rates() {
+    let text = |pricing: &str| {
+        format!("duration = \"1h\"\n{pricing}\n[stream]\nshards = 10\n[[producers]]\nname = \"p\"\nrate = 10\n")
+    };
+    let list = common::run_toml(&text("")).0.summary.cost;
+    let file = "[pricing]\nfile = \"../experiments/pricing/negotiated-discount.toml\"";
+    let discounted = common::run_toml(&text(file)).0.summary.cost;
+    let shard_hours = |cost: &kinesim_models::engine::CostSummary| {
+        cost.components.iter().find(|(name, _)| *name == "shard_hours").unwrap().1
+    };
+    assert!((shard_hours(&list) - 0.15).abs() < 1e-9);
+    assert!((shard_hours(&discounted) - 0.135).abs() < 1e-9, "{discounted:?}");
+}
