@@ -69,6 +69,32 @@ enum Command {
         #[arg(required = true)]
         keys: Vec<String>,
     },
+    /// Simulate candidate set-ups (provisioned shard counts, the policy, on-demand) and
+    /// recommend the cheapest that meets the SLOs. Give an experiment file, or describe
+    /// a steady workload with --rate (and --record-size, --consumers, --fan-out).
+    Plan {
+        /// The experiment to plan for (its traffic, consumers and [[expect]] SLOs).
+        #[arg(required_unless_present = "rate", conflicts_with = "rate")]
+        file: Option<PathBuf>,
+        /// Records per second offered (a steady Poisson workload), instead of a file.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Bytes per record, e.g. 1024 or "25KiB" (with --rate).
+        #[arg(long, default_value = "1KiB", requires = "rate")]
+        record_size: String,
+        /// Polling consumer applications (with --rate).
+        #[arg(long, default_value_t = 1, requires = "rate")]
+        consumers: u32,
+        /// Enhanced fan-out consumers (with --rate).
+        #[arg(long, default_value_t = 0, requires = "rate")]
+        fan_out: u32,
+        /// Simulated time per candidate (with --rate).
+        #[arg(long, default_value = "1h", requires = "rate")]
+        duration: String,
+        /// Folder for plan.csv and recommended.toml (default: out/plan-<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 const EXIT_SLO_FAILED: u8 = 1;
@@ -98,6 +124,22 @@ fn main() -> ExitCode {
             let baseline = baseline.map(|folder| (folder, tolerance));
             check(&files, junit.as_deref(), out.as_deref(), baseline.as_ref())
         }
+        Command::Plan { file, rate, record_size, consumers, fan_out, duration, out } => {
+            let file = match (file, rate) {
+                (Some(file), _) => file,
+                (None, Some(rate)) => {
+                    match workload_file(rate, &record_size, consumers, fan_out, &duration, out.as_deref()) {
+                        Ok(file) => file,
+                        Err(error) => {
+                            eprintln!("error: {error}");
+                            return ExitCode::from(EXIT_INVALID);
+                        }
+                    }
+                }
+                (None, None) => unreachable!("clap requires a file or --rate"),
+            };
+            plan_command(&file, out.as_deref())
+        }
         Command::ShardFor { shards, keys } => match shard_for(shards, &keys) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -105,6 +147,116 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_INVALID)
             }
         },
+    }
+}
+
+/// An experiment file for a steady workload described by flags, written into the plan's
+/// output folder.
+fn workload_file(
+    rate: f64,
+    record_size: &str,
+    consumers: u32,
+    fan_out: u32,
+    duration: &str,
+    out: Option<&std::path::Path>,
+) -> Result<PathBuf> {
+    anyhow::ensure!(rate.is_finite() && rate > 0.0, "--rate must be a number of records/s above 0, got {rate}");
+    anyhow::ensure!(consumers + fan_out <= 30, "--consumers plus --fan-out must be at most 30");
+    let size = kinesim_sim::parse_size(record_size).map_err(|e| anyhow::anyhow!("--record-size: {e}"))?;
+    kinesim_sim::parse_duration(duration).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
+    let mut text = format!(
+        "# A steady workload for `kinesim plan`: {rate} records/s of {size} bytes.\nname = \"workload\"\nseed = 1\nduration = \"{duration}\"\n[output]\nshards = \"off\"\nconsumers = \"off\"\n[stream]\nshards = 1\n[[producers]]\nname = \"producer\"\nrate = {rate}\ninstances = 10\nrecord_size = {size}\nkeys = {{ kind = \"random\" }}\napi = {{ kind = \"put_records\", max_records = 500, linger = \"100ms\" }}\nretry = {{ kind = \"exponential\", base = \"100ms\", cap = \"5s\", max_attempts = 6, jitter = \"full\" }}\n"
+    );
+    for index in 0..consumers {
+        text.push_str(&format!("[[consumers]]\nname = \"poller-{index}\"\nkind = \"polling\"\n"));
+    }
+    for index in 0..fan_out {
+        text.push_str(&format!("[[consumers]]\nname = \"fan-out-{index}\"\nkind = \"efo\"\n"));
+    }
+    let folder = out.map_or_else(|| PathBuf::from("out/plan-workload"), std::path::Path::to_path_buf);
+    std::fs::create_dir_all(&folder)?;
+    let path = folder.join("workload.toml");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+fn plan_command(file: &std::path::Path, out: Option<&std::path::Path>) -> ExitCode {
+    let plan = match kinesim::plan::plan(file) {
+        Ok(plan) => plan,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(match error {
+                kinesim::plan::PlanError::Load(_) => EXIT_INVALID,
+                _ => EXIT_RUNTIME,
+            });
+        }
+    };
+    print_plan(file, &plan);
+    let name = file.file_stem().map_or_else(|| "plan".into(), |s| s.to_string_lossy().into_owned());
+    let folder = out.map_or_else(|| PathBuf::from("out").join(format!("plan-{name}")), std::path::Path::to_path_buf);
+    if let Err(error) = kinesim::plan::write_outputs(&plan, file, &folder) {
+        eprintln!("error: {error}");
+        return ExitCode::from(EXIT_RUNTIME);
+    }
+    println!("  outputs: {}", folder.display());
+    if plan.recommended.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_SLO_FAILED)
+    }
+}
+
+fn print_plan(file: &std::path::Path, plan: &kinesim::plan::Plan) {
+    let w = &plan.workload;
+    println!("kinesim plan {}", file.display());
+    println!(
+        "  workload: {:.0} records/s on average, {:.0} at peak, {:.0} bytes per record, {} consumers",
+        w.mean_records_per_s, w.peak_records_per_s, w.mean_record_bytes, w.consumers
+    );
+    println!(
+        "  AWS's sizing formula: {} shards (average rate, bytes only); the Pricing Calculator's: {} (peak, records, +20%)",
+        w.formula_shards, w.calculator_shards
+    );
+    println!(
+        "  {:>4}  {:<36} {:>12} {:>10} {:>14}  verdict",
+        "rank", "set-up", "USD/month", "throttled", "iter age max"
+    );
+    for (rank, c) in plan.candidates.iter().enumerate() {
+        let failed: Vec<&str> = c.slo_results.iter().filter(|r| !r.passed).map(|r| r.metric.as_str()).collect();
+        let verdict = if c.passed { "meets SLOs".to_string() } else { format!("fails {}", failed.join(", ")) };
+        let shortfall = if c.shortfall_per_month_usd > 0.0 {
+            format!(" (+{:.0} commitment)", c.shortfall_per_month_usd)
+        } else {
+            String::new()
+        };
+        println!(
+            "  {:>4}  {:<36} {:>12.2} {:>9.3}% {:>12.0} ms  {verdict}{shortfall}",
+            rank + 1,
+            c.label,
+            c.cost_per_month_usd,
+            c.write_throttle_rate * 100.0,
+            c.iterator_age_ms_max
+        );
+    }
+    let Some(index) = plan.recommended else {
+        println!("  no set-up tried meets every SLO");
+        return;
+    };
+    let chosen = &plan.candidates[index];
+    println!("  recommended: {} at ${:.2} per month", chosen.label, chosen.ranking_usd());
+    for reason in &plan.reasons {
+        println!("    why it differs from the formula: {reason}");
+    }
+    if let Some(sensitivity) = &plan.sensitivity {
+        let failing: Vec<&str> = sensitivity.variants.iter().filter(|(_, ok)| !ok).map(|(l, _)| l.as_str()).collect();
+        if failing.is_empty() {
+            println!(
+                "  the verdict holds across the unpublished parameters it depends on ({} variants)",
+                sensitivity.variants.len()
+            );
+        } else {
+            println!("  the verdict does NOT hold with: {}", failing.join("; "));
+        }
     }
 }
 

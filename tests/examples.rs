@@ -62,6 +62,10 @@ fn examples_show_what_they_say() {
     let consumer = |name: &str, field: &str| contention["consumers"][name][field].as_f64().unwrap();
     assert!(consumer("fan-out-1", "read_bytes") > 2.0 * consumer("poller-1", "read_bytes"));
     assert_eq!(consumer("fan-out-1", "read_throttled_calls"), 0.0);
+    let fan_out_usd = contention["cost_usd"]["efo_consumer_shard_hours"].as_f64().unwrap()
+        + contention["cost_usd"]["efo_data"].as_f64().unwrap();
+    let share = fan_out_usd / contention["cost_usd_total"].as_f64().unwrap();
+    assert!((0.6..0.7).contains(&share), "fan-out is two thirds of the bill: {share}");
     assert!(consumer("poller-1", "read_throttled_calls") > 100.0);
     let replay = run("replay-hurts-live");
     assert!(
