@@ -14,9 +14,11 @@ pub mod experiment;
 pub mod external_policy;
 pub mod plan;
 pub mod pricing;
+pub mod progress;
 pub mod raw;
 pub mod run;
 pub mod scaling_utils_config;
+pub mod sweep;
 pub mod time;
 pub mod trace;
 

@@ -69,6 +69,36 @@ enum Command {
         #[arg(required = true)]
         keys: Vec<String>,
     },
+    /// Run the experiment's [sweep] grid x replications in parallel; write sweep.csv
+    /// (a row per job) and sweep_summary.csv (mean, sd, 95% CI, paired differences).
+    Sweep {
+        file: PathBuf,
+        /// Output folder (default: out/sweep-<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Run only slice I of N (jobs with index % N == I), e.g. 0/3; join with `merge`.
+        #[arg(long, value_parser = parse_partition)]
+        partition: Option<(usize, usize)>,
+        /// Keep the jobs already done in the output folder and run only the rest.
+        #[arg(long)]
+        resume: bool,
+        /// Also write every job's run outputs (CSV tables, summary.json) under runs/.
+        #[arg(long)]
+        runs: bool,
+        /// No progress and no summary.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Join the folders of a partitioned sweep into the outputs one machine would give.
+    Merge {
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Simulate candidate set-ups (provisioned shard counts, the policy, on-demand) and
     /// recommend the cheapest that meets the SLOs. Give an experiment file, or describe
     /// a steady workload with --rate (and --record-size, --consumers, --fan-out).
@@ -140,6 +170,19 @@ fn main() -> ExitCode {
             };
             plan_command(&file, out.as_deref())
         }
+        Command::Sweep { file, out, threads, partition, resume, runs, quiet } => {
+            sweep_command(&file, out, threads, partition, (resume, runs), quiet)
+        }
+        Command::Merge { parts, out } => match kinesim::sweep::merge(&parts, &out) {
+            Ok(jobs) => {
+                println!("merged {jobs} jobs from {} parts into {}", parts.len(), out.display());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(sweep_exit(&error))
+            }
+        },
         Command::ShardFor { shards, keys } => match shard_for(shards, &keys) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -147,6 +190,67 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_INVALID)
             }
         },
+    }
+}
+
+fn parse_partition(text: &str) -> Result<(usize, usize), String> {
+    let parsed = text.split_once('/').and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+    match parsed {
+        Some((index, count)) if count >= 1 && index < count && count <= 100_000 => Ok((index, count)),
+        _ => Err(format!("expected I/N with 0 <= I < N, e.g. 0/3, got \"{text}\"")),
+    }
+}
+
+fn sweep_exit(error: &kinesim::sweep::SweepError) -> u8 {
+    match error {
+        kinesim::sweep::SweepError::Load(_) | kinesim::sweep::SweepError::Merge(_) => EXIT_INVALID,
+        _ => EXIT_RUNTIME,
+    }
+}
+
+fn sweep_command(
+    file: &std::path::Path,
+    out: Option<PathBuf>,
+    threads: Option<usize>,
+    partition: Option<(usize, usize)>,
+    (resume, runs): (bool, bool),
+    quiet: bool,
+) -> ExitCode {
+    let sweep = match kinesim::sweep::load(file) {
+        Ok(sweep) => sweep,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(sweep_exit(&error));
+        }
+    };
+    let name = file.file_stem().map_or_else(|| "sweep".into(), |s| s.to_string_lossy().into_owned());
+    let out = out.unwrap_or_else(|| PathBuf::from("out").join(format!("sweep-{name}")));
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let progress = if quiet { kinesim::progress::Progress::Quiet } else { kinesim::progress::Progress::Auto };
+    let options = kinesim::sweep::Options { out: out.clone(), threads, partition, resume, runs, progress };
+    match kinesim::sweep::run(&sweep, &options) {
+        Ok(outcome) => {
+            if !quiet {
+                println!(
+                    "kinesim sweep {}: {} points x {} replications = {} jobs; {} run now",
+                    file.display(),
+                    sweep.spec.points(),
+                    sweep.spec.replications,
+                    outcome.jobs_total,
+                    outcome.jobs_run
+                );
+                if outcome.complete {
+                    println!("  outputs: {} (sweep.csv, sweep_summary.csv)", out.display());
+                } else {
+                    println!("  partition done: {}; join the parts with `kinesim merge`", out.display());
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(sweep_exit(&error))
+        }
     }
 }
 

@@ -34,6 +34,8 @@ pub struct RawExperiment {
     pub expect: Vec<RawExpect>,
     pub policy: Option<RawPolicy>,
     pub pricing: Option<RawPricing>,
+    /// `[sweep]`, used by `kinesim sweep` (checked by `crate::sweep`).
+    pub sweep: Option<toml::Value>,
 }
 
 /// The `[pricing]` table: where the rates come from and how time is billed.

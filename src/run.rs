@@ -40,8 +40,20 @@ pub fn run_experiment(path: &Path, folder: Option<&Path>, seed: Option<u64>) -> 
         spec.seed = seed;
     }
     let folder = folder.map_or_else(|| PathBuf::from("out").join(&spec.name), Path::to_path_buf);
+    let sha = hex(&Sha256::digest(&bytes));
+    run_spec(path, spec, &sha, &folder)
+}
+
+/// Runs a loaded experiment (from `path`, whose bytes hash to `experiment_sha256`) and
+/// writes its outputs into `folder`, `summary.json` last.
+pub fn run_spec(
+    path: &Path,
+    spec: ExperimentSpec,
+    experiment_sha256: &str,
+    folder: &Path,
+) -> Result<RunOutcome, RunError> {
     let mut writer =
-        RunWriter::create(&folder, spec.output.shards_period.is_some(), spec.output.consumers_period.is_some())?;
+        RunWriter::create(folder, spec.output.shards_period.is_some(), spec.output.consumers_period.is_some())?;
     let mut recorder = PeriodRecorder::new(&mut writer, &spec.expectations);
     let result = match run_with_policy_program(&spec, &mut recorder) {
         Ok(result) => result,
@@ -54,11 +66,9 @@ pub fn run_experiment(path: &Path, folder: Option<&Path>, seed: Option<u64>) -> 
     let periods = recorder.finish();
     writer.finish(&result.hot_keys)?;
     let slo_results = evaluate(&spec.expectations, &result.summary, &periods);
-    let sha = hex(&Sha256::digest(&bytes));
-    let context =
-        SummaryContext { name: &spec.name, experiment_sha256: &sha, seed: spec.seed, slo_results: &slo_results };
-    write_summary(&folder, &context, &result.summary)?;
-    Ok(RunOutcome { spec, summary: result.summary, slo_results, folder })
+    let context = SummaryContext { name: &spec.name, experiment_sha256, seed: spec.seed, slo_results: &slo_results };
+    write_summary(folder, &context, &result.summary)?;
+    Ok(RunOutcome { spec, summary: result.summary, slo_results, folder: folder.to_path_buf() })
 }
 
 /// Simulates `spec`, starting the program of its external policy first, if any.
