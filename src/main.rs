@@ -130,6 +130,27 @@ enum Command {
 const EXIT_SLO_FAILED: u8 = 1;
 const EXIT_INVALID: u8 = 2;
 const EXIT_RUNTIME: u8 = 3;
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Ctrl-C or SIGTERM asks runs and sweeps to stop (they publish nothing partial); a
+/// second one exits at once.
+fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if kinesim_sim::interrupt::requested() {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("interrupted: stopping (press Ctrl-C again to quit at once)");
+        kinesim_sim::interrupt::request();
+    });
+}
+
+/// The exit code for a run that did not complete.
+fn run_failure_code(failure: &kinesim_models::RunFailure) -> u8 {
+    match failure {
+        kinesim_models::RunFailure::Interrupted => EXIT_INTERRUPTED,
+        kinesim_models::RunFailure::Policy(_) => EXIT_RUNTIME,
+    }
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -139,6 +160,7 @@ fn main() -> ExitCode {
             return if error.use_stderr() { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS };
         }
     };
+    install_interrupt_handler();
     match cli.command {
         Command::Run { file, out, seed, quiet } => match run_experiment(&file, out.as_deref(), seed) {
             Ok(outcome) => {
@@ -204,6 +226,7 @@ fn parse_partition(text: &str) -> Result<(usize, usize), String> {
 fn sweep_exit(error: &kinesim::sweep::SweepError) -> u8 {
     match error {
         kinesim::sweep::SweepError::Load(_) | kinesim::sweep::SweepError::Merge(_) => EXIT_INVALID,
+        kinesim::sweep::SweepError::Policy { failure, .. } => run_failure_code(failure),
         _ => EXIT_RUNTIME,
     }
 }
@@ -289,8 +312,9 @@ fn plan_command(file: &std::path::Path, out: Option<&std::path::Path>) -> ExitCo
         Ok(plan) => plan,
         Err(error) => {
             eprintln!("error: {error}");
-            return ExitCode::from(match error {
+            return ExitCode::from(match &error {
                 kinesim::plan::PlanError::Load(_) => EXIT_INVALID,
+                kinesim::plan::PlanError::Policy { failure, .. } => run_failure_code(failure),
                 _ => EXIT_RUNTIME,
             });
         }
@@ -368,7 +392,8 @@ fn fail(error: &RunError) -> ExitCode {
     eprintln!("error: {error}");
     match error {
         RunError::Load(_) => ExitCode::from(EXIT_INVALID),
-        RunError::Report(_) | RunError::Policy { .. } => ExitCode::from(EXIT_RUNTIME),
+        RunError::Report(_) => ExitCode::from(EXIT_RUNTIME),
+        RunError::Policy { failure, .. } => ExitCode::from(run_failure_code(failure)),
     }
 }
 
@@ -435,7 +460,8 @@ fn check(
                 suites.push(Suite { name, results: Vec::new(), error: Some(error.to_string()) });
                 worst = worst.max(match error {
                     RunError::Load(_) => EXIT_INVALID,
-                    RunError::Report(_) | RunError::Policy { .. } => EXIT_RUNTIME,
+                    RunError::Report(_) => EXIT_RUNTIME,
+                    RunError::Policy { failure, .. } => run_failure_code(&failure),
                 });
             }
         }

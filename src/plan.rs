@@ -23,11 +23,10 @@ use crate::error::LoadError;
 use crate::run::run_with_policy_program;
 use kinesim_models::metrics::NullRecorder;
 use kinesim_models::on_demand::NEW_STREAM_SHARDS;
-use kinesim_models::policy::external::ExternalFailure;
 use kinesim_models::rates::rate_at;
 use kinesim_models::slo::{evaluate, Expectation, PeriodRecorder, Scope, SloResult};
 use kinesim_models::spec::{CapacityMode, Enforcement, ExperimentSpec, MIB, SHARDS_MAX};
-use kinesim_models::{RunResult, RunSummary};
+use kinesim_models::{RunFailure, RunResult, RunSummary};
 use kinesim_sim::{SimDuration, SimTime};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -44,7 +43,7 @@ pub enum PlanError {
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error("{}: {failure}", path.display())]
-    Policy { path: PathBuf, failure: ExternalFailure },
+    Policy { path: PathBuf, failure: RunFailure },
     #[error("{}: cannot write the plan: {source}", path.display())]
     Write { path: PathBuf, source: std::io::Error },
 }
@@ -182,7 +181,7 @@ impl SetUp {
 }
 
 /// Runs a spec with no outputs but its SLOs; returns the result and the SLO verdicts.
-fn simulate(spec: &ExperimentSpec) -> Result<(RunResult, Vec<SloResult>), ExternalFailure> {
+fn simulate(spec: &ExperimentSpec) -> Result<(RunResult, Vec<SloResult>), RunFailure> {
     let mut null = NullRecorder;
     let mut recorder = PeriodRecorder::new(&mut null, &spec.expectations);
     let result = run_with_policy_program(spec, &mut recorder)?;
@@ -191,11 +190,11 @@ fn simulate(spec: &ExperimentSpec) -> Result<(RunResult, Vec<SloResult>), Extern
     Ok((result, slo_results))
 }
 
-fn run_all(base: &ExperimentSpec, set_ups: &[SetUp]) -> Result<Vec<Candidate>, ExternalFailure> {
+fn run_all(base: &ExperimentSpec, set_ups: &[SetUp]) -> Result<Vec<Candidate>, RunFailure> {
     set_ups.par_iter().map(|set_up| run_one(base, set_up)).collect()
 }
 
-fn run_one(base: &ExperimentSpec, set_up: &SetUp) -> Result<Candidate, ExternalFailure> {
+fn run_one(base: &ExperimentSpec, set_up: &SetUp) -> Result<Candidate, RunFailure> {
     let spec = set_up.apply(base);
     let (result, slo_results) = simulate(&spec)?;
     Ok(candidate(set_up, &result.summary, slo_results))
@@ -308,7 +307,7 @@ fn on_demand_shards(workload: &Workload) -> u32 {
 
 /// Between the most shards that failed and the fewest that passed (provisioned, no
 /// policy), the fewest that pass.
-fn bisect(base: &ExperimentSpec, candidates: &[Candidate]) -> Result<Option<Vec<Candidate>>, ExternalFailure> {
+fn bisect(base: &ExperimentSpec, candidates: &[Candidate]) -> Result<Option<Vec<Candidate>>, RunFailure> {
     let plain = |c: &&Candidate| c.mode == CapacityMode::Provisioned && !c.with_policy;
     let Some(mut pass) = candidates.iter().filter(plain).filter(|c| c.passed).map(|c| c.shards).min() else {
         return Ok(None);
@@ -334,7 +333,7 @@ fn bisect(base: &ExperimentSpec, candidates: &[Candidate]) -> Result<Option<Vec<
 
 /// Re-runs the recommendation with each unpublished parameter it depends on at an end
 /// of its documented range.
-fn sensitivity(base: &ExperimentSpec, chosen: &Candidate) -> Result<Sensitivity, ExternalFailure> {
+fn sensitivity(base: &ExperimentSpec, chosen: &Candidate) -> Result<Sensitivity, RunFailure> {
     let set_up = SetUp { mode: chosen.mode, shards: chosen.shards, with_policy: chosen.with_policy };
     let spec = set_up.apply(base);
     let mut variants: Vec<(String, ExperimentSpec)> = Vec::new();
@@ -360,7 +359,7 @@ fn sensitivity(base: &ExperimentSpec, chosen: &Candidate) -> Result<Sensitivity,
     if chosen.with_policy {
         variant("reshards take 60 s instead of 5 s", &|s| s.stream.reshard_duration = SimDuration::from_secs(60));
     }
-    let outcomes: Result<Vec<(String, bool)>, ExternalFailure> = variants
+    let outcomes: Result<Vec<(String, bool)>, RunFailure> = variants
         .par_iter()
         .map(|(label, spec)| simulate(spec).map(|(_, slos)| (label.clone(), slos.iter().all(|r| r.passed))))
         .collect();
@@ -368,7 +367,7 @@ fn sensitivity(base: &ExperimentSpec, chosen: &Candidate) -> Result<Sensitivity,
 }
 
 /// The hottest shard's share of the stream's offered records for the chosen set-up.
-fn hottest_share(base: &ExperimentSpec, chosen: &Candidate) -> Result<Option<f64>, ExternalFailure> {
+fn hottest_share(base: &ExperimentSpec, chosen: &Candidate) -> Result<Option<f64>, RunFailure> {
     let spec = SetUp { mode: chosen.mode, shards: chosen.shards, with_policy: chosen.with_policy }.apply(base);
     let (result, _) = simulate(&spec)?;
     Ok(result

@@ -3,11 +3,11 @@
 use crate::error::LoadError;
 use crate::external_policy::{Hello, ProcessPolicy};
 use kinesim_models::metrics::Recorder;
-use kinesim_models::policy::external::{ExternalDecider, ExternalFailure};
+use kinesim_models::policy::external::ExternalDecider;
 use kinesim_models::policy::PolicySpec;
 use kinesim_models::slo::{evaluate, PeriodRecorder, SloResult};
 use kinesim_models::spec::ExperimentSpec;
-use kinesim_models::{simulate_with, RunResult, RunSummary};
+use kinesim_models::{simulate_with, RunFailure, RunResult, RunSummary};
 use kinesim_reports::{write_summary, ReportError, RunWriter, SummaryContext};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -18,9 +18,10 @@ pub enum RunError {
     Load(#[from] LoadError),
     #[error("cannot write outputs: {0}")]
     Report(#[from] ReportError),
-    /// The program of an `external` policy failed; the run stopped, nothing was published.
+    /// The program of an `external` policy failed, or the run was interrupted; the run
+    /// stopped and nothing was published.
     #[error("{}: {failure}", path.display())]
-    Policy { path: PathBuf, failure: ExternalFailure },
+    Policy { path: PathBuf, failure: RunFailure },
 }
 
 /// What a finished run produced.
@@ -72,10 +73,7 @@ pub fn run_spec(
 }
 
 /// Simulates `spec`, starting the program of its external policy first, if any.
-pub fn run_with_policy_program(
-    spec: &ExperimentSpec,
-    recorder: &mut dyn Recorder,
-) -> Result<RunResult, ExternalFailure> {
+pub fn run_with_policy_program(spec: &ExperimentSpec, recorder: &mut dyn Recorder) -> Result<RunResult, RunFailure> {
     let Some(PolicySpec::External(external)) = &spec.policy else {
         return simulate_with(spec, recorder, None);
     };

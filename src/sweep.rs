@@ -22,9 +22,8 @@
 use crate::error::LoadError;
 use crate::run::run_with_policy_program;
 use kinesim_models::metrics::NullRecorder;
-use kinesim_models::policy::external::ExternalFailure;
 use kinesim_models::slo::{evaluate, PeriodRecorder};
-use kinesim_models::RunSummary;
+use kinesim_models::{RunFailure, RunSummary};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -41,7 +40,7 @@ pub enum SweepError {
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error("{}: {failure}", path.display())]
-    Policy { path: PathBuf, failure: ExternalFailure },
+    Policy { path: PathBuf, failure: RunFailure },
     #[error("{}: {message}", path.display())]
     Io { path: PathBuf, message: String },
     /// Parts that cannot be merged, or a folder that is not a sweep.
@@ -399,6 +398,9 @@ pub fn run(sweep: &Sweep, options: &Options) -> Result<Outcome, SweepError> {
     let progress = options.progress.start(todo.len() as u64, "jobs");
     let result: Result<(), SweepError> = pool.install(|| {
         todo.par_iter().try_for_each(|&job| {
+            if kinesim_sim::interrupt::requested() {
+                return Err(SweepError::Policy { path: sweep.path.clone(), failure: RunFailure::Interrupted });
+            }
             let runs = options.runs.then(|| options.out.join("runs"));
             run_job(sweep, &jobs_dir, job, runs.as_deref())?;
             progress.advance();

@@ -38,4 +38,4 @@ pub mod spec;
 pub mod storage;
 pub mod stream;
 
-pub use engine::{simulate, simulate_with, ConsumerSummary, ProducerSummary, RunResult, RunSummary};
+pub use engine::{simulate, simulate_with, ConsumerSummary, ProducerSummary, RunFailure, RunResult, RunSummary};

@@ -46,6 +46,7 @@
 //! a message, because a silently wrong simulation is worse than a crashed one.
 
 pub mod histogram;
+pub mod interrupt;
 pub mod queue;
 pub mod rng;
 pub mod run;

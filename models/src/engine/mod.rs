@@ -169,16 +169,29 @@ pub struct RunResult {
 /// [`simulate_with`]).
 pub fn simulate(spec: &ExperimentSpec, recorder: &mut dyn Recorder) -> RunResult {
     assert!(!matches!(spec.policy, Some(PolicySpec::External(_))), "an external policy runs through simulate_with");
-    simulate_with(spec, recorder, None).expect("only an external policy fails a run")
+    simulate_with(spec, recorder, None)
+        .unwrap_or_else(|failure| panic!("a run without a policy program stopped: {failure}"))
+}
+
+/// Why a run did not complete.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RunFailure {
+    /// The external policy program failed.
+    #[error(transparent)]
+    Policy(#[from] ExternalFailure),
+    /// A stop was requested (`kinesim_sim::interrupt`), e.g. by Ctrl-C.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// Runs one experiment with the program of its external policy, if it has one. The
-/// run fails (and stops at that instant) only when that program does.
+/// run fails (and stops at that instant) only when that program does, or when a stop
+/// is requested.
 pub fn simulate_with<'a>(
     spec: &'a ExperimentSpec,
     recorder: &'a mut dyn Recorder,
     external: Option<&'a mut dyn ExternalDecider>,
-) -> Result<RunResult, ExternalFailure> {
+) -> Result<RunResult, RunFailure> {
     assert_eq!(external.is_some(), matches!(spec.policy, Some(PolicySpec::External(_))));
     let mut simulation = Simulation::new(spec, recorder, external);
     let mut queue = EventQueue::new(EVENTS_PENDING_MAX);
@@ -324,8 +337,8 @@ struct Simulation<'a> {
     scaling_utils: Option<policies::ScalingUtilsRun>,
     /// The program of an external policy.
     external: Option<&'a mut dyn ExternalDecider>,
-    /// Why the run stopped early (an external policy failed).
-    fatal: Option<ExternalFailure>,
+    /// Why the run stopped early (an external policy failed, or a stop was requested).
+    fatal: Option<RunFailure>,
     /// What the stream uses, billed per hour.
     cost_meter: billing::CostMeter,
 }
@@ -358,6 +371,11 @@ impl Process for Simulation<'_> {
     fn handle(&mut self, now: SimTime, _phase: Phase, event: Event, queue: &mut EventQueue<Event>) {
         match event {
             Event::Step(index) => {
+                if kinesim_sim::interrupt::requested() {
+                    self.fatal = Some(RunFailure::Interrupted);
+                    queue.cancel_all();
+                    return;
+                }
                 self.step(index);
                 let next = SimTime::from_nanos((index + 1) * self.step_ns);
                 if next < SimTime::ZERO + self.spec.duration {

@@ -181,7 +181,7 @@ impl Simulation<'_> {
             subject: "external".into(),
             detail: failure.0.clone(),
         });
-        self.fatal = Some(failure);
+        self.fatal = Some(failure.into());
         queue.cancel_all();
     }
 
