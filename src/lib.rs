@@ -18,6 +18,7 @@ pub mod progress;
 pub mod raw;
 pub mod run;
 pub mod scaling_utils_config;
+pub mod schema;
 pub mod sweep;
 pub mod time;
 pub mod trace;

@@ -92,6 +92,8 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Print the JSON Schema of the experiment file (for editors: see README).
+    Schema,
     /// Join the folders of a partitioned sweep into the outputs one machine would give.
     Merge {
         #[arg(required = true)]
@@ -194,6 +196,10 @@ fn main() -> ExitCode {
         }
         Command::Sweep { file, out, threads, partition, resume, runs, quiet } => {
             sweep_command(&file, out, threads, partition, (resume, runs), quiet)
+        }
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&kinesim::schema::experiment_schema()).unwrap_or_default());
+            ExitCode::SUCCESS
         }
         Command::Merge { parts, out } => match kinesim::sweep::merge(&parts, &out) {
             Ok(jobs) => {

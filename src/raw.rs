@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::marker::PhantomData;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExperiment {
     pub name: Option<String>,
@@ -35,11 +35,12 @@ pub struct RawExperiment {
     pub policy: Option<RawPolicy>,
     pub pricing: Option<RawPricing>,
     /// `[sweep]`, used by `kinesim sweep` (checked by `crate::sweep`).
+    #[schemars(with = "Option<serde_json::Value>")]
     pub sweep: Option<toml::Value>,
 }
 
 /// The `[pricing]` table: where the rates come from and how time is billed.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPricing {
     pub file: Option<String>,
@@ -49,7 +50,7 @@ pub struct RawPricing {
 }
 
 /// The `[policy]` table.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
     pub kind: String,
@@ -76,7 +77,7 @@ pub struct RawPolicy {
 }
 
 /// One `[[expect]]` entry.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     pub metric: String,
@@ -88,7 +89,7 @@ pub struct RawExpect {
 }
 
 /// One `[[actions]]` entry: a kind and its keys, checked by the validator per kind.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAction {
     pub at: Duration,
@@ -105,7 +106,7 @@ pub struct RawAction {
     pub mibps: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOutput {
     pub shards: Option<String>,
@@ -113,7 +114,7 @@ pub struct RawOutput {
     pub hot_keys: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStream {
     pub mode: Option<String>,
@@ -130,7 +131,7 @@ pub struct RawStream {
 }
 
 /// `[stream.on_demand]`: the on-demand controller's parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOnDemand {
     pub split_bytes_per_s: Option<Size>,
@@ -145,14 +146,14 @@ pub struct RawOnDemand {
     pub write_max_mibps: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWriteLimit {
     pub enforcement: Option<String>,
     pub bucket_depth: Option<Duration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawReadLimit {
     pub bucket_depth: Option<Size>,
@@ -160,7 +161,7 @@ pub struct RawReadLimit {
     pub throttled_calls_count: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProducer {
     pub name: String,
@@ -174,7 +175,7 @@ pub struct RawProducer {
     pub back_pressure: Option<RawBackPressure>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBackPressure {
     pub buffer: Option<u64>,
@@ -183,7 +184,7 @@ pub struct RawBackPressure {
     pub request_latency: Option<Duration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawRateShape {
     Constant { rate: f64 },
@@ -194,7 +195,7 @@ pub enum RawRateShape {
     Trace { file: String, period: Option<Duration> },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawArrivals {
     Poisson,
@@ -202,7 +203,7 @@ pub enum RawArrivals {
     Bursty { cv: Option<f64>, period: Option<Duration> },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawSizeShape {
     Fixed { size: Size },
@@ -211,7 +212,7 @@ pub enum RawSizeShape {
     Empirical { table: Vec<(Size, f64)> },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawKeys {
     Uniform {
@@ -247,7 +248,7 @@ pub enum RawKeys {
     },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawApi {
     PutRecord,
@@ -268,7 +269,7 @@ pub enum RawApi {
     },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawRetry {
     None,
@@ -277,7 +278,7 @@ pub enum RawRetry {
     Kpl,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConsumer {
     pub name: String,
@@ -314,7 +315,7 @@ pub struct RawConsumer {
 }
 
 /// `processing` of a polling or fan-out consumer: a rate, or a per-batch duration.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProcessing {
     pub records_per_second: Option<f64>,
@@ -329,7 +330,7 @@ pub struct RawFunctionDuration {
     pub per_record: Option<Duration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FunctionDurationParts {
     fixed: Option<Duration>,
