@@ -8,8 +8,14 @@
 //! finished. It does not simulate and does not parse experiments.
 
 pub mod atomic;
+pub mod html;
+pub mod plots;
+pub mod report;
+pub mod run_report;
 pub mod run_writer;
 pub mod summary;
+pub mod sweep_report;
+pub mod tables;
 
 pub use run_writer::RunWriter;
 pub use summary::{write_summary, SummaryContext};

@@ -235,7 +235,8 @@ impl Simulation<'_> {
                 .filter(|c| !c.component.is_reported_apart())
                 .map(|c| (c.component.as_str(), c.usd))
                 .collect(),
-            advantage_shortfall_usd: shortfall.iter().map(|c| c.usd).sum(),
+            // A fold from +0: an empty f64 sum is -0, which would print as "-0".
+            advantage_shortfall_usd: shortfall.iter().map(|c| c.usd).fold(0.0, |total, usd| total + usd),
         }
     }
 }
