@@ -573,7 +573,11 @@ pub fn charges(prices: &PriceTable, billing: &Billing, usage: &Usage) -> Vec<Cha
 /// The stream's own cost: the charges not reported apart.
 pub fn stream_total_usd(charges: &[Charge]) -> f64 {
     // A fold from +0: an empty f64 sum is -0, which would print as "-0".
-    charges.iter().filter(|charge| !charge.component.is_reported_apart()).map(|charge| charge.usd).fold(0.0, |a, b| a + b)
+    charges
+        .iter()
+        .filter(|charge| !charge.component.is_reported_apart())
+        .map(|charge| charge.usd)
+        .fold(0.0, |a, b| a + b)
 }
 
 /// `total_usd` spent over `simulated_seconds`, scaled to a month of [`HOURS_PER_MONTH`]
