@@ -66,14 +66,11 @@ fn valid(schema: &Value, root: &Value, value: &Value) -> bool {
             }
         }
         for (key, item) in map {
+            let closed = object.get("additionalProperties") == Some(&Value::Bool(false));
             match properties.and_then(|p| p.get(key)) {
-                Some(sub) => {
-                    if !valid(sub, root, item) {
-                        return false;
-                    }
-                }
-                None if object.get("additionalProperties") == Some(&Value::Bool(false)) => return false,
-                None => {}
+                Some(sub) if !valid(sub, root, item) => return false,
+                None if closed => return false,
+                _ => {}
             }
         }
     }
