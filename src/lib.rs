@@ -12,6 +12,7 @@ pub mod baseline;
 pub mod error;
 pub mod experiment;
 pub mod external_policy;
+pub mod guard;
 pub mod plan;
 pub mod pricing;
 pub mod progress;

@@ -37,6 +37,12 @@ enum Command {
         /// Print nothing on success.
         #[arg(long)]
         quiet: bool,
+        /// Run even when the size guard's estimate of the work is above its limit.
+        #[arg(long)]
+        force: bool,
+        /// Skip the plots and report.html.
+        #[arg(long)]
+        no_plots: bool,
     },
     /// Run experiments and check their SLOs (`[[expect]]`); exit 1 if any fails.
     Check {
@@ -56,6 +62,9 @@ enum Command {
         /// baseline value (0.1 = 10%); any change from zero is flagged.
         #[arg(long, default_value_t = 0.1, requires = "baseline", value_parser = parse_tolerance)]
         tolerance: f64,
+        /// Run even when the size guard's estimate of the work is above its limit.
+        #[arg(long)]
+        force: bool,
     },
     /// Parse and check experiment files without running them.
     Validate {
@@ -91,9 +100,17 @@ enum Command {
         /// No progress and no summary.
         #[arg(long)]
         quiet: bool,
+        /// Skip the plots and report.html.
+        #[arg(long)]
+        no_plots: bool,
+        /// Run even when the size guard's estimate of the work is above its limit.
+        #[arg(long)]
+        force: bool,
     },
     /// Print the JSON Schema of the experiment file (for editors: see README).
     Schema,
+    /// Rebuild the plots and report.html of a run or sweep folder from its CSV files.
+    Report { dir: PathBuf },
     /// Join the folders of a partitioned sweep into the outputs one machine would give.
     Merge {
         #[arg(required = true)]
@@ -126,6 +143,9 @@ enum Command {
         /// Folder for plan.csv and recommended.toml (default: out/plan-<name>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Run even when the size guard's estimate of the work is above its limit.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -164,21 +184,33 @@ fn main() -> ExitCode {
     };
     install_interrupt_handler();
     match cli.command {
-        Command::Run { file, out, seed, quiet } => match run_experiment(&file, out.as_deref(), seed) {
-            Ok(outcome) => {
-                if !quiet {
-                    print_summary(&file, &outcome);
-                }
-                ExitCode::SUCCESS
+        Command::Run { file, out, seed, quiet, force, no_plots } => {
+            if let Some(code) = size_guard(std::slice::from_ref(&file), 1, force) {
+                return code;
             }
-            Err(error) => fail(&error),
-        },
+            match run_experiment(&file, out.as_deref(), seed) {
+                Ok(outcome) => {
+                    if !quiet {
+                        print_summary(&file, &outcome);
+                    }
+                    if no_plots {
+                        return ExitCode::SUCCESS;
+                    }
+                    let text = std::fs::read_to_string(&file).ok();
+                    report_or_fail(kinesim_reports::report::render_run_report(&outcome.folder, text.as_deref()), quiet)
+                }
+                Err(error) => fail(&error),
+            }
+        }
         Command::Validate { files } => validate(&files),
-        Command::Check { files, junit, out, baseline, tolerance } => {
+        Command::Check { files, junit, out, baseline, tolerance, force } => {
+            if let Some(code) = size_guard(&files, 1, force) {
+                return code;
+            }
             let baseline = baseline.map(|folder| (folder, tolerance));
             check(&files, junit.as_deref(), out.as_deref(), baseline.as_ref())
         }
-        Command::Plan { file, rate, record_size, consumers, fan_out, duration, out } => {
+        Command::Plan { file, rate, record_size, consumers, fan_out, duration, out, force } => {
             let file = match (file, rate) {
                 (Some(file), _) => file,
                 (None, Some(rate)) => {
@@ -192,11 +224,21 @@ fn main() -> ExitCode {
                 }
                 (None, None) => unreachable!("clap requires a file or --rate"),
             };
+            if let Some(code) = size_guard(std::slice::from_ref(&file), kinesim::guard::PLAN_RUNS, force) {
+                return code;
+            }
             plan_command(&file, out.as_deref())
         }
-        Command::Sweep { file, out, threads, partition, resume, runs, quiet } => {
-            sweep_command(&file, out, threads, partition, (resume, runs), quiet)
+        Command::Sweep { file, out, threads, partition, resume, runs, quiet, force, no_plots } => {
+            let name = file.file_stem().map_or_else(|| "sweep".into(), |s| s.to_string_lossy().into_owned());
+            let folder = out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("sweep-{name}")));
+            let code = sweep_command(&file, out, threads, partition, (resume, runs, force), quiet);
+            if code != ExitCode::SUCCESS || no_plots || !folder.join("sweep.csv").exists() {
+                return code;
+            }
+            report_or_fail(kinesim_reports::report::render_sweep_report(&folder), quiet)
         }
+        Command::Report { dir } => report_or_fail(kinesim_reports::report::render_report(&dir), false),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&kinesim::schema::experiment_schema()).unwrap_or_default());
             ExitCode::SUCCESS
@@ -204,7 +246,7 @@ fn main() -> ExitCode {
         Command::Merge { parts, out } => match kinesim::sweep::merge(&parts, &out) {
             Ok(jobs) => {
                 println!("merged {jobs} jobs from {} parts into {}", parts.len(), out.display());
-                ExitCode::SUCCESS
+                report_or_fail(kinesim_reports::report::render_sweep_report(&out), false)
             }
             Err(error) => {
                 eprintln!("error: {error}");
@@ -218,6 +260,36 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_INVALID)
             }
         },
+    }
+}
+
+/// The size guard (src/guard.rs): each file whose `runs` runs are estimated above the
+/// limit is named with its estimate, and the command exits 2 before running anything.
+fn size_guard(files: &[PathBuf], runs: u64, force: bool) -> Option<ExitCode> {
+    let refusals: Vec<String> =
+        files.iter().filter_map(|file| kinesim::guard::check_file(file, runs, force).err()).collect();
+    for refusal in &refusals {
+        eprintln!("error: {refusal}");
+    }
+    (!refusals.is_empty()).then(|| ExitCode::from(EXIT_INVALID))
+}
+
+/// Reports a rendered report's page, or fails with exit 3.
+fn report_or_fail(
+    rendered: Result<kinesim_reports::report::ReportFiles, kinesim_reports::ReportError>,
+    quiet: bool,
+) -> ExitCode {
+    match rendered {
+        Ok(files) => {
+            if !quiet {
+                println!("  report: {} ({} plots)", files.report.display(), files.plots.len());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: cannot write the report: {error}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
     }
 }
 
@@ -242,7 +314,7 @@ fn sweep_command(
     out: Option<PathBuf>,
     threads: Option<usize>,
     partition: Option<(usize, usize)>,
-    (resume, runs): (bool, bool),
+    (resume, runs, force): (bool, bool, bool),
     quiet: bool,
 ) -> ExitCode {
     let sweep = match kinesim::sweep::load(file) {
@@ -252,6 +324,12 @@ fn sweep_command(
             return ExitCode::from(sweep_exit(&error));
         }
     };
+    // The base experiment once per job this invocation may run.
+    let jobs = sweep.spec.jobs() as u64;
+    let jobs = partition.map_or(jobs, |(_, parts)| jobs.div_ceil(parts as u64));
+    if let Some(code) = size_guard(&[file.to_path_buf()], jobs, force) {
+        return code;
+    }
     let name = file.file_stem().map_or_else(|| "sweep".into(), |s| s.to_string_lossy().into_owned());
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(format!("sweep-{name}")));
     let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

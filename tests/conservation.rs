@@ -83,3 +83,17 @@ proptest! {
         prop_assert_eq!(rows.stream.len(), 4);
     }
 }
+
+/// Known gap, found by the fuzz target (tests/fuzz_loader.rs): a KCL application with
+/// per-worker processing, an `at_timestamp` start, worker failures and a split, next
+/// to other consumers, counts 3 of 257 records twice (read or unread after a lease
+/// moved), so the per-consumer conservation assertion fires. Not fixed yet; run with
+/// `cargo test --test conservation -- --ignored` to reproduce.
+#[test]
+#[ignore = "known conservation gap: KCL with processing, at_timestamp and a split"]
+fn known_gap_kcl_processing_at_timestamp_with_a_split() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/known-conservation-gap.toml");
+    let spec = kinesim::load(&path).unwrap();
+    let mut rows = kinesim_models::metrics::MemoryRecorder::default();
+    kinesim_models::simulate(&spec, &mut rows);
+}

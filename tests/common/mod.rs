@@ -40,13 +40,22 @@ pub fn kinesim() -> Command {
     command
 }
 
-/// Every file of a folder, sorted by name, with its bytes.
+/// Every file of a folder and its subfolders (as "plots/x.svg"), sorted by name, with
+/// its bytes.
 pub fn folder_bytes(folder: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(folder)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .map(|path| (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap()))
-        .collect();
+    fn walk(root: &Path, folder: &Path, files: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, files);
+            } else {
+                let name = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                files.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(folder, folder, &mut files);
     files.sort();
     files
 }

@@ -1490,7 +1490,8 @@ impl<'a> Simulation<'a> {
                 + totals.discarded_records
                 + totals.expired_unread_records
                 + unread_records_end,
-            "conservation per consumer: accepted = skipped + read + discarded + expired unread + unread"
+            "conservation per consumer ({}): accepted = skipped + read + discarded + expired unread + unread",
+            consumer.name
         );
         ConsumerSummary {
             name: consumer.name.clone(),
