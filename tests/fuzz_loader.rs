@@ -10,7 +10,7 @@
 //!    twice, and satisfy the summary's invariants.
 //!
 //! Each property runs 32 cases by default (a few seconds); `PROPTEST_CASES=N` runs N,
-//! e.g. `PROPTEST_CASES=20000 cargo test --release --test fuzz_loader` for a long session.
+//! e.g. `PROPTEST_CASES=20000 cargo test --release --test fuzz_loader` for a long run.
 
 use kinesim::guard::Estimate;
 use kinesim_models::metrics::MemoryRecorder;
