@@ -9,6 +9,10 @@
 //!    without panicking (the engine asserts conservation itself), give the same summary
 //!    twice, and satisfy the summary's invariants.
 //!
+//! Defects already found and not yet fixed are reproduced by ignored tests at the end
+//! (`cargo test --test fuzz_loader -- --ignored`) and kept out of the properties by the
+//! `AVOID_*` switches, so that the properties look for new ones.
+//!
 //! Each property runs 32 cases by default (a few seconds); `PROPTEST_CASES=N` runs N,
 //! e.g. `PROPTEST_CASES=20000 cargo test --release --test fuzz_loader` for a long run.
 
@@ -370,16 +374,68 @@ fn apply(text: &str, mutation: &Mutation) -> String {
     lines.join("\n")
 }
 
-/// Parses `text` as if it were the file at `path`; simulates it when it loads and is
-/// small. Panics propagate to proptest, which reports and shrinks them.
-fn parse_and_maybe_simulate(path: &Path, text: &str) {
-    let Ok(spec) = kinesim::parse(path, text) else { return };
-    let small = Estimate::of(&spec).shard_steps() <= SIMULATE_SHARD_STEPS_MAX;
-    if small && !matches!(spec.policy, Some(PolicySpec::External(_))) {
-        let mut recorder = MemoryRecorder::default();
-        let result = kinesim_models::simulate(&spec, &mut recorder);
-        check_summary(&spec, &result.summary, &recorder).unwrap_or_else(|e| panic!("{e}"));
+/// Which known defect (see the ignored tests at the end) an experiment would run into,
+/// if any: such mutants are loaded but not simulated, so that a run looks for new ones.
+fn known_defect(spec: &kinesim_models::spec::ExperimentSpec) -> Option<&'static str> {
+    use kinesim_models::spec::{ActionKind, ApiSpec, StartPosition};
+    let step = spec.step.as_nanos();
+    let off_grid =
+        spec.actions.iter().any(|a| a.at.as_nanos() % step != 0) || spec.stream.reshard_duration.as_nanos() % step != 0;
+    if AVOID_RESHARD_OFF_STEP_ASSERTION && off_grid {
+        return Some("a reshard completing between steps");
     }
+    let kcl_at_timestamp = spec
+        .consumers
+        .iter()
+        .any(|c| c.kcl.is_some() && matches!(c.start, StartPosition::AtTimestamp(at) if !at.is_zero()));
+    if AVOID_KCL_AT_TIMESTAMP_CONSERVATION && kcl_at_timestamp {
+        return Some("a KCL application at_timestamp");
+    }
+    let aggregating = spec.producers.iter().any(|p| matches!(&p.api, ApiSpec::Kpl(kpl) if kpl.aggregation));
+    let reshards = spec.policy.is_some()
+        || spec.stream.mode.is_on_demand()
+        || spec.actions.iter().any(|a| {
+            matches!(
+                a.kind,
+                ActionKind::SplitShard { .. }
+                    | ActionKind::MergeShards { .. }
+                    | ActionKind::UpdateShardCount { .. }
+                    | ActionKind::SetMode { .. }
+            )
+        });
+    if AVOID_KPL_AGGREGATION_RESHARD_PANIC && aggregating && reshards {
+        return Some("KPL aggregation with resharding");
+    }
+    None
+}
+
+/// Parses `text` as if it were the file at `path`; simulates it when it loads and is
+/// small. A panic or a broken invariant fails the case with the text that caused it
+/// (proptest then shrinks it).
+fn parse_and_maybe_simulate(path: &Path, text: &str) -> Result<(), TestCaseError> {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let Ok(spec) = kinesim::parse(path, text) else { return Ok(()) };
+        let small = Estimate::of(&spec).shard_steps() <= SIMULATE_SHARD_STEPS_MAX;
+        if small && !matches!(spec.policy, Some(PolicySpec::External(_))) && known_defect(&spec).is_none() {
+            let mut recorder = MemoryRecorder::default();
+            let result = kinesim_models::simulate(&spec, &mut recorder);
+            return check_summary(&spec, &result.summary, &recorder);
+        }
+        Ok(())
+    }));
+    let problem = match outcome {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(problems)) => problems,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            format!("panicked: {message}")
+        }
+    };
+    Err(TestCaseError::fail(format!("{}: {problem}\n--- text ---\n{text}\n---", path.display())))
 }
 
 proptest! {
@@ -388,7 +444,7 @@ proptest! {
     #[test]
     fn random_text_never_panics_the_loader(lines in prop::collection::vec(line(), 0..24)) {
         let text = lines.join("\n");
-        parse_and_maybe_simulate(&root().join("experiments/fuzz.toml"), &text);
+        parse_and_maybe_simulate(&root().join("experiments/fuzz.toml"), &text)?;
     }
 
     #[test]
@@ -401,7 +457,7 @@ proptest! {
         for mutation in &mutations {
             text = apply(&text, mutation);
         }
-        parse_and_maybe_simulate(path, &text);
+        parse_and_maybe_simulate(path, &text)?;
     }
 }
 
@@ -693,6 +749,13 @@ const AVOID_KPL_AGGREGATION_RESHARD_PANIC: bool = true;
 /// `a_kcl_application_at_timestamp_conserves_records` reproduces it.
 const AVOID_KCL_AT_TIMESTAMP_CONSERVATION: bool = true;
 
+/// A known defect, found in mutated examples (`at = "100ms"` with 1 s steps): a reshard
+/// that completes between two steps (an action's `at`, or `stream.reshard_duration`, not
+/// a whole number of steps) leaves the children's first polls before the next step, and
+/// the engine's debug assertion `next_poll_ns >= t0` fails (release builds run on).
+/// `a_reshard_completing_between_steps_polls_its_children_on_time` reproduces it.
+const AVOID_RESHARD_OFF_STEP_ASSERTION: bool = true;
+
 /// A whole valid experiment.
 fn experiment() -> impl Strategy<Value = String> {
     let header = (
@@ -931,6 +994,34 @@ fn a_kcl_application_at_timestamp_conserves_records() {
         [[consumers]]
         name = "r2"
         kind = "polling"
+    "#;
+    let spec = kinesim::parse(&root().join("experiments/fuzz.toml"), text).unwrap();
+    let mut rows = MemoryRecorder::default();
+    let result = kinesim_models::simulate(&spec, &mut rows);
+    check_summary(&spec, &result.summary, &rows).unwrap();
+}
+
+/// The defect behind [`AVOID_RESHARD_OFF_STEP_ASSERTION`], found by mutating
+/// experiments/targeted-split.toml (its split moved to `at = "100ms"`) in the test
+/// profile, where debug assertions are on, and reduced by hand. `at = "1500ms"` or
+/// `stream.reshard_duration = "1500ms"` fail the same way; `at = "2s"` does not.
+#[test]
+#[ignore = "known defect in kinesim-models: a reshard completing between steps trips the engine's poll-time assertion"]
+fn a_reshard_completing_between_steps_polls_its_children_on_time() {
+    let text = r#"
+        duration = "1m"
+        [stream]
+        shards = 1
+        [[producers]]
+        name = "p"
+        rate = 100
+        [[consumers]]
+        name = "c"
+        kind = "polling"
+        [[actions]]
+        at = "100ms"
+        kind = "split_shard"
+        shard = "shardId-000000000000"
     "#;
     let spec = kinesim::parse(&root().join("experiments/fuzz.toml"), text).unwrap();
     let mut rows = MemoryRecorder::default();
