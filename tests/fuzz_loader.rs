@@ -9,9 +9,8 @@
 //!    without panicking (the engine asserts conservation itself), give the same summary
 //!    twice, and satisfy the summary's invariants.
 //!
-//! Defects already found and not yet fixed are reproduced by ignored tests at the end
-//! (`cargo test --test fuzz_loader -- --ignored`) and kept out of the properties by the
-//! `AVOID_*` switches, so that the properties look for new ones.
+//! Defects the properties found are kept as regression tests at the end, each with the
+//! experiment that showed it, reduced by hand.
 //!
 //! Each property runs 32 cases by default (a few seconds); `PROPTEST_CASES=N` runs N,
 //! e.g. `PROPTEST_CASES=20000 cargo test --release --test fuzz_loader` for a long run.
@@ -374,41 +373,6 @@ fn apply(text: &str, mutation: &Mutation) -> String {
     lines.join("\n")
 }
 
-/// Which known defect (see the ignored tests at the end) an experiment would run into,
-/// if any: such mutants are loaded but not simulated, so that a run looks for new ones.
-fn known_defect(spec: &kinesim_models::spec::ExperimentSpec) -> Option<&'static str> {
-    use kinesim_models::spec::{ActionKind, ApiSpec, StartPosition};
-    let step = spec.step.as_nanos();
-    let off_grid =
-        spec.actions.iter().any(|a| a.at.as_nanos() % step != 0) || spec.stream.reshard_duration.as_nanos() % step != 0;
-    if AVOID_RESHARD_OFF_STEP_ASSERTION && off_grid {
-        return Some("a reshard completing between steps");
-    }
-    let kcl_at_timestamp = spec
-        .consumers
-        .iter()
-        .any(|c| c.kcl.is_some() && matches!(c.start, StartPosition::AtTimestamp(at) if !at.is_zero()));
-    if AVOID_KCL_AT_TIMESTAMP_CONSERVATION && kcl_at_timestamp {
-        return Some("a KCL application at_timestamp");
-    }
-    let aggregating = spec.producers.iter().any(|p| matches!(&p.api, ApiSpec::Kpl(kpl) if kpl.aggregation));
-    let reshards = spec.policy.is_some()
-        || spec.stream.mode.is_on_demand()
-        || spec.actions.iter().any(|a| {
-            matches!(
-                a.kind,
-                ActionKind::SplitShard { .. }
-                    | ActionKind::MergeShards { .. }
-                    | ActionKind::UpdateShardCount { .. }
-                    | ActionKind::SetMode { .. }
-            )
-        });
-    if AVOID_KPL_AGGREGATION_RESHARD_PANIC && aggregating && reshards {
-        return Some("KPL aggregation with resharding");
-    }
-    None
-}
-
 /// Parses `text` as if it were the file at `path`; simulates it when it loads and is
 /// small. A panic or a broken invariant fails the case with the text that caused it
 /// (proptest then shrinks it).
@@ -416,7 +380,7 @@ fn parse_and_maybe_simulate(path: &Path, text: &str) -> Result<(), TestCaseError
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let Ok(spec) = kinesim::parse(path, text) else { return Ok(()) };
         let small = Estimate::of(&spec).shard_steps() <= SIMULATE_SHARD_STEPS_MAX;
-        if small && !matches!(spec.policy, Some(PolicySpec::External(_))) && known_defect(&spec).is_none() {
+        if small && !matches!(spec.policy, Some(PolicySpec::External(_))) {
             let mut recorder = MemoryRecorder::default();
             let result = kinesim_models::simulate(&spec, &mut recorder);
             return check_summary(&spec, &result.summary, &recorder);
@@ -640,11 +604,6 @@ fn consumer() -> impl Strategy<Value = String> {
         .prop_map(|(start, version, workers, failures, joins, checkpoint, processing)| {
             let failures: Vec<String> = failures.iter().map(|(t, w)| format!("[\"{t}s\", {}]", w % workers)).collect();
             let joins: Vec<String> = joins.iter().map(|t| format!("\"{t}s\"")).collect();
-            let start = if AVOID_KCL_AT_TIMESTAMP_CONSERVATION && start.contains("at_timestamp") {
-                "start = \"trim_horizon\"\n".to_string()
-            } else {
-                start
-            };
             format!(
                 "kind = \"kcl\"\n{start}kcl_version = {version}\nworkers = {workers}\nfailures = [{}]\njoins = [{}]\n\
                  checkpoint_interval = \"{checkpoint}s\"\nfailover_time = \"5s\"\n{processing}",
@@ -736,26 +695,6 @@ fn expectations(consumers: usize) -> impl Strategy<Value = String> {
         })
 }
 
-/// A known defect, kept out of the random experiments so that they look for others:
-/// an aggregating KPL producer whose retries are rerouted after a reshard can send a
-/// batch of user records with no Kinesis record, and the engine divides by zero
-/// (`ratio::scale` from `engine::write`). `a_rerouted_aggregated_retry_batch_keeps_a_record`
-/// reproduces it; set this to `false` once it is fixed.
-const AVOID_KPL_AGGREGATION_RESHARD_PANIC: bool = true;
-
-/// A known defect, kept out of the random experiments likewise: a KCL application
-/// starting `at_timestamp` whose worker fails can count more records than the stream
-/// accepted (the engine's per-consumer conservation assertion fails).
-/// `a_kcl_application_at_timestamp_conserves_records` reproduces it.
-const AVOID_KCL_AT_TIMESTAMP_CONSERVATION: bool = true;
-
-/// A known defect, found in mutated examples (`at = "100ms"` with 1 s steps): a reshard
-/// that completes between two steps (an action's `at`, or `stream.reshard_duration`, not
-/// a whole number of steps) leaves the children's first polls before the next step, and
-/// the engine's debug assertion `next_poll_ns >= t0` fails (release builds run on).
-/// `a_reshard_completing_between_steps_polls_its_children_on_time` reproduces it.
-const AVOID_RESHARD_OFF_STEP_ASSERTION: bool = true;
-
 /// A whole valid experiment.
 fn experiment() -> impl Strategy<Value = String> {
     let header = (
@@ -802,15 +741,7 @@ fn experiment() -> impl Strategy<Value = String> {
             if token_bucket { "write_limit = { enforcement = \"token_bucket\", bucket_depth = \"2s\" }\n" } else { "" },
             if kms { "encryption = \"kms\"\n" } else { "" },
         );
-        let reshards = !policy.is_empty()
-            || mode != "provisioned"
-            || ["split_shard", "merge_shards", "update_shard_count", "set_mode"].iter().any(|k| actions.contains(k));
         for (index, producer) in producers.iter().enumerate() {
-            let producer = if AVOID_KPL_AGGREGATION_RESHARD_PANIC && reshards {
-                producer.replace("aggregation = true", "aggregation = false")
-            } else {
-                producer.clone()
-            };
             text.push_str(&format!("\n[[producers]]\nname = \"p{index}\"\n{producer}"));
         }
         for (index, consumer) in consumers.iter().enumerate() {
@@ -930,14 +861,12 @@ proptest! {
     }
 }
 
-/// The defect behind [`AVOID_KPL_AGGREGATION_RESHARD_PANIC`], found by the property above
-/// and reduced by hand: `take_part` (models/src/producer.rs) gives a part of an
-/// aggregated retry batch `scale(records, user_records, whole)` Kinesis records, which is
-/// 0 when the batch has fewer Kinesis records than the part has user records; the wheel
-/// then emits an arrival of 0 records and `engine::write` computes
-/// `scale(arrival.bytes, accepted, arrival.records)` with a zero denominator.
+/// Regression, found by the property above and reduced by hand: `take_part`
+/// (models/src/producer.rs) gave a part of an aggregated retry batch rerouted after a
+/// split `scale(records, user_records, whole)` Kinesis records, which is 0 when the batch
+/// has fewer Kinesis records than the part has user records; the engine then divided by
+/// zero. Now each part that carries user records carries at least one record.
 #[test]
-#[ignore = "known defect in kinesim-models: a rerouted aggregated KPL retry batch can carry no Kinesis record"]
 fn a_rerouted_aggregated_retry_batch_keeps_a_record() {
     let text = r#"
         seed = 1
@@ -961,14 +890,13 @@ fn a_rerouted_aggregated_retry_batch_keeps_a_record() {
     check_summary(&spec, &result.summary, &rows).unwrap();
 }
 
-/// The defect behind [`AVOID_KCL_AT_TIMESTAMP_CONSERVATION`], found by the property above
-/// (release build, 60,000 cases) and reduced by hand. Each of these is needed: KCL 1.x
-/// (polling) starting `at_timestamp` after 0 s, a worker failing (worker 0 of 2), two
-/// other polling consumers, a token-bucket write limit and records of 500 kB offered far
-/// above capacity. The engine's assertion `accepted = skipped + read + discarded +
-/// expired unread + unread` fails with 130 accepted and 136 accounted for.
+/// Regression, found by the property above (release build, 60,000 cases) and reduced by
+/// hand: a KCL application starting `at_timestamp` (2 s) passed over 6 records, but its
+/// lease kept the checkpoint of its creation (offset 0); when the worker failed before
+/// its first checkpoint, the new owner went back to 0 and counted the 6 skipped records
+/// as read too (130 accepted, 136 accounted for). A lease with no checkpoint now points
+/// at the initial position, as in the KCL's lease table.
 #[test]
-#[ignore = "known defect in kinesim-models: per-consumer conservation fails for a KCL application at_timestamp"]
 fn a_kcl_application_at_timestamp_conserves_records() {
     let text = r#"
         seed = 1
@@ -1001,12 +929,12 @@ fn a_kcl_application_at_timestamp_conserves_records() {
     check_summary(&spec, &result.summary, &rows).unwrap();
 }
 
-/// The defect behind [`AVOID_RESHARD_OFF_STEP_ASSERTION`], found by mutating
-/// experiments/targeted-split.toml (its split moved to `at = "100ms"`) in the test
-/// profile, where debug assertions are on, and reduced by hand. `at = "1500ms"` or
-/// `stream.reshard_duration = "1500ms"` fail the same way; `at = "2s"` does not.
+/// Regression, found by mutating experiments/targeted-split.toml (its split moved to
+/// `at = "100ms"`) in the test profile and reduced by hand: a reshard completing between
+/// two step starts attached the children after their step was served, and their first
+/// polls fell before the next step (the engine's assertion `next_poll_ns >= t0`). A
+/// reshard now completes at the first step start at or after its time.
 #[test]
-#[ignore = "known defect in kinesim-models: a reshard completing between steps trips the engine's poll-time assertion"]
 fn a_reshard_completing_between_steps_polls_its_children_on_time() {
     let text = r#"
         duration = "1m"
@@ -1027,4 +955,8 @@ fn a_reshard_completing_between_steps_polls_its_children_on_time() {
     let mut rows = MemoryRecorder::default();
     let result = kinesim_models::simulate(&spec, &mut rows);
     check_summary(&spec, &result.summary, &rows).unwrap();
+    let completed = rows.events.iter().rfind(|e| e.kind == "split_shard").expect("the split completes");
+    let due_s = 0.1 + spec.stream.reshard_duration.as_secs_f64();
+    assert_eq!(completed.time_s, due_s.ceil(), "completes at the step start after {due_s} s");
+    assert_eq!(result.summary.shards_open_max, 2);
 }

@@ -694,15 +694,22 @@ fn split_batch(batch: RetryBatch, targets: &[(u32, f64)]) -> Vec<RetryBatch> {
 }
 
 /// Takes `user_records` of `whole.user_records` from `left`, with proportional Kinesis
-/// records and bytes; the last part takes exactly what remains.
+/// records and bytes; the last part takes exactly what remains. Each side that carries
+/// user records keeps at least one Kinesis record (an aggregate split between shards
+/// becomes two aggregated records), so no arrival has user records and no record.
 fn take_part(left: &mut RetryBatch, user_records: u64, whole_user_records: u64) -> RetryBatch {
     let last = user_records == left.user_records;
-    let records = if last { left.records } else { scale(left.records, user_records, left.user_records) };
+    let records = if last {
+        left.records
+    } else {
+        scale(left.records, user_records, left.user_records).max(u64::from(user_records > 0))
+    };
     let bytes = if last { left.bytes } else { scale(left.bytes, user_records, left.user_records) };
     debug_assert!(user_records <= whole_user_records);
     left.user_records -= user_records;
-    left.records -= records;
+    left.records = left.records.saturating_sub(records).max(u64::from(left.user_records > 0));
     left.bytes -= bytes;
+    debug_assert!(records > 0 || user_records == 0);
     RetryBatch { records, user_records, bytes, ..*left }
 }
 

@@ -131,6 +131,14 @@ impl Leases {
         self.high_water.push(position);
     }
 
+    /// The application's iterator on a shard starts at `position` (its initial position:
+    /// `latest`, `trim_horizon` or `at_timestamp`). A lease with no checkpoint yet points
+    /// at that initial position, so a worker taking it over later starts there too, not
+    /// before it (records passed over are skipped, never read).
+    pub fn start_at(&mut self, shard_slot: usize, position: u64) {
+        self.checkpoint[shard_slot] = self.checkpoint[shard_slot].max(position);
+    }
+
     /// The furthest position ever read on a shard.
     pub fn high_water(&self, shard_slot: usize) -> u64 {
         self.high_water[shard_slot]

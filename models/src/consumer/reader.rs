@@ -316,6 +316,9 @@ impl ShardReader {
         self.totals.skipped_records += skipped;
         cursor.position = position;
         cursor.started = true;
+        if let Some(leases) = &mut self.leases {
+            leases.start_at(shard_slot, position);
+        }
     }
 
     pub fn next_poll_ns(&self, shard_slot: usize) -> u64 {

@@ -705,14 +705,16 @@ impl<'a> Simulation<'a> {
     }
 
     /// Accepts a reshard: it takes effect after `stream.reshard_duration` (at once when
-    /// that is zero), and the stream is `UPDATING` until then.
+    /// that is zero), and the stream is `UPDATING` until then. The data plane moves in
+    /// whole steps, so a reshard that would complete between two step starts (an action
+    /// at `100ms` with 1 s steps) completes at the next step start: the step in progress
+    /// has already written and read its shards.
     fn begin_reshard(&mut self, reshard: Reshard, now: SimTime, queue: &mut EventQueue<Event>) {
-        let duration = self.spec.stream.reshard_duration;
-        if duration == SimDuration::ZERO {
+        let at = self.step_start_at_or_after(now + self.spec.stream.reshard_duration);
+        if at == now {
             self.complete_reshard(reshard, now);
             return;
         }
-        let at = now + duration;
         self.recorder.event(&EventRow {
             time_s: now.as_secs_f64(),
             kind: "reshard_started".into(),
@@ -721,6 +723,12 @@ impl<'a> Simulation<'a> {
         });
         self.reshard_pending = Some((reshard, at));
         queue.schedule(at, phase::CONTROL, Event::ReshardComplete);
+    }
+
+    /// The first data step start at or after `time`.
+    fn step_start_at_or_after(&self, time: SimTime) -> SimTime {
+        let steps = time.as_nanos().div_ceil(self.step_ns);
+        SimTime::from_nanos(steps * self.step_ns)
     }
 
     fn describe(&self, reshard: &Reshard) -> String {
