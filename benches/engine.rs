@@ -12,6 +12,11 @@ use std::time::Instant;
 
 const REPEATS: usize = 5;
 
+/// `KINESIM_BENCH_REPEATS=0` runs each case once (the warm-up): for profilers.
+fn repeats() -> usize {
+    std::env::var("KINESIM_BENCH_REPEATS").ok().and_then(|v| v.parse().ok()).unwrap_or(REPEATS)
+}
+
 const DAY_64_SHARDS: &str = r#"
 name = "bench-day-64-shards"
 seed = 1
@@ -44,6 +49,8 @@ fn main() {
     let cases = [
         ("day-64-shards-50k-rps-zipf-1-poller", DAY_64_SHARDS.to_string()),
         ("day-64-shards-50k-rps-zipf-1-poller-stream-rows-only", day_64_shards_stream_rows_only()),
+        // The day case cut to one hour, for profiling under callgrind.
+        ("profile-hour-64-shards", DAY_64_SHARDS.replace("duration = \"24h\"", "duration = \"1h\"")),
     ];
     for (name, text) in cases {
         if filter.as_deref().is_some_and(|f| !name.contains(f)) {
@@ -57,7 +64,8 @@ fn bench(name: &str, text: &str) {
     let spec = kinesim::parse(Path::new("benches/inline.toml"), text).expect("benchmark experiment is valid");
     let warmup = simulate(&spec, &mut NullRecorder);
     let mut best_s = f64::INFINITY;
-    for _ in 0..REPEATS {
+    let repeats = repeats();
+    for _ in 0..repeats {
         let start = Instant::now();
         let result = simulate(&spec, &mut NullRecorder);
         best_s = best_s.min(start.elapsed().as_secs_f64());
@@ -65,7 +73,7 @@ fn bench(name: &str, text: &str) {
     }
     let shard_steps = warmup.summary.shard_steps as f64;
     println!(
-        "{name}: {best_s:.3} s best of {REPEATS}, {shard_steps:.0} shard-steps, {:.1} M shard-steps/s, {:.0} ns/shard-step, write throttle rate {:.4}",
+        "{name}: {best_s:.3} s best of {repeats}, {shard_steps:.0} shard-steps, {:.1} M shard-steps/s, {:.0} ns/shard-step, write throttle rate {:.4}",
         shard_steps / best_s / 1e6,
         best_s / shard_steps * 1e9,
         warmup.summary.write_throttle_rate

@@ -11,6 +11,7 @@
 //! reads always add up to the block's exact byte total.
 
 use crate::ratio::scale;
+use kinesim_sim::num::{count_to_f64, f64_to_count};
 use std::collections::VecDeque;
 
 /// Fine blocks kept before the oldest are coalesced.
@@ -19,7 +20,12 @@ pub const FINE_BLOCKS_MAX: usize = 256;
 pub const COARSE_SPAN_NS: u64 = 60 * 1_000_000_000;
 
 /// Records stored together; offsets count records appended to the shard since it opened.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+///
+/// A block is 64 bytes and aligned to 64, so reading one touches one cache line, not
+/// two: every step touches a few blocks of every shard, more data than the first-level
+/// cache holds between steps.
+#[derive(Copy, Clone, Debug, PartialEq)]
+#[repr(align(64))]
 pub struct Block {
     pub offset_first: u64,
     /// User records (what readers get after de-aggregation).
@@ -32,6 +38,20 @@ pub struct Block {
     pub arrival_last_ns: u64,
     /// Mean time from a record's creation at its producer to its arrival at the shard.
     pub age_at_arrival_ns: u64,
+    /// Time between successive arrivals ([`arrival_spacing_ns`]), kept because every
+    /// read of the block needs it and a division is the slowest step of a read.
+    spacing_ns: f64,
+}
+
+const _: () = assert!(std::mem::size_of::<Block>() == 64, "a block fills one cache line");
+
+/// The interpolated time between successive arrivals of a block (0 for one record).
+fn arrival_spacing_ns(arrival_first_ns: u64, arrival_last_ns: u64, records: u64) -> f64 {
+    if records > 1 {
+        count_to_f64(arrival_last_ns - arrival_first_ns) / count_to_f64(records - 1)
+    } else {
+        0.0
+    }
 }
 
 impl Block {
@@ -95,8 +115,9 @@ impl Block {
         if cutoff_ns < self.arrival_first_ns || self.records <= 1 {
             return self.offset_first;
         }
-        let span = (self.arrival_last_ns - self.arrival_first_ns) as f64;
-        let readable = ((cutoff_ns - self.arrival_first_ns) as f64 / span * (self.records - 1) as f64) as u64 + 1;
+        let span = count_to_f64(self.arrival_last_ns - self.arrival_first_ns);
+        let into = count_to_f64(cutoff_ns - self.arrival_first_ns);
+        let readable = f64_to_count(into / span * count_to_f64(self.records - 1)) + 1;
         self.offset_first + readable.min(self.records)
     }
 
@@ -110,6 +131,7 @@ impl Block {
         self.kinesis_records += next.kinesis_records;
         self.bytes += next.bytes;
         self.arrival_last_ns = next.arrival_last_ns;
+        self.spacing_ns = arrival_spacing_ns(self.arrival_first_ns, self.arrival_last_ns, self.records);
     }
 }
 
@@ -187,6 +209,7 @@ impl ShardLog {
             arrival_first_ns,
             arrival_last_ns,
             age_at_arrival_ns,
+            spacing_ns: arrival_spacing_ns(arrival_first_ns, arrival_last_ns, records),
         };
         self.offset_end += records;
         self.fine.push_back(block);
@@ -210,36 +233,41 @@ impl ShardLog {
         self.coarse.push_back(block);
     }
 
-    fn oldest(&self) -> Option<&Block> {
-        self.coarse.front().or(self.fine.front())
-    }
-
-    fn pop_oldest(&mut self) -> Option<Block> {
-        let block = self.coarse.pop_front().or_else(|| self.fine.pop_front())?;
-        self.offset_first = block.offset_end();
-        Some(block)
-    }
-
     /// Drops blocks whose newest record arrived at or before `expire_through_ns` (when
     /// anything can have expired yet) and blocks every reader has passed
     /// (`offset_needed` is the lowest reader position). Returns the offset below which
     /// records have expired, for readers still behind it.
+    #[inline]
     pub fn trim(&mut self, expire_through_ns: Option<u64>, offset_needed: u64) -> u64 {
+        // Runs every step for every shard, and usually finds the oldest block still
+        // needed and not expired: answer that without the loop.
+        if let Some(oldest) = self.coarse.front().or(self.fine.front()) {
+            if !is_expired(oldest, expire_through_ns) && oldest.offset_end() > offset_needed {
+                return self.offset_first;
+            }
+        }
+        self.trim_blocks(expire_through_ns, offset_needed)
+    }
+
+    fn trim_blocks(&mut self, expire_through_ns: Option<u64>, offset_needed: u64) -> u64 {
         let mut offset_expired = self.offset_first;
-        while let Some(block) = self.oldest() {
-            let expired = expire_through_ns.is_some_and(|through| block.arrival_last_ns <= through);
-            if !expired && block.offset_end() > offset_needed {
-                break;
+        // Coarse blocks are older than fine ones: trim them first, then the fine ones if
+        // every coarse block went.
+        for blocks in [&mut self.coarse, &mut self.fine] {
+            while let Some(block) = blocks.front() {
+                let expired = is_expired(block, expire_through_ns);
+                if !expired && block.offset_end() > offset_needed {
+                    return offset_expired;
+                }
+                if expired {
+                    offset_expired = block.offset_end();
+                }
+                self.offset_first = block.offset_end();
+                blocks.pop_front();
             }
-            if expired {
-                offset_expired = block.offset_end();
-            }
-            self.pop_oldest();
         }
-        if self.oldest().is_none() {
-            // Nothing held: the trim horizon is the end, for every reader that needs it.
-            self.offset_first = self.offset_end;
-        }
+        // Nothing held: the trim horizon is the end, for every reader that needs it.
+        self.offset_first = self.offset_end;
         offset_expired
     }
 
@@ -262,7 +290,12 @@ impl ShardLog {
         };
         let mut cursor = offset;
         let mut kinesis_read = 0;
-        for block in self.blocks_from(offset) {
+        // Blocks by index over coarse then fine (one or two blocks for a reader that keeps
+        // up): cheaper to set up than iterators over the deques' ranges.
+        let coarse_len = self.coarse.len();
+        let blocks_held = coarse_len + self.fine.len();
+        for index in self.first_block_after(offset)..blocks_held {
+            let block = if index < coarse_len { &self.coarse[index] } else { &self.fine[index - coarse_len] };
             if block.arrival_first_ns > cutoff_ns || kinesis_read >= records_max || result.bytes >= bytes_max {
                 break;
             }
@@ -326,33 +359,51 @@ impl ShardLog {
         let Some(cutoff_ns) = now_ns.checked_sub(self.readable_delay_ns) else {
             return 0;
         };
-        self.blocks_from(offset)
+        self.coarse
+            .iter()
+            .chain(self.fine.iter())
+            .skip(self.first_block_after(offset))
             .take_while(|block| block.arrival_first_ns <= cutoff_ns)
             .map(|block| block.readable_end(cutoff_ns).saturating_sub(offset.max(block.offset_first)))
             .sum()
     }
 
-    fn blocks_from(&self, offset: u64) -> impl Iterator<Item = &Block> {
-        // Readers that keep up sit in the last few fine blocks: look there first, so
-        // the common read costs no binary search.
-        let window_start = self.fine.len().saturating_sub(4);
-        let in_window = self.fine.get(window_start).is_some_and(|block| block.offset_first <= offset);
-        let near_end = in_window.then(|| (window_start..self.fine.len()).find(|&i| self.fine[i].offset_end() > offset));
-        let (coarse_start, fine_start) = match near_end {
-            Some(found) => (self.coarse.len(), found.unwrap_or(self.fine.len())),
-            None => (
-                self.coarse.partition_point(|block| block.offset_end() <= offset),
-                self.fine.partition_point(|block| block.offset_end() <= offset),
-            ),
-        };
-        self.coarse.range(coarse_start..).chain(self.fine.range(fine_start..))
+    /// The index (over coarse, then fine blocks) of the first held block that ends after
+    /// `offset`, or the number of blocks held when none does. Readers that keep up read
+    /// from the newest one or two blocks: those are looked at first, without a search.
+    /// Blocks are contiguous (each starts where the one before ends).
+    #[inline]
+    fn first_block_after(&self, offset: u64) -> usize {
+        let (coarse_len, fine_len) = (self.coarse.len(), self.fine.len());
+        if fine_len > 0 {
+            let newest = &self.fine[fine_len - 1];
+            if newest.offset_first <= offset {
+                return coarse_len + fine_len - usize::from(offset < newest.offset_end());
+            }
+            if fine_len > 1 && self.fine[fine_len - 2].offset_first <= offset {
+                return coarse_len + fine_len - 2;
+            }
+            if self.fine[0].offset_first <= offset {
+                // Every coarse block ends at or before `offset`.
+                return coarse_len + self.fine.partition_point(|block| block.offset_end() <= offset);
+            }
+        }
+        self.coarse.partition_point(|block| block.offset_end() <= offset)
     }
+}
+
+/// Whether every record of `block` arrived at or before `expire_through_ns`.
+#[inline]
+fn is_expired(block: &Block, expire_through_ns: Option<u64>) -> bool {
+    expire_through_ns.is_some_and(|through| block.arrival_last_ns <= through)
 }
 
 /// Reports the records `[start, end)` of a block at their middle record's latency (the
 /// chunks a reader takes are already cut at its polls, so percentiles see the spread of
 /// arrival times), and returns the arrival time of the last of them. Interpolating in
-/// f64 keeps this free of integer divisions, the costliest part of a read.
+/// f64 keeps this free of integer divisions, the costliest part of a read. Record
+/// indices and times inside a block are far below 2^63, so the signed conversions of
+/// `kinesim_sim::num` give the same values as `as`.
 fn report_latency(
     block: &Block,
     start: u64,
@@ -361,16 +412,12 @@ fn report_latency(
     now_ns: u64,
     on_chunk: &mut impl FnMut(u64, u64, u64),
 ) -> u64 {
-    let spacing_ns = if block.records > 1 {
-        (block.arrival_last_ns - block.arrival_first_ns) as f64 / (block.records - 1) as f64
-    } else {
-        0.0
-    };
-    let arrival_at = |index: f64| block.arrival_first_ns + (index * spacing_ns) as u64;
-    let first_index = (start - block.offset_first) as f64;
-    let middle_ns = arrival_at(first_index + (end - start - 1) as f64 / 2.0);
+    let spacing_ns = block.spacing_ns;
+    let arrival_at = |index: f64| block.arrival_first_ns + f64_to_count(index * spacing_ns);
+    let first_index = count_to_f64(start - block.offset_first);
+    let middle_ns = arrival_at(first_index + count_to_f64(end - start - 1) / 2.0);
     on_chunk(end - start, bytes, now_ns.saturating_sub(middle_ns) + block.age_at_arrival_ns);
-    arrival_at((end - 1 - block.offset_first) as f64).min(block.arrival_last_ns)
+    arrival_at(count_to_f64(end - 1 - block.offset_first)).min(block.arrival_last_ns)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 
 use crate::ratio::{scale, scale_rounded};
 use crate::spec::{Enforcement, WriteLimitSpec};
+use kinesim_sim::num::{count_to_f64, f64_to_count};
 use kinesim_sim::NANOS_PER_SEC;
 
 /// A shard's remaining write allowance.
@@ -90,17 +91,20 @@ impl WriteAdmission {
         if records == 0 {
             return Admission { records_accepted: 0, bytes_accepted: 0, filled_at_ns: t1_ns };
         }
-        let by_records = (allowance.records.max(0.0) as u64).min(records);
-        let by_bytes = if bytes as f64 <= allowance.bytes {
+        // `f64_to_count` is `max(0.0) as u64` and `count_to_f64` is `as f64`, in fewer
+        // instructions (allowances, records and bytes of a step are far below 2^63).
+        let by_records = f64_to_count(allowance.records).min(records);
+        let by_bytes = if count_to_f64(bytes) <= allowance.bytes {
             records
         } else {
             // Records fit at the step's mean record size.
             ((allowance.bytes.max(0.0) * records as f64 / bytes as f64) as u64).min(records)
         };
         let accepted = by_records.min(by_bytes);
-        let bytes_accepted = scale(bytes, accepted, records);
-        allowance.records -= accepted as f64;
-        allowance.bytes -= bytes_accepted as f64;
+        // Most steps accept everything: skip the division, whose result would be `bytes`.
+        let bytes_accepted = if accepted == records { bytes } else { scale(bytes, accepted, records) };
+        allowance.records -= count_to_f64(accepted);
+        allowance.bytes -= count_to_f64(bytes_accepted);
         let filled_at_ns = if accepted == records { t1_ns } else { t0_ns + scale(t1_ns - t0_ns, accepted, records) };
         debug_assert!(accepted <= records && bytes_accepted <= bytes);
         Admission { records_accepted: accepted, bytes_accepted, filled_at_ns }
@@ -115,8 +119,13 @@ pub fn apportion(accept_left: &mut u64, demand_left: &mut u64, records: u64) -> 
     if records == 0 {
         return 0;
     }
-    let part = scale_rounded(*accept_left, records, *demand_left).min(records).min(*accept_left);
-    let part = if records == *demand_left { *accept_left } else { part };
+    // The last arrival takes what remains (usually the only one: one producer), so the
+    // division is made only for the others.
+    let part = if records == *demand_left {
+        *accept_left
+    } else {
+        scale_rounded(*accept_left, records, *demand_left).min(records).min(*accept_left)
+    };
     *accept_left -= part;
     *demand_left -= records;
     part

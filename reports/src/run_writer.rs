@@ -203,12 +203,58 @@ impl RunWriter {
 /// Formats a float for CSV: shortest round-trip decimal, rounded to 6 decimals so
 /// outputs stay readable; deterministic on every platform.
 pub fn number(value: f64) -> String {
-    let rounded = (value * 1e6).round() / 1e6;
+    let millionths = (value * 1e6).round();
+    let rounded = millionths / 1e6;
     if rounded == 0.0 {
         "0".into()
+    } else if rounded.abs() < FIXED_MAX {
+        fixed_millionths(millionths as i64)
     } else {
         rounded.to_string()
     }
+}
+
+/// Below this magnitude `number` writes the decimal `millionths / 10^6` with integer
+/// arithmetic (the shortest round-trip formatting of a float costs several times more,
+/// and a run writes a million numbers). It is the same text: `rounded` is the float
+/// nearest to that decimal (a correctly rounded division), and below 2^31 floats are
+/// spaced less than 10^-6 apart, so no other decimal of at most six places rounds to
+/// `rounded`, and any decimal with more places has more significant digits. The shortest
+/// round-trip decimal is therefore this one, which `Display` writes without an exponent.
+const FIXED_MAX: f64 = 2_147_483_648.0;
+
+/// `millionths / 10^6` in decimal: sign, integer part, and the fraction without trailing
+/// zeros (no point when it is zero).
+fn fixed_millionths(millionths: i64) -> String {
+    let magnitude = millionths.unsigned_abs();
+    let (whole, mut fraction) = (magnitude / 1_000_000, magnitude % 1_000_000);
+    let mut text = String::with_capacity(24);
+    if millionths < 0 {
+        text.push('-');
+    }
+    push_digits(&mut text, whole, 1);
+    if fraction > 0 {
+        let mut places = 6;
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            places -= 1;
+        }
+        text.push('.');
+        push_digits(&mut text, fraction, places);
+    }
+    text
+}
+
+/// Appends the decimal digits of `value`, zero-padded on the left to `width` digits.
+fn push_digits(text: &mut String, mut value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    while value > 0 || digits.len() - start < width {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    text.extend(digits[start..].iter().map(|&digit| char::from(digit)));
 }
 
 impl Recorder for RunWriter {
@@ -293,5 +339,80 @@ fn usd(value: f64) -> String {
         "0".into()
     } else {
         rounded.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text `number` wrote before its integer path: the float's shortest round trip.
+    fn number_by_display(value: f64) -> String {
+        let rounded = (value * 1e6).round() / 1e6;
+        if rounded == 0.0 {
+            "0".into()
+        } else {
+            rounded.to_string()
+        }
+    }
+
+    #[test]
+    fn numbers_are_the_shortest_round_trip_text() {
+        let mut values = vec![
+            1.0,
+            -1.0,
+            0.5,
+            1e-6,
+            -1e-6,
+            4e-7,
+            5e-7,
+            6e-7,
+            0.1,
+            0.2,
+            0.3,
+            1.1,
+            2.675,
+            0.000_001_5,
+            123.456_789_49,
+            999_999.999_999_5,
+            2_147_483_647.999_999,
+            2_147_483_648.0,
+            -2_147_483_647.999_999_7,
+            1e12,
+            1e20,
+            1e300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            60.0,
+            86_400.0,
+            0.999_999_5,
+            9.999_999_5,
+            1e-300,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state
+        };
+        for _ in 0..1_000_000 {
+            let bits = next();
+            // Magnitudes from 1e-9 to 1e12, random mantissas, both signs.
+            let exponent = (bits % 22) as i32 - 9;
+            let mantissa = (next() >> 11) as f64 / (1u64 << 53) as f64;
+            let value = mantissa * 10f64.powi(exponent);
+            values.push(if bits & (1 << 40) == 0 { value } else { -value });
+            // Decimals of six places and their neighbours: the cases rounding decides.
+            let decimal = (next() % 10_000_000_000_000) as f64 / 1e6;
+            values.extend([decimal, f64::from_bits(decimal.to_bits() + 1), f64::from_bits(decimal.to_bits() - 1)]);
+            // Times, ages and ratios as the tables hold them.
+            values.push((next() % 100_000_000) as f64 / 1000.0);
+        }
+        for value in values {
+            assert_eq!(number(value), number_by_display(value), "{value:e}");
+        }
     }
 }

@@ -14,7 +14,9 @@
 //! - [`sample`]: exact, reproducible samplers (uniform, normal, exponential,
 //!   gamma, [`Poisson`], binomial, multinomial);
 //! - [`histogram`]: a fixed-layout log-scale histogram for quantiles
-//!   ([`LogHistogram`]).
+//!   ([`LogHistogram`]);
+//! - [`num`]: exact conversions between counts and `f64` that take one
+//!   instruction on the hot paths.
 //!
 //! # What this crate is not
 //!
@@ -47,6 +49,7 @@
 
 pub mod histogram;
 pub mod interrupt;
+pub mod num;
 pub mod queue;
 pub mod rng;
 pub mod run;

@@ -207,8 +207,7 @@ impl PtrsConstants {
             let us = 0.5 - u.abs();
             // When `us` is 0 the quotient is infinite and the saturating cast
             // gives a huge negative `k`, which is rejected below.
-            let k_real = ((2.0 * self.a / us + self.b) * u + mean + 0.43).floor();
-            let k = k_real as i64;
+            let k = floor_to_i64((2.0 * self.a / us + self.b) * u + mean + 0.43);
             // The fast path accepts about 90% of draws without a logarithm.
             if us >= 0.07 && v <= self.v_r {
                 assert!(k >= 0);
@@ -219,12 +218,47 @@ impl PtrsConstants {
             }
             let log_hat = libm::log(v) + self.log_inverse_alpha - libm::log(self.a / (us * us) + self.b);
             let k_f64 = k as f64;
-            let log_pmf = -mean + k_f64 * self.log_mean - libm::lgamma(k_f64 + 1.0);
+            let log_pmf = -mean + k_f64 * self.log_mean - log_factorial(k as u64);
             if log_hat <= log_pmf {
                 return k as u64;
             }
         }
     }
+}
+
+/// `x.floor() as i64` (saturating, NaN to 0) without a call to `floor`, which the
+/// baseline x86-64 target has no instruction for. Truncation rounds toward zero, so a
+/// negative non-integer is one above its floor; every other value is its own floor or
+/// saturates the same way.
+#[inline]
+fn floor_to_i64(x: f64) -> i64 {
+    let truncated = x as i64;
+    if (truncated as f64) > x {
+        truncated.saturating_sub(1)
+    } else {
+        truncated
+    }
+}
+
+/// `lgamma(k + 1)` = log(k!) for the counts PTRS tests (its slow path, about one draw
+/// in ten), from a table filled on first use in chunks, so repeated counts cost a load
+/// instead of a call. The table holds `libm::lgamma`'s own results, so every bit is the
+/// same as calling it.
+fn log_factorial(k: u64) -> f64 {
+    use std::sync::OnceLock;
+    const CHUNK_LOG2: u32 = 10;
+    const CHUNK: usize = 1 << CHUNK_LOG2;
+    const CHUNKS: usize = 64;
+    static TABLE: [OnceLock<Box<[f64]>>; CHUNKS] = [const { OnceLock::new() }; CHUNKS];
+    let chunk = (k >> CHUNK_LOG2) as usize;
+    if chunk >= CHUNKS {
+        return libm::lgamma(k as f64 + 1.0);
+    }
+    let values = TABLE[chunk].get_or_init(|| {
+        let first = (chunk * CHUNK) as f64;
+        (0..CHUNK).map(|i| libm::lgamma(first + i as f64 + 1.0)).collect()
+    });
+    values[k as usize & (CHUNK - 1)]
 }
 
 /// An exact binomial sampler with its constants precomputed.
@@ -618,6 +652,43 @@ mod tests {
             (variance - variance_exact).abs() <= variance_error_max,
             "{label}: variance {variance} vs {variance_exact} (tolerance {variance_error_max})"
         );
+    }
+
+    #[test]
+    fn floor_to_i64_matches_floor_then_cast() {
+        let mut rng = rng(31);
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            -1.0,
+            -1.5,
+            2.0_f64.powi(52) + 0.5,
+            -(2.0_f64.powi(52) + 0.5),
+            2.0_f64.powi(63),
+            -(2.0_f64.powi(63)),
+            -(2.0_f64.powi(63)) * 1.5,
+            1e300,
+            -1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+        ];
+        values.extend((0..100_000).map(|_| (uniform01(&mut rng) - 0.5) * 1e6));
+        for x in values {
+            assert_eq!(floor_to_i64(x), x.floor() as i64, "{x}");
+        }
+    }
+
+    #[test]
+    fn log_factorial_is_lgamma() {
+        for k in (0..5_000).chain([65_535, 65_536, 65_537, 1 << 40]) {
+            assert_eq!(log_factorial(k).to_bits(), libm::lgamma(k as f64 + 1.0).to_bits(), "{k}");
+        }
     }
 
     #[test]
