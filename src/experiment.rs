@@ -46,6 +46,27 @@ pub fn read(path: &Path) -> Result<(Vec<u8>, String), LoadError> {
     Ok((bytes, text))
 }
 
+/// The name standard input goes by in messages when the experiment file is `-`
+/// (`kinesim run -`, `kinesim validate -`).
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// The experiment a command line names: the file at `arg`, or standard input when `arg`
+/// is `-`. Returns the path messages name (`<stdin>` for standard input, whose relative
+/// paths then resolve against the current folder), the bytes and the text.
+pub fn read_arg(arg: &Path) -> Result<(PathBuf, Vec<u8>, String), LoadError> {
+    if arg != Path::new("-") {
+        let (bytes, text) = read(arg)?;
+        return Ok((arg.to_path_buf(), bytes, text));
+    }
+    let path = PathBuf::from(STDIN_NAME);
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+        .map_err(|source| LoadError::Read { path: path.clone(), source })?;
+    let text = String::from_utf8(bytes.clone())
+        .map_err(|_| LoadError::invalid(&path, "", "standard input is not UTF-8 text"))?;
+    Ok((path, bytes, text))
+}
+
 /// Validates experiment text as if read from `path` (relative paths inside resolve
 /// against its folder).
 pub fn parse(path: &Path, text: &str) -> Result<ExperimentSpec, LoadError> {
@@ -140,6 +161,8 @@ impl Validator<'_> {
                 self.check_name("name", &name)?;
                 name
             }
+            // Standard input has no file name: its outputs go to out/stdin.
+            None if self.path == Path::new(STDIN_NAME) => "stdin".into(),
             None => {
                 self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "experiment".into())
             }

@@ -122,6 +122,18 @@ pub fn check_file(path: &Path, runs: u64, force: bool) -> Result<(), String> {
     }
 }
 
+/// [`check_file`] for experiment text already read, named `path` in messages (standard
+/// input). Text that does not load passes: loading reports it.
+pub fn check_text(path: &Path, text: &str, runs: u64, force: bool) -> Result<(), String> {
+    if force {
+        return Ok(());
+    }
+    match crate::experiment::parse(path, text) {
+        Ok(spec) => check(path, &Estimate::of(&spec).times(runs), false),
+        Err(_) => Ok(()),
+    }
+}
+
 /// `Err(one line naming the file)` when `estimate` exceeds the limit and `force` is not set.
 pub fn check(path: &Path, estimate: &Estimate, force: bool) -> Result<(), String> {
     if force || !estimate.exceeds_limit() {

@@ -26,4 +26,4 @@ pub mod trace;
 
 pub use error::LoadError;
 pub use experiment::{load, parse};
-pub use run::{run_experiment, RunError, RunOutcome};
+pub use run::{run_experiment, run_experiment_text, RunError, RunOutcome};

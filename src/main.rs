@@ -5,7 +5,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use kinesim::{run_experiment, RunError, RunOutcome};
+use kinesim::{run_experiment, run_experiment_text, RunError, RunOutcome};
 use kinesim_models::routing::{hash_key, initial_ranges, shard_index_for, ShardId};
 use kinesim_models::slo::SloResult;
 use kinesim_models::spec::SHARDS_MAX;
@@ -26,7 +26,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run one experiment and write its outputs.
+    #[command(after_help = RUN_HELP)]
     Run {
+        /// The experiment file, or `-` to read it from standard input.
         file: PathBuf,
         /// Output folder (default: out/<experiment name>).
         #[arg(long)]
@@ -45,6 +47,7 @@ enum Command {
         no_plots: bool,
     },
     /// Run experiments and check their SLOs (`[[expect]]`); exit 1 if any fails.
+    #[command(after_help = CHECK_HELP)]
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -67,11 +70,14 @@ enum Command {
         force: bool,
     },
     /// Parse and check experiment files without running them.
+    #[command(after_help = VALIDATE_HELP)]
     Validate {
+        /// Experiment files; `-` reads one from standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// Print which shard each partition key lands on in a new stream of N shards.
+    #[command(after_help = SHARD_FOR_HELP)]
     ShardFor {
         #[arg(long)]
         shards: u32,
@@ -80,6 +86,7 @@ enum Command {
     },
     /// Run the experiment's [sweep] grid x replications in parallel; write sweep.csv
     /// (a row per job) and sweep_summary.csv (mean, sd, 95% CI, paired differences).
+    #[command(after_help = SWEEP_HELP)]
     Sweep {
         file: PathBuf,
         /// Output folder (default: out/sweep-<name>).
@@ -108,10 +115,13 @@ enum Command {
         force: bool,
     },
     /// Print the JSON Schema of the experiment file (for editors: see README).
+    #[command(after_help = SCHEMA_HELP)]
     Schema,
     /// Rebuild the plots and report.html of a run or sweep folder from its CSV files.
+    #[command(after_help = REPORT_HELP)]
     Report { dir: PathBuf },
     /// Join the folders of a partitioned sweep into the outputs one machine would give.
+    #[command(after_help = MERGE_HELP)]
     Merge {
         #[arg(required = true)]
         parts: Vec<PathBuf>,
@@ -121,6 +131,7 @@ enum Command {
     /// Simulate candidate set-ups (provisioned shard counts, the policy, on-demand) and
     /// recommend the cheapest that meets the SLOs. Give an experiment file, or describe
     /// a steady workload with --rate (and --record-size, --consumers, --fan-out).
+    #[command(after_help = PLAN_HELP)]
     Plan {
         /// The experiment to plan for (its traffic, consumers and [[expect]] SLOs).
         #[arg(required_unless_present = "rate", conflicts_with = "rate")]
@@ -148,6 +159,49 @@ enum Command {
         force: bool,
     },
 }
+
+// What `kinesim <command> --help` shows after the options.
+const RUN_HELP: &str = "Examples:
+  kinesim run experiments/quickstart.toml
+  kinesim run experiments/hot-key.toml --out out/hot-key --seed 7 --no-plots
+  kinesim run - < experiments/quickstart.toml    # the experiment on standard input
+
+FILE may be `-` to read the experiment from standard input; relative paths inside it
+(traces, price files, policy configurations) then resolve against the current folder.";
+
+const CHECK_HELP: &str = "Examples:
+  kinesim check experiments/policies/*.toml --junit check.xml
+  kinesim check --out baseline/ experiments/hot-key.toml
+  kinesim check --baseline baseline/ --tolerance 0.05 experiments/hot-key.toml";
+
+const VALIDATE_HELP: &str = "Examples:
+  kinesim validate experiments/*.toml
+  kinesim validate - < experiments/quickstart.toml    # the experiment on standard input";
+
+const SHARD_FOR_HELP: &str = "Example:
+  kinesim shard-for --shards 4 user-1 user-2 user-3
+
+Prints one line per key: the key, its shard and its 128-bit hash key.";
+
+const SWEEP_HELP: &str = "Examples:
+  kinesim sweep experiments/sweeps/shard-count.toml --threads 2
+  kinesim sweep experiments/sweeps/shard-count.toml --partition 0/3 --out out/part-0";
+
+const SCHEMA_HELP: &str = "Example:
+  kinesim schema > kinesim.schema.json
+
+Then start an experiment file with `#:schema ./kinesim.schema.json` (Even Better TOML,
+taplo). Every key is described in docs/reference.md.";
+
+const REPORT_HELP: &str = "Example:
+  kinesim report out/quickstart";
+
+const MERGE_HELP: &str = "Example:
+  kinesim merge out/part-0 out/part-1 out/part-2 --out out/sweep-shard-count";
+
+const PLAN_HELP: &str = "Examples:
+  kinesim plan experiments/plan-diurnal.toml
+  kinesim plan --rate 5000 --record-size 2KiB --consumers 2 --fan-out 1";
 
 const EXIT_SLO_FAILED: u8 = 1;
 const EXIT_INVALID: u8 = 2;
@@ -185,10 +239,16 @@ fn main() -> ExitCode {
     install_interrupt_handler();
     match cli.command {
         Command::Run { file, out, seed, quiet, force, no_plots } => {
-            if let Some(code) = size_guard(std::slice::from_ref(&file), 1, force) {
-                return code;
+            // Read once: `-` is standard input, which cannot be read twice.
+            let (path, bytes, text) = match kinesim::experiment::read_arg(&file) {
+                Ok(input) => input,
+                Err(error) => return fail(&RunError::Load(error)),
+            };
+            if let Err(refusal) = kinesim::guard::check_text(&path, &text, 1, force) {
+                eprintln!("error: {refusal}");
+                return ExitCode::from(EXIT_INVALID);
             }
-            match run_experiment(&file, out.as_deref(), seed) {
+            match run_experiment_text(&path, &bytes, &text, out.as_deref(), seed) {
                 Ok(outcome) => {
                     if !quiet {
                         print_summary(&file, &outcome);
@@ -196,8 +256,7 @@ fn main() -> ExitCode {
                     if no_plots {
                         return ExitCode::SUCCESS;
                     }
-                    let text = std::fs::read_to_string(&file).ok();
-                    report_or_fail(kinesim_reports::report::render_run_report(&outcome.folder, text.as_deref()), quiet)
+                    report_or_fail(kinesim_reports::report::render_run_report(&outcome.folder, Some(&text)), quiet)
                 }
                 Err(error) => fail(&error),
             }
@@ -484,10 +543,13 @@ fn fail(error: &RunError) -> ExitCode {
 fn validate(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for file in files {
-        match kinesim::load(file) {
-            Ok(spec) => println!(
+        // `-` is standard input, named `<stdin>`.
+        let loaded = kinesim::experiment::read_arg(file)
+            .and_then(|(path, _, text)| Ok((kinesim::experiment::parse(&path, &text)?, path)));
+        match loaded {
+            Ok((spec, path)) => println!(
                 "{}: ok ({}: {} shards, {} producers, {} consumers)",
-                file.display(),
+                path.display(),
                 spec.name,
                 spec.stream.shards,
                 spec.producers.len(),
@@ -733,5 +795,6 @@ fn print_summary(file: &std::path::Path, outcome: &RunOutcome) {
         );
     }
     println!("  outputs: {}", outcome.folder.display());
-    println!("  replay: kinesim run {} --seed {}", file.display(), outcome.spec.seed);
+    let again = if file == std::path::Path::new("-") { " (the same experiment on standard input)" } else { "" };
+    println!("  replay: kinesim run {} --seed {}{again}", file.display(), outcome.spec.seed);
 }

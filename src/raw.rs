@@ -1,7 +1,9 @@
 //! The experiment file as written: serde types mirroring the TOML, unknown keys rejected.
 //!
 //! These types only describe shape (which keys, which types). Meaning and bounds are
-//! checked when they are converted into a validated spec (`experiment.rs`). Values
+//! checked when they are converted into a validated spec (`experiment.rs`); the
+//! `#[schemars(...)]` attributes copy the fixed bounds into `kinesim schema` for editors
+//! (`schema.rs`) and change nothing in loading. Values
 //! that may be written as a number or a table (`rate`, `record_size`) or as a string or a
 //! table (`arrivals`, `api`, `retry`) have their own visitors so serde's messages stay
 //! precise ("expected a duration such as ...") instead of "did not match any variant".
@@ -15,10 +17,13 @@ use std::marker::PhantomData;
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExperiment {
+    #[schemars(with = "Option<crate::schema::Name>")]
     pub name: Option<String>,
     pub seed: Option<u64>,
     pub duration: Duration,
+    #[schemars(with = "Option<crate::schema::Rfc3339>")]
     pub start: Option<String>,
+    #[schemars(with = "Option<crate::schema::Fidelity>")]
     pub fidelity: Option<String>,
     pub step: Option<Duration>,
     pub metrics_period: Option<Duration>,
@@ -35,7 +40,7 @@ pub struct RawExperiment {
     pub policy: Option<RawPolicy>,
     pub pricing: Option<RawPricing>,
     /// `[sweep]`, used by `kinesim sweep` (checked by `crate::sweep`).
-    #[schemars(with = "Option<serde_json::Value>")]
+    #[schemars(with = "Option<crate::schema::Sweep>")]
     pub sweep: Option<toml::Value>,
 }
 
@@ -44,6 +49,7 @@ pub struct RawExperiment {
 #[serde(deny_unknown_fields)]
 pub struct RawPricing {
     pub file: Option<String>,
+    #[schemars(with = "Option<crate::schema::Proration>")]
     pub proration: Option<String>,
     pub advantage_other_in_bytes_per_s: Option<Size>,
     pub advantage_other_out_bytes_per_s: Option<Size>,
@@ -53,26 +59,35 @@ pub struct RawPricing {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
+    #[schemars(with = "crate::schema::PolicyKind")]
     pub kind: String,
+    #[schemars(with = "Option<crate::schema::AboveZero>")]
     pub up_threshold: Option<f64>,
+    #[schemars(with = "Option<crate::schema::NotNegative>")]
     pub down_threshold: Option<f64>,
     pub period: Option<Duration>,
     pub publish_delay: Option<Duration>,
+    #[schemars(with = "Option<crate::schema::AboveZeroAtMostHundred>")]
     pub threshold_pct: Option<f64>,
+    #[schemars(with = "Option<crate::schema::AboveZeroAtMostHundred>")]
     pub target_pct: Option<f64>,
+    #[schemars(range(min = 1, max = "kinesim_models::spec::SHARDS_MAX"))]
     pub min_shards: Option<u64>,
+    #[schemars(range(min = 1, max = "kinesim_models::spec::SHARDS_MAX"))]
     pub max_shards: Option<u64>,
     pub cooldown: Option<Duration>,
     pub schedule: Option<Vec<(Duration, u64)>>,
     pub repeat: Option<Duration>,
     pub scale_down_min_iter_age: Option<Duration>,
     /// `external`: the program and its arguments, and the wait for each answer.
+    #[schemars(length(min = 1))]
     pub command: Option<Vec<String>>,
     pub timeout: Option<Duration>,
     /// `scaling_utils`: the tool's JSON file, the monitor to use, and the reading of
     /// its two undocumented behaviours.
     pub config: Option<String>,
     pub stream_name: Option<String>,
+    #[schemars(with = "Option<crate::schema::PolicyFidelity>")]
     pub fidelity: Option<String>,
 }
 
@@ -80,11 +95,13 @@ pub struct RawPolicy {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
+    #[schemars(with = "crate::schema::Metric")]
     pub metric: String,
     pub consumer: Option<String>,
     pub producer: Option<String>,
     pub max: Option<f64>,
     pub min: Option<f64>,
+    #[schemars(with = "Option<crate::schema::AboveZeroAtMostOne>")]
     pub fraction: Option<f64>,
 }
 
@@ -93,31 +110,44 @@ pub struct RawExpect {
 #[serde(deny_unknown_fields)]
 pub struct RawAction {
     pub at: Duration,
+    #[schemars(with = "crate::schema::ActionKind")]
     pub kind: String,
+    #[schemars(with = "Option<crate::schema::ShardId>")]
     pub shard: Option<String>,
+    #[schemars(with = "Option<crate::schema::SplitAt>")]
     pub hash_key: Option<String>,
+    #[schemars(with = "Option<crate::schema::ShardId>")]
     pub adjacent_shard: Option<String>,
+    #[schemars(range(min = 1, max = 10000))]
     pub target_shards: Option<u64>,
     pub retention: Option<Duration>,
     pub producer: Option<String>,
     pub length: Option<Duration>,
+    #[schemars(with = "Option<crate::schema::AboveZero>")]
     pub catch_up_rate: Option<f64>,
+    #[schemars(with = "Option<crate::schema::CapacityMode>")]
     pub mode: Option<String>,
+    #[schemars(range(min = 0, max = "kinesim_models::on_demand::WARM_MIBPS_MAX"))]
     pub mibps: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOutput {
+    #[schemars(with = "Option<crate::schema::DurationOrOff>")]
     pub shards: Option<String>,
+    #[schemars(with = "Option<crate::schema::DurationOrOff>")]
     pub consumers: Option<String>,
+    #[schemars(range(min = 0, max = 1000))]
     pub hot_keys: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStream {
+    #[schemars(with = "Option<crate::schema::CapacityMode>")]
     pub mode: Option<String>,
+    #[schemars(range(min = 1, max = "kinesim_models::spec::SHARDS_MAX"))]
     pub shards: Option<u64>,
     pub retention: Option<Duration>,
     pub max_record_size: Option<Size>,
@@ -127,6 +157,7 @@ pub struct RawStream {
     pub read_limit: Option<RawReadLimit>,
     pub on_demand: Option<RawOnDemand>,
     /// Server-side encryption: "none" (default) or "kms".
+    #[schemars(with = "Option<crate::schema::Encryption>")]
     pub encryption: Option<String>,
 }
 
@@ -135,20 +166,26 @@ pub struct RawStream {
 #[serde(deny_unknown_fields)]
 pub struct RawOnDemand {
     pub split_bytes_per_s: Option<Size>,
+    #[schemars(range(min = 1, max = 1000))]
     pub split_records_per_s: Option<u64>,
     pub evaluation_period: Option<Duration>,
     pub split_delay: Option<Duration>,
     /// A duration, or "off".
+    #[schemars(with = "Option<crate::schema::DurationOrOff>")]
     pub scale_down_after: Option<String>,
+    #[schemars(range(min = 1, max = 10000))]
     pub shards_min: Option<u64>,
     pub warm_duration: Option<Duration>,
+    #[schemars(range(min = 0, max = "kinesim_models::on_demand::WARM_MIBPS_MAX"))]
     pub warm_throughput_mibps: Option<u64>,
+    #[schemars(range(min = 1, max = 10240))]
     pub write_max_mibps: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWriteLimit {
+    #[schemars(with = "Option<crate::schema::Enforcement>")]
     pub enforcement: Option<String>,
     pub bucket_depth: Option<Duration>,
 }
@@ -164,8 +201,10 @@ pub struct RawReadLimit {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProducer {
+    #[schemars(with = "crate::schema::Name")]
     pub name: String,
     pub rate: Rate,
+    #[schemars(range(min = 1, max = 100000))]
     pub instances: Option<u64>,
     pub arrivals: Option<KindOrTable<RawArrivals>>,
     pub record_size: Option<RecordSize>,
@@ -178,8 +217,11 @@ pub struct RawProducer {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBackPressure {
+    #[schemars(range(min = 1, max = 1000000000))]
     pub buffer: Option<u64>,
+    #[schemars(with = "Option<crate::schema::WhenFull>")]
     pub when_full: Option<String>,
+    #[schemars(range(min = 1, max = 10000))]
     pub max_in_flight: Option<u64>,
     pub request_latency: Option<Duration>,
 }
@@ -187,12 +229,42 @@ pub struct RawBackPressure {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawRateShape {
-    Constant { rate: f64 },
-    Steps { steps: Vec<(Duration, f64)> },
-    Ramp { from: f64, to: f64, start: Duration, end: Duration },
-    Diurnal { mean: f64, amplitude: f64, period: Option<Duration>, peak_at: Option<Duration> },
-    Bursts { base: f64, peak: f64, every: Duration, length: Duration, first: Option<Duration> },
-    Trace { file: String, period: Option<Duration> },
+    Constant {
+        #[schemars(with = "crate::schema::RecordsPerSecond")]
+        rate: f64,
+    },
+    Steps {
+        steps: Vec<(Duration, f64)>,
+    },
+    Ramp {
+        #[schemars(with = "crate::schema::RecordsPerSecond")]
+        from: f64,
+        #[schemars(with = "crate::schema::RecordsPerSecond")]
+        to: f64,
+        start: Duration,
+        end: Duration,
+    },
+    Diurnal {
+        #[schemars(with = "crate::schema::RecordsPerSecond")]
+        mean: f64,
+        #[schemars(with = "crate::schema::ZeroToOne")]
+        amplitude: f64,
+        period: Option<Duration>,
+        peak_at: Option<Duration>,
+    },
+    Bursts {
+        #[schemars(with = "crate::schema::RecordsPerSecond")]
+        base: f64,
+        #[schemars(with = "crate::schema::RecordsPerSecond")]
+        peak: f64,
+        every: Duration,
+        length: Duration,
+        first: Option<Duration>,
+    },
+    Trace {
+        file: String,
+        period: Option<Duration>,
+    },
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -200,50 +272,85 @@ pub enum RawRateShape {
 pub enum RawArrivals {
     Poisson,
     Uniform,
-    Bursty { cv: Option<f64>, period: Option<Duration> },
+    Bursty {
+        #[schemars(with = "Option<crate::schema::AboveZeroAtMostTen>")]
+        cv: Option<f64>,
+        period: Option<Duration>,
+    },
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawSizeShape {
-    Fixed { size: Size },
-    Uniform { min: Size, max: Size },
-    Lognormal { median: Size, sigma: f64, min: Option<Size>, max: Option<Size> },
-    Empirical { table: Vec<(Size, f64)> },
+    Fixed {
+        size: Size,
+    },
+    Uniform {
+        min: Size,
+        max: Size,
+    },
+    Lognormal {
+        median: Size,
+        #[schemars(with = "crate::schema::AboveZeroAtMostFive")]
+        sigma: f64,
+        min: Option<Size>,
+        max: Option<Size>,
+    },
+    Empirical {
+        table: Vec<(Size, f64)>,
+    },
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawKeys {
     Uniform {
+        #[schemars(range(min = 1, max = "kinesim_models::spec::NAMED_KEYS_MAX"))]
         count: u64,
+        #[schemars(length(max = 255))]
         prefix: Option<String>,
         first: Option<u64>,
+        #[schemars(range(min = 1, max = 1000))]
         salt: Option<u64>,
+        #[schemars(range(min = 1))]
         salted: Option<u64>,
     },
     Zipf {
+        #[schemars(range(min = 1, max = "kinesim_models::spec::NAMED_KEYS_MAX"))]
         count: u64,
+        #[schemars(with = "crate::schema::AboveZeroAtMostTen")]
         exponent: f64,
+        #[schemars(length(max = 255))]
         prefix: Option<String>,
         first: Option<u64>,
+        #[schemars(range(min = 1, max = 1000))]
         salt: Option<u64>,
+        #[schemars(range(min = 1))]
         salted: Option<u64>,
     },
     Hot {
+        #[schemars(range(min = 1, max = "kinesim_models::spec::NAMED_KEYS_MAX"))]
         count: u64,
+        #[schemars(range(min = 1))]
         hot: Option<u64>,
+        #[schemars(with = "crate::schema::AboveZeroAtMostOne")]
         share: f64,
+        #[schemars(length(max = 255))]
         prefix: Option<String>,
         first: Option<u64>,
+        #[schemars(range(min = 1, max = 1000))]
         salt: Option<u64>,
+        #[schemars(range(min = 1))]
         salted: Option<u64>,
     },
     Random {
+        #[schemars(range(min = 1, max = 256))]
         key_bytes: Option<u64>,
     },
     Explicit {
+        #[schemars(with = "crate::schema::HashKey")]
         hash_key: String,
+        #[schemars(length(min = 1, max = 256))]
         partition_key: Option<String>,
     },
 }
@@ -253,6 +360,7 @@ pub enum RawKeys {
 pub enum RawApi {
     PutRecord,
     PutRecords {
+        #[schemars(range(min = 1, max = 500))]
         max_records: Option<u64>,
         max_bytes: Option<Size>,
         linger: Option<Duration>,
@@ -260,11 +368,14 @@ pub enum RawApi {
     Kpl {
         aggregation: Option<bool>,
         aggregation_max_bytes: Option<Size>,
+        #[schemars(range(min = 1))]
         aggregation_max_count: Option<u64>,
+        #[schemars(range(min = 1, max = 500))]
         collection_max_records: Option<u64>,
         collection_max_bytes: Option<Size>,
         max_buffered_time: Option<Duration>,
         record_ttl: Option<Duration>,
+        #[schemars(range(min = 1, max = 10000))]
         rate_limit_pct: Option<u64>,
     },
 }
@@ -273,40 +384,65 @@ pub enum RawApi {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawRetry {
     None,
-    Exponential { base: Duration, cap: Duration, max_attempts: u64, jitter: Option<String> },
-    SdkStandard { max_attempts: Option<u64> },
+    Exponential {
+        base: Duration,
+        cap: Duration,
+        #[schemars(range(min = 1, max = "kinesim_models::spec::RETRY_ATTEMPTS_MAX"))]
+        max_attempts: u64,
+        #[schemars(with = "Option<crate::schema::Jitter>")]
+        jitter: Option<String>,
+    },
+    SdkStandard {
+        #[schemars(range(min = 1, max = "kinesim_models::spec::RETRY_ATTEMPTS_MAX"))]
+        max_attempts: Option<u64>,
+    },
     Kpl,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConsumer {
+    #[schemars(with = "crate::schema::Name")]
     pub name: String,
+    #[schemars(with = "crate::schema::ConsumerKind")]
     pub kind: String,
+    #[schemars(with = "Option<crate::schema::StartPosition>")]
     pub start: Option<String>,
+    #[schemars(with = "Option<crate::schema::DurationOrRfc3339>")]
     pub timestamp: Option<String>,
     pub join: Option<Duration>,
     pub poll_interval: Option<Duration>,
     pub poll_jitter: Option<Duration>,
+    #[schemars(range(min = 1, max = 10000))]
     pub max_records: Option<u64>,
     pub max_bytes: Option<Size>,
     pub push_latency: Option<Duration>,
     pub processing: Option<RawProcessing>,
+    #[schemars(with = "Option<crate::schema::Retrieval>")]
     pub retrieval: Option<String>,
+    #[schemars(range(min = 1, max = 10000))]
     pub batch_size: Option<u64>,
+    #[schemars(range(min = 1, max = 10))]
     pub parallelization_factor: Option<u64>,
+    #[schemars(range(min = 1, max = 10000))]
     pub max_concurrency: Option<u64>,
     pub function_duration: Option<RawFunctionDuration>,
+    #[schemars(with = "Option<crate::schema::ZeroToOne>")]
     pub error_rate: Option<f64>,
+    #[schemars(range(min = -1, max = 10000))]
     pub max_retry_attempts: Option<i64>,
     pub max_record_age: Option<Duration>,
+    #[schemars(range(min = 1, max = 10000))]
     pub workers: Option<u64>,
+    #[schemars(range(min = 1, max = 3))]
     pub kcl_version: Option<u64>,
     pub failover_time: Option<Duration>,
     pub checkpoint_interval: Option<Duration>,
     pub failures: Option<Vec<(Duration, u64)>>,
+    #[schemars(length(max = 10000))]
     pub joins: Option<Vec<Duration>>,
     pub batching_window: Option<Duration>,
+    #[schemars(with = "Option<crate::schema::ZeroToOne>")]
     pub poison_rate: Option<f64>,
     pub bisect_on_error: Option<bool>,
     pub buffer_size: Option<Size>,
@@ -318,6 +454,7 @@ pub struct RawConsumer {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProcessing {
+    #[schemars(with = "Option<crate::schema::RecordsPerSecondAboveZero>")]
     pub records_per_second: Option<f64>,
     pub fixed: Option<Duration>,
     pub per_record: Option<Duration>,

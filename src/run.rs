@@ -36,12 +36,24 @@ pub struct RunOutcome {
 /// every output into `folder` (default `out/<name>`), `summary.json` last.
 pub fn run_experiment(path: &Path, folder: Option<&Path>, seed: Option<u64>) -> Result<RunOutcome, RunError> {
     let (bytes, text) = crate::experiment::read(path)?;
-    let mut spec = crate::experiment::parse(path, &text)?;
+    run_experiment_text(path, &bytes, &text, folder, seed)
+}
+
+/// [`run_experiment`] on experiment text already read (`bytes` and the `text` they
+/// hold), named `path` in messages: how `kinesim run -` runs standard input.
+pub fn run_experiment_text(
+    path: &Path,
+    bytes: &[u8],
+    text: &str,
+    folder: Option<&Path>,
+    seed: Option<u64>,
+) -> Result<RunOutcome, RunError> {
+    let mut spec = crate::experiment::parse(path, text)?;
     if let Some(seed) = seed {
         spec.seed = seed;
     }
     let folder = folder.map_or_else(|| PathBuf::from("out").join(&spec.name), Path::to_path_buf);
-    let sha = hex(&Sha256::digest(&bytes));
+    let sha = hex(&Sha256::digest(bytes));
     run_spec(path, spec, &sha, &folder)
 }
 

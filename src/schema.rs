@@ -1,7 +1,11 @@
 //! `kinesim schema`: a JSON Schema of the experiment file, generated from the serde
 //! types that load it (`raw`), for editors with TOML schema support (Even Better TOML /
-//! taplo). It describes shape (keys, types, kinds); bounds and cross-field rules are
-//! checked when the file is loaded.
+//! taplo). It describes shape (keys, types, kinds) and, where the loader has a fixed
+//! range or form, that too (numeric bounds, the names of kinds and modes, the form of
+//! durations, sizes, names and times), so an editor flags an out-of-range value as it is
+//! typed. Cross-field rules, durations' and sizes' values, and the files an experiment
+//! names are checked only when the file is loaded (`tests/schema.rs` lists each mistake
+//! of the malformed corpus a schema cannot see, and why).
 //!
 //! The types whose serde form is hand-written (durations, sizes, `rate`, `record_size`,
 //! `kind` tables) get hand-written schemas here that follow their visitors.
@@ -48,7 +52,7 @@ impl JsonSchema for Duration {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         described(
-            string_pattern(r"^\s*[0-9]+(\.[0-9]+)?\s*(ns|us|ms|s|m|h|d)\s*$"),
+            string_pattern(&format!(r"^\s*{DURATION_PATTERN}\s*$")),
             "a duration such as \"250ms\", \"90s\", \"15m\", \"24h\" or \"30d\"",
         )
     }
@@ -61,7 +65,8 @@ impl JsonSchema for Size {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         let mut bytes = typed(InstanceType::Integer);
         bytes.number().minimum = Some(0.0);
-        let text = string_pattern(r"^\s*[0-9]+(\.[0-9]+)?\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$");
+        // What `kinesim_sim::parse_size` reads: no space between the number and its unit.
+        let text = string_pattern(r"^\s*[0-9]+(\.[0-9]+)?(B|KB|KiB|MB|MiB|GB|GiB)?\s*$");
         described(any_of(vec![bytes.into(), text.into()]), "bytes: an integer, or a string such as \"25KiB\"")
     }
 }
@@ -73,6 +78,7 @@ impl JsonSchema for Rate {
     fn json_schema(gen: &mut SchemaGenerator) -> Schema {
         let mut number = typed(InstanceType::Number);
         number.number().minimum = Some(0.0);
+        number.number().maximum = Some(1e9);
         let shapes = gen.subschema_for::<Tagged<RawRateShape>>();
         described(any_of(vec![number.into(), shapes]), "records per second in total, or a rate shape table")
     }
@@ -83,9 +89,13 @@ impl JsonSchema for RecordSize {
         "RecordSize".into()
     }
     fn json_schema(gen: &mut SchemaGenerator) -> Schema {
-        let fixed = gen.subschema_for::<Size>();
+        // A fixed size is at most 1 GiB (the loader's RECORD_SIZE_MAX).
+        let mut bytes = typed(InstanceType::Integer);
+        bytes.number().minimum = Some(0.0);
+        bytes.number().maximum = Some((1u64 << 30) as f64);
+        let text = string_pattern(r"^\s*[0-9]+(\.[0-9]+)?(B|KB|KiB|MB|MiB|GB|GiB)?\s*$");
         let shapes = gen.subschema_for::<Tagged<RawSizeShape>>();
-        described(any_of(vec![fixed, shapes]), "data blob bytes, or a size distribution table")
+        described(any_of(vec![bytes.into(), text.into(), shapes]), "data blob bytes, or a size distribution table")
     }
 }
 
@@ -176,5 +186,277 @@ fn kind_table(name: &str, mut inner: ObjectValidation) -> SchemaObject {
         instance_type: Some(InstanceType::Object.into()),
         object: Some(Box::new(inner)),
         ..Default::default()
+    }
+}
+
+// Bounds the loader checks (`experiment.rs`), written into the schema so that an editor
+// flags an out-of-range value as it is typed. `raw.rs` names these types in
+// `#[schemars(with = "Option<...>")]`; they only describe, the loader still decides.
+// Each must accept everything the loader accepts: a schema stricter than the loader
+// would flag valid files.
+
+/// A marker type whose schema is a number within bounds.
+macro_rules! number_schema {
+    ($(#[$doc:meta])* $name:ident: $($bound:ident = $value:expr),+) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl JsonSchema for $name {
+            fn schema_name() -> String {
+                stringify!($name).into()
+            }
+            fn is_referenceable() -> bool {
+                false
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                let mut schema = typed(InstanceType::Number);
+                let number = schema.number();
+                $(number.$bound = Some(f64::from($value));)+
+                schema.into()
+            }
+        }
+    };
+}
+
+/// A marker type whose schema is one of a list of strings.
+macro_rules! strings_schema {
+    ($(#[$doc:meta])* $name:ident: $values:expr) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl JsonSchema for $name {
+            fn schema_name() -> String {
+                stringify!($name).into()
+            }
+            fn is_referenceable() -> bool {
+                false
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                let mut schema = typed(InstanceType::String);
+                schema.enum_values = Some($values.iter().map(|v| serde_json::Value::from(*v)).collect());
+                schema.into()
+            }
+        }
+    };
+}
+
+/// A marker type whose schema is a string matching a pattern.
+macro_rules! pattern_schema {
+    ($(#[$doc:meta])* $name:ident: $pattern:expr, $description:expr) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl JsonSchema for $name {
+            fn schema_name() -> String {
+                stringify!($name).into()
+            }
+            fn is_referenceable() -> bool {
+                false
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                described(string_pattern(&$pattern), $description)
+            }
+        }
+    };
+}
+
+/// What `kinesim_sim::parse_duration` reads: digits, an optional fraction, a unit, no
+/// space between them (surrounding spaces are trimmed).
+const DURATION_PATTERN: &str = r"[0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h|d)";
+/// What `crate::time::parse_rfc3339` reads (it also checks the day exists in its month).
+const RFC3339_PATTERN: &str = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
+
+number_schema!(
+    /// Above 0 and at most 1: a share or a fraction.
+    AboveZeroAtMostOne: exclusive_minimum = 0, maximum = 1
+);
+number_schema!(
+    /// From 0 to 1: a probability or a fraction.
+    ZeroToOne: minimum = 0, maximum = 1
+);
+number_schema!(
+    /// Above 0 and at most 5: a lognormal sigma.
+    AboveZeroAtMostFive: exclusive_minimum = 0, maximum = 5
+);
+number_schema!(
+    /// Above 0 and at most 10: a Zipf exponent, a coefficient of variation.
+    AboveZeroAtMostTen: exclusive_minimum = 0, maximum = 10
+);
+number_schema!(
+    /// Above 0 and at most 100: a percentage of capacity.
+    AboveZeroAtMostHundred: exclusive_minimum = 0, maximum = 100
+);
+number_schema!(
+    /// Above 0.
+    AboveZero: exclusive_minimum = 0
+);
+number_schema!(
+    /// At least 0.
+    NotNegative: minimum = 0
+);
+number_schema!(
+    /// Records per second: from 0 to 1e9.
+    RecordsPerSecond: minimum = 0, maximum = 1e9
+);
+number_schema!(
+    /// Records per second above 0, at most 1e9.
+    RecordsPerSecondAboveZero: exclusive_minimum = 0, maximum = 1e9
+);
+
+strings_schema!(
+    /// `fidelity`: only the stepped mode exists.
+    Fidelity: ["stepped"]
+);
+strings_schema!(
+    /// `stream.mode` and the `mode` of a `set_mode` action.
+    CapacityMode: ["provisioned", "on_demand", "on_demand_advantage"]
+);
+strings_schema!(
+    /// `stream.encryption`.
+    Encryption: ["none", "kms"]
+);
+strings_schema!(
+    /// `stream.write_limit.enforcement`.
+    Enforcement: ["fixed_window", "token_bucket"]
+);
+strings_schema!(
+    /// `pricing.proration`.
+    Proration: ["per_second", "per_started_hour"]
+);
+strings_schema!(
+    /// `policy.kind`.
+    PolicyKind: ["scaling_utils", "alarm_double_halve", "step", "target_tracking", "scheduled", "external"]
+);
+strings_schema!(
+    /// `policy.fidelity` of `scaling_utils`.
+    PolicyFidelity: ["as_implemented", "as_documented"]
+);
+strings_schema!(
+    /// The `kind` of an action.
+    ActionKind: [
+        "split_shard",
+        "merge_shards",
+        "update_shard_count",
+        "set_retention",
+        "producer_outage",
+        "set_mode",
+        "warm_throughput"
+    ]
+);
+strings_schema!(
+    /// `back_pressure.when_full`.
+    WhenFull: ["block", "drop"]
+);
+strings_schema!(
+    /// The `jitter` of an exponential retry.
+    Jitter: ["full", "equal", "decorrelated"]
+);
+strings_schema!(
+    /// A consumer's `kind`.
+    ConsumerKind: ["polling", "efo", "lambda", "kcl", "firehose"]
+);
+strings_schema!(
+    /// A consumer's `start`.
+    StartPosition: ["latest", "trim_horizon", "at_timestamp"]
+);
+strings_schema!(
+    /// How a Lambda or KCL consumer reads.
+    Retrieval: ["polling", "efo"]
+);
+
+/// An `[[expect]]` metric: every metric of any scope (which ones a scope allows is a
+/// cross-field rule, left to the loader).
+pub struct Metric;
+
+impl JsonSchema for Metric {
+    fn schema_name() -> String {
+        "Metric".into()
+    }
+    fn is_referenceable() -> bool {
+        false
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        use kinesim_models::slo::*;
+        let mut names: Vec<&str> =
+            [STREAM_METRICS, CONSUMER_METRICS, PRODUCER_METRICS, STREAM_PERIOD_METRICS, CONSUMER_PERIOD_METRICS]
+                .concat();
+        names.sort_unstable();
+        names.dedup();
+        let mut schema = typed(InstanceType::String);
+        schema.enum_values = Some(names.into_iter().map(serde_json::Value::from).collect());
+        schema.into()
+    }
+}
+
+pattern_schema!(
+    /// The experiment's, a producer's or a consumer's name: it becomes a folder or file
+    /// name, so 1 to 64 letters, digits, '-', '_' or '.', and neither "." nor "..".
+    Name: r"^([A-Za-z0-9_-][A-Za-z0-9._-]{0,63}|\.([A-Za-z0-9_-][A-Za-z0-9._-]{0,62}|\.[A-Za-z0-9._-]{1,62}))$",
+    "1 to 64 letters, digits, '-', '_' or '.' (not \".\" or \"..\")"
+);
+pattern_schema!(
+    /// `start`: an RFC 3339 time.
+    Rfc3339: format!(r"^{RFC3339_PATTERN}$"),
+    "an RFC 3339 time such as \"2026-03-02T00:00:00Z\""
+);
+pattern_schema!(
+    /// A consumer's `timestamp`: a time from the run's start, or an RFC 3339 time.
+    DurationOrRfc3339: format!(r"^(\s*{DURATION_PATTERN}\s*|{RFC3339_PATTERN})$"),
+    "a time from the run's start such as \"5m\", or an RFC 3339 time"
+);
+pattern_schema!(
+    /// `output.shards`, `output.consumers`, `stream.on_demand.scale_down_after`.
+    DurationOrOff: format!(r"^(\s*{DURATION_PATTERN}\s*|off)$"),
+    "a duration such as \"1m\", or \"off\""
+);
+pattern_schema!(
+    /// An explicit hash key: a decimal integer without leading zeros, up to 39 digits.
+    HashKey: r"^(0|[1-9][0-9]{0,38})$",
+    "a decimal hash key from 0 to 2^128-1"
+);
+pattern_schema!(
+    /// Where a `split_shard` action splits.
+    SplitAt: r"^(midpoint|balanced|0|[1-9][0-9]{0,38})$",
+    "\"midpoint\", \"balanced\" or a decimal hash key"
+);
+pattern_schema!(
+    /// A shard id as AWS prints it.
+    ShardId: r"^shardId-[0-9]{12}$",
+    "a shard id such as \"shardId-000000000001\""
+);
+
+/// `[sweep]` (read by `crate::sweep`): replications, a baseline point, and the grid and
+/// zip tables of key paths with their lists of values.
+pub struct Sweep;
+
+impl JsonSchema for Sweep {
+    fn schema_name() -> String {
+        "Sweep".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut replications = typed(InstanceType::Integer);
+        replications.number().minimum = Some(1.0);
+        replications.number().maximum = Some(crate::sweep::REPLICATIONS_MAX as f64);
+        let mut values = typed(InstanceType::Array);
+        values.array().min_items = Some(1);
+        values.array().max_items = Some(10_000);
+        let paths = |description: &str| {
+            let mut table = typed(InstanceType::Object);
+            table.object().additional_properties = Some(Box::new(values.clone().into()));
+            described(table, description)
+        };
+        let mut baseline = typed(InstanceType::Object);
+        baseline.object().additional_properties = Some(Box::new(Schema::Bool(true)));
+        let mut sweep = typed(InstanceType::Object);
+        let object = sweep.object();
+        object.properties.insert(
+            "replications".into(),
+            described(replications, "runs per point, with seeds seed, seed + 1, ... (default 1)"),
+        );
+        object.properties.insert(
+            "baseline".into(),
+            described(baseline, "the point others are compared with: key paths and one of their swept values"),
+        );
+        object.properties.insert("grid".into(), paths("key paths and their values: every combination"));
+        object.properties.insert("zip".into(), paths("key paths whose lists of values vary together"));
+        object.additional_properties = Some(Box::new(Schema::Bool(false)));
+        described(sweep, "the grid `kinesim sweep` runs")
     }
 }
