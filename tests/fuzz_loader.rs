@@ -890,6 +890,43 @@ fn a_rerouted_aggregated_retry_batch_keeps_a_record() {
     check_summary(&spec, &result.summary, &rows).unwrap();
 }
 
+/// Regression, found by the property above (test profile, about 7,000 cases) and reduced
+/// by hand: the back-pressure buffer of an aggregating KPL producer split its waiting
+/// aggregate between a shard's children (and between releases) in proportion, leaving
+/// one side with user records and no Kinesis record; the engine then divided by zero.
+#[test]
+fn a_buffered_aggregate_split_by_a_reshard_keeps_a_record() {
+    let text = r#"
+        seed = 3423690053
+        duration = "3m"
+        step = "100ms"
+        [stream]
+        shards = 5
+        [[producers]]
+        name = "p0"
+        rate = { kind = "ramp", from = 3910, to = 3488, start = "42s", end = "101s" }
+        instances = 2
+        arrivals = "uniform"
+        record_size = { kind = "empirical", table = [[23733, 1.0], [9147, 1.0]] }
+        keys = { kind = "zipf", count = 906, exponent = 2.8 }
+        api = { kind = "kpl", aggregation = true, rate_limit_pct = 191, max_buffered_time = "105ms", record_ttl = "24s" }
+        back_pressure = { buffer = 2000, when_full = "block", max_in_flight = 5, request_latency = "95ms" }
+        [[actions]]
+        at = "16s"
+        kind = "split_shard"
+        shard = "shardId-000000000000"
+        [policy]
+        kind = "scheduled"
+        schedule = [["0s", 9], ["42s", 1]]
+        repeat = "72s"
+    "#;
+    let spec = kinesim::parse(&root().join("experiments/fuzz.toml"), text).unwrap();
+    let mut rows = MemoryRecorder::default();
+    let result = kinesim_models::simulate(&spec, &mut rows);
+    check_summary(&spec, &result.summary, &rows).unwrap();
+    assert!(result.summary.reshard_operations > 0);
+}
+
 /// Regression, found by the property above (release build, 60,000 cases) and reduced by
 /// hand: a KCL application starting `at_timestamp` (2 s) passed over 6 records, but its
 /// lease kept the checkpoint of its creation (offset 0); when the worker failed before

@@ -44,8 +44,10 @@ impl Pending {
             bytes: scale(self.bytes, user_records, self.user_records),
             created_sum_ns: self.created_sum_ns * u128::from(user_records) / u128::from(self.user_records),
         };
-        self.records -= part.records.min(self.records);
         self.user_records -= part.user_records;
+        // Each side that carries user records keeps at least one Kinesis record: an
+        // aggregate split in two becomes two aggregated records.
+        self.records = self.records.saturating_sub(part.records).max(u64::from(self.user_records > 0));
         self.bytes -= part.bytes;
         self.created_sum_ns -= part.created_sum_ns;
         part
@@ -95,6 +97,7 @@ impl Queue {
             target.bytes += part.bytes;
             target.created_sum_ns += part.created_sum_ns;
         }
+        self.records = self.shards.iter().map(|pending| pending.records).sum();
     }
 
     pub fn push(&mut self, arrival: &Arrival) {
@@ -117,7 +120,6 @@ impl Queue {
             waiting -= pending.user_records;
             let part = pending.take(take.min(pending.user_records));
             left -= part.user_records;
-            self.records -= part.records;
             if part.user_records > 0 {
                 out.push(Arrival {
                     shard_slot: shard as u32,
@@ -132,7 +134,9 @@ impl Queue {
             }
         }
         debug_assert_eq!(left, 0);
+        debug_assert!(out.iter().all(|arrival| arrival.records > 0 || arrival.user_records == 0));
         self.user_records -= want;
+        self.records = self.shards.iter().map(|pending| pending.records).sum();
     }
 }
 
@@ -151,6 +155,23 @@ mod tests {
             created_ns,
             sleep_prev_ns: 0,
         }
+    }
+
+    #[test]
+    fn a_split_aggregate_keeps_a_record_on_each_side() {
+        let mut pending = Pending { records: 1, user_records: 10, bytes: 1000, created_sum_ns: 0 };
+        let part = pending.take(4);
+        assert_eq!((part.records, part.user_records), (1, 4));
+        assert_eq!((pending.records, pending.user_records), (1, 6));
+        let mut queue = Queue::default();
+        queue.resize(3);
+        queue.push(&Arrival { records: 1, ..arrival(0, 10, 0) });
+        queue.reroute(0, &[(1, 0.5), (2, 0.5)]);
+        assert_eq!((queue.records(), queue.user_records()), (2, 10));
+        let mut out = Vec::new();
+        queue.release(10, 0, &mut out);
+        assert!(out.iter().all(|a| a.records == 1 && a.user_records == 5), "{out:?}");
+        assert_eq!((queue.records(), queue.user_records()), (0, 0));
     }
 
     #[test]
