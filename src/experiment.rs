@@ -344,12 +344,12 @@ impl Validator<'_> {
         let up_threshold = raw.up_threshold.unwrap_or(defaults.up_threshold);
         let down_threshold = raw.down_threshold.unwrap_or(defaults.down_threshold);
         if !(up_threshold.is_finite() && up_threshold > 0.0) {
-            return Err(self.err("policy.up_threshold", format!("must be above 0, got {up_threshold}")));
+            return Err(self.err("policy.up_threshold", format!("must be above 0, got {}", shown(up_threshold))));
         }
         if !(down_threshold.is_finite() && down_threshold >= 0.0 && down_threshold < up_threshold) {
             return Err(self.err(
                 "policy.down_threshold",
-                format!("must be at least 0 and below up_threshold ({up_threshold}), got {down_threshold}"),
+                format!("must be at least 0 and below up_threshold ({up_threshold}), got {}", shown(down_threshold)),
             ));
         }
         let period = raw.period.map_or(SimDuration::from_secs(300), |d| d.0);
@@ -482,9 +482,10 @@ impl Validator<'_> {
         let defaults = StepSpec::default();
         let threshold_pct = raw.threshold_pct.unwrap_or(defaults.threshold_pct);
         if !(threshold_pct.is_finite() && threshold_pct > 0.0 && threshold_pct <= 100.0) {
-            return Err(
-                self.err("policy.threshold_pct", format!("must be above 0 and at most 100, got {threshold_pct}"))
-            );
+            return Err(self.err(
+                "policy.threshold_pct",
+                format!("must be above 0 and at most 100, got {}", shown(threshold_pct)),
+            ));
         }
         let (min_shards, max_shards) = self.shard_bounds(&raw, defaults.min_shards, defaults.max_shards)?;
         let cooldown_s = self.cooldown_s(&raw, defaults.cooldown_s)?;
@@ -496,7 +497,9 @@ impl Validator<'_> {
         let defaults = TargetTrackingSpec::default();
         let target_pct = raw.target_pct.unwrap_or(defaults.target_pct);
         if !(target_pct.is_finite() && target_pct > 0.0 && target_pct <= 100.0) {
-            return Err(self.err("policy.target_pct", format!("must be above 0 and at most 100, got {target_pct}")));
+            return Err(
+                self.err("policy.target_pct", format!("must be above 0 and at most 100, got {}", shown(target_pct)))
+            );
         }
         let (min_shards, max_shards) = self.shard_bounds(&raw, defaults.min_shards, defaults.max_shards)?;
         let cooldown_s = self.cooldown_s(&raw, defaults.out_cooldown_s)?;
@@ -1123,7 +1126,7 @@ impl Validator<'_> {
 
     fn rate_value(&self, key: &str, value: f64) -> Result<f64, LoadError> {
         if !(0.0..=1e9).contains(&value) {
-            return Err(self.err(key, format!("must be records per second from 0 to 1e9, got {value}")));
+            return Err(self.err(key, format!("must be records per second from 0 to 1e9, got {}", shown(value))));
         }
         Ok(value)
     }
@@ -1162,7 +1165,7 @@ impl Validator<'_> {
                 if !(0.0..=1.0).contains(&amplitude) {
                     return Err(self.err(
                         format!("{key}.amplitude"),
-                        format!("must be a fraction of the mean from 0 to 1, got {amplitude}"),
+                        format!("must be a fraction of the mean from 0 to 1, got {}", shown(amplitude)),
                     ));
                 }
                 let period = period.map_or(SimDuration::from_secs(86_400), |d| d.0);
@@ -1210,7 +1213,9 @@ impl Validator<'_> {
             Some(RawArrivals::Bursty { cv, period }) => {
                 let cv = cv.unwrap_or(1.0);
                 if !(cv > 0.0 && cv <= 10.0) {
-                    return Err(self.err(format!("{key}.cv"), format!("must be above 0 and at most 10, got {cv}")));
+                    return Err(
+                        self.err(format!("{key}.cv"), format!("must be above 0 and at most 10, got {}", shown(cv)))
+                    );
                 }
                 let period = period.map_or(SimDuration::from_secs(1), |d| d.0);
                 if period < step || period > SimDuration::from_secs(3600) {
@@ -1247,7 +1252,8 @@ impl Validator<'_> {
             Some(RecordSize::Shape(RawSizeShape::Lognormal { median, sigma, min, max })) => {
                 let (min, max) = (min.map_or(0, |s| s.0), max.map_or(64 * MIB, |s| s.0));
                 if !(sigma > 0.0 && sigma <= 5.0) {
-                    return Err(self.err(format!("{key}.sigma"), format!("must be above 0 and at most 5, got {sigma}")));
+                    return Err(self
+                        .err(format!("{key}.sigma"), format!("must be above 0 and at most 5, got {}", shown(sigma))));
                 }
                 if median.0 == 0 || min > median.0 || median.0 > max {
                     return Err(self.err(format!("{key}.median"), "must be above 0 and between `min` and `max`"));
@@ -1327,9 +1333,10 @@ impl Validator<'_> {
             }
             Some(RawKeys::Zipf { count, exponent, prefix, first, salt, salted }) => {
                 if !(exponent > 0.0 && exponent <= 10.0) {
-                    return Err(
-                        self.err(format!("{key}.exponent"), format!("must be above 0 and at most 10, got {exponent}"))
-                    );
+                    return Err(self.err(
+                        format!("{key}.exponent"),
+                        format!("must be above 0 and at most 10, got {}", shown(exponent)),
+                    ));
                 }
                 KeySpec::Zipf { names: names(count, prefix, first, salt, salted)?, exponent }
             }
@@ -1344,7 +1351,7 @@ impl Validator<'_> {
                 if !share_max_ok {
                     return Err(self.err(
                         format!("{key}.share"),
-                        format!("must be above 0 and below 1 (exactly 1 when every key is hot), got {share}"),
+                        format!("must be above 0 and below 1 (exactly 1 when every key is hot), got {}", shown(share)),
                     ));
                 }
                 KeySpec::Hot { names, hot_count, hot_share: share }
@@ -1689,7 +1696,7 @@ impl Validator<'_> {
                 if !(rate > 0.0 && rate <= 1e9) {
                     return Err(self.err(
                         format!("{key}.records_per_second"),
-                        format!("must be above 0 and at most 1e9, got {rate}"),
+                        format!("must be above 0 and at most 1e9, got {}", shown(rate)),
                     ));
                 }
                 SimDuration::from_nanos((1e9 / rate).round() as u64)
@@ -2025,5 +2032,16 @@ impl Validator<'_> {
                 max_bytes,
             }),
         })
+    }
+}
+
+/// A number for a message: as written for ordinary magnitudes, in exponent form when it
+/// is huge or tiny (so `1e300` is not printed as three hundred digits).
+fn shown(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude == 0.0 || (1e-4..1e15).contains(&magnitude) || !value.is_finite() {
+        value.to_string()
+    } else {
+        format!("{value:e}")
     }
 }

@@ -22,6 +22,7 @@ pub struct RawExperiment {
     pub seed: Option<u64>,
     pub duration: Duration,
     #[schemars(with = "Option<crate::schema::Rfc3339>")]
+    #[serde(default, deserialize_with = "time_text")]
     pub start: Option<String>,
     #[schemars(with = "Option<crate::schema::Fidelity>")]
     pub fidelity: Option<String>,
@@ -409,6 +410,7 @@ pub struct RawConsumer {
     #[schemars(with = "Option<crate::schema::StartPosition>")]
     pub start: Option<String>,
     #[schemars(with = "Option<crate::schema::DurationOrRfc3339>")]
+    #[serde(default, deserialize_with = "time_text")]
     pub timestamp: Option<String>,
     pub join: Option<Duration>,
     pub poll_interval: Option<Duration>,
@@ -498,6 +500,31 @@ impl<'de> Deserialize<'de> for RawFunctionDuration {
 /// A duration written as a string such as `"90s"`.
 #[derive(Copy, Clone, Debug)]
 pub struct Duration(pub SimDuration);
+
+/// A time as text, written quoted (`"2026-03-02T13:59:00Z"`) or as a bare TOML datetime
+/// (`2026-03-02T13:59:00Z`): both read the same, so a user who leaves out the quotes gets
+/// what they meant rather than a type error. The loader then checks the text.
+fn time_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    struct TimeText;
+    impl<'de> Visitor<'de> for TimeText {
+        type Value = String;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("a time such as \"2026-03-02T13:59:00Z\"")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<String, E> {
+            Ok(text.to_string())
+        }
+
+        fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<String, M::Error> {
+            // The TOML parser hands a bare datetime over as a one-entry map.
+            let datetime = toml::value::Datetime::deserialize(MapAccessDeserializer::new(map))?;
+            Ok(datetime.to_string())
+        }
+    }
+    deserializer.deserialize_any(TimeText).map(Some)
+}
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

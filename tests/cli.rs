@@ -168,3 +168,21 @@ fn validate_reads_stdin_with_paths_from_the_current_folder() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(text(&output.stderr), "error: <stdin>: standard input is not UTF-8 text\n");
 }
+
+/// A time may be written quoted or as a bare TOML datetime (a common slip): both mean the
+/// same, and a datetime without an offset is refused with the key and an example.
+#[test]
+fn times_may_be_bare_toml_datetimes() {
+    let text = |start: &str| {
+        format!(
+            "duration = \"1m\"\nstart = {start}\n[stream]\nshards = 1\n[[producers]]\nname = \"p\"\nrate = 10\n\
+             [[consumers]]\nname = \"c\"\nkind = \"polling\"\nstart = \"at_timestamp\"\ntimestamp = 2026-03-02T13:59:30Z\n"
+        )
+    };
+    let path = std::path::Path::new("experiments/bare.toml");
+    let quoted = kinesim::parse(path, &text("\"2026-03-02T13:59:00Z\"")).unwrap();
+    let bare = kinesim::parse(path, &text("2026-03-02T13:59:00Z")).unwrap();
+    assert_eq!(format!("{quoted:?}"), format!("{bare:?}"));
+    let error = kinesim::parse(path, &text("2026-03-02T13:59:00")).unwrap_err().to_string();
+    assert!(error.contains("key `start`") && error.contains("RFC 3339"), "{error}");
+}
