@@ -1551,7 +1551,7 @@ impl Validator<'_> {
                     return Err(self.err(
                         format!("{key}.kind"),
                         format!(
-                            "a {} stream registers at most {fan_out_max} enhanced fan-out consumers ({EFO_CONSUMERS_MAX}, or {EFO_CONSUMERS_MAX_ADVANTAGE} on On-demand Advantage); this is number {fan_out}",
+                            "a stream in {} mode registers at most {fan_out_max} enhanced fan-out consumers ({EFO_CONSUMERS_MAX}, or {EFO_CONSUMERS_MAX_ADVANTAGE} on On-demand Advantage); this is number {fan_out}",
                             mode.name()
                         ),
                     ));
