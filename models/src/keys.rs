@@ -19,6 +19,8 @@ struct NamedKey {
     salt_index: Option<u32>,
     /// Fraction of the producer's records that carry this key.
     weight: f64,
+    /// Length of the key's name in bytes (kept so that names are written only once).
+    name_bytes: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -181,16 +183,21 @@ pub fn split_hash_key(range: HashRange, points: &[(u128, f64)]) -> Option<u128> 
 fn named(names: &KeyNames, weight_of_rank: impl Fn(u64) -> f64) -> Space {
     assert!(names.count >= 1);
     let mut keys: Vec<NamedKey> = Vec::with_capacity(names.count as usize);
+    // One reused buffer for the names: the set-up of a large key space is mostly this.
+    let mut name = String::new();
+    let mut push = |keys: &mut Vec<NamedKey>, rank_index: u64, salt_index: Option<u32>, weight: f64| {
+        names.write_salted_name(&mut name, rank_index, salt_index);
+        let name_bytes = u32::try_from(name.len()).expect("key names are short");
+        keys.push(NamedKey { hash: hash_key(&name), rank_index, salt_index, weight, name_bytes });
+    };
     for rank_index in 0..names.count {
         let weight = weight_of_rank(rank_index);
         if names.is_salted(rank_index) {
             for salt_index in 0..names.salt {
-                let hash = hash_key(&names.salted_name(rank_index, Some(salt_index)));
-                let weight = weight / f64::from(names.salt);
-                keys.push(NamedKey { hash, rank_index, salt_index: Some(salt_index), weight });
+                push(&mut keys, rank_index, Some(salt_index), weight / f64::from(names.salt));
             }
         } else {
-            keys.push(NamedKey { hash: hash_key(&names.name(rank_index)), rank_index, salt_index: None, weight });
+            push(&mut keys, rank_index, None, weight);
         }
     }
     // Normalise in rank order so the sum does not depend on hash order.
@@ -199,7 +206,8 @@ fn named(names: &KeyNames, weight_of_rank: impl Fn(u64) -> f64) -> Space {
     for key in &mut keys {
         key.weight /= total;
     }
-    keys.sort_by_key(|key| (key.hash, key.rank_index, key.salt_index));
+    // (hash, rank, salt) is unique per key, so an unstable sort gives the stable order.
+    keys.sort_unstable_by_key(|key| (key.hash, key.rank_index, key.salt_index));
     let mut weight_prefix = Vec::with_capacity(keys.len() + 1);
     let mut key_bytes_prefix = Vec::with_capacity(keys.len() + 1);
     let (mut weight_sum, mut key_bytes_sum) = (0.0, 0.0);
@@ -207,7 +215,7 @@ fn named(names: &KeyNames, weight_of_rank: impl Fn(u64) -> f64) -> Space {
     key_bytes_prefix.push(0.0);
     for key in &keys {
         weight_sum += key.weight;
-        key_bytes_sum += key.weight * names.salted_name(key.rank_index, key.salt_index).len() as f64;
+        key_bytes_sum += key.weight * f64::from(key.name_bytes);
         weight_prefix.push(weight_sum);
         key_bytes_prefix.push(key_bytes_sum);
     }
@@ -222,6 +230,22 @@ fn key_index_range(keys: &[NamedKey], range: HashRange) -> (usize, usize) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_are_prefix_index_and_salt() {
+        let names = KeyNames { count: 10, prefix: "user-".into(), first: 7, salt: 3, salted: 2 };
+        let mut buffer = String::from("left over");
+        for (rank_index, salt_index) in [(0, None), (3, None), (0, Some(2)), (u64::MAX - 7, Some(u32::MAX))] {
+            let expected = match salt_index {
+                None => format!("user-{}", 7 + rank_index),
+                Some(salt) => format!("user-{}-{salt}", 7 + rank_index),
+            };
+            names.write_salted_name(&mut buffer, rank_index, salt_index);
+            assert_eq!(buffer, expected);
+            assert_eq!(names.salted_name(rank_index, salt_index), expected);
+        }
+        assert_eq!(names.name(0), "user-7");
+    }
+
     #[test]
     fn salted_keys_spread_a_hot_key() {
         let names = KeyNames { count: 100, prefix: "key-".into(), first: 0, salt: 8, salted: 1 };

@@ -368,19 +368,47 @@ pub struct KeyNames {
     pub salted: u64,
 }
 
+/// Appends the decimal digits of `value` (what `{}` formats, without the formatting
+/// machinery).
+fn push_decimal(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
+}
+
 /// The most named keys a distribution may have (memory bound; use `random` beyond).
 pub const NAMED_KEYS_MAX: u64 = 2_000_000;
 
 impl KeyNames {
     pub fn name(&self, rank_index: u64) -> String {
-        format!("{}{}", self.prefix, self.first + rank_index)
+        self.salted_name(rank_index, None)
     }
 
     /// The name of salt `salt_index` of a key (`None`: the key is not salted).
     pub fn salted_name(&self, rank_index: u64, salt_index: Option<u32>) -> String {
-        match salt_index {
-            None => self.name(rank_index),
-            Some(salt_index) => format!("{}{}-{}", self.prefix, self.first + rank_index, salt_index),
+        let mut name = String::new();
+        self.write_salted_name(&mut name, rank_index, salt_index);
+        name
+    }
+
+    /// Writes [`KeyNames::salted_name`] into `out` (cleared first) without allocating
+    /// once `out` is large enough: building the key tables names every key, up to
+    /// millions of them.
+    pub fn write_salted_name(&self, out: &mut String, rank_index: u64, salt_index: Option<u32>) {
+        out.clear();
+        out.push_str(&self.prefix);
+        push_decimal(out, self.first + rank_index);
+        if let Some(salt_index) = salt_index {
+            out.push('-');
+            push_decimal(out, u64::from(salt_index));
         }
     }
 
