@@ -2,8 +2,10 @@
 
 mod common;
 
-fn check(args: &[&str]) -> (i32, String, String) {
-    let out = common::scratch(&format!("check-{}", args.len()));
+/// Runs `kinesim check` with its outputs in a scratch folder of the test's own `name`
+/// (tests run in parallel: a shared folder would be removed under another's feet).
+fn check(name: &str, args: &[&str]) -> (i32, String, String) {
+    let out = common::scratch(&format!("check-{name}"));
     let output = common::kinesim().arg("check").arg("--out").arg(&out).args(args).output().unwrap();
     (
         output.status.code().unwrap(),
@@ -14,7 +16,7 @@ fn check(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn passing_objectives_exit_zero() {
-    let (code, stdout, _) = check(&["experiments/quickstart.toml"]);
+    let (code, stdout, _) = check("passing", &["experiments/quickstart.toml"]);
     assert_eq!(code, 0, "{stdout}");
     assert_eq!(stdout.matches(" pass").count(), 3, "{stdout}");
 }
@@ -22,8 +24,10 @@ fn passing_objectives_exit_zero() {
 #[test]
 fn a_failed_objective_exits_one_and_shows_in_junit() {
     let junit = common::scratch("check-junit").join("report.xml");
-    let (code, stdout, _) =
-        check(&["experiments/quickstart.toml", "experiments/hot-key.toml", "--junit", junit.to_str().unwrap()]);
+    let (code, stdout, _) = check(
+        "failed",
+        &["experiments/quickstart.toml", "experiments/hot-key.toml", "--junit", junit.to_str().unwrap()],
+    );
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("FAIL"));
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -34,7 +38,8 @@ fn a_failed_objective_exits_one_and_shows_in_junit() {
 
 #[test]
 fn invalid_input_exits_two_even_next_to_a_failure() {
-    let (code, _, stderr) = check(&["experiments/hot-key.toml", "tests/data/malformed/stream-shards-zero.toml"]);
+    let (code, _, stderr) =
+        check("invalid", &["experiments/hot-key.toml", "tests/data/malformed/stream-shards-zero.toml"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("stream.shards"));
 }
@@ -110,8 +115,10 @@ fn a_run_that_cannot_complete_exits_three() {
     let text = "duration = \"10m\"\n[stream]\nshards = 2\n[[producers]]\nname = \"p\"\nrate = 100\n[policy]\nkind = \"external\"\ncommand = [\"sh\", \"-c\", \"read hello; exit 1\"]\n";
     std::fs::write(&experiment, text).unwrap();
     let junit = folder.join("report.xml");
-    let (code, _, stderr) =
-        check(&["experiments/hot-key.toml", experiment.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    let (code, _, stderr) = check(
+        "cannot-complete",
+        &["experiments/hot-key.toml", experiment.to_str().unwrap(), "--junit", junit.to_str().unwrap()],
+    );
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("crashing-policy.toml") && stderr.contains("exited with status 1"), "{stderr}");
     let xml = std::fs::read_to_string(&junit).unwrap();
