@@ -152,7 +152,7 @@ pub struct ReadResult {
 }
 
 /// The stored records of one shard.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ShardLog {
     /// A record becomes readable this long after it arrived (the stream's propagation
     /// delay): readers see every record that arrived by `now - readable_delay_ns`.
@@ -163,11 +163,32 @@ pub struct ShardLog {
     offset_end: u64,
     /// Offset of the oldest record still held.
     offset_first: u64,
+    /// Fine blocks kept before the oldest are coalesced ([`FINE_BLOCKS_MAX`] by default).
+    fine_blocks_max: usize,
+    /// The longest arrival span of a coalesced block ([`COARSE_SPAN_NS`] by default).
+    coarse_span_ns: u64,
 }
 
 impl ShardLog {
     pub fn new(readable_delay_ns: u64) -> ShardLog {
-        ShardLog { readable_delay_ns, ..ShardLog::default() }
+        ShardLog::with_blocks(readable_delay_ns, FINE_BLOCKS_MAX, COARSE_SPAN_NS)
+    }
+
+    /// A log keeping `fine_blocks_max` blocks as appended and coalescing older ones into
+    /// blocks spanning at most `coarse_span_ns` of arrivals. Record mode appends one
+    /// block per record and keeps coalesced spans short, so arrival times stay exact to
+    /// within that span.
+    pub fn with_blocks(readable_delay_ns: u64, fine_blocks_max: usize, coarse_span_ns: u64) -> ShardLog {
+        assert!(fine_blocks_max >= 2, "the read path looks at the two newest fine blocks");
+        ShardLog {
+            readable_delay_ns,
+            coarse: VecDeque::new(),
+            fine: VecDeque::new(),
+            offset_end: 0,
+            offset_first: 0,
+            fine_blocks_max,
+            coarse_span_ns,
+        }
     }
 
     /// Offset one past the newest record (a `latest` iterator starts here).
@@ -213,7 +234,7 @@ impl ShardLog {
         };
         self.offset_end += records;
         self.fine.push_back(block);
-        while self.fine.len() > FINE_BLOCKS_MAX {
+        while self.fine.len() > self.fine_blocks_max {
             let oldest = self.fine.pop_front().expect("fine blocks exceed the bound");
             self.push_coarse(oldest);
         }
@@ -225,7 +246,7 @@ impl ShardLog {
 
     fn push_coarse(&mut self, block: Block) {
         if let Some(last) = self.coarse.back_mut() {
-            if block.arrival_last_ns - last.arrival_first_ns <= COARSE_SPAN_NS {
+            if block.arrival_last_ns - last.arrival_first_ns <= self.coarse_span_ns {
                 last.absorb(&block);
                 return;
             }
