@@ -10,6 +10,7 @@ use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
 use kinesim_models::cost::{Billing, PriceTable, Proration};
+use kinesim_models::engine::{RECORD_BURSTY_CV_MAX, RECORD_RATE_MAX};
 use kinesim_models::on_demand::{OnDemandSpec, NEW_STREAM_SHARDS, WARM_MIBPS_MAX};
 use kinesim_models::policy::external::ExternalSpec;
 use kinesim_models::policy::scaling_utils::Fidelity;
@@ -245,6 +246,21 @@ impl Validator<'_> {
                     format!("producers[{index}].api"),
                     "fidelity = \"record\" supports api = \"put_record\" and \"put_records\"; the KPL has no per-record model yet (use fidelity = \"stepped\")",
                 ));
+            }
+            let peak = kinesim_models::rates::rate_max(&producer.rate);
+            if peak > RECORD_RATE_MAX {
+                return Err(self.err(
+                    format!("producers[{index}].rate"),
+                    format!("fidelity = \"record\" takes at most {RECORD_RATE_MAX} records/s per producer, and this rate reaches {peak} (use fidelity = \"stepped\")"),
+                ));
+            }
+            if let Arrivals::Bursty { cv, .. } = producer.arrivals {
+                if cv > RECORD_BURSTY_CV_MAX {
+                    return Err(self.err(
+                        format!("producers[{index}].arrivals.cv"),
+                        format!("fidelity = \"record\" takes bursty arrivals with cv at most {RECORD_BURSTY_CV_MAX}, got {cv} (use fidelity = \"stepped\")"),
+                    ));
+                }
             }
             if producer.back_pressure.is_some() {
                 return Err(self.err(

@@ -42,6 +42,8 @@ mod billing;
 mod policies;
 mod record;
 
+pub use record::{RECORD_BURSTY_CV_MAX, RECORD_RATE_MAX};
+
 pub use billing::CostSummary;
 
 /// Phases within one instant, in the order they run.

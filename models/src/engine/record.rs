@@ -46,9 +46,19 @@ use std::collections::BinaryHeap;
 /// of the current step, retries and flushes due later.
 pub const RECORDS_WAITING_MAX: usize = 50_000_000;
 
-/// The most new records one producer offers in one step (a bound, asserted; the size
-/// guard refuses runs anywhere near it).
+/// The most new records one producer offers in one step (a bound, asserted). The loader
+/// keeps record mode to [`RECORD_RATE_MAX`] records/s per producer and bursty arrivals
+/// to `cv <= 2` ([`RECORD_BURSTY_CV_MAX`]), so a step would need a Gamma multiplier
+/// above 100 to come near it (probability about 1e-13 per burst period). Each record
+/// draws a handful of words, far below a random stream's 2^32 words per step.
 pub const RECORDS_PER_STEP_MAX: u64 = 10_000_000;
+
+/// The highest offered rate of one producer record mode takes (records/s): record mode
+/// is for short runs and latency detail, not for volume.
+pub const RECORD_RATE_MAX: f64 = 100_000.0;
+
+/// The largest coefficient of variation of bursty arrivals record mode takes.
+pub const RECORD_BURSTY_CV_MAX: f64 = 2.0;
 
 /// Fine blocks a shard log keeps in record mode (one record each) before coalescing.
 pub const RECORD_FINE_BLOCKS: usize = 1 << 16;
