@@ -25,6 +25,9 @@ struct Measures {
     read_records: f64,
     /// The worst iterator age of any consumer (ms).
     iterator_age_ms_max: f64,
+    /// Reported, not checked: the producers' p99 latency (creation to acceptance, ms),
+    /// whose difference shows how stepped mode times retries.
+    producer_latency_ms_p99: f64,
 }
 
 const METRICS: [&str; 3] = ["throttle_rate", "read_records", "iterator_age_ms_max"];
@@ -55,6 +58,7 @@ fn run(text: &str, fidelity: &str, step: &str, seed: u64) -> Measures {
         throttle_rate: summary.write_throttle_rate,
         read_records: summary.consumers.iter().map(|c| c.read_records as f64).sum(),
         iterator_age_ms_max: summary.consumers.iter().map(|c| c.iterator_age_ms_max).fold(0.0, f64::max),
+        producer_latency_ms_p99: summary.producers.iter().map(|p| p.latency_ms_p99).fold(0.0, f64::max),
     }
 }
 
@@ -101,6 +105,10 @@ fn check_scenario(name: &str, text: &str, biases: &[Bias]) {
                 failures.push(line);
             }
         }
+        let r: Vec<f64> = record.iter().map(|m| m.producer_latency_ms_p99).collect();
+        let s: Vec<f64> = stepped.iter().map(|m| m.producer_latency_ms_p99).collect();
+        let ((mr, _), (ms, _)) = (mean_and_variance(&r), mean_and_variance(&s));
+        eprintln!("{name} producer_latency_ms_p99 step {step} (reported): record {mr:.1} stepped {ms:.1}");
     }
     assert!(failures.is_empty(), "record and stepped modes disagree:\n{}", failures.join("\n"));
 }
