@@ -48,11 +48,11 @@ pub const SHARD_STEPS_LIMIT: f64 = 2e10;
 /// documentation).
 pub const NANOS_PER_SHARD_STEP: f64 = 100.0;
 
-/// The cost of one record in record mode, in shard-steps: the stepped engine moves a
-/// shard-step in about 100 ns, and record mode about 1 µs per offered record with its
-/// reads (the `hot-key` example in record mode: 1.2 million records offered in 5
-/// simulated minutes, 1.8 million attempts with retries, one reader, measured in a
-/// release build; see model.md §1).
+/// The cost of one record in record mode, in shard-steps of 100 ns: 1 µs. Measured on the
+/// reference machine (release build, shared): the `hot-key` example for 10 minutes in
+/// record mode, 2.4 million records offered and 3.7 million attempts with retries, ran in
+/// 1.37 s with its one reader (0.57 µs per offered record) and in 0.77 s without it;
+/// rounded up for more readers and more retries (model.md §1.1).
 pub const SHARD_STEPS_PER_RECORD: f64 = 10.0;
 
 /// The most runs `kinesim plan` makes for one experiment (src/plan.rs): the experiment
