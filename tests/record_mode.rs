@@ -28,7 +28,7 @@ fn experiment(stream: &str, producer: &str, extra: &str) -> String {
 #[test]
 fn a_fixed_window_admits_its_limit_each_second() {
     for step in ["1s", "100ms"] {
-        let text = experiment("shards = 1", "rate = 1500", &format!("[output]\nshards = \"1s\""))
+        let text = experiment("shards = 1", "rate = 1500", "[output]\nshards = \"1s\"")
             .replace("metrics_period = \"1s\"", &format!("metrics_period = \"1s\"\nstep = \"{step}\""));
         let (result, rows) = common::run_toml(&text);
         let s = &result.summary;
