@@ -18,6 +18,9 @@ use std::collections::VecDeque;
 pub const FINE_BLOCKS_MAX: usize = 256;
 /// The longest arrival span of a coalesced block: one minute.
 pub const COARSE_SPAN_NS: u64 = 60 * 1_000_000_000;
+/// Coalesced blocks kept at a log's own (shorter) span before the default one applies:
+/// 64 MiB of blocks per shard.
+pub const SHORT_SPAN_BLOCKS_MAX: usize = 1 << 20;
 
 /// Records stored together; offsets count records appended to the shard since it opened.
 ///
@@ -245,8 +248,16 @@ impl ShardLog {
     }
 
     fn push_coarse(&mut self, block: Block) {
+        // A short span keeps arrival times exact while the coarse blocks are few; past
+        // [`SHORT_SPAN_BLOCKS_MAX`] of them the default span bounds memory again, so a
+        // long backlog costs at most one block per minute beyond that.
+        let span_ns = if self.coarse.len() < SHORT_SPAN_BLOCKS_MAX {
+            self.coarse_span_ns
+        } else {
+            COARSE_SPAN_NS.max(self.coarse_span_ns)
+        };
         if let Some(last) = self.coarse.back_mut() {
-            if block.arrival_last_ns - last.arrival_first_ns <= self.coarse_span_ns {
+            if block.arrival_last_ns - last.arrival_first_ns <= span_ns {
                 last.absorb(&block);
                 return;
             }
@@ -446,6 +457,20 @@ mod tests {
     use super::*;
 
     const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn short_spans_give_way_to_the_default_past_their_bound() {
+        // One record every 2 ms, never coalesced at a 1 ms span while blocks are few.
+        let mut log = ShardLog::with_blocks(0, 2, 1_000_000);
+        let count = SHORT_SPAN_BLOCKS_MAX as u64 + 100_000;
+        for i in 0..count {
+            log.append(1, 1, 100, i * 2_000_000, i * 2_000_000, 0);
+        }
+        let held = log.blocks_held();
+        assert!(held > SHORT_SPAN_BLOCKS_MAX, "exact blocks are kept up to the bound");
+        assert!(held < SHORT_SPAN_BLOCKS_MAX + 100, "then minutes: {held} blocks");
+        assert_eq!(log.offset_end(), count);
+    }
 
     #[test]
     fn reads_respect_limits_and_add_up() {

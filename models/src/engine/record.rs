@@ -65,7 +65,10 @@ pub const RECORD_FINE_BLOCKS: usize = 1 << 16;
 
 /// The longest arrival span of a coalesced block in record mode: records that arrived
 /// within one millisecond of each other may share a block (their times are then
-/// interpolated), so arrival times stay exact to a millisecond however long the backlog.
+/// interpolated), so arrival times stay exact to a millisecond in a backlog of up to
+/// about a million records per shard beyond the fine blocks
+/// ([`crate::storage::SHORT_SPAN_BLOCKS_MAX`]); older records are coalesced by the
+/// minute, as in stepped mode, which bounds memory.
 pub const RECORD_COARSE_SPAN_NS: u64 = NANOS_PER_MS;
 
 /// One record on its way to a shard.
