@@ -10,6 +10,7 @@ use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
 use kinesim_models::cost::{Billing, PriceTable, Proration};
+use kinesim_models::engine::{RECORD_BURSTY_CV_MAX, RECORD_RATE_MAX};
 use kinesim_models::on_demand::{OnDemandSpec, NEW_STREAM_SHARDS, WARM_MIBPS_MAX};
 use kinesim_models::policy::external::ExternalSpec;
 use kinesim_models::policy::scaling_utils::Fidelity;
@@ -167,13 +168,15 @@ impl Validator<'_> {
                 self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "experiment".into())
             }
         };
-        if let Some(fidelity) = raw.fidelity.as_deref() {
-            if fidelity != "stepped" {
-                return Err(self.err(
-                    "fidelity",
-                    format!("allowed: \"stepped\" (per-record fidelity is not available yet), got \"{fidelity}\""),
-                ));
+        let fidelity = match raw.fidelity.as_deref() {
+            None | Some("stepped") => kinesim_models::spec::Fidelity::Stepped,
+            Some("record") => kinesim_models::spec::Fidelity::Record,
+            Some(other) => {
+                return Err(self.err("fidelity", format!("allowed: \"stepped\", \"record\"; got \"{other}\"")));
             }
+        };
+        if fidelity == kinesim_models::spec::Fidelity::Record {
+            self.record_mode_actions(&raw.actions)?;
         }
         let step = raw.step.map_or(SimDuration::from_secs(1), |d| d.0);
         if step.as_nanos() < 1_000_000 || NANOS_PER_SEC % step.as_nanos() != 0 {
@@ -200,6 +203,9 @@ impl Validator<'_> {
         let producer_names: Vec<String> = raw.producers.iter().map(|p| p.name.clone()).collect();
         let actions = self.actions(raw.actions, &stream, duration, &producer_names)?;
         let producers = self.producers(raw.producers, step, raw.start.is_some().then_some(start_unix_s))?;
+        if fidelity == kinesim_models::spec::Fidelity::Record {
+            self.record_mode_producers(&producers)?;
+        }
         let consumers =
             self.consumers(raw.consumers, stream.mode, duration, raw.start.is_some().then_some(start_unix_s))?;
         let expectations = self.expectations(raw.expect, &producers, &consumers, consumer_rows)?;
@@ -218,6 +224,7 @@ impl Validator<'_> {
             seed: raw.seed.unwrap_or(0),
             duration,
             start_unix_s,
+            fidelity,
             step,
             metrics_period,
             output,
@@ -228,6 +235,52 @@ impl Validator<'_> {
             actions,
             policy,
         })
+    }
+
+    /// Record mode models PutRecord and PutRecords one record at a time; what has no
+    /// per-record model yet is refused, never approximated (model.md §1).
+    fn record_mode_producers(&self, producers: &[ProducerSpec]) -> Result<(), LoadError> {
+        for (index, producer) in producers.iter().enumerate() {
+            if matches!(producer.api, ApiSpec::Kpl(_)) {
+                return Err(self.err(
+                    format!("producers[{index}].api"),
+                    "fidelity = \"record\" supports api = \"put_record\" and \"put_records\"; the KPL has no per-record model yet (use fidelity = \"stepped\")",
+                ));
+            }
+            let peak = kinesim_models::rates::rate_max(&producer.rate);
+            if peak > RECORD_RATE_MAX {
+                return Err(self.err(
+                    format!("producers[{index}].rate"),
+                    format!("fidelity = \"record\" takes at most {RECORD_RATE_MAX} records/s per producer, and this rate reaches {peak} (use fidelity = \"stepped\")"),
+                ));
+            }
+            if let Arrivals::Bursty { cv, .. } = producer.arrivals {
+                if cv > RECORD_BURSTY_CV_MAX {
+                    return Err(self.err(
+                        format!("producers[{index}].arrivals.cv"),
+                        format!("fidelity = \"record\" takes bursty arrivals with cv at most {RECORD_BURSTY_CV_MAX}, got {cv} (use fidelity = \"stepped\")"),
+                    ));
+                }
+            }
+            if producer.back_pressure.is_some() {
+                return Err(self.err(
+                    format!("producers[{index}].back_pressure"),
+                    "fidelity = \"record\" has no per-record back-pressure model yet: remove back_pressure or use fidelity = \"stepped\"",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Record mode has no per-record model of producer outages yet.
+    fn record_mode_actions(&self, actions: &[RawAction]) -> Result<(), LoadError> {
+        match actions.iter().position(|action| action.kind == "producer_outage") {
+            Some(index) => Err(self.err(
+                format!("actions[{index}].kind"),
+                "fidelity = \"record\" supports every action but \"producer_outage\", which has no per-record model yet (use fidelity = \"stepped\")",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// `[pricing]`: the price table (built-in us-east-1, or a file), proration and the

@@ -10,6 +10,16 @@
 //! shard-steps = steps x (shards x (1 + consumers) + producers)     steps = duration / step
 //! ```
 //!
+//! In record mode (`fidelity = "record"`) each record is work of its own, so the
+//! records the producers offer over the run are added, at [`SHARD_STEPS_PER_RECORD`]
+//! shard-steps each (retries come on top and are not counted):
+//!
+//! ```text
+//! shard-steps += offered records x SHARD_STEPS_PER_RECORD
+//! ```
+//!
+//! so a month of traffic in record mode is refused unless `--force` is given.
+//!
 //! `shards` is the stream's initial shard count (for on-demand streams, the shards they
 //! start with): shards that splits, policies or AWS's on-demand scaling add later are not
 //! counted, and a consumer polling more often than once a step costs more than one.
@@ -27,8 +37,8 @@
 //! room; the largest experiment under `experiments/` is far smaller (see
 //! `tests/robustness.rs`, which checks every one).
 
-use kinesim_models::spec::ExperimentSpec;
-use kinesim_sim::format_duration;
+use kinesim_models::spec::{ExperimentSpec, Fidelity};
+use kinesim_sim::{format_duration, SimTime};
 use std::path::Path;
 
 /// The most shard-steps a command runs without `--force`.
@@ -37,6 +47,13 @@ pub const SHARD_STEPS_LIMIT: f64 = 2e10;
 /// Wall time per shard-step on one core (93 to 128 ns measured; see the module
 /// documentation).
 pub const NANOS_PER_SHARD_STEP: f64 = 100.0;
+
+/// The cost of one record in record mode, in shard-steps of 100 ns: 1 µs. Measured on the
+/// reference machine (release build, shared): the `hot-key` example for 10 minutes in
+/// record mode, 2.4 million records offered and 3.7 million attempts with retries, ran in
+/// 1.37 s with its one reader (0.57 µs per offered record) and in 0.77 s without it;
+/// rounded up for more readers and more retries (model.md §1.1).
+pub const SHARD_STEPS_PER_RECORD: f64 = 10.0;
 
 /// The most runs `kinesim plan` makes for one experiment (src/plan.rs): the experiment
 /// as written, a ladder of 10 shard counts, the policy, on-demand and On-demand
@@ -53,6 +70,9 @@ pub struct Estimate {
     pub shards: u32,
     pub producers: usize,
     pub consumers: usize,
+    /// Record mode: the records the producers are expected to offer over a run (0 in
+    /// stepped mode, where records cost nothing of their own).
+    pub records: f64,
     /// How many runs of this size.
     pub runs: u64,
 }
@@ -66,6 +86,10 @@ impl Estimate {
             shards: spec.stream.shards,
             producers: spec.producers.len(),
             consumers: spec.consumers.len(),
+            records: match spec.fidelity {
+                Fidelity::Stepped => 0.0,
+                Fidelity::Record => offered_records(spec),
+            },
             runs: 1,
         }
     }
@@ -78,7 +102,7 @@ impl Estimate {
     /// The estimated work, in shard-steps (a float: a sweep can pass 2^64).
     pub fn shard_steps(&self) -> f64 {
         let per_step = f64::from(self.shards) * (1.0 + self.consumers as f64) + self.producers as f64;
-        self.steps as f64 * per_step * self.runs as f64
+        (self.steps as f64 * per_step + self.records * SHARD_STEPS_PER_RECORD) * self.runs as f64
     }
 
     /// The estimated wall time on one core, in seconds.
@@ -93,8 +117,13 @@ impl Estimate {
     /// One line: the estimate, what it is made of, and the way past the guard.
     pub fn refusal(&self) -> String {
         let runs = if self.runs > 1 { format!(" x {} runs", self.runs) } else { String::new() };
+        let records = if self.records > 0.0 {
+            format!(" + {:.1e} records x {SHARD_STEPS_PER_RECORD} in record mode", self.records)
+        } else {
+            String::new()
+        };
         format!(
-            "estimated {:.1e} shard-steps ({} steps of {} x ({} shards x (1 + {} consumers) + {} producers){runs}), {}; \
+            "estimated {:.1e} shard-steps ({} steps of {} x ({} shards x (1 + {} consumers) + {} producers){records}{runs}), {}; \
              the limit is {:.0e} ({}); pass --force to run it anyway",
             self.shard_steps(),
             self.steps,
@@ -107,6 +136,28 @@ impl Estimate {
             about(SHARD_STEPS_LIMIT * NANOS_PER_SHARD_STEP * 1e-9),
         )
     }
+}
+
+/// The records all producers are expected to offer over the run, integrated hour by
+/// hour (close enough for a guard; the rate shapes are exact per step in the run).
+fn offered_records(spec: &ExperimentSpec) -> f64 {
+    let end_ns = spec.duration.as_nanos();
+    let hour_ns = 3600 * kinesim_sim::NANOS_PER_SEC;
+    let mut total = 0.0;
+    for producer in &spec.producers {
+        let mut t0_ns = 0;
+        while t0_ns < end_ns {
+            let t1_ns = (t0_ns + hour_ns).min(end_ns);
+            total += kinesim_models::rates::expected_records(
+                &producer.rate,
+                SimTime::from_nanos(t0_ns),
+                SimTime::from_nanos(t1_ns),
+                spec.start_unix_s,
+            );
+            t0_ns = t1_ns;
+        }
+    }
+    total
 }
 
 /// `Err(one line naming the file)` when `runs` runs of the experiment at `path` exceed
@@ -213,6 +264,32 @@ mod tests {
         assert!(error.contains("about 37 days on one core") && error.ends_with("pass --force to run it anyway"));
         assert!(!error.contains('\n'));
         assert!(check(Path::new("big.toml"), &Estimate::of(&spec), true).is_ok());
+    }
+
+    #[test]
+    fn record_mode_counts_records_so_a_month_is_refused() {
+        let text = |fidelity: &str| {
+            format!(
+                r#"
+                duration = "30d"
+                fidelity = "{fidelity}"
+                [stream]
+                shards = 2
+                [[producers]]
+                name = "p"
+                rate = 1000
+                "#
+            )
+        };
+        let stepped = Estimate::of(&spec(&text("stepped")));
+        assert!(!stepped.exceeds_limit());
+        let record = Estimate::of(&spec(&text("record")));
+        assert!((record.records - 1000.0 * 30.0 * 86_400.0).abs() < 1.0);
+        let error = check(Path::new("month.toml"), &record, false).unwrap_err();
+        assert!(error.contains("+ 2.6e9 records x 10 in record mode"), "{error}");
+        assert!(check(Path::new("month.toml"), &record, true).is_ok());
+        let short = Estimate::of(&spec(&text("record").replace("30d", "5m")));
+        assert!(!short.exceeds_limit());
     }
 
     #[test]

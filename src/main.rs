@@ -746,7 +746,15 @@ fn shard_for(shards: u32, keys: &[String]) -> Result<()> {
 
 fn print_summary(file: &std::path::Path, outcome: &RunOutcome) {
     let summary = &outcome.summary;
-    println!("kinesim run {} (seed {}): {} s simulated", outcome.spec.name, outcome.spec.seed, summary.duration_s);
+    // Record mode says so; the stepped default's line stays as the guide quotes it.
+    let fidelity = match outcome.spec.fidelity {
+        kinesim_models::spec::Fidelity::Stepped => "",
+        kinesim_models::spec::Fidelity::Record => ", record mode",
+    };
+    println!(
+        "kinesim run {} (seed {}{fidelity}): {} s simulated",
+        outcome.spec.name, outcome.spec.seed, summary.duration_s
+    );
     println!(
         "  writes: {} offered, {} accepted, throttle rate {:.4}% ({} rejected attempts), {} dropped, {} still retrying",
         summary.offered_records,

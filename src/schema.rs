@@ -301,8 +301,8 @@ number_schema!(
 );
 
 strings_schema!(
-    /// `fidelity`: only the stepped mode exists.
-    Fidelity: ["stepped"]
+    /// `fidelity`: batches per step, or every record on its own.
+    Fidelity: ["stepped", "record"]
 );
 strings_schema!(
     /// `stream.mode` and the `mode` of a `set_mode` action.

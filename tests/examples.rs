@@ -39,6 +39,11 @@ fn examples_show_what_they_say() {
     assert_eq!(quickstart["write_throttled_records"], 0);
     let hot = run("hot-key");
     assert!(hot["write_throttle_rate"].as_f64().unwrap() > 0.05, "the hot key throttles");
+    let record = run("record-mode");
+    assert!(record["write_throttled_records"].as_u64().unwrap() > 0, "near its limit the shard rejects some records");
+    let orders = &record["producers"]["orders"];
+    let (p50, p99) = (orders["latency_ms_p50"].as_f64().unwrap(), orders["latency_ms_p99"].as_f64().unwrap());
+    assert!(p50 < 50.0 && p99 > 1.5 * p50, "per-record latency: inside the linger, with a tail (p50 {p50}, p99 {p99})");
     let backoff = run("backoff-fix");
     let dropped = |name: &str| backoff["producers"][name]["dropped_records"].as_u64().unwrap();
     assert!(dropped("full-jitter") * 20 < dropped("no-retry"), "full jitter loses far less than no retries");

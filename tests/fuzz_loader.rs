@@ -861,6 +861,70 @@ proptest! {
     }
 }
 
+/// The generated experiment with what record mode refuses taken out, so most cases run:
+/// the KPL becomes PutRecord (and its retries none), back-pressure goes, and a producer
+/// outage becomes a retention change.
+fn without_what_record_mode_refuses(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_outage = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            in_outage = false;
+        }
+        if line.starts_with("back_pressure =") {
+            continue;
+        }
+        if line.starts_with("api =") && line.contains("kpl") {
+            out.push("api = \"put_record\"".to_string());
+        } else if line.starts_with("retry =") && line.contains("kpl") {
+            out.push("retry = \"none\"".to_string());
+        } else if line == "kind = \"producer_outage\"" {
+            in_outage = true;
+            out.push("kind = \"set_retention\"\nretention = \"48h\"".to_string());
+        } else if in_outage && ["producer =", "length =", "catch_up_rate ="].iter().any(|key| line.starts_with(key)) {
+            continue;
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    out.join("\n")
+}
+
+/// Record mode costs per record, so its cases may be larger than [`SIMULATE_SHARD_STEPS_MAX`]
+/// in the guard's units (10 per record): up to 300,000 offered records.
+const RECORD_MODE_SHARD_STEPS_MAX: f64 = 3_000_000.0;
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The same generated experiments in record mode: either the loader refuses them
+    /// naming what record mode does not model, or they run with every invariant, twice
+    /// to the same numbers.
+    #[test]
+    fn random_valid_experiments_in_record_mode_keep_their_invariants(text in experiment()) {
+        let text = format!("fidelity = \"record\"\n{}", without_what_record_mode_refuses(&text));
+        let path = root().join("experiments/fuzz.toml");
+        let spec = match kinesim::parse(&path, &text) {
+            Ok(spec) => spec,
+            Err(error) => {
+                let message = error.to_string();
+                prop_assert!(message.contains("fidelity = \"record\""), "{message}\n{text}");
+                return Ok(());
+            }
+        };
+        if Estimate::of(&spec).shard_steps() > RECORD_MODE_SHARD_STEPS_MAX {
+            return Ok(());
+        }
+        let mut rows = MemoryRecorder::default();
+        let result = kinesim_models::simulate(&spec, &mut rows);
+        if let Err(problems) = check_summary(&spec, &result.summary, &rows) {
+            return Err(TestCaseError::fail(format!("{problems}\n{text}")));
+        }
+        let again = kinesim_models::simulate(&spec, &mut kinesim_models::metrics::NullRecorder);
+        prop_assert!(again.summary == result.summary, "a second run differs\n{}", text);
+    }
+}
+
 /// Regression, found by the property above and reduced by hand: `take_part`
 /// (models/src/producer.rs) gave a part of an aggregated retry batch rerouted after a
 /// split `scale(records, user_records, whole)` Kinesis records, which is 0 when the batch

@@ -212,6 +212,11 @@ const BEYOND_THE_SCHEMA: &[(&str, &str)] = &[
     ("producer-retry-cap-below-base.toml", "compared with base: a cross-field rule"),
     ("producer-sdk-retry-with-put-records.toml", "depends on the producer's api: a cross-field rule"),
     ("producer-trace-file-missing.toml", MISSING_FILE),
+    ("record-mode-back-pressure.toml", RECORD_MODE),
+    ("record-mode-bursty-cv.toml", RECORD_MODE),
+    ("record-mode-kpl.toml", RECORD_MODE),
+    ("record-mode-outage.toml", RECORD_MODE),
+    ("record-mode-rate-too-high.toml", RECORD_MODE),
     ("start-february-30.toml", "a day that does not exist: calendar arithmetic"),
     ("step-not-divisor.toml", "divides one second: arithmetic on a duration's value"),
     ("stream-large-records-fixed-window.toml", "depends on stream.max_record_size: a cross-field rule"),
@@ -242,6 +247,7 @@ const DURATION_RANGE: &str = "a duration's value: the schema checks a duration s
 const SIZE_RANGE: &str = "a size string's value: the schema checks its form, not the bytes it means";
 const KIND_KEY: &str = "a key of another kind: which keys a kind takes is a cross-field rule";
 const MISSING_FILE: &str = "a file that does not exist: the schema sees only the experiment";
+const RECORD_MODE: &str = "what fidelity = \"record\" does not model: a rule across fidelity and other keys";
 const TRACE: &str = "the mistake is in the trace CSV the experiment names, not in the experiment";
 
 /// Every malformed file is either rejected by the schema or listed in

@@ -153,6 +153,96 @@ impl KeySpace {
     }
 }
 
+/// Draws one record's key at a time (record mode): an alias table over the hashed keys
+/// (Vose's method, DESIGN "Performance notes"), so a draw is one uniform and one
+/// comparison, and no key is hashed per record.
+#[derive(Clone, Debug)]
+pub struct KeySampler {
+    kind: SamplerKind,
+}
+
+#[derive(Clone, Debug)]
+enum SamplerKind {
+    Alias {
+        /// Per key: its hash and the length of its partition key in bytes.
+        keys: Vec<(u128, u32)>,
+        /// Per column: the probability of keeping the column's own key.
+        keep: Vec<f64>,
+        /// Per column: the key taken otherwise.
+        alias: Vec<u32>,
+    },
+    Random {
+        key_bytes: u32,
+    },
+    Fixed {
+        hash: u128,
+        key_bytes: u32,
+    },
+}
+
+impl KeySampler {
+    /// One record's key: its hash key and its partition key's length in bytes.
+    pub fn sample<R: kinesim_sim::RngCore + ?Sized>(&self, rng: &mut R) -> (u128, u32) {
+        match &self.kind {
+            SamplerKind::Alias { keys, keep, alias } => {
+                let u = kinesim_sim::sample::uniform01(rng) * keys.len() as f64;
+                let column = (u as usize).min(keys.len() - 1);
+                let index = if u - (column as f64) < keep[column] { column } else { alias[column] as usize };
+                keys[index]
+            }
+            SamplerKind::Random { key_bytes } => {
+                let hash = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+                (hash, *key_bytes)
+            }
+            SamplerKind::Fixed { hash, key_bytes } => (*hash, *key_bytes),
+        }
+    }
+}
+
+impl KeySpace {
+    /// A sampler of this producer's keys, one record at a time.
+    pub fn sampler(&self) -> KeySampler {
+        let kind = match &self.space {
+            Space::Named { keys, .. } => {
+                let weights: Vec<f64> = keys.iter().map(|key| key.weight).collect();
+                let (keep, alias) = alias_table(&weights);
+                let keys = keys.iter().map(|key| (key.hash, key.name_bytes)).collect();
+                SamplerKind::Alias { keys, keep, alias }
+            }
+            Space::Random { key_bytes } => SamplerKind::Random { key_bytes: *key_bytes as u32 },
+            Space::Explicit { hash_key, partition_key } => {
+                SamplerKind::Fixed { hash: *hash_key, key_bytes: partition_key.len() as u32 }
+            }
+        };
+        KeySampler { kind }
+    }
+}
+
+/// Vose's alias method over `weights` (summing to about 1): per column, the probability
+/// of keeping it and the column taken otherwise. Deterministic: columns are paired in
+/// index order.
+fn alias_table(weights: &[f64]) -> (Vec<f64>, Vec<u32>) {
+    let n = weights.len();
+    assert!(n >= 1 && n <= u32::MAX as usize, "a key table has between 1 and 2^32 keys");
+    let total: f64 = weights.iter().sum();
+    let mut scaled: Vec<f64> = weights.iter().map(|w| w * n as f64 / total).collect();
+    let mut keep = vec![1.0; n];
+    let mut alias: Vec<u32> = (0..n as u32).collect();
+    let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| scaled[i] < 1.0);
+    while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
+        small.pop();
+        keep[s] = scaled[s];
+        alias[s] = l as u32;
+        scaled[l] -= 1.0 - scaled[s];
+        if scaled[l] < 1.0 {
+            large.pop();
+            small.push(l);
+        }
+    }
+    // What is left keeps its own column (rounding leaves some at almost exactly 1).
+    (keep, alias)
+}
+
 /// Points standing for random keys when a shard's load is split.
 pub const RANDOM_KEY_POINTS: usize = 64;
 
@@ -244,6 +334,26 @@ mod tests {
             assert_eq!(names.salted_name(rank_index, salt_index), expected);
         }
         assert_eq!(names.name(0), "user-7");
+    }
+
+    #[test]
+    fn the_alias_table_draws_keys_by_weight() {
+        let space = KeySpace::build(&KeySpec::Zipf { names: names(50), exponent: 1.2 });
+        let sampler = space.sampler();
+        let ranges = initial_ranges(4);
+        let (mut shares, mut key_bytes) = (Vec::new(), Vec::new());
+        space.project(&ranges, &mut shares, &mut key_bytes);
+        let mut rng = kinesim_sim::RandomStream::new(&kinesim_sim::SeedKey::from_master(1), "t").rng().clone();
+        let draws = 200_000;
+        let mut counts = [0u64; 4];
+        for _ in 0..draws {
+            let (hash, _) = sampler.sample(&mut rng);
+            counts[ranges.iter().position(|r| r.contains(hash)).unwrap()] += 1;
+        }
+        for (count, share) in counts.iter().zip(&shares) {
+            let expected = share * draws as f64;
+            assert!((*count as f64 - expected).abs() < 5.0 * expected.sqrt() + 1.0, "{counts:?} vs {shares:?}");
+        }
     }
 
     #[test]

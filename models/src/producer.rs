@@ -131,6 +131,9 @@ pub struct Producer {
     buffering_delay_ns: u64,
     /// Expected records offered over the run, for the hot-key view.
     pub offered_expected: f64,
+    /// Record mode: this producer's records waiting in the record queue or a PutRecords
+    /// buffer (always 0 in stepped mode).
+    pub records_waiting: u64,
     pub totals: ProducerTotals,
 }
 
@@ -177,6 +180,7 @@ impl Producer {
             latency_ms: LogHistogram::new(),
             buffering_delay_ns: buffering_delay_ns(spec),
             offered_expected: 0.0,
+            records_waiting: 0,
             totals: ProducerTotals::default(),
             spec: spec.clone(),
         }
@@ -207,6 +211,7 @@ impl Producer {
     /// the buffer, or held back by a blocked application.
     pub fn in_flight_records(&self) -> u64 {
         self.in_flight_records
+            + self.records_waiting
             + self.backlog.user_records()
             + self.blocked.user_records()
             + self.outage_backlog.user_records()

@@ -87,6 +87,18 @@ pub fn rate_at(shape: &RateShape, t: SimTime, start_unix_s: i64) -> f64 {
     }
 }
 
+/// The highest rate a shape reaches at any time (records/s): a bound for the loader.
+pub fn rate_max(shape: &RateShape) -> f64 {
+    match shape {
+        RateShape::Constant(rate) => *rate,
+        RateShape::Steps(steps) => steps.iter().map(|(_, rate)| *rate).fold(0.0, f64::max),
+        RateShape::Ramp { from, to, .. } => from.max(*to),
+        RateShape::Diurnal { mean, amplitude, .. } => mean * (1.0 + amplitude.abs()),
+        RateShape::Bursts { base, peak, .. } => base.max(*peak),
+        RateShape::Trace { rates, .. } => rates.iter().copied().fold(0.0, f64::max),
+    }
+}
+
 fn seconds(t: SimTime) -> f64 {
     t.as_secs_f64()
 }

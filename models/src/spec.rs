@@ -19,6 +19,8 @@ pub struct ExperimentSpec {
     pub duration: SimDuration,
     /// Absolute start as Unix seconds, for diurnal phases and traces; 0 when absent.
     pub start_unix_s: i64,
+    /// How the data plane moves records: in batches per step, or one by one.
+    pub fidelity: Fidelity,
     /// Data-plane step; divides one second exactly.
     pub step: SimDuration,
     /// One `stream.csv` row per period; a whole number of steps.
@@ -35,6 +37,27 @@ pub struct ExperimentSpec {
     pub policy: Option<crate::policy::PolicySpec>,
     /// Service-level objectives checked after the run (`[[expect]]`).
     pub expectations: Vec<crate::slo::Expectation>,
+}
+
+/// How the data plane moves records (`fidelity`, DESIGN "The engine").
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Fidelity {
+    /// Per step and shard, a record count and a byte total (the default).
+    #[default]
+    Stepped,
+    /// Every record on its own, with its own key, size, arrival time and retry timing
+    /// (`engine/record.rs`); the rest of the run (control plane, reads, metrics) is the
+    /// stepped engine's.
+    Record,
+}
+
+impl Fidelity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fidelity::Stepped => "stepped",
+            Fidelity::Record => "record",
+        }
+    }
 }
 
 /// What a run is billed at (`[pricing]`; arithmetic in [`crate::cost`]).

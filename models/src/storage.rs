@@ -18,6 +18,9 @@ use std::collections::VecDeque;
 pub const FINE_BLOCKS_MAX: usize = 256;
 /// The longest arrival span of a coalesced block: one minute.
 pub const COARSE_SPAN_NS: u64 = 60 * 1_000_000_000;
+/// Coalesced blocks kept at a log's own (shorter) span before the default one applies:
+/// 64 MiB of blocks per shard.
+pub const SHORT_SPAN_BLOCKS_MAX: usize = 1 << 20;
 
 /// Records stored together; offsets count records appended to the shard since it opened.
 ///
@@ -152,7 +155,7 @@ pub struct ReadResult {
 }
 
 /// The stored records of one shard.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ShardLog {
     /// A record becomes readable this long after it arrived (the stream's propagation
     /// delay): readers see every record that arrived by `now - readable_delay_ns`.
@@ -163,11 +166,32 @@ pub struct ShardLog {
     offset_end: u64,
     /// Offset of the oldest record still held.
     offset_first: u64,
+    /// Fine blocks kept before the oldest are coalesced ([`FINE_BLOCKS_MAX`] by default).
+    fine_blocks_max: usize,
+    /// The longest arrival span of a coalesced block ([`COARSE_SPAN_NS`] by default).
+    coarse_span_ns: u64,
 }
 
 impl ShardLog {
     pub fn new(readable_delay_ns: u64) -> ShardLog {
-        ShardLog { readable_delay_ns, ..ShardLog::default() }
+        ShardLog::with_blocks(readable_delay_ns, FINE_BLOCKS_MAX, COARSE_SPAN_NS)
+    }
+
+    /// A log keeping `fine_blocks_max` blocks as appended and coalescing older ones into
+    /// blocks spanning at most `coarse_span_ns` of arrivals. Record mode appends one
+    /// block per record and keeps coalesced spans short, so arrival times stay exact to
+    /// within that span.
+    pub fn with_blocks(readable_delay_ns: u64, fine_blocks_max: usize, coarse_span_ns: u64) -> ShardLog {
+        assert!(fine_blocks_max >= 2, "the read path looks at the two newest fine blocks");
+        ShardLog {
+            readable_delay_ns,
+            coarse: VecDeque::new(),
+            fine: VecDeque::new(),
+            offset_end: 0,
+            offset_first: 0,
+            fine_blocks_max,
+            coarse_span_ns,
+        }
     }
 
     /// Offset one past the newest record (a `latest` iterator starts here).
@@ -213,7 +237,7 @@ impl ShardLog {
         };
         self.offset_end += records;
         self.fine.push_back(block);
-        while self.fine.len() > FINE_BLOCKS_MAX {
+        while self.fine.len() > self.fine_blocks_max {
             let oldest = self.fine.pop_front().expect("fine blocks exceed the bound");
             self.push_coarse(oldest);
         }
@@ -224,8 +248,16 @@ impl ShardLog {
     }
 
     fn push_coarse(&mut self, block: Block) {
+        // A short span keeps arrival times exact while the coarse blocks are few; past
+        // [`SHORT_SPAN_BLOCKS_MAX`] of them the default span bounds memory again, so a
+        // long backlog costs at most one block per minute beyond that.
+        let span_ns = if self.coarse.len() < SHORT_SPAN_BLOCKS_MAX {
+            self.coarse_span_ns
+        } else {
+            COARSE_SPAN_NS.max(self.coarse_span_ns)
+        };
         if let Some(last) = self.coarse.back_mut() {
-            if block.arrival_last_ns - last.arrival_first_ns <= COARSE_SPAN_NS {
+            if block.arrival_last_ns - last.arrival_first_ns <= span_ns {
                 last.absorb(&block);
                 return;
             }
@@ -425,6 +457,20 @@ mod tests {
     use super::*;
 
     const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn short_spans_give_way_to_the_default_past_their_bound() {
+        // One record every 2 ms, never coalesced at a 1 ms span while blocks are few.
+        let mut log = ShardLog::with_blocks(0, 2, 1_000_000);
+        let count = SHORT_SPAN_BLOCKS_MAX as u64 + 100_000;
+        for i in 0..count {
+            log.append(1, 1, 100, i * 2_000_000, i * 2_000_000, 0);
+        }
+        let held = log.blocks_held();
+        assert!(held > SHORT_SPAN_BLOCKS_MAX, "exact blocks are kept up to the bound");
+        assert!(held < SHORT_SPAN_BLOCKS_MAX + 100, "then minutes: {held} blocks");
+        assert_eq!(log.offset_end(), count);
+    }
 
     #[test]
     fn reads_respect_limits_and_add_up() {

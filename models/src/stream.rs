@@ -111,6 +111,36 @@ impl WriteAdmission {
     }
 }
 
+impl WriteAdmission {
+    /// Record mode: whether one record of `bytes` (partition key included, facts §1.1)
+    /// arriving at `at_ns` fits the shard's allowance at that instant, and if so charges
+    /// it. A fixed window starts afresh at each whole second; a token bucket is refilled
+    /// up to `at_ns` (at most its depth). Calls come in time order per shard.
+    pub fn admit_one(&self, allowance: &mut WriteAllowance, bytes: u64, at_ns: u64) -> bool {
+        match self.enforcement {
+            Enforcement::FixedWindow => {
+                if at_ns / NANOS_PER_SEC != allowance.window_index {
+                    *allowance = self.fresh(at_ns);
+                }
+            }
+            Enforcement::TokenBucket { depth_s } => {
+                debug_assert!(allowance.refilled_at_ns <= at_ns, "records arrive in time order");
+                let elapsed_s = at_ns.saturating_sub(allowance.refilled_at_ns) as f64 / NANOS_PER_SEC as f64;
+                allowance.records =
+                    (allowance.records + self.records_per_s * elapsed_s).min(self.records_per_s * depth_s);
+                allowance.bytes = (allowance.bytes + self.bytes_per_s * elapsed_s).min(self.bytes_per_s * depth_s);
+                allowance.refilled_at_ns = allowance.refilled_at_ns.max(at_ns);
+            }
+        }
+        let fits = allowance.records >= 1.0 && allowance.bytes >= count_to_f64(bytes);
+        if fits {
+            allowance.records -= 1.0;
+            allowance.bytes -= count_to_f64(bytes);
+        }
+        fits
+    }
+}
+
 /// Splits `accepted_total` of `demand_total` over arrivals one at a time, in proportion
 /// to each arrival's records, rounding so the parts add up exactly: the last arrival of
 /// a shard always receives what remains. Returns the part of an arrival of `records`.
@@ -174,6 +204,21 @@ mod tests {
         assert_eq!(limits.admit(&mut allowance, 5000, 5000, 0, S).records_accepted, 3000);
         limits.refill(&mut allowance, S, S + S / 2);
         assert_eq!(limits.admit(&mut allowance, 5000, 5000, S, S + S / 2).records_accepted, 500);
+    }
+
+    #[test]
+    fn one_record_at_a_time() {
+        let limits = admission(Enforcement::FixedWindow);
+        let mut allowance = limits.fresh(0);
+        let accepted = (0..1500).filter(|i| limits.admit_one(&mut allowance, 100, i * S / 1500)).count();
+        assert_eq!(accepted, 1000, "a window admits its limit");
+        assert!(limits.admit_one(&mut allowance, 100, S), "the next second starts afresh");
+        let bucket = admission(Enforcement::TokenBucket { depth_s: 1.0 });
+        let mut allowance = bucket.fresh(0);
+        assert_eq!((0..1000).filter(|_| bucket.admit_one(&mut allowance, 100, 0)).count(), 1000);
+        assert!(!bucket.admit_one(&mut allowance, 100, 0), "the bucket is empty");
+        assert!(!bucket.admit_one(&mut allowance, 100, S / 2000), "half a token");
+        assert!(bucket.admit_one(&mut allowance, 100, S / 1000), "one token refilled");
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::producer::{Arrival, Producer, ProducerTotals};
 use crate::ratio::scale;
 use crate::routing::{initial_ranges, HashRange, ShardId};
 use crate::spec::{
-    ActionKind, CapacityMode, ExperimentSpec, SplitAt, MODE_SWITCHES_PER_DAY, UPDATE_SHARD_COUNT_PER_DAY,
+    ActionKind, CapacityMode, ExperimentSpec, Fidelity, SplitAt, MODE_SWITCHES_PER_DAY, UPDATE_SHARD_COUNT_PER_DAY,
 };
 use crate::storage::ShardLog;
 use crate::stream::{apportion, WriteAdmission, WriteAllowance};
@@ -40,6 +40,9 @@ use std::collections::VecDeque;
 
 mod billing;
 mod policies;
+mod record;
+
+pub use record::{RECORD_BURSTY_CV_MAX, RECORD_RATE_MAX};
 
 pub use billing::CostSummary;
 
@@ -341,6 +344,8 @@ struct Simulation<'a> {
     fatal: Option<RunFailure>,
     /// What the stream uses, billed per hour.
     cost_meter: billing::CostMeter,
+    /// Record mode's write path (`fidelity = "record"`); `None` in stepped mode.
+    records: Option<record::RecordPlane>,
 }
 
 /// A reshard AWS accepted; it takes effect `stream.reshard_duration` after the call.
@@ -520,6 +525,7 @@ impl<'a> Simulation<'a> {
             external,
             fatal: None,
             cost_meter: billing::CostMeter::new(spec),
+            records: (spec.fidelity == Fidelity::Record).then(|| record::RecordPlane::new(spec, &seed)),
         };
         for range in initial_ranges(spec.stream.shards) {
             simulation.open_shard(range, SimTime::ZERO);
@@ -537,7 +543,13 @@ impl<'a> Simulation<'a> {
         shards.ids.push(ShardId(slot as u32));
         shards.ranges.push(range);
         shards.allowances.push(self.admission.fresh(now.as_nanos()));
-        shards.logs.push(ShardLog::new(self.spec.stream.propagation_delay.as_nanos()));
+        let delay_ns = self.spec.stream.propagation_delay.as_nanos();
+        shards.logs.push(match self.spec.fidelity {
+            Fidelity::Stepped => ShardLog::new(delay_ns),
+            Fidelity::Record => {
+                ShardLog::with_blocks(delay_ns, record::RECORD_FINE_BLOCKS, record::RECORD_COARSE_SPAN_NS)
+            }
+        });
         shards.budgets.push(ReadBudget::new(&self.spec.stream.read_limit, now.as_nanos()));
         shards.demand.push(ShardDemand::default());
         shards.stored.push(StepStore::default());
@@ -1111,6 +1123,10 @@ impl<'a> Simulation<'a> {
     }
 
     fn write(&mut self, index: u64, t0: SimTime, t1: SimTime) {
+        if self.records.is_some() {
+            self.write_records(index, t0, t1);
+            return;
+        }
         self.arrivals.clear();
         for (slot, producer) in self.producers.iter_mut().enumerate() {
             producer.begin_step(index);
