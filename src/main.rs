@@ -203,6 +203,28 @@ const PLAN_HELP: &str = "Examples:
   kinesim plan experiments/plan-diurnal.toml
   kinesim plan --rate 5000 --record-size 2KiB --consumers 2 --fan-out 1";
 
+/// `println!` for what a command reports on standard output, except that a reader who
+/// closed the pipe (`kinesim run ... | head`) ends the program quietly instead of making
+/// it panic: the reader has what it wanted, and the outputs on disk are complete or absent.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            stdout_failed(&error);
+        }
+    }};
+}
+
+/// Ends the program after standard output failed: quietly (exit 0) when its reader went
+/// away, with a message and exit code 3 otherwise (a full disk behind a redirection).
+fn stdout_failed(error: &std::io::Error) -> ! {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write to standard output: {error}");
+    std::process::exit(i32::from(EXIT_RUNTIME));
+}
+
 const EXIT_SLO_FAILED: u8 = 1;
 const EXIT_INVALID: u8 = 2;
 const EXIT_RUNTIME: u8 = 3;
@@ -299,12 +321,12 @@ fn main() -> ExitCode {
         }
         Command::Report { dir } => report_or_fail(kinesim_reports::report::render_report(&dir), false),
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&kinesim::schema::experiment_schema()).unwrap_or_default());
+            say!("{}", serde_json::to_string_pretty(&kinesim::schema::experiment_schema()).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Command::Merge { parts, out } => match kinesim::sweep::merge(&parts, &out) {
             Ok(jobs) => {
-                println!("merged {jobs} jobs from {} parts into {}", parts.len(), out.display());
+                say!("merged {jobs} jobs from {} parts into {}", parts.len(), out.display());
                 report_or_fail(kinesim_reports::report::render_sweep_report(&out), false)
             }
             Err(error) => {
@@ -341,7 +363,7 @@ fn report_or_fail(
     match rendered {
         Ok(files) => {
             if !quiet {
-                println!("  report: {} ({} plots)", files.report.display(), files.plots.len());
+                say!("  report: {} ({} plots)", files.report.display(), files.plots.len());
             }
             ExitCode::SUCCESS
         }
@@ -397,7 +419,7 @@ fn sweep_command(
     match kinesim::sweep::run(&sweep, &options) {
         Ok(outcome) => {
             if !quiet {
-                println!(
+                say!(
                     "kinesim sweep {}: {} points x {} replications = {} jobs; {} run now",
                     file.display(),
                     sweep.spec.points(),
@@ -406,9 +428,9 @@ fn sweep_command(
                     outcome.jobs_run
                 );
                 if outcome.complete {
-                    println!("  outputs: {} (sweep.csv, sweep_summary.csv)", out.display());
+                    say!("  outputs: {} (sweep.csv, sweep_summary.csv)", out.display());
                 } else {
-                    println!("  partition done: {}; join the parts with `kinesim merge`", out.display());
+                    say!("  partition done: {}; join the parts with `kinesim merge`", out.display());
                 }
             }
             ExitCode::SUCCESS
@@ -469,7 +491,7 @@ fn plan_command(file: &std::path::Path, out: Option<&std::path::Path>) -> ExitCo
         eprintln!("error: {error}");
         return ExitCode::from(EXIT_RUNTIME);
     }
-    println!("  outputs: {}", folder.display());
+    say!("  outputs: {}", folder.display());
     if plan.recommended.is_some() {
         ExitCode::SUCCESS
     } else {
@@ -479,19 +501,19 @@ fn plan_command(file: &std::path::Path, out: Option<&std::path::Path>) -> ExitCo
 
 fn print_plan(file: &std::path::Path, plan: &kinesim::plan::Plan) {
     let w = &plan.workload;
-    println!("kinesim plan {}", file.display());
-    println!(
+    say!("kinesim plan {}", file.display());
+    say!(
         "  workload: {:.0} records/s on average, {:.0} at peak, {:.0} bytes per record, {} consumers",
-        w.mean_records_per_s, w.peak_records_per_s, w.mean_record_bytes, w.consumers
+        w.mean_records_per_s,
+        w.peak_records_per_s,
+        w.mean_record_bytes,
+        w.consumers
     );
-    println!(
+    say!(
         "  AWS's sizing formula: {} shards (average rate, bytes only); the Pricing Calculator's: {} (peak, records, +20%)",
         w.formula_shards, w.calculator_shards
     );
-    println!(
-        "  {:>4}  {:<36} {:>12} {:>10} {:>14}  verdict",
-        "rank", "set-up", "USD/month", "throttled", "iter age max"
-    );
+    say!("  {:>4}  {:<36} {:>12} {:>10} {:>14}  verdict", "rank", "set-up", "USD/month", "throttled", "iter age max");
     for (rank, c) in plan.candidates.iter().enumerate() {
         let failed: Vec<&str> = c.slo_results.iter().filter(|r| !r.passed).map(|r| r.metric.as_str()).collect();
         let verdict = if c.passed { "meets SLOs".to_string() } else { format!("fails {}", failed.join(", ")) };
@@ -500,7 +522,7 @@ fn print_plan(file: &std::path::Path, plan: &kinesim::plan::Plan) {
         } else {
             String::new()
         };
-        println!(
+        say!(
             "  {:>4}  {:<36} {:>12.2} {:>9.3}% {:>12.0} ms  {verdict}{shortfall}",
             rank + 1,
             c.label,
@@ -510,23 +532,23 @@ fn print_plan(file: &std::path::Path, plan: &kinesim::plan::Plan) {
         );
     }
     let Some(index) = plan.recommended else {
-        println!("  no set-up tried meets every SLO");
+        say!("  no set-up tried meets every SLO");
         return;
     };
     let chosen = &plan.candidates[index];
-    println!("  recommended: {} at ${:.2} per month", chosen.label, chosen.ranking_usd());
+    say!("  recommended: {} at ${:.2} per month", chosen.label, chosen.ranking_usd());
     for reason in &plan.reasons {
-        println!("    why it differs from the formula: {reason}");
+        say!("    why it differs from the formula: {reason}");
     }
     if let Some(sensitivity) = &plan.sensitivity {
         let failing: Vec<&str> = sensitivity.variants.iter().filter(|(_, ok)| !ok).map(|(l, _)| l.as_str()).collect();
         if failing.is_empty() {
-            println!(
+            say!(
                 "  the verdict holds across the unpublished parameters it depends on ({} variants)",
                 sensitivity.variants.len()
             );
         } else {
-            println!("  the verdict does NOT hold with: {}", failing.join("; "));
+            say!("  the verdict does NOT hold with: {}", failing.join("; "));
         }
     }
 }
@@ -547,7 +569,7 @@ fn validate(files: &[PathBuf]) -> ExitCode {
         let loaded = kinesim::experiment::read_arg(file)
             .and_then(|(path, _, text)| Ok((kinesim::experiment::parse(&path, &text)?, path)));
         match loaded {
-            Ok((spec, path)) => println!(
+            Ok((spec, path)) => say!(
                 "{}: ok ({}: {} shards, {} producers, {} consumers)",
                 path.display(),
                 spec.name,
@@ -578,9 +600,14 @@ fn check(
 ) -> ExitCode {
     let mut suites = Vec::new();
     let mut worst = 0u8;
-    println!(
+    say!(
         "{:<28} {:<26} {:<24} {:>14} {:>16} {:>14}  result",
-        "experiment", "metric", "scope", "value", "bound", "margin"
+        "experiment",
+        "metric",
+        "scope",
+        "value",
+        "bound",
+        "margin"
     );
     for file in files {
         let folder = match (out, kinesim::load(file)) {
@@ -638,7 +665,7 @@ fn compare_with_baseline(outcome: &RunOutcome, folder: &std::path::Path, toleran
         Ok((current, baseline)) => {
             let drifts = kinesim::baseline::compare(&current, &baseline, tolerance);
             for drift in &drifts {
-                println!(
+                say!(
                     "{:<28} {:<51} {:>14.6} {:>16} {:>+14.2}%  MOVED",
                     outcome.spec.name,
                     drift.metric,
@@ -670,7 +697,7 @@ fn bound_text(result: &SloResult) -> String {
 }
 
 fn print_slo_row(experiment: &str, result: &SloResult) {
-    println!(
+    say!(
         "{:<28} {:<26} {:<24} {:>14.6} {:>16} {:>14.6}  {}",
         experiment,
         result.metric,
@@ -739,7 +766,7 @@ fn shard_for(shards: u32, keys: &[String]) -> Result<()> {
         );
         let hash = hash_key(key);
         let shard = ShardId(shard_index_for(&ranges, hash) as u32);
-        println!("{key}\t{shard}\t{hash}");
+        say!("{key}\t{shard}\t{hash}");
     }
     Ok(())
 }
@@ -751,11 +778,13 @@ fn print_summary(file: &std::path::Path, outcome: &RunOutcome) {
         kinesim_models::spec::Fidelity::Stepped => "",
         kinesim_models::spec::Fidelity::Record => ", record mode",
     };
-    println!(
+    say!(
         "kinesim run {} (seed {}{fidelity}): {} s simulated",
-        outcome.spec.name, outcome.spec.seed, summary.duration_s
+        outcome.spec.name,
+        outcome.spec.seed,
+        summary.duration_s
     );
-    println!(
+    say!(
         "  writes: {} offered, {} accepted, throttle rate {:.4}% ({} rejected attempts), {} dropped, {} still retrying",
         summary.offered_records,
         summary.accepted_records,
@@ -765,7 +794,7 @@ fn print_summary(file: &std::path::Path, outcome: &RunOutcome) {
         summary.in_flight_records_end
     );
     for consumer in &summary.consumers {
-        println!(
+        say!(
             "  consumer {}: {} records read, worst iterator age {:.0} ms, {} expired unread, {} throttled calls",
             consumer.name,
             consumer.read_records,
@@ -780,7 +809,7 @@ fn print_summary(file: &std::path::Path, outcome: &RunOutcome) {
         parts.sort_by(|a, b| b.1.total_cmp(&a.1));
         parts.iter().take(3).map(|(name, usd)| format!("{name} ${usd:.2}")).collect()
     };
-    println!(
+    say!(
         "  cost ({}): ${:.2} over the run, ${:.2} per month (730 h){}{}",
         outcome.spec.cost.prices.region,
         cost.total_usd,
@@ -793,7 +822,7 @@ fn print_summary(file: &std::path::Path, outcome: &RunOutcome) {
         }
     );
     for result in &outcome.slo_results {
-        println!(
+        say!(
             "  slo {} ({}): {} {} -> {}",
             result.metric,
             result.scope,
@@ -802,7 +831,7 @@ fn print_summary(file: &std::path::Path, outcome: &RunOutcome) {
             if result.passed { "pass" } else { "FAIL" }
         );
     }
-    println!("  outputs: {}", outcome.folder.display());
+    say!("  outputs: {}", outcome.folder.display());
     let again = if file == std::path::Path::new("-") { " (the same experiment on standard input)" } else { "" };
-    println!("  replay: kinesim run {} --seed {}{again}", file.display(), outcome.spec.seed);
+    say!("  replay: kinesim run {} --seed {}{again}", file.display(), outcome.spec.seed);
 }

@@ -186,3 +186,24 @@ fn times_may_be_bare_toml_datetimes() {
     let error = kinesim::parse(path, &text("2026-03-02T13:59:00")).unwrap_err().to_string();
     assert!(error.contains("key `start`") && error.contains("RFC 3339"), "{error}");
 }
+
+/// A reader that closes the pipe early (`kinesim run ... | head`) ends the program
+/// quietly: exit 0, no panic, and the run's outputs complete on disk.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let out = common::scratch("closed-stdout");
+    let mut child = common::kinesim()
+        .args(["run", "experiments/quickstart.toml", "--no-plots", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closing the read end before the run prints anything makes its first line fail.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.join("summary.json").exists());
+}
