@@ -11,7 +11,11 @@
 //! bursty: Poisson at the rate times the period's Gamma multiplier), and for each record
 //! its key from an alias table over the hashed keys ([`crate::keys::KeySampler`]), its
 //! size from the size model plus its key's bytes. Records wait in one time-ordered
-//! queue with the retries and the PutRecords flushes due later. The step takes every
+//! queue with the retries and the PutRecords flushes due later. (The queue is three
+//! parts with one order: what is known when a step starts, its new records and what
+//! earlier steps queued for it, is sorted once; what the step itself queues is due
+//! either within it, in a small heap merged with the sorted run, or in a later step,
+//! in that step's bucket.) The step takes every
 //! entry due before `t1` in time order (ties by insertion): a record is routed by its
 //! hash to the open shard holding it *now* (so a retry after a split goes to a child)
 //! and admitted at its own instant against that shard's allowance
@@ -39,8 +43,8 @@ use crate::sizes::SizeModel;
 use crate::spec::{ApiSpec, Arrivals, ProducerSpec, StreamSpec};
 use kinesim_sim::sample::{gamma, uniform01};
 use kinesim_sim::{Poisson, RandomStream, SeedKey, SimTime, NANOS_PER_MS};
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
 /// The most entries waiting in the record queue at once (a bound, asserted): records
 /// of the current step, retries and flushes due later.
@@ -95,28 +99,46 @@ enum What {
     Flush { producer: u32, instance: u32, batch: u64 },
 }
 
-/// A queue entry, ordered by (due time, insertion sequence).
-#[derive(Copy, Clone, Debug)]
+/// A queue entry: its key, (due time, insertion sequence) packed into one integer whose
+/// order is theirs (the time in the high 64 bits), and the slot of its payload. Entries
+/// are small and compare in one instruction, so the heap's sifting stays cheap; the
+/// payloads (records of 64 bytes and more) stay put in [`Slots`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
-    due_ns: u64,
-    sequence: u64,
-    what: What,
+    key: u128,
+    slot: u32,
 }
 
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        (self.due_ns, self.sequence) == (other.due_ns, other.sequence)
+impl Entry {
+    fn due_ns(&self) -> u64 {
+        (self.key >> 64) as u64
     }
 }
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
+
+/// The payloads of the queued entries, in reusable slots.
+#[derive(Default)]
+struct Slots {
+    payloads: Vec<What>,
+    free: Vec<u32>,
 }
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.due_ns, self.sequence).cmp(&(other.due_ns, other.sequence))
+
+impl Slots {
+    fn put(&mut self, what: What) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.payloads[slot as usize] = what;
+                slot
+            }
+            None => {
+                self.payloads.push(what);
+                u32::try_from(self.payloads.len() - 1).expect("the record queue is bounded below 2^32")
+            }
+        }
+    }
+
+    fn take(&mut self, slot: u32) -> What {
+        self.free.push(slot);
+        self.payloads[slot as usize]
     }
 }
 
@@ -192,7 +214,20 @@ impl RecordProducer {
 /// The record-mode write path's state.
 pub(super) struct RecordPlane {
     producers: Vec<RecordProducer>,
+    /// Entries queued while a step is served that are due within it.
     queue: BinaryHeap<Reverse<Entry>>,
+    /// The step's entries known when it starts (its new records, and the retries and
+    /// flushes queued by earlier steps), sorted once and merged with `queue` as the step
+    /// is served: most entries never enter the heap.
+    fresh: Vec<Entry>,
+    /// Entries due in later steps, by step index.
+    later: BTreeMap<u64, Vec<Entry>>,
+    /// The end of the step being served and the step length.
+    step_end_ns: u64,
+    step_ns: u64,
+    /// Entries waiting anywhere (bounded by [`RECORDS_WAITING_MAX`]).
+    waiting: usize,
+    slots: Slots,
     sequence: u64,
     /// The open shards as (range, slot), sorted by range start, rebuilt every step.
     routes: Vec<(HashRange, usize)>,
@@ -203,15 +238,77 @@ impl RecordPlane {
         RecordPlane {
             producers: spec.producers.iter().map(|p| RecordProducer::new(p, seed, &spec.stream)).collect(),
             queue: BinaryHeap::new(),
+            fresh: Vec::new(),
+            later: BTreeMap::new(),
+            step_end_ns: 0,
+            step_ns: spec.step.as_nanos(),
+            waiting: 0,
+            slots: Slots::default(),
             sequence: 0,
             routes: Vec::new(),
         }
     }
 
-    fn push(&mut self, due_ns: u64, what: What) {
+    fn entry(&mut self, due_ns: u64, what: What) -> Entry {
         self.sequence += 1;
-        self.queue.push(Reverse(Entry { due_ns, sequence: self.sequence, what }));
-        assert!(self.queue.len() <= RECORDS_WAITING_MAX, "the record queue is bounded");
+        self.waiting += 1;
+        assert!(self.waiting <= RECORDS_WAITING_MAX, "the record queue is bounded");
+        let slot = self.slots.put(what);
+        Entry { key: (u128::from(due_ns) << 64) | u128::from(self.sequence), slot }
+    }
+
+    /// Queues a new record of the step being generated (served in order by
+    /// [`Self::next_due_before`]).
+    fn push_fresh(&mut self, due_ns: u64, what: What) {
+        let entry = self.entry(due_ns, what);
+        self.fresh.push(entry);
+    }
+
+    /// Starts serving the step that ends at `end_ns`: its entries known now (new records
+    /// already in `fresh`, and what earlier steps queued for it) in order.
+    fn begin_step(&mut self, index: u64, end_ns: u64) {
+        debug_assert!(self.queue.is_empty(), "a step serves everything due within it");
+        self.step_end_ns = end_ns;
+        if let Some(due) = self.later.remove(&index) {
+            self.fresh.extend(due);
+        }
+        debug_assert!(self.later.keys().all(|&later| later > index), "nothing is left behind");
+        self.fresh.sort_unstable();
+    }
+
+    /// Takes the earliest entry due before `end_ns`, from the step's new records or the
+    /// queue, in (due time, sequence) order; `fresh_next` is the first new record not
+    /// served yet.
+    fn next_due_before(&mut self, end_ns: u64, fresh_next: &mut usize) -> Option<Entry> {
+        let fresh = self.fresh.get(*fresh_next).copied();
+        let queued = self.queue.peek().map(|entry| entry.0);
+        let next = match (fresh, queued) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => return None,
+        };
+        if next.due_ns() >= end_ns {
+            return None;
+        }
+        if fresh == Some(next) {
+            *fresh_next += 1;
+        } else {
+            self.queue.pop();
+        }
+        self.waiting -= 1;
+        Some(next)
+    }
+
+    /// Queues a retry or a flush: in the heap when it is due within the step being served,
+    /// else with the entries of the step it is due in.
+    fn push(&mut self, due_ns: u64, what: What) {
+        let entry = self.entry(due_ns, what);
+        if due_ns < self.step_end_ns {
+            self.queue.push(Reverse(entry));
+        } else {
+            self.later.entry(due_ns / self.step_ns).or_default().push(entry);
+        }
     }
 
     /// The open shard whose range holds `hash`.
@@ -238,23 +335,29 @@ impl Simulation<'_> {
             plane.producers[producer].retry_stream.set_step(index);
             self.offer_records(&mut plane, producer, index, t0, t1);
         }
-        while plane.queue.peek().is_some_and(|entry| entry.0.due_ns < t1.as_nanos()) {
-            let Reverse(entry) = plane.queue.pop().expect("peeked");
-            debug_assert!(entry.due_ns >= t0.as_nanos(), "nothing is left behind from an earlier step");
-            match entry.what {
+        // New records were generated producer by producer: one sort puts them in order
+        // with what earlier steps queued for this one.
+        plane.begin_step(index, t1.as_nanos());
+        let mut fresh_next = 0;
+        while let Some(entry) = plane.next_due_before(t1.as_nanos(), &mut fresh_next) {
+            let due_ns = entry.due_ns();
+            debug_assert!(due_ns >= t0.as_nanos(), "nothing is left behind from an earlier step");
+            match plane.slots.take(entry.slot) {
                 What::Send(record) => {
                     self.producers[record.producer as usize].records_waiting -= 1;
-                    self.send_record(&mut plane, record, entry.due_ns);
+                    self.send_record(&mut plane, record, due_ns);
                 }
                 What::Flush { producer, instance, batch } => {
                     let buffer = &plane.producers[producer as usize].batching.as_ref().expect("batching").buffers
                         [instance as usize];
                     if buffer.batch == batch && !buffer.records.is_empty() {
-                        self.flush(&mut plane, producer as usize, instance as usize, entry.due_ns);
+                        self.flush(&mut plane, producer as usize, instance as usize, due_ns);
                     }
                 }
             }
         }
+        assert_eq!(fresh_next, plane.fresh.len(), "every new record of the step is due within it");
+        plane.fresh.clear();
         self.records = Some(plane);
     }
 
@@ -312,7 +415,7 @@ impl Simulation<'_> {
                 sleep_prev_ns: 0,
             };
             self.producers[producer].records_waiting += 1;
-            plane.push(at_ns, What::Send(record));
+            plane.push_fresh(at_ns, What::Send(record));
         }
     }
 
