@@ -134,24 +134,28 @@ fn near_capacity_poisson_on_one_shard() {
     check_scenario("near-capacity", text, &[]);
 }
 
+/// Scenarios 2 and 5: a Zipf hot key overloads one of four shards; rejected records
+/// retry with exponential backoff (base 100 ms, full jitter in scenario 2).
+const HOT_KEY: &str = r#"
+    duration = "3m"
+    [stream]
+    shards = 4
+    [[producers]]
+    name = "tenants"
+    rate = 3000
+    record_size = 512
+    keys = { kind = "zipf", count = 1000, exponent = 1.2, prefix = "tenant-" }
+    retry = { kind = "exponential", base = "100ms", cap = "2s", max_attempts = 5, jitter = "full" }
+    [[consumers]]
+    name = "reader"
+    kind = "polling"
+"#;
+
 /// Scenario 2: a Zipf hot key overloads one of four shards; rejected records retry with
 /// exponential backoff (base 100 ms, full jitter).
 #[test]
 fn zipf_hot_key_with_retries() {
-    let text = r#"
-        duration = "3m"
-        [stream]
-        shards = 4
-        [[producers]]
-        name = "tenants"
-        rate = 3000
-        record_size = 512
-        keys = { kind = "zipf", count = 1000, exponent = 1.2, prefix = "tenant-" }
-        retry = { kind = "exponential", base = "100ms", cap = "2s", max_attempts = 5, jitter = "full" }
-        [[consumers]]
-        name = "reader"
-        kind = "polling"
-    "#;
+    let text = HOT_KEY;
     check_scenario(
         "hot-key",
         text,
@@ -243,20 +247,7 @@ fn a_step_change_under_a_threshold_policy() {
 /// sleep in stepped mode (model.md §11).
 #[test]
 fn decorrelated_jitter_on_a_hot_key() {
-    let text = r#"
-        duration = "3m"
-        [stream]
-        shards = 4
-        [[producers]]
-        name = "tenants"
-        rate = 3000
-        record_size = 512
-        keys = { kind = "zipf", count = 1000, exponent = 1.2, prefix = "tenant-" }
-        retry = { kind = "exponential", base = "100ms", cap = "2s", max_attempts = 5, jitter = "decorrelated" }
-        [[consumers]]
-        name = "reader"
-        kind = "polling"
-    "#;
+    let text = &HOT_KEY.replace("jitter = \"full\"", "jitter = \"decorrelated\"");
     check_scenario(
         "decorrelated",
         text,
