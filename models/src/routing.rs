@@ -59,6 +59,16 @@ pub fn hash_key(partition_key: &str) -> u128 {
     u128::from_be_bytes(digest.into())
 }
 
+/// Whether `ranges` (in any order) cover every hash key from 0 to 2^128-1 exactly once:
+/// what the open shards of a stream always do (§1.3).
+pub fn tiles_hash_space(ranges: impl Iterator<Item = HashRange>) -> bool {
+    let mut ranges: Vec<HashRange> = ranges.collect();
+    ranges.sort_by_key(|range| range.start);
+    let Some(last) = ranges.last() else { return false };
+    let adjacent = ranges.windows(2).all(|pair| pair[0].end.checked_add(1) == Some(pair[1].start));
+    ranges[0].start == 0 && last.end == u128::MAX && adjacent && ranges.iter().all(|r| r.start <= r.end)
+}
+
 /// The ranges CreateStream gives a new stream of `shard_count` shards (§1.3).
 pub fn initial_ranges(shard_count: u32) -> Vec<HashRange> {
     assert!(shard_count >= 1, "a stream has at least one shard");
@@ -99,6 +109,20 @@ pub fn parse_hash_key(text: &str) -> Option<u128> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn initial_ranges_tile_the_hash_space_and_broken_ones_do_not() {
+        for shards in [1, 2, 3, 7, 64, 1000] {
+            assert!(tiles_hash_space(initial_ranges(shards).into_iter().rev()), "{shards}");
+        }
+        let mut ranges = initial_ranges(3);
+        assert!(!tiles_hash_space(ranges[..2].iter().copied()), "a gap at the top");
+        ranges[1].start -= 1;
+        assert!(!tiles_hash_space(ranges.iter().copied()), "an overlap");
+        ranges[1].start += 2;
+        assert!(!tiles_hash_space(ranges.iter().copied()), "a gap");
+        assert!(!tiles_hash_space(std::iter::empty()));
+    }
 
     #[test]
     fn three_shard_ranges_match_the_aws_cli_example() {

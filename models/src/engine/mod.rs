@@ -27,9 +27,10 @@ use crate::policy::external::{ExternalDecider, ExternalFailure};
 use crate::policy::{MinuteDatapoint, PolicySpec};
 use crate::producer::{Arrival, Producer, ProducerTotals};
 use crate::ratio::scale;
-use crate::routing::{initial_ranges, HashRange, ShardId};
+use crate::routing::{initial_ranges, tiles_hash_space, HashRange, ShardId};
 use crate::spec::{
-    ActionKind, CapacityMode, ExperimentSpec, Fidelity, SplitAt, MODE_SWITCHES_PER_DAY, UPDATE_SHARD_COUNT_PER_DAY,
+    ActionKind, CapacityMode, Enforcement, ExperimentSpec, Fidelity, SplitAt, MODE_SWITCHES_PER_DAY,
+    UPDATE_SHARD_COUNT_PER_DAY,
 };
 use crate::storage::ShardLog;
 use crate::stream::{apportion, WriteAdmission, WriteAllowance};
@@ -958,6 +959,12 @@ impl<'a> Simulation<'a> {
         for range in ranges {
             self.open_shard(*range, now);
         }
+        assert!(
+            tiles_hash_space(
+                self.shards.ranges.iter().zip(&self.shards.open).filter(|(_, &open)| open).map(|(r, _)| *r)
+            ),
+            "the open shards' hash ranges cover 0..2^128-1 without gap or overlap"
+        );
         let children: Vec<usize> = (first..self.shards.ids.len()).collect();
         let overlaps = |a: HashRange, b: HashRange| a.start <= b.end && b.start <= a.end;
         for &child in &children {
@@ -1314,7 +1321,20 @@ impl<'a> Simulation<'a> {
     fn close_second(&mut self) {
         let limit = &self.spec.stream.write_limit;
         let (records_limit, bytes_limit) = (limit.records_per_s as f64, limit.bytes_per_s as f64);
+        // No shard takes more than its limits allow in one second: one second's worth
+        // in a fixed window, plus the bucket's depth with a token bucket (§2.1).
+        let seconds_max = match limit.enforcement {
+            Enforcement::FixedWindow => 1.0,
+            Enforcement::TokenBucket { depth_s } => 1.0 + depth_s,
+        };
         for (second, period) in self.shards.second.iter_mut().zip(&mut self.shards.period) {
+            debug_assert!(
+                second.accepted_records as f64 <= records_limit * seconds_max + 1.0
+                    && second.accepted_bytes as f64 <= bytes_limit * seconds_max + 1.0,
+                "a shard took {} records and {} bytes in one second, over its limits",
+                second.accepted_records,
+                second.accepted_bytes
+            );
             let utilisation =
                 (second.accepted_records as f64 / records_limit).max(second.accepted_bytes as f64 / bytes_limit);
             let demand =
