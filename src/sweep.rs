@@ -301,23 +301,9 @@ impl Sweep {
     }
 }
 
-/// Stream-level metrics of each job, in column order.
-const METRICS: &[&str] = &[
-    "offered_records",
-    "accepted_records",
-    "write_throttled_records",
-    "write_throttle_rate",
-    "dropped_records",
-    "shards_open_max",
-    "reshard_operations",
-    "cost_usd_total",
-    "cost_usd_per_month",
-    // Over every consumer (points may have different consumers): the sum, or the worst.
-    "consumers_read_records",
-    "consumers_read_throttled_calls",
-    "consumers_expired_unread_records",
-    "consumers_iterator_age_ms_max",
-];
+// Stream-level metrics of each job, in column order (shared with the sweep report,
+// which reads `sweep.csv` by these names).
+use kinesim_reports::sweep_report::SWEEP_METRICS as METRICS;
 
 fn metric_values(summary: &RunSummary) -> Vec<f64> {
     let mut values = vec![

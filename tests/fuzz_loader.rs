@@ -925,6 +925,16 @@ proptest! {
     }
 }
 
+/// Loads a regression experiment, simulates it and checks the summary's invariants
+/// (the engine asserts conservation itself); returns what the test may look at further.
+fn simulate_checked(text: &str) -> (kinesim_models::spec::ExperimentSpec, kinesim_models::RunResult, MemoryRecorder) {
+    let spec = kinesim::parse(&root().join("experiments/fuzz.toml"), text).unwrap();
+    let mut rows = MemoryRecorder::default();
+    let result = kinesim_models::simulate(&spec, &mut rows);
+    check_summary(&spec, &result.summary, &rows).unwrap();
+    (spec, result, rows)
+}
+
 /// Regression, found by the property above and reduced by hand: `take_part`
 /// (models/src/producer.rs) gave a part of an aggregated retry batch rerouted after a
 /// split `scale(records, user_records, whole)` Kinesis records, which is 0 when the batch
@@ -948,10 +958,7 @@ fn a_rerouted_aggregated_retry_batch_keeps_a_record() {
         kind = "split_shard"
         shard = "shardId-000000000000"
     "#;
-    let spec = kinesim::parse(&root().join("experiments/fuzz.toml"), text).unwrap();
-    let mut rows = MemoryRecorder::default();
-    let result = kinesim_models::simulate(&spec, &mut rows);
-    check_summary(&spec, &result.summary, &rows).unwrap();
+    simulate_checked(text);
 }
 
 /// Regression, found by the property above (test profile, about 7,000 cases) and reduced
@@ -984,10 +991,7 @@ fn a_buffered_aggregate_split_by_a_reshard_keeps_a_record() {
         schedule = [["0s", 9], ["42s", 1]]
         repeat = "72s"
     "#;
-    let spec = kinesim::parse(&root().join("experiments/fuzz.toml"), text).unwrap();
-    let mut rows = MemoryRecorder::default();
-    let result = kinesim_models::simulate(&spec, &mut rows);
-    check_summary(&spec, &result.summary, &rows).unwrap();
+    let (_, result, _) = simulate_checked(text);
     assert!(result.summary.reshard_operations > 0);
 }
 
@@ -1024,10 +1028,7 @@ fn a_kcl_application_at_timestamp_conserves_records() {
         name = "r2"
         kind = "polling"
     "#;
-    let spec = kinesim::parse(&root().join("experiments/fuzz.toml"), text).unwrap();
-    let mut rows = MemoryRecorder::default();
-    let result = kinesim_models::simulate(&spec, &mut rows);
-    check_summary(&spec, &result.summary, &rows).unwrap();
+    simulate_checked(text);
 }
 
 /// Regression, found by mutating experiments/targeted-split.toml (its split moved to
@@ -1052,10 +1053,7 @@ fn a_reshard_completing_between_steps_polls_its_children_on_time() {
         kind = "split_shard"
         shard = "shardId-000000000000"
     "#;
-    let spec = kinesim::parse(&root().join("experiments/fuzz.toml"), text).unwrap();
-    let mut rows = MemoryRecorder::default();
-    let result = kinesim_models::simulate(&spec, &mut rows);
-    check_summary(&spec, &result.summary, &rows).unwrap();
+    let (spec, result, rows) = simulate_checked(text);
     let completed = rows.events.iter().rfind(|e| e.kind == "split_shard").expect("the split completes");
     let due_s = 0.1 + spec.stream.reshard_duration.as_secs_f64();
     assert_eq!(completed.time_s, due_s.ceil(), "completes at the step start after {due_s} s");

@@ -12,7 +12,7 @@
 //! creation times), so memory is bounded by the shard count whatever the backlog.
 
 use crate::producer::Arrival;
-use crate::ratio::scale;
+use crate::ratio::{scale, split_aggregate};
 
 /// Records waiting for one shard.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -38,16 +38,15 @@ impl Pending {
         if user_records == self.user_records {
             return std::mem::take(self);
         }
+        let (records, records_left) = split_aggregate(self.records, self.user_records, user_records);
         let part = Pending {
-            records: scale(self.records, user_records, self.user_records).max(u64::from(user_records > 0)),
+            records,
             user_records,
             bytes: scale(self.bytes, user_records, self.user_records),
             created_sum_ns: self.created_sum_ns * u128::from(user_records) / u128::from(self.user_records),
         };
         self.user_records -= part.user_records;
-        // Each side that carries user records keeps at least one Kinesis record: an
-        // aggregate split in two becomes two aggregated records.
-        self.records = self.records.saturating_sub(part.records).max(u64::from(self.user_records > 0));
+        self.records = records_left;
         self.bytes -= part.bytes;
         self.created_sum_ns -= part.created_sum_ns;
         part

@@ -18,7 +18,7 @@
 use crate::backpressure::Queue;
 use crate::keys::KeySpace;
 use crate::kpl::{self, Limiter};
-use crate::ratio::scale;
+use crate::ratio::{scale, split_aggregate};
 use crate::retry::{RetryModel, RetryQuota};
 use crate::routing::HashRange;
 use crate::sizes::SizeModel;
@@ -704,15 +704,11 @@ fn split_batch(batch: RetryBatch, targets: &[(u32, f64)]) -> Vec<RetryBatch> {
 /// becomes two aggregated records), so no arrival has user records and no record.
 fn take_part(left: &mut RetryBatch, user_records: u64, whole_user_records: u64) -> RetryBatch {
     let last = user_records == left.user_records;
-    let records = if last {
-        left.records
-    } else {
-        scale(left.records, user_records, left.user_records).max(u64::from(user_records > 0))
-    };
+    let (records, records_left) = split_aggregate(left.records, left.user_records, user_records);
     let bytes = if last { left.bytes } else { scale(left.bytes, user_records, left.user_records) };
     debug_assert!(user_records <= whole_user_records);
     left.user_records -= user_records;
-    left.records = left.records.saturating_sub(records).max(u64::from(left.user_records > 0));
+    left.records = records_left;
     left.bytes -= bytes;
     debug_assert!(records > 0 || user_records == 0);
     RetryBatch { records, user_records, bytes, ..*left }
@@ -744,13 +740,11 @@ fn split_arrival_by_user(arrival: &Arrival, user_records: u64) -> (Arrival, Arri
     if user_records == arrival.user_records {
         return (*arrival, Arrival { records: 0, user_records: 0, bytes: 0, ..*arrival });
     }
-    // Each side that carries user records carries at least one Kinesis record: a split
-    // aggregate becomes two aggregated records.
-    let records = scale(arrival.records, user_records, arrival.user_records).max(u64::from(user_records > 0));
+    let (records, records_rest) = split_aggregate(arrival.records, arrival.user_records, user_records);
     let bytes = scale(arrival.bytes, user_records, arrival.user_records);
     let part = Arrival { records, user_records, bytes, ..*arrival };
     let rest = Arrival {
-        records: arrival.records.saturating_sub(records).max(1),
+        records: records_rest,
         user_records: arrival.user_records - user_records,
         bytes: arrival.bytes - bytes,
         ..*arrival

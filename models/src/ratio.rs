@@ -10,6 +10,21 @@ pub fn scale(value: u64, numerator: u64, denominator: u64) -> u64 {
     }
 }
 
+/// Splits `records` Kinesis records carrying `user_records` user records into the part
+/// that carries `part_user_records` of them and the rest, in proportion, such that each
+/// side carrying user records keeps at least one Kinesis record (a KPL aggregate split
+/// in two becomes two aggregated records, so the total may grow by one). Returns
+/// (part, rest).
+pub fn split_aggregate(records: u64, user_records: u64, part_user_records: u64) -> (u64, u64) {
+    debug_assert!(part_user_records <= user_records);
+    if part_user_records == user_records {
+        return (records, 0);
+    }
+    let part = scale(records, part_user_records, user_records).max(u64::from(part_user_records > 0));
+    let rest = records.saturating_sub(part).max(1);
+    (part, rest)
+}
+
 /// `value * numerator / denominator` rounded half up, exact.
 pub fn scale_rounded(value: u64, numerator: u64, denominator: u64) -> u64 {
     debug_assert!(denominator > 0);
@@ -26,6 +41,15 @@ pub fn scale_rounded(value: u64, numerator: u64, denominator: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_split_aggregate_keeps_a_record_on_each_side() {
+        assert_eq!(split_aggregate(10, 20, 5), (2, 8));
+        assert_eq!(split_aggregate(1, 10, 4), (1, 1), "one aggregate becomes two");
+        assert_eq!(split_aggregate(3, 10, 10), (3, 0));
+        assert_eq!(split_aggregate(3, 10, 0), (0, 3));
+        assert_eq!(split_aggregate(5, 5, 2), (2, 3), "unaggregated records split exactly");
+    }
 
     #[test]
     fn small_and_huge_values_agree_with_u128() {

@@ -286,6 +286,28 @@ fn band_segments(band: &[(f64, f64, f64)]) -> Vec<Vec<(f64, f64, f64)>> {
 // ---------------------------------------------------------------------------------------
 // Documents and legends.
 
+/// Height of a document's caption band (see [`caption`]).
+const CAPTION_HEIGHT: u32 = 34;
+
+/// A document with a caption and a legend above a plot area `plot_height` high; `draw`
+/// gets the plot area.
+fn with_legend<F>(title: &str, entries: &[LegendEntry], plot_height: u32, draw: F) -> Result<String, PlotError>
+where
+    F: FnOnce(&Area<'_>) -> Result<(), PlotError>,
+{
+    let height = CAPTION_HEIGHT + legend_height(entries, WIDTH) + plot_height;
+    document((WIDTH, height), title, |root, _| {
+        let area = caption(root, title)?;
+        let area = legend(&area, entries)?;
+        draw(&area)
+    })
+}
+
+/// One boxed legend entry per labelled, coloured series.
+fn box_entries<T>(series: &[(String, RGBColor, T)]) -> Vec<LegendEntry> {
+    series.iter().map(|(label, colour, _)| LegendEntry::new(label.clone(), *colour, Key::Box)).collect()
+}
+
 /// Draws one SVG document: `draw` gets the root area and an overlay of raw SVG elements
 /// (already escaped) placed on top of what plotters drew.
 pub fn document<F>(size: (u32, u32), title: &str, draw: F) -> Result<String, PlotError>
@@ -417,7 +439,7 @@ pub fn legend<'a>(area: &Area<'a>, entries: &[LegendEntry]) -> Result<Area<'a>, 
 
 /// The caption across the top of `area`; returns the area below it.
 fn caption<'a>(area: &Area<'a>, title: &str) -> Result<Area<'a>, PlotError> {
-    let (top, rest) = area.split_vertically(34);
+    let (top, rest) = area.split_vertically(CAPTION_HEIGHT);
     top.draw(&Text::new(title.to_string(), (14, 20), font(TITLE_SIZE).pos(Pos::new(HPos::Left, VPos::Center))))?;
     Ok(rest)
 }
@@ -733,7 +755,7 @@ pub fn panels_chart(title: &str, x: &XAxis, panels: &[Panel], lanes: &[Lane]) ->
         .map(|p| legend_height(&p.series.iter().map(Series::legend_entry).collect::<Vec<_>>(), WIDTH))
         .sum();
     let lanes_height = if lanes.is_empty() { 0 } else { lanes.len() as u32 * LANE_HEIGHT + 62 };
-    let height = 34 + panels.iter().map(|p| p.height).sum::<u32>() + legend_rows + lanes_height;
+    let height = CAPTION_HEIGHT + panels.iter().map(|p| p.height).sum::<u32>() + legend_rows + lanes_height;
     document((WIDTH, height), title, |root, overlay| {
         let mut area = caption(root, title)?;
         for panel in panels {
@@ -767,12 +789,7 @@ pub struct Stacked {
 }
 
 pub fn stacked_bars(spec: &Stacked) -> Result<String, PlotError> {
-    let entries: Vec<LegendEntry> =
-        spec.layers.iter().map(|(label, colour, _)| LegendEntry::new(label.clone(), *colour, Key::Box)).collect();
-    let total_height = 34 + legend_height(&entries, WIDTH) + spec.height;
-    document((WIDTH, total_height), &spec.title, |root, _| {
-        let area = caption(root, &spec.title)?;
-        let area = legend(&area, &entries)?;
+    with_legend(&spec.title, &box_entries(&spec.layers), spec.height, |area| {
         let mut top: f64 = 0.0;
         for slot in 0..spec.slots.len() {
             let sum: f64 = spec.layers.iter().map(|(_, _, v)| v[slot].max(0.0)).filter(|v| v.is_finite()).sum();
@@ -786,7 +803,7 @@ pub fn stacked_bars(spec: &Stacked) -> Result<String, PlotError> {
         let (x_start, x_end) =
             if categorical { (-0.5, spec.x.categories.len() as f64 - 0.5) } else { (spec.x.start, spec.x.end) };
         let x_end = if x_end > x_start { x_end } else { x_start + 1.0 };
-        let mut chart = ChartBuilder::on(&area)
+        let mut chart = ChartBuilder::on(area)
             .margin_left(8)
             .margin_right(24)
             .margin_top(6)
@@ -867,17 +884,12 @@ pub struct Grouped {
 }
 
 pub fn grouped_bars(spec: &Grouped) -> Result<String, PlotError> {
-    let entries: Vec<LegendEntry> =
-        spec.groups.iter().map(|(label, colour, _)| LegendEntry::new(label.clone(), *colour, Key::Box)).collect();
-    let total_height = 34 + legend_height(&entries, WIDTH) + spec.height;
-    document((WIDTH, total_height), &spec.title, |root, _| {
-        let area = caption(root, &spec.title)?;
-        let area = legend(&area, &entries)?;
+    with_legend(&spec.title, &box_entries(&spec.groups), spec.height, |area| {
         let top =
             spec.groups.iter().flat_map(|(_, _, v)| v.iter().copied()).filter(|v| v.is_finite()).fold(0.0f64, f64::max);
         let top = if top > 0.0 { top * 1.1 } else { 1.0 };
         let n = spec.categories.len() as f64;
-        let mut chart = ChartBuilder::on(&area)
+        let mut chart = ChartBuilder::on(area)
             .margin_left(8)
             .margin_right(24)
             .margin_top(6)
@@ -935,16 +947,12 @@ pub struct ShareBars {
 }
 
 pub fn share_bars(spec: &ShareBars) -> Result<String, PlotError> {
-    let entries: Vec<LegendEntry> =
-        spec.layers.iter().map(|(label, colour, _)| LegendEntry::new(label.clone(), *colour, Key::Box)).collect();
     let row_height = 26;
-    let height = 34 + legend_height(&entries, WIDTH) + 70 + spec.rows.len() as u32 * row_height;
     let label_area = spec.rows.iter().map(|r| text_width(r, LABEL_SIZE)).max().unwrap_or(40).clamp(40, 320) as u32 + 16;
-    document((WIDTH, height), &spec.title, |root, _| {
-        let area = caption(root, &spec.title)?;
-        let area = legend(&area, &entries)?;
+    let plot_height = 70 + spec.rows.len() as u32 * row_height;
+    with_legend(&spec.title, &box_entries(&spec.layers), plot_height, |area| {
         let n = spec.rows.len() as f64;
-        let mut chart = ChartBuilder::on(&area)
+        let mut chart = ChartBuilder::on(area)
             .margin_left(8)
             .margin_right(24)
             .margin_top(6)
@@ -1042,7 +1050,7 @@ fn level(value: f64, scale_max: f64) -> usize {
 pub fn heatmap(spec: &Heatmap) -> Result<String, PlotError> {
     let rows = spec.row_labels.len();
     let plot_height = (rows as u32 * 4).clamp(240, 640);
-    let height = 34 + plot_height + 60;
+    let height = CAPTION_HEIGHT + plot_height + 60;
     document((WIDTH, height), &spec.title, |root, overlay| {
         let area = caption(root, &spec.title)?;
         let (main, key) = area.split_horizontally(WIDTH - 150);
@@ -1180,12 +1188,9 @@ pub fn scatter(spec: &Scatter) -> Result<String, PlotError> {
     let mut entries: Vec<LegendEntry> =
         spec.groups.iter().enumerate().map(|(g, label)| LegendEntry::new(label.clone(), colour(g), Key::Dot)).collect();
     entries.push(LegendEntry::new("Pareto front (no point is cheaper and throttles less)", INK, Key::Line));
-    let height = 34 + legend_height(&entries, WIDTH) + 520;
     let coordinates: Vec<(f64, f64)> = spec.points.iter().map(|p| (p.x, p.y)).collect();
     let front = pareto_front(&coordinates);
-    document((WIDTH, height), &spec.title, |root, _| {
-        let area = caption(root, &spec.title)?;
-        let area = legend(&area, &entries)?;
+    with_legend(&spec.title, &entries, 520, |area| {
         let finite = || spec.points.iter().filter(|p| p.x.is_finite() && p.y.is_finite());
         let x_max = finite().map(|p| p.x).fold(0.0f64, f64::max);
         let y_max = finite().map(|p| p.y).fold(0.0f64, f64::max);
@@ -1193,7 +1198,7 @@ pub fn scatter(spec: &Scatter) -> Result<String, PlotError> {
         let y_min = finite().map(|p| p.y).fold(y_max, f64::min);
         let x_span = if x_max > x_min { x_max - x_min } else { 1.0 };
         let y_span = if y_max > y_min { y_max - y_min } else { 1.0 };
-        let mut chart = ChartBuilder::on(&area)
+        let mut chart = ChartBuilder::on(area)
             .margin_left(8)
             .margin_right(24)
             .margin_top(6)

@@ -10,8 +10,10 @@ use crate::ReportError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The metric columns of `sweep.csv`, in the order `kinesim sweep` writes them.
-const SWEEP_METRICS: &[&str] = &[
+/// The metric columns of `sweep.csv`, in the order `kinesim sweep` writes them (after
+/// the swept values and the seed; `slo_passed` comes last). `kinesim sweep` writes its
+/// header from this list, so the report reads what the sweep wrote.
+pub const SWEEP_METRICS: &[&str] = &[
     "offered_records",
     "accepted_records",
     "write_throttled_records",
@@ -21,11 +23,11 @@ const SWEEP_METRICS: &[&str] = &[
     "reshard_operations",
     "cost_usd_total",
     "cost_usd_per_month",
+    // Over every consumer (points may have different consumers): the sum, or the worst.
     "consumers_read_records",
     "consumers_read_throttled_calls",
     "consumers_expired_unread_records",
     "consumers_iterator_age_ms_max",
-    "slo_passed",
 ];
 
 /// One metric at one point: mean and 95% interval over the replications.
@@ -97,8 +99,8 @@ fn from_summary(table: &TextTable) -> Option<SweepData> {
 fn from_runs(table: &TextTable) -> Option<SweepData> {
     let point_at = table.column("point")?;
     let seed_at = table.column("seed").unwrap_or(point_at);
-    let first_metric =
-        (seed_at + 1..table.header.len()).find(|&c| SWEEP_METRICS.contains(&table.header[c].as_str()))?;
+    let first_metric = (seed_at + 1..table.header.len())
+        .find(|&c| SWEEP_METRICS.contains(&table.header[c].as_str()) || table.header[c] == "slo_passed")?;
     let keys: Vec<String> = table.header[seed_at + 1..first_metric].to_vec();
     let metrics: Vec<String> = table.header[first_metric..].to_vec();
     struct Sums {
