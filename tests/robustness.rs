@@ -167,14 +167,34 @@ fn job_files(out: &Path) -> usize {
 
 #[test]
 fn a_sweep_stopped_with_sigterm_exits_130_and_resumes_to_the_same_bytes() {
-    let folder = common::scratch("sigterm-sweep");
+    stop_a_sweep_then_resume("sigterm-sweep", Stop::Terminate);
+}
+
+/// SIGKILL gives the sweep no chance to clean up: what it leaves must still resume to
+/// the bytes of an uninterrupted sweep.
+#[test]
+fn a_sweep_killed_with_sigkill_resumes_to_the_same_bytes() {
+    stop_a_sweep_then_resume("sigkill-sweep", Stop::Kill);
+}
+
+enum Stop {
+    /// SIGTERM: the sweep stops on its own, exit code 130.
+    Terminate,
+    /// SIGKILL: the process dies at once.
+    Kill,
+}
+
+/// Stops a sweep after its first finished job, checks that nothing looks complete,
+/// resumes it and compares with an uninterrupted sweep.
+fn stop_a_sweep_then_resume(name: &str, stop: Stop) {
+    let folder = common::scratch(name);
     let file = write(&folder, "sweep.toml", SWEEP);
     let whole = folder.join("whole");
     let output = common::kinesim().arg("sweep").arg(&file).arg("--out").arg(&whole).arg("--quiet").output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
 
     let out = folder.join("stopped");
-    let child = common::kinesim()
+    let mut child = common::kinesim()
         .arg("sweep")
         .arg(&file)
         .arg("--out")
@@ -185,9 +205,16 @@ fn a_sweep_stopped_with_sigterm_exits_130_and_resumes_to_the_same_bytes() {
         .spawn()
         .unwrap();
     wait_for("a first finished job", || job_files(&out) >= 1);
-    terminate(&child);
+    match stop {
+        Stop::Terminate => terminate(&child),
+        Stop::Kill => child.kill().unwrap(),
+    }
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(EXIT_INTERRUPTED), "{}", stderr(&output));
+    let code_expected = match stop {
+        Stop::Terminate => Some(EXIT_INTERRUPTED),
+        Stop::Kill => None,
+    };
+    assert_eq!(output.status.code(), code_expected, "{}", stderr(&output));
     let finished = job_files(&out);
     assert!((1..18).contains(&finished), "stopped part-way ({finished} of 18 jobs)");
     assert!(!out.join("sweep.csv").exists() && !out.join("sweep_summary.csv").exists());
