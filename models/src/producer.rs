@@ -25,7 +25,7 @@ use crate::sizes::SizeModel;
 use crate::spec::{ApiSpec, Arrivals, BackPressureSpec, ProducerSpec, StreamSpec, WhenFull};
 use kinesim_sim::sample::{binomial, gamma, multinomial_split};
 use kinesim_sim::{
-    ChaCha8Rng, LogHistogram, Poisson, RandomStream, SeedKey, SimDuration, SimTime, NANOS_PER_MS, NANOS_PER_SEC,
+    ChaCha8Rng, LogHistogram, RandomStream, SeedKey, SimDuration, SimTime, SteadyPoisson, NANOS_PER_MS, NANOS_PER_SEC,
 };
 
 /// Records offered or retried to one shard in one step by one producer.
@@ -101,7 +101,7 @@ pub struct Producer {
     shares: Vec<f64>,
     key_bytes_mean: Vec<f64>,
     /// Per open shard: a Poisson sampler kept while its mean does not change.
-    samplers: Vec<Poisson>,
+    samplers: Vec<SteadyPoisson>,
     /// Uniform arrivals: the fraction of a record carried to the next step.
     uniform_carry: f64,
     /// Requests counted in fractions, carried so that totals stay exact over steps.
@@ -226,7 +226,7 @@ impl Producer {
                 *share = 0.0;
             }
         }
-        self.samplers = vec![Poisson::new(0.0); ranges.len()];
+        self.samplers = vec![SteadyPoisson::new(); ranges.len()];
         self.split_counts.resize(self.split_counts.len().max(ranges.len()), 0);
         self.split_weights.resize(self.split_weights.len().max(ranges.len()), 0.0);
         if let Some(limiter) = &mut self.limiter {
@@ -331,10 +331,7 @@ impl Producer {
                 };
                 for shard in 0..shard_count {
                     let mean = expected * scale * self.shares[shard];
-                    if self.samplers[shard].mean() != mean {
-                        self.samplers[shard] = Poisson::new(mean);
-                    }
-                    let records = self.samplers[shard].sample(rng);
+                    let records = self.samplers[shard].sample(mean, rng);
                     offered += records;
                     oversize += batch.push(rng, shard, records, self.key_bytes_mean[shard], out);
                 }

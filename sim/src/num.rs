@@ -21,6 +21,15 @@ pub fn f64_to_count(value: f64) -> u64 {
     (value as i64).max(0) as u64
 }
 
+/// `value.ceil() as u64` for a value below 2^63 (negative and NaN values give 0),
+/// without `ceil`, which baseline x86-64 has no instruction for (it is a library call).
+#[inline(always)]
+pub fn ceil_to_count(value: f64) -> u64 {
+    let truncated = f64_to_count(value);
+    // Truncation rounds down for non-negative values: one up unless already whole.
+    truncated + u64::from(count_to_f64(truncated) < value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,9 +48,13 @@ mod tests {
             assert_eq!(count_to_f64(value).to_bits(), (value as f64).to_bits(), "{value}");
             let float = value as f64 * 0.999_999_9;
             assert_eq!(f64_to_count(float), float as u64, "{float}");
+            assert_eq!(ceil_to_count(float), float.ceil() as u64, "{float}");
+            let fraction = (value % 1_000_000) as f64 / 1_000.0;
+            assert_eq!(ceil_to_count(fraction), fraction.ceil() as u64, "{fraction}");
         }
         for float in [-0.0, -0.5, -1.0, -1e300, f64::NEG_INFINITY, f64::NAN, 0.999, 1.5, 4.5e18] {
             assert_eq!(f64_to_count(float), float as u64, "{float}");
+            assert_eq!(ceil_to_count(float), float.ceil() as u64, "{float}");
         }
     }
 }

@@ -27,6 +27,7 @@ use super::processing::{Piece, Processor};
 use super::ReadCounters;
 use crate::spec::{ConsumerKind, ConsumerSpec, PollingSpec, ReadLimitSpec, StartPosition, EFO_BYTES_PER_S};
 use crate::storage::ShardLog;
+use kinesim_sim::num::{count_to_f64, f64_to_count};
 use kinesim_sim::sample::uniform01;
 use kinesim_sim::SimDuration;
 use kinesim_sim::{RandomStream, SeedKey, NANOS_PER_MS, NANOS_PER_SEC};
@@ -57,8 +58,8 @@ impl ReadBudget {
     /// Bytes one call may take at `now_ns`, or `None` when the call is throttled.
     fn open_call(&mut self, limit: &ReadLimitSpec, now_ns: u64) -> Option<u64> {
         debug_assert!(now_ns >= self.refilled_at_ns);
-        let elapsed_s = (now_ns - self.refilled_at_ns) as f64 / NANOS_PER_SEC as f64;
-        self.bytes = (self.bytes + limit.bytes_per_s as f64 * elapsed_s).min(limit.depth_bytes as f64);
+        let elapsed_s = count_to_f64(now_ns - self.refilled_at_ns) / NANOS_PER_SEC as f64;
+        self.bytes = (self.bytes + count_to_f64(limit.bytes_per_s) * elapsed_s).min(count_to_f64(limit.depth_bytes));
         self.refilled_at_ns = now_ns;
         let window_index = now_ns / NANOS_PER_SEC;
         if window_index != self.window_index {
@@ -69,11 +70,11 @@ impl ReadBudget {
         if allowed || limit.throttled_calls_count {
             self.calls_in_window = (self.calls_in_window + 1).min(limit.calls_per_s);
         }
-        allowed.then_some((self.bytes + limit.overdraft_bytes as f64) as u64)
+        allowed.then_some(f64_to_count(self.bytes + count_to_f64(limit.overdraft_bytes)))
     }
 
     fn charge(&mut self, bytes: u64) {
-        self.bytes -= bytes as f64;
+        self.bytes -= count_to_f64(bytes);
     }
 }
 
@@ -487,13 +488,16 @@ impl ShardReader {
                     } else {
                         // Only the period histogram is fed here; it is merged into the
                         // run's histogram when the period closes (`take_period`).
-                        period.latency_ms.add(latency_ns as f64 * MS_PER_NS, records);
+                        period.latency_ms.add(count_to_f64(latency_ns) * MS_PER_NS, records);
                     }
                 });
                 budget.charge(read.bytes);
                 position += read.records;
-                let age_ms =
-                    if read.records == 0 { 0.0 } else { (now_ns - read.arrival_last_ns) as f64 / NANOS_PER_MS as f64 };
+                let age_ms = if read.records == 0 {
+                    0.0
+                } else {
+                    count_to_f64(now_ns - read.arrival_last_ns) / NANOS_PER_MS as f64
+                };
                 let reprocessed = match &mut self.leases {
                     Some(leases) => leases.after_read(shard_slot, position - read.records, position, now_ns),
                     None => 0,
@@ -521,7 +525,7 @@ impl ShardReader {
                     PollOutcome { records: read.records, bytes: read.bytes, throttled: false, iterator_age_ms: age_ms };
             }
         }
-        let jitter_ns = (uniform01(self.polls.rng()) * self.spec.poll_jitter.as_nanos() as f64) as u64;
+        let jitter_ns = f64_to_count(uniform01(self.polls.rng()) * count_to_f64(self.spec.poll_jitter.as_nanos()));
         let next_poll_ns = now_ns + self.spec.poll_interval.as_nanos() + jitter_ns;
         self.cursors[shard_slot] = Cursor { position, next_poll_ns, started: true, ..cursor };
         outcome

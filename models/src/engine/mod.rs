@@ -34,6 +34,7 @@ use crate::spec::{
 };
 use crate::storage::ShardLog;
 use crate::stream::{apportion, WriteAdmission, WriteAllowance};
+use kinesim_sim::num::{ceil_to_count, count_to_f64};
 use kinesim_sim::{
     format_duration, run_until, EventQueue, Phase, Process, SeedKey, SimDuration, SimTime, NANOS_PER_SEC,
 };
@@ -1273,7 +1274,7 @@ impl<'a> Simulation<'a> {
                     api.get_records_records += outcome.records;
                     api.get_records_bytes += outcome.bytes;
                     api.get_records_iterator_age_ms_max =
-                        api.get_records_iterator_age_ms_max.max(outcome.iterator_age_ms.ceil() as u64);
+                        api.get_records_iterator_age_ms_max.max(ceil_to_count(outcome.iterator_age_ms));
                 }
                 let period = &mut self.shards.period[slot];
                 period.read_records += outcome.records;
@@ -1320,7 +1321,7 @@ impl<'a> Simulation<'a> {
     /// Turns the second's write counters into peak utilisation and demand.
     fn close_second(&mut self) {
         let limit = &self.spec.stream.write_limit;
-        let (records_limit, bytes_limit) = (limit.records_per_s as f64, limit.bytes_per_s as f64);
+        let (records_limit, bytes_limit) = (count_to_f64(limit.records_per_s), count_to_f64(limit.bytes_per_s));
         // No shard takes more than its limits allow in one second: one second's worth
         // in a fixed window, plus the bucket's depth with a token bucket (§2.1).
         let seconds_max = match limit.enforcement {
@@ -1329,16 +1330,16 @@ impl<'a> Simulation<'a> {
         };
         for (second, period) in self.shards.second.iter_mut().zip(&mut self.shards.period) {
             debug_assert!(
-                second.accepted_records as f64 <= records_limit * seconds_max + 1.0
-                    && second.accepted_bytes as f64 <= bytes_limit * seconds_max + 1.0,
+                count_to_f64(second.accepted_records) <= records_limit * seconds_max + 1.0
+                    && count_to_f64(second.accepted_bytes) <= bytes_limit * seconds_max + 1.0,
                 "a shard took {} records and {} bytes in one second, over its limits",
                 second.accepted_records,
                 second.accepted_bytes
             );
-            let utilisation =
-                (second.accepted_records as f64 / records_limit).max(second.accepted_bytes as f64 / bytes_limit);
-            let demand =
-                (second.attempted_records as f64 / records_limit).max(second.attempted_bytes as f64 / bytes_limit);
+            let utilisation = (count_to_f64(second.accepted_records) / records_limit)
+                .max(count_to_f64(second.accepted_bytes) / bytes_limit);
+            let demand = (count_to_f64(second.attempted_records) / records_limit)
+                .max(count_to_f64(second.attempted_bytes) / bytes_limit);
             period.utilisation_peak = period.utilisation_peak.max(utilisation);
             period.demand_peak = period.demand_peak.max(demand);
             self.stream_period.utilisation_peak = self.stream_period.utilisation_peak.max(utilisation);
