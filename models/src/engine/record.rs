@@ -11,16 +11,13 @@
 //! bursty: Poisson at the rate times the period's Gamma multiplier), and for each record
 //! its key from an alias table over the hashed keys ([`crate::keys::KeySampler`]), its
 //! size from the size model plus its key's bytes. Records wait in one time-ordered
-//! queue with the retries and the PutRecords flushes due later. (The queue is three
-//! parts with one order: what is known when a step starts, its new records and what
-//! earlier steps queued for it, is sorted once; what the step itself queues is due
-//! either within it, in a small heap merged with the sorted run, or in a later step,
-//! in that step's bucket.) The step takes every
-//! entry due before `t1` in time order (ties by insertion): a record is routed by its
-//! hash to the open shard holding it *now* (so a retry after a split goes to a child)
-//! and admitted at its own instant against that shard's allowance
-//! ([`crate::stream::WriteAdmission::admit_one`]). An accepted record is appended to the shard's log as
-//! a block of one, with its exact arrival time. A rejected one draws its own backoff
+//! queue with the retries and the PutRecords flushes due later
+//! ([`super::record_queue`]: a calendar of small bins per step, buckets for later
+//! steps). The step takes every entry due before `t1` in time order (ties by
+//! insertion): a record is routed by its hash to the open shard holding it *now* (so a
+//! retry after a split goes to a child) and admitted at its own instant against that
+//! shard's allowance ([`crate::stream::WriteAdmission::admit_one`]). An accepted record
+//! is appended to the shard's log as a block of one, with its exact arrival time. A rejected one draws its own backoff
 //! (its own previous sleep for decorrelated jitter, the producer's SDK retry quota one
 //! token set at a time) and goes back in the queue at its due time, possibly in a later
 //! step, or is dropped when its attempts are spent. Nothing leaves without a counter:
@@ -35,6 +32,7 @@
 //! What has no per-record model yet (the KPL, back-pressure, producer outages) is
 //! refused by the loader, never approximated here.
 
+use super::record_queue::RecordQueue;
 use super::Simulation;
 use crate::keys::KeySampler;
 use crate::retry::{RetryModel, RetryQuota};
@@ -43,8 +41,6 @@ use crate::sizes::SizeModel;
 use crate::spec::{ApiSpec, Arrivals, ProducerSpec, StreamSpec};
 use kinesim_sim::sample::{gamma, uniform01};
 use kinesim_sim::{Poisson, RandomStream, SeedKey, SimTime, NANOS_PER_MS};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
 
 /// The most entries waiting in the record queue at once (a bound, asserted): records
 /// of the current step, retries and flushes due later.
@@ -97,49 +93,6 @@ enum What {
     Send(Record),
     /// A PutRecords buffer's linger ends; stale when the buffer was sent since.
     Flush { producer: u32, instance: u32, batch: u64 },
-}
-
-/// A queue entry: its key, (due time, insertion sequence) packed into one integer whose
-/// order is theirs (the time in the high 64 bits), and the slot of its payload. Entries
-/// are small and compare in one instruction, so the heap's sifting stays cheap; the
-/// payloads (records of 64 bytes and more) stay put in [`Slots`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Entry {
-    key: u128,
-    slot: u32,
-}
-
-impl Entry {
-    fn due_ns(&self) -> u64 {
-        (self.key >> 64) as u64
-    }
-}
-
-/// The payloads of the queued entries, in reusable slots.
-#[derive(Default)]
-struct Slots {
-    payloads: Vec<What>,
-    free: Vec<u32>,
-}
-
-impl Slots {
-    fn put(&mut self, what: What) -> u32 {
-        match self.free.pop() {
-            Some(slot) => {
-                self.payloads[slot as usize] = what;
-                slot
-            }
-            None => {
-                self.payloads.push(what);
-                u32::try_from(self.payloads.len() - 1).expect("the record queue is bounded below 2^32")
-            }
-        }
-    }
-
-    fn take(&mut self, slot: u32) -> What {
-        self.free.push(slot);
-        self.payloads[slot as usize]
-    }
 }
 
 /// One PutRecords instance's buffer.
@@ -214,21 +167,8 @@ impl RecordProducer {
 /// The record-mode write path's state.
 pub(super) struct RecordPlane {
     producers: Vec<RecordProducer>,
-    /// Entries queued while a step is served that are due within it.
-    queue: BinaryHeap<Reverse<Entry>>,
-    /// The step's entries known when it starts (its new records, and the retries and
-    /// flushes queued by earlier steps), sorted once and merged with `queue` as the step
-    /// is served: most entries never enter the heap.
-    fresh: Vec<Entry>,
-    /// Entries due in later steps, by step index.
-    later: BTreeMap<u64, Vec<Entry>>,
-    /// The end of the step being served and the step length.
-    step_end_ns: u64,
-    step_ns: u64,
-    /// Entries waiting anywhere (bounded by [`RECORDS_WAITING_MAX`]).
-    waiting: usize,
-    slots: Slots,
-    sequence: u64,
+    /// Records, retries and flushes waiting for their instant.
+    queue: RecordQueue<What>,
     /// The open shards as (range, slot), sorted by range start, rebuilt every step.
     routes: Vec<(HashRange, usize)>,
 }
@@ -237,77 +177,8 @@ impl RecordPlane {
     pub(super) fn new(spec: &crate::spec::ExperimentSpec, seed: &SeedKey) -> RecordPlane {
         RecordPlane {
             producers: spec.producers.iter().map(|p| RecordProducer::new(p, seed, &spec.stream)).collect(),
-            queue: BinaryHeap::new(),
-            fresh: Vec::new(),
-            later: BTreeMap::new(),
-            step_end_ns: 0,
-            step_ns: spec.step.as_nanos(),
-            waiting: 0,
-            slots: Slots::default(),
-            sequence: 0,
+            queue: RecordQueue::new(spec.step.as_nanos()),
             routes: Vec::new(),
-        }
-    }
-
-    fn entry(&mut self, due_ns: u64, what: What) -> Entry {
-        self.sequence += 1;
-        self.waiting += 1;
-        assert!(self.waiting <= RECORDS_WAITING_MAX, "the record queue is bounded");
-        let slot = self.slots.put(what);
-        Entry { key: (u128::from(due_ns) << 64) | u128::from(self.sequence), slot }
-    }
-
-    /// Queues a new record of the step being generated (served in order by
-    /// [`Self::next_due_before`]).
-    fn push_fresh(&mut self, due_ns: u64, what: What) {
-        let entry = self.entry(due_ns, what);
-        self.fresh.push(entry);
-    }
-
-    /// Starts serving the step that ends at `end_ns`: its entries known now (new records
-    /// already in `fresh`, and what earlier steps queued for it) in order.
-    fn begin_step(&mut self, index: u64, end_ns: u64) {
-        debug_assert!(self.queue.is_empty(), "a step serves everything due within it");
-        self.step_end_ns = end_ns;
-        if let Some(due) = self.later.remove(&index) {
-            self.fresh.extend(due);
-        }
-        debug_assert!(self.later.keys().all(|&later| later > index), "nothing is left behind");
-        self.fresh.sort_unstable();
-    }
-
-    /// Takes the earliest entry due before `end_ns`, from the step's new records or the
-    /// queue, in (due time, sequence) order; `fresh_next` is the first new record not
-    /// served yet.
-    fn next_due_before(&mut self, end_ns: u64, fresh_next: &mut usize) -> Option<Entry> {
-        let fresh = self.fresh.get(*fresh_next).copied();
-        let queued = self.queue.peek().map(|entry| entry.0);
-        let next = match (fresh, queued) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) => a,
-            (None, Some(b)) => b,
-            (None, None) => return None,
-        };
-        if next.due_ns() >= end_ns {
-            return None;
-        }
-        if fresh == Some(next) {
-            *fresh_next += 1;
-        } else {
-            self.queue.pop();
-        }
-        self.waiting -= 1;
-        Some(next)
-    }
-
-    /// Queues a retry or a flush: in the heap when it is due within the step being served,
-    /// else with the entries of the step it is due in.
-    fn push(&mut self, due_ns: u64, what: What) {
-        let entry = self.entry(due_ns, what);
-        if due_ns < self.step_end_ns {
-            self.queue.push(Reverse(entry));
-        } else {
-            self.later.entry(due_ns / self.step_ns).or_default().push(entry);
         }
     }
 
@@ -335,14 +206,12 @@ impl Simulation<'_> {
             plane.producers[producer].retry_stream.set_step(index);
             self.offer_records(&mut plane, producer, index, t0, t1);
         }
-        // New records were generated producer by producer: one sort puts them in order
-        // with what earlier steps queued for this one.
-        plane.begin_step(index, t1.as_nanos());
-        let mut fresh_next = 0;
-        while let Some(entry) = plane.next_due_before(t1.as_nanos(), &mut fresh_next) {
-            let due_ns = entry.due_ns();
-            debug_assert!(due_ns >= t0.as_nanos(), "nothing is left behind from an earlier step");
-            match plane.slots.take(entry.slot) {
+        // New records were generated producer by producer; the queue serves them in
+        // time order with what earlier steps queued for this one.
+        plane.queue.begin_step(index);
+        while let Some((due_ns, what)) = plane.queue.pop() {
+            debug_assert!((t0.as_nanos()..t1.as_nanos()).contains(&due_ns), "served within its step");
+            match what {
                 What::Send(record) => {
                     self.producers[record.producer as usize].records_waiting -= 1;
                     self.send_record(&mut plane, record, due_ns);
@@ -356,8 +225,6 @@ impl Simulation<'_> {
                 }
             }
         }
-        assert_eq!(fresh_next, plane.fresh.len(), "every new record of the step is due within it");
-        plane.fresh.clear();
         self.records = Some(plane);
     }
 
@@ -415,7 +282,7 @@ impl Simulation<'_> {
                 sleep_prev_ns: 0,
             };
             self.producers[producer].records_waiting += 1;
-            plane.push_fresh(at_ns, What::Send(record));
+            plane.queue.push_new(at_ns, What::Send(record));
         }
     }
 
@@ -446,7 +313,9 @@ impl Simulation<'_> {
         if full || linger_ns == 0 {
             self.flush(plane, producer, instance, at_ns);
         } else if opens {
-            plane.push(at_ns + linger_ns, What::Flush { producer: producer as u32, instance: record.instance, batch });
+            plane
+                .queue
+                .push(at_ns + linger_ns, What::Flush { producer: producer as u32, instance: record.instance, batch });
         }
     }
 
@@ -548,6 +417,6 @@ impl Simulation<'_> {
         let sleep_ns = window.min_ns + ((uniform01(rng) * (span_ns as f64 + 1.0)) as u64).min(span_ns);
         let retry = Record { attempt: record.attempt + 1, sleep_prev_ns: sleep_ns, ..record };
         self.producers[producer].records_waiting += 1;
-        plane.push(at_ns + sleep_ns, What::Send(retry));
+        plane.queue.push(at_ns + sleep_ns, What::Send(retry));
     }
 }
