@@ -202,13 +202,13 @@ impl Simulation<'_> {
             }
         }
         plane.routes.sort_by_key(|(range, _)| range.start);
+        plane.queue.begin_step(index);
         for producer in 0..plane.producers.len() {
             plane.producers[producer].retry_stream.set_step(index);
             self.offer_records(&mut plane, producer, index, t0, t1);
         }
         // New records were generated producer by producer; the queue serves them in
         // time order with what earlier steps queued for this one.
-        plane.queue.begin_step(index);
         while let Some((due_ns, what)) = plane.queue.pop() {
             debug_assert!((t0.as_nanos()..t1.as_nanos()).contains(&due_ns), "served within its step");
             match what {

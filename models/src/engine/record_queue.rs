@@ -7,8 +7,8 @@
 //! the layout below only makes it cheaper to produce.
 //!
 //! Layout. The step being served is cut into bins of `2^bin_shift` ns (a calendar).
-//! When a step starts, its entries known then (what earlier steps queued for it, then
-//! its new records) are dropped into their bins; a bin is sorted when serving reaches
+//! When a step starts, what earlier steps queued for it is dropped into its bins, and so
+//! are its new records as they are drawn; a bin is sorted when serving reaches
 //! it, and the bins hold a handful of entries each, so that sort is a few comparisons
 //! per entry instead of a sort of the whole step. An entry queued while the step is
 //! served and due within it goes to its bin too: appended to a bin not reached yet, or
@@ -18,8 +18,7 @@
 //! steps, a map for the rare entries due beyond it (a backoff cap or linger of up to an
 //! hour against a step of a millisecond), so memory follows what waits, not how far.
 //!
-//! Payloads stay in reusable slots and the bins hold small (key, slot) entries, so
-//! sorting and inserting move 32 bytes, not a whole record.
+//! Payloads travel with their keys, so serving reads each bin front to back.
 
 use super::record::RECORDS_WAITING_MAX;
 use std::collections::{BTreeMap, VecDeque};
@@ -37,48 +36,23 @@ pub const BINS_PER_STEP_MAX: u64 = 1 << 16;
 const ENTRIES_PER_BIN_TARGET: u64 = 4;
 
 /// A queued entry: (due time, sequence) packed into one integer whose order is theirs
-/// (the time in the high 64 bits), and the slot of its payload.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Entry {
+/// (the time in the high 64 bits), and its payload. The payload travels with its key:
+/// a bin is read front to back, so the payload is in cache when it is served, where a
+/// payload kept apart (in slots reused in any order) was a cache miss per entry.
+#[derive(Copy, Clone, Debug)]
+struct Entry<T> {
     key: u128,
-    slot: u32,
+    payload: T,
 }
 
-impl Entry {
+impl<T> Entry<T> {
     fn due_ns(&self) -> u64 {
         (self.key >> 64) as u64
     }
 }
 
-/// The payloads of the queued entries, in reusable slots.
-struct Slots<T> {
-    payloads: Vec<T>,
-    free: Vec<u32>,
-}
-
-impl<T: Copy> Slots<T> {
-    fn put(&mut self, payload: T) -> u32 {
-        match self.free.pop() {
-            Some(slot) => {
-                self.payloads[slot as usize] = payload;
-                slot
-            }
-            None => {
-                self.payloads.push(payload);
-                u32::try_from(self.payloads.len() - 1).expect("the queue is bounded below 2^32")
-            }
-        }
-    }
-
-    fn take(&mut self, slot: u32) -> T {
-        self.free.push(slot);
-        self.payloads[slot as usize]
-    }
-}
-
 /// The time-ordered queue of record mode (see the module documentation).
 pub(super) struct RecordQueue<T> {
-    slots: Slots<T>,
     sequence: u64,
     /// Entries waiting anywhere (bounded by [`RECORDS_WAITING_MAX`]).
     waiting: usize,
@@ -86,10 +60,10 @@ pub(super) struct RecordQueue<T> {
     /// The step being served: `[step_start_ns, step_end_ns)`.
     step_start_ns: u64,
     step_end_ns: u64,
-    /// New records of the step about to start, in the order they were queued.
-    staged: Vec<Entry>,
+    /// New records queued in the step being served (sizes the next step's bins).
+    new_last_step: usize,
     /// The bins of the step being served; `bins[..bin_count]` are in use.
-    bins: Vec<Vec<Entry>>,
+    bins: Vec<Vec<Entry<T>>>,
     bin_count: usize,
     bin_shift: u32,
     /// The bin being served, whether it is sorted yet, and its first entry not served.
@@ -98,25 +72,24 @@ pub(super) struct RecordQueue<T> {
     bin_read: usize,
     /// Buckets of the steps from `later_first_step` on: `later[i]` holds what is due in
     /// step `later_first_step + i` (at most [`LATER_RING_STEPS`] of them).
-    later: VecDeque<Vec<Entry>>,
+    later: VecDeque<Vec<Entry<T>>>,
     later_first_step: u64,
     /// What is due beyond the ring, by step index.
-    beyond: BTreeMap<u64, Vec<Entry>>,
+    beyond: BTreeMap<u64, Vec<Entry<T>>>,
     /// Emptied buckets kept for their allocations.
-    spare: Vec<Vec<Entry>>,
+    spare: Vec<Vec<Entry<T>>>,
 }
 
 impl<T: Copy> RecordQueue<T> {
     pub(super) fn new(step_ns: u64) -> RecordQueue<T> {
         assert!(step_ns > 0, "a step has a length");
         RecordQueue {
-            slots: Slots { payloads: Vec::new(), free: Vec::new() },
             sequence: 0,
             waiting: 0,
             step_ns,
             step_start_ns: 0,
             step_end_ns: 0,
-            staged: Vec::new(),
+            new_last_step: 0,
             bins: Vec::new(),
             bin_count: 0,
             bin_shift: 0,
@@ -130,24 +103,17 @@ impl<T: Copy> RecordQueue<T> {
         }
     }
 
-    fn entry(&mut self, due_ns: u64, payload: T) -> Entry {
+    fn entry(&mut self, due_ns: u64, payload: T) -> Entry<T> {
         self.sequence += 1;
         self.waiting += 1;
         assert!(self.waiting <= RECORDS_WAITING_MAX, "the record queue is bounded");
-        let slot = self.slots.put(payload);
-        Entry { key: (u128::from(due_ns) << 64) | u128::from(self.sequence), slot }
+        Entry { key: (u128::from(due_ns) << 64) | u128::from(self.sequence), payload }
     }
 
-    /// Queues a new record of the step about to start (due within it); it is served
-    /// once [`Self::begin_step`] has started that step.
-    pub(super) fn push_new(&mut self, due_ns: u64, payload: T) {
-        let entry = self.entry(due_ns, payload);
-        self.staged.push(entry);
-    }
-
-    /// Starts serving step `index`, `[index * step, (index + 1) * step)`: the entries
-    /// earlier steps queued for it and the new records staged for it go to their bins.
-    /// Steps start in order, each after the previous one was served to its end.
+    /// Starts step `index`, `[index * step, (index + 1) * step)`: the entries earlier
+    /// steps queued for it go to their bins. Steps start in order, each after the
+    /// previous one was served to its end; the step's new records are queued next
+    /// ([`Self::push_new`]), then it is served ([`Self::pop`]).
     pub(super) fn begin_step(&mut self, index: u64) {
         assert_eq!(self.bin_next, self.bin_count, "a step serves everything due within it");
         assert_eq!(self.later_first_step, index, "steps are served in order");
@@ -157,17 +123,26 @@ impl<T: Copy> RecordQueue<T> {
         let far = self.beyond.remove(&index).unwrap_or_default();
         debug_assert!(self.beyond.keys().all(|&step| step > index), "nothing is left behind");
         self.later_first_step = index + 1;
-        let known = carried.len() + far.len() + self.staged.len();
+        // The step's new records are not drawn yet: the previous step's count stands in
+        // for theirs. The estimate only sizes the bins; the order does not depend on it.
+        let known = carried.len() + far.len() + self.new_last_step;
+        self.new_last_step = 0;
         self.cut_bins(known as u64);
         // Sequence order (far, then carried, then new) keeps the bins nearly sorted.
         for entries in [far, carried] {
             self.fill_bins(&entries);
             self.recycle(entries);
         }
-        let staged = std::mem::take(&mut self.staged);
-        self.fill_bins(&staged);
-        self.staged = staged;
-        self.staged.clear();
+    }
+
+    /// Queues a new record of the step just started, before it is served: straight into
+    /// its bin.
+    pub(super) fn push_new(&mut self, due_ns: u64, payload: T) {
+        debug_assert!(self.bin_next == 0 && !self.bin_sorted, "new records come before serving");
+        let entry = self.entry(due_ns, payload);
+        self.new_last_step += 1;
+        let bin = self.bin_of(due_ns);
+        self.bins[bin].push(entry);
     }
 
     /// Sizes the bins of the step being started for `known` entries.
@@ -187,7 +162,7 @@ impl<T: Copy> RecordQueue<T> {
         self.bin_read = 0;
     }
 
-    fn fill_bins(&mut self, entries: &[Entry]) {
+    fn fill_bins(&mut self, entries: &[Entry<T>]) {
         for &entry in entries {
             let bin = self.bin_of(entry.due_ns());
             self.bins[bin].push(entry);
@@ -200,7 +175,7 @@ impl<T: Copy> RecordQueue<T> {
         ((due_ns - self.step_start_ns) >> self.bin_shift) as usize
     }
 
-    fn recycle(&mut self, mut bucket: Vec<Entry>) {
+    fn recycle(&mut self, mut bucket: Vec<Entry<T>>) {
         if bucket.capacity() > 0 && self.spare.len() < LATER_RING_STEPS {
             bucket.clear();
             self.spare.push(bucket);
@@ -213,13 +188,13 @@ impl<T: Copy> RecordQueue<T> {
         while self.bin_next < self.bin_count {
             let bin = &mut self.bins[self.bin_next];
             if !self.bin_sorted {
-                bin.sort_unstable();
+                bin.sort_unstable_by_key(|entry| entry.key);
                 self.bin_sorted = true;
             }
             if let Some(&entry) = bin.get(self.bin_read) {
                 self.bin_read += 1;
                 self.waiting -= 1;
-                return Some((entry.due_ns(), self.slots.take(entry.slot)));
+                return Some((entry.due_ns(), entry.payload));
             }
             bin.clear();
             self.bin_next += 1;
@@ -240,7 +215,7 @@ impl<T: Copy> RecordQueue<T> {
         }
     }
 
-    fn push_within(&mut self, entry: Entry) {
+    fn push_within(&mut self, entry: Entry<T>) {
         let bin_index = self.bin_of(entry.due_ns());
         assert!(bin_index >= self.bin_next, "nothing is queued before the entry being served");
         let bin = &mut self.bins[bin_index];
@@ -255,7 +230,7 @@ impl<T: Copy> RecordQueue<T> {
         }
     }
 
-    fn push_later(&mut self, entry: Entry) {
+    fn push_later(&mut self, entry: Entry<T>) {
         let step = entry.due_ns() / self.step_ns;
         debug_assert!(step >= self.later_first_step, "later entries are due after the step being served");
         let offset = (step - self.later_first_step) as usize;
@@ -300,12 +275,12 @@ mod tests {
         let mut id = 0u64;
         for (index, plan) in steps.iter().enumerate() {
             let start_ns = index as u64 * step_ns;
+            queue.begin_step(index as u64);
             for &offset_ns in &plan.new_offsets_ns {
                 id += 1;
                 queue.push_new(start_ns + offset_ns % step_ns, id);
                 heap.push(Reverse((start_ns + offset_ns % step_ns, id)));
             }
-            queue.begin_step(index as u64);
             let mut delays = plan.follow_up_delays_ns.iter().cycle().take(plan.follow_up_delays_ns.len() * 3);
             loop {
                 let expected = match heap.peek() {
@@ -348,10 +323,10 @@ mod tests {
     #[test]
     fn ties_are_served_in_the_order_they_were_queued() {
         let mut queue: RecordQueue<u32> = RecordQueue::new(1_000);
+        queue.begin_step(0);
         for id in 0..5 {
             queue.push_new(500, id);
         }
-        queue.begin_step(0);
         assert_eq!(queue.pop(), Some((500, 0)));
         queue.push(500, 5);
         let rest: Vec<_> = std::iter::from_fn(|| queue.pop()).collect();
@@ -361,8 +336,8 @@ mod tests {
     #[test]
     fn far_entries_wait_beyond_the_ring() {
         let mut queue: RecordQueue<u32> = RecordQueue::new(1_000);
-        queue.push_new(10, 1);
         queue.begin_step(0);
+        queue.push_new(10, 1);
         assert_eq!(queue.pop(), Some((10, 1)));
         let far_step = LATER_RING_STEPS as u64 + 7;
         queue.push(far_step * 1_000 + 3, 2);
