@@ -169,8 +169,8 @@ pub(super) struct RecordPlane {
     producers: Vec<RecordProducer>,
     /// Records, retries and flushes waiting for their instant.
     queue: RecordQueue<What>,
-    /// The open shards as (range, slot), sorted by range start, rebuilt every step.
-    routes: Vec<(HashRange, usize)>,
+    /// The open shards by hash, checked every step.
+    routes: Routes,
 }
 
 impl RecordPlane {
@@ -178,14 +178,58 @@ impl RecordPlane {
         RecordPlane {
             producers: spec.producers.iter().map(|p| RecordProducer::new(p, seed, &spec.stream)).collect(),
             queue: RecordQueue::new(spec.step.as_nanos()),
-            routes: Vec::new(),
+            routes: Routes::default(),
+        }
+    }
+}
+
+/// The open shards by hash, for routing one record at a time.
+#[derive(Default)]
+struct Routes {
+    /// The open shards as (range, slot), sorted by range start: their ranges tile the
+    /// hash space (asserted by the engine after every reshard).
+    shards: Vec<(HashRange, usize)>,
+    /// The hash space cut into `2^hint_bits` equal parts by its top bits; for each part,
+    /// the index in `shards` of the shard holding the part's first hash. A record's
+    /// shard is found from its part's hint in a step or two, where a binary search over
+    /// the shards cost about a tenth of an attempt.
+    hints: Vec<u32>,
+    hint_bits: u32,
+    /// The open shards of the step being checked, before they replace `shards`.
+    candidate: Vec<(HashRange, usize)>,
+}
+
+impl Routes {
+    /// Takes the open shards of a step as (range, slot); the hints are rebuilt only when
+    /// the shards changed (a reshard), not every step.
+    fn update(&mut self, open: impl Iterator<Item = (HashRange, usize)>) {
+        self.candidate.clear();
+        self.candidate.extend(open);
+        self.candidate.sort_by_key(|(range, _)| range.start);
+        if self.candidate == self.shards {
+            return;
+        }
+        std::mem::swap(&mut self.candidate, &mut self.shards);
+        assert!(!self.shards.is_empty(), "a stream has an open shard");
+        // About four parts per shard, so a part rarely spans two shards.
+        self.hint_bits = (self.shards.len().next_power_of_two().ilog2() + 2).clamp(8, 16);
+        let shift = 128 - self.hint_bits;
+        self.hints.clear();
+        for part in 0..1u128 << self.hint_bits {
+            let first_hash = part << shift;
+            let index = self.shards.partition_point(|(range, _)| range.end < first_hash);
+            self.hints.push(u32::try_from(index).expect("shards are fewer than 2^32"));
         }
     }
 
     /// The open shard whose range holds `hash`.
     fn route(&self, hash: u128) -> usize {
-        let index = self.routes.partition_point(|(range, _)| range.end < hash);
-        let (range, slot) = self.routes[index];
+        let mut index = self.hints[(hash >> (128 - self.hint_bits)) as usize] as usize;
+        // Bounded by the shard count: the last shard's range ends at the top of the space.
+        while self.shards[index].0.end < hash {
+            index += 1;
+        }
+        let (range, slot) = self.shards[index];
         debug_assert!(range.contains(hash), "open shards cover the hash space");
         slot
     }
@@ -195,13 +239,10 @@ impl Simulation<'_> {
     /// The write of step `index` (`[t0, t1)`) in record mode.
     pub(super) fn write_records(&mut self, index: u64, t0: SimTime, t1: SimTime) {
         let mut plane = self.records.take().expect("record mode has a record plane");
-        plane.routes.clear();
-        for slot in 0..self.shards.ids.len() {
-            if self.shards.open[slot] {
-                plane.routes.push((self.shards.ranges[slot], slot));
-            }
-        }
-        plane.routes.sort_by_key(|(range, _)| range.start);
+        let shards = &self.shards;
+        plane
+            .routes
+            .update((0..shards.ids.len()).filter(|&slot| shards.open[slot]).map(|slot| (shards.ranges[slot], slot)));
         plane.queue.begin_step(index);
         for producer in 0..plane.producers.len() {
             plane.producers[producer].retry_stream.set_step(index);
@@ -341,7 +382,7 @@ impl Simulation<'_> {
 
     /// One record's attempt at its shard at `at_ns`: stored, or retried, or dropped.
     fn attempt(&mut self, plane: &mut RecordPlane, record: Record, at_ns: u64) {
-        let slot = plane.route(record.hash);
+        let slot = plane.routes.route(record.hash);
         let producer = record.producer as usize;
         self.producers[producer].totals.attempted_records += 1;
         let second = &mut self.shards.second[slot];
