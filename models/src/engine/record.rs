@@ -41,6 +41,7 @@ use crate::sizes::SizeModel;
 use crate::spec::{ApiSpec, Arrivals, ProducerSpec, StreamSpec};
 use kinesim_sim::sample::{gamma, uniform01};
 use kinesim_sim::{Poisson, RandomStream, SeedKey, SimTime, NANOS_PER_MS};
+use std::num::NonZeroU32;
 
 /// The most entries waiting in the record queue at once (a bound, asserted): records
 /// of the current step, retries and flushes due later.
@@ -71,7 +72,9 @@ pub const RECORD_FINE_BLOCKS: usize = 1 << 16;
 /// minute, as in stepped mode, which bounds memory.
 pub const RECORD_COARSE_SPAN_NS: u64 = NANOS_PER_MS;
 
-/// One record on its way to a shard.
+/// One record on its way to a shard. Its fields are sized so that a queue entry (the
+/// record and its 16-byte key) is one 64-byte cache line: the attempt count's niche
+/// holds [`What`]'s tag, and the size fits 32 bits (records are at most 10 MiB).
 #[derive(Copy, Clone, Debug)]
 struct Record {
     hash: u128,
@@ -79,9 +82,9 @@ struct Record {
     /// The PutRecords instance whose buffer it goes through.
     instance: u32,
     /// 1 for a first attempt.
-    attempt: u32,
+    attempt: NonZeroU32,
     /// Data blob plus partition key (facts §1.1: the key counts against 1 MiB/s).
-    bytes: u64,
+    bytes: u32,
     created_ns: u64,
     /// The sleep before this attempt (0 for a first attempt).
     sleep_prev_ns: u64,
@@ -94,6 +97,9 @@ enum What {
     /// A PutRecords buffer's linger ends; stale when the buffer was sent since.
     Flush { producer: u32, instance: u32, batch: u64 },
 }
+
+// A queue entry of a record fills one cache line (see [`Record`]).
+const _: () = assert!(std::mem::size_of::<What>() == 48);
 
 /// One PutRecords instance's buffer.
 #[derive(Clone, Debug, Default)]
@@ -317,8 +323,8 @@ impl Simulation<'_> {
                 hash,
                 producer: producer as u32,
                 instance,
-                attempt: 1,
-                bytes,
+                attempt: NonZeroU32::MIN,
+                bytes: u32::try_from(bytes).expect("the loader keeps records to 10 MiB"),
                 created_ns: at_ns,
                 sleep_prev_ns: 0,
             };
@@ -339,7 +345,7 @@ impl Simulation<'_> {
         let (max_records, max_bytes, linger_ns) = (batching.max_records, batching.max_bytes, batching.linger_ns);
         let instance = record.instance as usize;
         let buffer = &batching.buffers[instance];
-        if !buffer.records.is_empty() && buffer.bytes + record.bytes > max_bytes {
+        if !buffer.records.is_empty() && buffer.bytes + u64::from(record.bytes) > max_bytes {
             self.flush(plane, producer, instance, at_ns);
         }
         let buffer = &mut plane.producers[producer].batching.as_mut().expect("batching").buffers[instance];
@@ -348,7 +354,7 @@ impl Simulation<'_> {
             buffer.batch += 1;
         }
         buffer.records.push(record);
-        buffer.bytes += record.bytes;
+        buffer.bytes += u64::from(record.bytes);
         let (full, batch) = (buffer.records.len() >= max_records, buffer.batch);
         self.producers[producer].records_waiting += 1;
         if full || linger_ns == 0 {
@@ -387,8 +393,8 @@ impl Simulation<'_> {
         self.producers[producer].totals.attempted_records += 1;
         let second = &mut self.shards.second[slot];
         second.attempted_records += 1;
-        second.attempted_bytes += record.bytes;
-        let admitted = self.admission.admit_one(&mut self.shards.allowances[slot], record.bytes, at_ns);
+        second.attempted_bytes += u64::from(record.bytes);
+        let admitted = self.admission.admit_one(&mut self.shards.allowances[slot], u64::from(record.bytes), at_ns);
         if admitted {
             self.accept_record(plane, slot, record, at_ns);
         } else {
@@ -402,10 +408,10 @@ impl Simulation<'_> {
         let age_ns = at_ns - record.created_ns;
         producer.latency_ms.add(age_ns as f64 / NANOS_PER_MS as f64, 1);
         if let Some(quota) = &mut plane.producers[record.producer as usize].quota {
-            let first = u64::from(record.attempt == 1);
+            let first = u64::from(record.attempt == NonZeroU32::MIN);
             quota.release(first, 1 - first);
         }
-        let bytes = record.bytes;
+        let bytes = u64::from(record.bytes);
         self.cost_meter.accepted(self.mode, 1, bytes);
         let api = &mut self.api_totals;
         if producer.sends_put_record() {
@@ -441,7 +447,7 @@ impl Simulation<'_> {
         self.shards.throttled_total[slot] += 1;
         self.stream_period.write_throttled_records += 1;
         let record_producer = &mut plane.producers[producer];
-        let Some(window) = record_producer.retry.next_window(record.attempt, record.sleep_prev_ns) else {
+        let Some(window) = record_producer.retry.next_window(record.attempt.get(), record.sleep_prev_ns) else {
             self.producers[producer].totals.dropped_records += 1;
             return;
         };
@@ -456,7 +462,8 @@ impl Simulation<'_> {
         let span_ns = window.max_ns - window.min_ns;
         let rng = record_producer.retry_stream.rng();
         let sleep_ns = window.min_ns + ((uniform01(rng) * (span_ns as f64 + 1.0)) as u64).min(span_ns);
-        let retry = Record { attempt: record.attempt + 1, sleep_prev_ns: sleep_ns, ..record };
+        let attempt = record.attempt.checked_add(1).expect("attempts are bounded by max_attempts");
+        let retry = Record { attempt, sleep_prev_ns: sleep_ns, ..record };
         self.producers[producer].records_waiting += 1;
         plane.queue.push(at_ns + sleep_ns, What::Send(retry));
     }
