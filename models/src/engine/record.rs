@@ -40,7 +40,7 @@ use crate::routing::HashRange;
 use crate::sizes::SizeModel;
 use crate::spec::{ApiSpec, Arrivals, ProducerSpec, StreamSpec};
 use kinesim_sim::sample::{gamma, uniform01};
-use kinesim_sim::{Poisson, RandomStream, SeedKey, SimTime, NANOS_PER_MS};
+use kinesim_sim::{Poisson, RandomStream, SeedKey, SimTime, NANOS_PER_MS, NANOS_PER_SEC};
 use std::num::NonZeroU32;
 
 /// The most entries waiting in the record queue at once (a bound, asserted): records
@@ -53,6 +53,11 @@ pub const RECORDS_WAITING_MAX: usize = 50_000_000;
 /// above 100 to come near it (probability about 1e-13 per burst period). Each record
 /// draws a handful of words, far below a random stream's 2^32 words per step.
 pub const RECORDS_PER_STEP_MAX: u64 = 10_000_000;
+
+// Evenly spaced arrival times are computed in 64 bits: `(2 * i + 1) * step_ns` stays
+// below 2^64 for every record of a step (at most `RECORDS_PER_STEP_MAX`) and a step of
+// at most one second.
+const _: () = assert!((2 * RECORDS_PER_STEP_MAX + 1).checked_mul(NANOS_PER_SEC).is_some());
 
 /// The highest offered rate of one producer record mode takes (records/s): record mode
 /// is for short runs and latency detail, not for volume.
@@ -230,7 +235,9 @@ impl Routes {
 
     /// The open shard whose range holds `hash`.
     fn route(&self, hash: u128) -> usize {
-        let mut index = self.hints[(hash >> (128 - self.hint_bits)) as usize] as usize;
+        // The hint bits are at most 16, all within the high 64 bits of the hash.
+        let high = (hash >> 64) as u64;
+        let mut index = self.hints[(high >> (64 - self.hint_bits)) as usize] as usize;
         // Bounded by the shard count: the last shard's range ends at the top of the space.
         while self.shards[index].0.end < hash {
             index += 1;
@@ -299,12 +306,14 @@ impl Simulation<'_> {
         };
         assert!(count <= RECORDS_PER_STEP_MAX, "records per producer per step are bounded");
         let evenly = matches!(spec.arrivals, Arrivals::Uniform);
+        debug_assert!(step_ns <= NANOS_PER_SEC, "a step divides one second");
         let instances = spec.instances;
         for i in 0..count {
             let record_producer = &mut plane.producers[producer];
             let rng = record_producer.records_stream.rng();
             let at_ns = if evenly {
-                t0.as_nanos() + ((2 * u128::from(i) + 1) * u128::from(step_ns) / (2 * u128::from(count))) as u64
+                // In 64 bits: the count and the step are bounded (asserted at compile time).
+                t0.as_nanos() + (2 * i + 1) * step_ns / (2 * count)
             } else {
                 t0.as_nanos() + ((uniform01(rng) * step_ns as f64) as u64).min(step_ns - 1)
             };
@@ -318,7 +327,8 @@ impl Simulation<'_> {
             }
             let bytes = record_producer.sizes.sample_one(rng) + u64::from(key_bytes);
             let instance = record_producer.next_instance;
-            record_producer.next_instance = (instance + 1) % instances;
+            // In turn, without a division per record.
+            record_producer.next_instance = if instance + 1 == instances { 0 } else { instance + 1 };
             let record = Record {
                 hash,
                 producer: producer as u32,

@@ -206,6 +206,7 @@ impl<T: Copy> RecordQueue<T> {
 
     /// Queues an entry while a step is served, due no earlier than the entry being
     /// served: in its bin when due within the step, else in the bucket of its step.
+    #[inline]
     pub(super) fn push(&mut self, due_ns: u64, payload: T) {
         let entry = self.entry(due_ns, payload);
         if due_ns < self.step_end_ns {
@@ -231,7 +232,12 @@ impl<T: Copy> RecordQueue<T> {
     }
 
     fn push_later(&mut self, entry: Entry<T>) {
-        let step = entry.due_ns() / self.step_ns;
+        // Most backoffs end in the next step: no division for those.
+        let step = if entry.due_ns() < self.step_end_ns + self.step_ns {
+            self.later_first_step
+        } else {
+            entry.due_ns() / self.step_ns
+        };
         debug_assert!(step >= self.later_first_step, "later entries are due after the step being served");
         let offset = (step - self.later_first_step) as usize;
         if offset >= LATER_RING_STEPS {
