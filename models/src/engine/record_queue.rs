@@ -33,7 +33,7 @@ pub const BINS_PER_STEP_MAX: u64 = 1 << 16;
 /// How many entries a bin is sized to hold on average, from the entries known when a
 /// step starts: small enough that sorting a bin is a few comparisons per entry, large
 /// enough that a sparse step does not walk many empty bins.
-const ENTRIES_PER_BIN_TARGET: u64 = 2;
+const ENTRIES_PER_BIN_TARGET: u64 = 8;
 
 /// A queued entry: (due time, sequence) packed into one integer whose order is theirs
 /// (the time in the high 64 bits), and its payload. The payload travels with its key:
