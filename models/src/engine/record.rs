@@ -263,7 +263,16 @@ impl Simulation<'_> {
         }
         // New records were generated producer by producer; the queue serves them in
         // time order with what earlier steps queued for this one.
-        while let Some((due_ns, what)) = plane.queue.pop() {
+        loop {
+            // The fields are copied out of the lent payload by their own types (see
+            // `RecordQueue::pop`).
+            let (due_ns, what) = match plane.queue.pop() {
+                None => break,
+                Some((due_ns, &What::Send(record))) => (due_ns, What::Send(record)),
+                Some((due_ns, &What::Flush { producer, instance, batch })) => {
+                    (due_ns, What::Flush { producer, instance, batch })
+                }
+            };
             debug_assert!((t0.as_nanos()..t1.as_nanos()).contains(&due_ns), "served within its step");
             match what {
                 What::Send(record) => {
@@ -397,6 +406,9 @@ impl Simulation<'_> {
     }
 
     /// One record's attempt at its shard at `at_ns`: stored, or retried, or dropped.
+    // Inlined into both callers so the record stays in registers: through a stack copy
+    // made in two overlapping parts, reading its hash stalled on store forwarding.
+    #[inline(always)]
     fn attempt(&mut self, plane: &mut RecordPlane, record: Record, at_ns: u64) {
         let slot = plane.routes.route(record.hash);
         let producer = record.producer as usize;

@@ -184,18 +184,23 @@ impl<T: Copy> RecordQueue<T> {
 
     /// Takes the next entry of the step being served, in (due time, sequence) order, or
     /// `None` once the step has been served to its end.
-    pub(super) fn pop(&mut self) -> Option<(u64, T)> {
+    ///
+    /// The payload is lent, not copied: the caller copies out the fields it needs by
+    /// their own types. (Copied whole, an enum payload went through a stack copy made in
+    /// parts that a later wider read of one field could not be forwarded from.)
+    pub(super) fn pop(&mut self) -> Option<(u64, &T)> {
         while self.bin_next < self.bin_count {
-            let bin = &mut self.bins[self.bin_next];
             if !self.bin_sorted {
-                bin.sort_unstable_by_key(|entry| entry.key);
+                self.bins[self.bin_next].sort_unstable_by_key(|entry| entry.key);
                 self.bin_sorted = true;
             }
-            if let Some(&entry) = bin.get(self.bin_read) {
+            if self.bin_read < self.bins[self.bin_next].len() {
                 self.bin_read += 1;
                 self.waiting -= 1;
-                return Some((entry.due_ns(), entry.payload));
+                let entry = &self.bins[self.bin_next][self.bin_read - 1];
+                return Some((entry.due_ns(), &entry.payload));
             }
+            let bin = &mut self.bins[self.bin_next];
             bin.clear();
             self.bin_next += 1;
             self.bin_sorted = false;
@@ -293,7 +298,7 @@ mod tests {
                     Some(&Reverse((due_ns, _))) if due_ns < start_ns + step_ns => heap.pop().map(|e| e.0),
                     _ => None,
                 };
-                let served = queue.pop();
+                let served = queue.pop().map(|(due_ns, &id)| (due_ns, id));
                 assert_eq!(served, expected);
                 let Some((due_ns, _)) = served else { break };
                 if let Some(&delay_ns) = delays.next() {
@@ -333,9 +338,9 @@ mod tests {
         for id in 0..5 {
             queue.push_new(500, id);
         }
-        assert_eq!(queue.pop(), Some((500, 0)));
+        assert_eq!(queue.pop().map(|(due_ns, &id)| (due_ns, id)), Some((500, 0)));
         queue.push(500, 5);
-        let rest: Vec<_> = std::iter::from_fn(|| queue.pop()).collect();
+        let rest: Vec<_> = std::iter::from_fn(|| queue.pop().map(|(due_ns, &id)| (due_ns, id))).collect();
         assert_eq!(rest, vec![(500, 1), (500, 2), (500, 3), (500, 4), (500, 5)]);
     }
 
@@ -344,16 +349,16 @@ mod tests {
         let mut queue: RecordQueue<u32> = RecordQueue::new(1_000);
         queue.begin_step(0);
         queue.push_new(10, 1);
-        assert_eq!(queue.pop(), Some((10, 1)));
+        assert_eq!(queue.pop().map(|(due_ns, &id)| (due_ns, id)), Some((10, 1)));
         let far_step = LATER_RING_STEPS as u64 + 7;
         queue.push(far_step * 1_000 + 3, 2);
-        assert_eq!(queue.pop(), None);
+        assert_eq!(queue.pop().map(|(due_ns, &id)| (due_ns, id)), None);
         for index in 1..far_step {
             queue.begin_step(index);
-            assert_eq!(queue.pop(), None);
+            assert_eq!(queue.pop().map(|(due_ns, &id)| (due_ns, id)), None);
         }
         queue.begin_step(far_step);
-        assert_eq!(queue.pop(), Some((far_step * 1_000 + 3, 2)));
+        assert_eq!(queue.pop().map(|(due_ns, &id)| (due_ns, id)), Some((far_step * 1_000 + 3, 2)));
         assert_eq!(queue.waiting(), 0);
     }
 }
