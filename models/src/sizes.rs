@@ -93,6 +93,7 @@ impl SizeModel {
     }
 
     /// One record's data blob size.
+    #[inline]
     pub fn sample_one<R: RngCore + ?Sized>(&self, rng: &mut R) -> u64 {
         match &self.distribution {
             SizeDistribution::Fixed(size) => *size,

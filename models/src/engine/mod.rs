@@ -43,6 +43,7 @@ use std::collections::VecDeque;
 mod billing;
 mod policies;
 mod record;
+mod record_queue;
 
 pub use record::{RECORD_BURSTY_CV_MAX, RECORD_RATE_MAX};
 

@@ -11,16 +11,13 @@
 //! bursty: Poisson at the rate times the period's Gamma multiplier), and for each record
 //! its key from an alias table over the hashed keys ([`crate::keys::KeySampler`]), its
 //! size from the size model plus its key's bytes. Records wait in one time-ordered
-//! queue with the retries and the PutRecords flushes due later. (The queue is three
-//! parts with one order: what is known when a step starts, its new records and what
-//! earlier steps queued for it, is sorted once; what the step itself queues is due
-//! either within it, in a small heap merged with the sorted run, or in a later step,
-//! in that step's bucket.) The step takes every
-//! entry due before `t1` in time order (ties by insertion): a record is routed by its
-//! hash to the open shard holding it *now* (so a retry after a split goes to a child)
-//! and admitted at its own instant against that shard's allowance
-//! ([`crate::stream::WriteAdmission::admit_one`]). An accepted record is appended to the shard's log as
-//! a block of one, with its exact arrival time. A rejected one draws its own backoff
+//! queue with the retries and the PutRecords flushes due later
+//! ([`super::record_queue`]: a calendar of small bins per step, buckets for later
+//! steps). The step takes every entry due before `t1` in time order (ties by
+//! insertion): a record is routed by its hash to the open shard holding it *now* (so a
+//! retry after a split goes to a child) and admitted at its own instant against that
+//! shard's allowance ([`crate::stream::WriteAdmission::admit_one`]). An accepted record
+//! is appended to the shard's log as a block of one, with its exact arrival time. A rejected one draws its own backoff
 //! (its own previous sleep for decorrelated jitter, the producer's SDK retry quota one
 //! token set at a time) and goes back in the queue at its due time, possibly in a later
 //! step, or is dropped when its attempts are spent. Nothing leaves without a counter:
@@ -35,6 +32,7 @@
 //! What has no per-record model yet (the KPL, back-pressure, producer outages) is
 //! refused by the loader, never approximated here.
 
+use super::record_queue::RecordQueue;
 use super::Simulation;
 use crate::keys::KeySampler;
 use crate::retry::{RetryModel, RetryQuota};
@@ -42,9 +40,8 @@ use crate::routing::HashRange;
 use crate::sizes::SizeModel;
 use crate::spec::{ApiSpec, Arrivals, ProducerSpec, StreamSpec};
 use kinesim_sim::sample::{gamma, uniform01};
-use kinesim_sim::{Poisson, RandomStream, SeedKey, SimTime, NANOS_PER_MS};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use kinesim_sim::{Poisson, RandomStream, SeedKey, SimTime, NANOS_PER_MS, NANOS_PER_SEC};
+use std::num::NonZeroU32;
 
 /// The most entries waiting in the record queue at once (a bound, asserted): records
 /// of the current step, retries and flushes due later.
@@ -56,6 +53,11 @@ pub const RECORDS_WAITING_MAX: usize = 50_000_000;
 /// above 100 to come near it (probability about 1e-13 per burst period). Each record
 /// draws a handful of words, far below a random stream's 2^32 words per step.
 pub const RECORDS_PER_STEP_MAX: u64 = 10_000_000;
+
+// Evenly spaced arrival times are computed in 64 bits: `(2 * i + 1) * step_ns` stays
+// below 2^64 for every record of a step (at most `RECORDS_PER_STEP_MAX`) and a step of
+// at most one second.
+const _: () = assert!((2 * RECORDS_PER_STEP_MAX + 1).checked_mul(NANOS_PER_SEC).is_some());
 
 /// The highest offered rate of one producer record mode takes (records/s): record mode
 /// is for short runs and latency detail, not for volume.
@@ -75,7 +77,9 @@ pub const RECORD_FINE_BLOCKS: usize = 1 << 16;
 /// minute, as in stepped mode, which bounds memory.
 pub const RECORD_COARSE_SPAN_NS: u64 = NANOS_PER_MS;
 
-/// One record on its way to a shard.
+/// One record on its way to a shard. Its fields are sized so that a queue entry (the
+/// record and its 16-byte key) is one 64-byte cache line: the attempt count's niche
+/// holds [`What`]'s tag, and the size fits 32 bits (records are at most 10 MiB).
 #[derive(Copy, Clone, Debug)]
 struct Record {
     hash: u128,
@@ -83,9 +87,9 @@ struct Record {
     /// The PutRecords instance whose buffer it goes through.
     instance: u32,
     /// 1 for a first attempt.
-    attempt: u32,
+    attempt: NonZeroU32,
     /// Data blob plus partition key (facts §1.1: the key counts against 1 MiB/s).
-    bytes: u64,
+    bytes: u32,
     created_ns: u64,
     /// The sleep before this attempt (0 for a first attempt).
     sleep_prev_ns: u64,
@@ -99,48 +103,8 @@ enum What {
     Flush { producer: u32, instance: u32, batch: u64 },
 }
 
-/// A queue entry: its key, (due time, insertion sequence) packed into one integer whose
-/// order is theirs (the time in the high 64 bits), and the slot of its payload. Entries
-/// are small and compare in one instruction, so the heap's sifting stays cheap; the
-/// payloads (records of 64 bytes and more) stay put in [`Slots`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Entry {
-    key: u128,
-    slot: u32,
-}
-
-impl Entry {
-    fn due_ns(&self) -> u64 {
-        (self.key >> 64) as u64
-    }
-}
-
-/// The payloads of the queued entries, in reusable slots.
-#[derive(Default)]
-struct Slots {
-    payloads: Vec<What>,
-    free: Vec<u32>,
-}
-
-impl Slots {
-    fn put(&mut self, what: What) -> u32 {
-        match self.free.pop() {
-            Some(slot) => {
-                self.payloads[slot as usize] = what;
-                slot
-            }
-            None => {
-                self.payloads.push(what);
-                u32::try_from(self.payloads.len() - 1).expect("the record queue is bounded below 2^32")
-            }
-        }
-    }
-
-    fn take(&mut self, slot: u32) -> What {
-        self.free.push(slot);
-        self.payloads[slot as usize]
-    }
-}
+// A queue entry of a record fills one cache line (see [`Record`]).
+const _: () = assert!(std::mem::size_of::<What>() == 48);
 
 /// One PutRecords instance's buffer.
 #[derive(Clone, Debug, Default)]
@@ -214,107 +178,71 @@ impl RecordProducer {
 /// The record-mode write path's state.
 pub(super) struct RecordPlane {
     producers: Vec<RecordProducer>,
-    /// Entries queued while a step is served that are due within it.
-    queue: BinaryHeap<Reverse<Entry>>,
-    /// The step's entries known when it starts (its new records, and the retries and
-    /// flushes queued by earlier steps), sorted once and merged with `queue` as the step
-    /// is served: most entries never enter the heap.
-    fresh: Vec<Entry>,
-    /// Entries due in later steps, by step index.
-    later: BTreeMap<u64, Vec<Entry>>,
-    /// The end of the step being served and the step length.
-    step_end_ns: u64,
-    step_ns: u64,
-    /// Entries waiting anywhere (bounded by [`RECORDS_WAITING_MAX`]).
-    waiting: usize,
-    slots: Slots,
-    sequence: u64,
-    /// The open shards as (range, slot), sorted by range start, rebuilt every step.
-    routes: Vec<(HashRange, usize)>,
+    /// Records, retries and flushes waiting for their instant.
+    queue: RecordQueue<What>,
+    /// The open shards by hash, checked every step.
+    routes: Routes,
 }
 
 impl RecordPlane {
     pub(super) fn new(spec: &crate::spec::ExperimentSpec, seed: &SeedKey) -> RecordPlane {
         RecordPlane {
             producers: spec.producers.iter().map(|p| RecordProducer::new(p, seed, &spec.stream)).collect(),
-            queue: BinaryHeap::new(),
-            fresh: Vec::new(),
-            later: BTreeMap::new(),
-            step_end_ns: 0,
-            step_ns: spec.step.as_nanos(),
-            waiting: 0,
-            slots: Slots::default(),
-            sequence: 0,
-            routes: Vec::new(),
+            queue: RecordQueue::new(spec.step.as_nanos()),
+            routes: Routes::default(),
         }
     }
+}
 
-    fn entry(&mut self, due_ns: u64, what: What) -> Entry {
-        self.sequence += 1;
-        self.waiting += 1;
-        assert!(self.waiting <= RECORDS_WAITING_MAX, "the record queue is bounded");
-        let slot = self.slots.put(what);
-        Entry { key: (u128::from(due_ns) << 64) | u128::from(self.sequence), slot }
-    }
+/// The open shards by hash, for routing one record at a time.
+#[derive(Default)]
+struct Routes {
+    /// The open shards as (range, slot), sorted by range start: their ranges tile the
+    /// hash space (asserted by the engine after every reshard).
+    shards: Vec<(HashRange, usize)>,
+    /// The hash space cut into `2^hint_bits` equal parts by its top bits; for each part,
+    /// the index in `shards` of the shard holding the part's first hash. A record's
+    /// shard is found from its part's hint in a step or two, where a binary search over
+    /// the shards cost about a tenth of an attempt.
+    hints: Vec<u32>,
+    hint_bits: u32,
+    /// The open shards of the step being checked, before they replace `shards`.
+    candidate: Vec<(HashRange, usize)>,
+}
 
-    /// Queues a new record of the step being generated (served in order by
-    /// [`Self::next_due_before`]).
-    fn push_fresh(&mut self, due_ns: u64, what: What) {
-        let entry = self.entry(due_ns, what);
-        self.fresh.push(entry);
-    }
-
-    /// Starts serving the step that ends at `end_ns`: its entries known now (new records
-    /// already in `fresh`, and what earlier steps queued for it) in order.
-    fn begin_step(&mut self, index: u64, end_ns: u64) {
-        debug_assert!(self.queue.is_empty(), "a step serves everything due within it");
-        self.step_end_ns = end_ns;
-        if let Some(due) = self.later.remove(&index) {
-            self.fresh.extend(due);
+impl Routes {
+    /// Takes the open shards of a step as (range, slot); the hints are rebuilt only when
+    /// the shards changed (a reshard), not every step.
+    fn update(&mut self, open: impl Iterator<Item = (HashRange, usize)>) {
+        self.candidate.clear();
+        self.candidate.extend(open);
+        self.candidate.sort_by_key(|(range, _)| range.start);
+        if self.candidate == self.shards {
+            return;
         }
-        debug_assert!(self.later.keys().all(|&later| later > index), "nothing is left behind");
-        self.fresh.sort_unstable();
-    }
-
-    /// Takes the earliest entry due before `end_ns`, from the step's new records or the
-    /// queue, in (due time, sequence) order; `fresh_next` is the first new record not
-    /// served yet.
-    fn next_due_before(&mut self, end_ns: u64, fresh_next: &mut usize) -> Option<Entry> {
-        let fresh = self.fresh.get(*fresh_next).copied();
-        let queued = self.queue.peek().map(|entry| entry.0);
-        let next = match (fresh, queued) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) => a,
-            (None, Some(b)) => b,
-            (None, None) => return None,
-        };
-        if next.due_ns() >= end_ns {
-            return None;
-        }
-        if fresh == Some(next) {
-            *fresh_next += 1;
-        } else {
-            self.queue.pop();
-        }
-        self.waiting -= 1;
-        Some(next)
-    }
-
-    /// Queues a retry or a flush: in the heap when it is due within the step being served,
-    /// else with the entries of the step it is due in.
-    fn push(&mut self, due_ns: u64, what: What) {
-        let entry = self.entry(due_ns, what);
-        if due_ns < self.step_end_ns {
-            self.queue.push(Reverse(entry));
-        } else {
-            self.later.entry(due_ns / self.step_ns).or_default().push(entry);
+        std::mem::swap(&mut self.candidate, &mut self.shards);
+        assert!(!self.shards.is_empty(), "a stream has an open shard");
+        // About four parts per shard, so a part rarely spans two shards.
+        self.hint_bits = (self.shards.len().next_power_of_two().ilog2() + 2).clamp(8, 16);
+        let shift = 128 - self.hint_bits;
+        self.hints.clear();
+        for part in 0..1u128 << self.hint_bits {
+            let first_hash = part << shift;
+            let index = self.shards.partition_point(|(range, _)| range.end < first_hash);
+            self.hints.push(u32::try_from(index).expect("shards are fewer than 2^32"));
         }
     }
 
     /// The open shard whose range holds `hash`.
     fn route(&self, hash: u128) -> usize {
-        let index = self.routes.partition_point(|(range, _)| range.end < hash);
-        let (range, slot) = self.routes[index];
+        // The hint bits are at most 16, all within the high 64 bits of the hash.
+        let high = (hash >> 64) as u64;
+        let mut index = self.hints[(high >> (64 - self.hint_bits)) as usize] as usize;
+        // Bounded by the shard count: the last shard's range ends at the top of the space.
+        while self.shards[index].0.end < hash {
+            index += 1;
+        }
+        let (range, slot) = self.shards[index];
         debug_assert!(range.contains(hash), "open shards cover the hash space");
         slot
     }
@@ -324,25 +252,29 @@ impl Simulation<'_> {
     /// The write of step `index` (`[t0, t1)`) in record mode.
     pub(super) fn write_records(&mut self, index: u64, t0: SimTime, t1: SimTime) {
         let mut plane = self.records.take().expect("record mode has a record plane");
-        plane.routes.clear();
-        for slot in 0..self.shards.ids.len() {
-            if self.shards.open[slot] {
-                plane.routes.push((self.shards.ranges[slot], slot));
-            }
-        }
-        plane.routes.sort_by_key(|(range, _)| range.start);
+        let shards = &self.shards;
+        plane
+            .routes
+            .update((0..shards.ids.len()).filter(|&slot| shards.open[slot]).map(|slot| (shards.ranges[slot], slot)));
+        plane.queue.begin_step(index);
         for producer in 0..plane.producers.len() {
             plane.producers[producer].retry_stream.set_step(index);
             self.offer_records(&mut plane, producer, index, t0, t1);
         }
-        // New records were generated producer by producer: one sort puts them in order
-        // with what earlier steps queued for this one.
-        plane.begin_step(index, t1.as_nanos());
-        let mut fresh_next = 0;
-        while let Some(entry) = plane.next_due_before(t1.as_nanos(), &mut fresh_next) {
-            let due_ns = entry.due_ns();
-            debug_assert!(due_ns >= t0.as_nanos(), "nothing is left behind from an earlier step");
-            match plane.slots.take(entry.slot) {
+        // New records were generated producer by producer; the queue serves them in
+        // time order with what earlier steps queued for this one.
+        loop {
+            // The fields are copied out of the lent payload by their own types (see
+            // `RecordQueue::pop`).
+            let (due_ns, what) = match plane.queue.pop() {
+                None => break,
+                Some((due_ns, &What::Send(record))) => (due_ns, What::Send(record)),
+                Some((due_ns, &What::Flush { producer, instance, batch })) => {
+                    (due_ns, What::Flush { producer, instance, batch })
+                }
+            };
+            debug_assert!((t0.as_nanos()..t1.as_nanos()).contains(&due_ns), "served within its step");
+            match what {
                 What::Send(record) => {
                     self.producers[record.producer as usize].records_waiting -= 1;
                     self.send_record(&mut plane, record, due_ns);
@@ -356,8 +288,6 @@ impl Simulation<'_> {
                 }
             }
         }
-        assert_eq!(fresh_next, plane.fresh.len(), "every new record of the step is due within it");
-        plane.fresh.clear();
         self.records = Some(plane);
     }
 
@@ -385,12 +315,14 @@ impl Simulation<'_> {
         };
         assert!(count <= RECORDS_PER_STEP_MAX, "records per producer per step are bounded");
         let evenly = matches!(spec.arrivals, Arrivals::Uniform);
+        debug_assert!(step_ns <= NANOS_PER_SEC, "a step divides one second");
         let instances = spec.instances;
         for i in 0..count {
             let record_producer = &mut plane.producers[producer];
             let rng = record_producer.records_stream.rng();
             let at_ns = if evenly {
-                t0.as_nanos() + ((2 * u128::from(i) + 1) * u128::from(step_ns) / (2 * u128::from(count))) as u64
+                // In 64 bits: the count and the step are bounded (asserted at compile time).
+                t0.as_nanos() + (2 * i + 1) * step_ns / (2 * count)
             } else {
                 t0.as_nanos() + ((uniform01(rng) * step_ns as f64) as u64).min(step_ns - 1)
             };
@@ -404,18 +336,19 @@ impl Simulation<'_> {
             }
             let bytes = record_producer.sizes.sample_one(rng) + u64::from(key_bytes);
             let instance = record_producer.next_instance;
-            record_producer.next_instance = (instance + 1) % instances;
+            // In turn, without a division per record.
+            record_producer.next_instance = if instance + 1 == instances { 0 } else { instance + 1 };
             let record = Record {
                 hash,
                 producer: producer as u32,
                 instance,
-                attempt: 1,
-                bytes,
+                attempt: NonZeroU32::MIN,
+                bytes: u32::try_from(bytes).expect("the loader keeps records to 10 MiB"),
                 created_ns: at_ns,
                 sleep_prev_ns: 0,
             };
             self.producers[producer].records_waiting += 1;
-            plane.push_fresh(at_ns, What::Send(record));
+            plane.queue.push_new(at_ns, What::Send(record));
         }
     }
 
@@ -431,7 +364,7 @@ impl Simulation<'_> {
         let (max_records, max_bytes, linger_ns) = (batching.max_records, batching.max_bytes, batching.linger_ns);
         let instance = record.instance as usize;
         let buffer = &batching.buffers[instance];
-        if !buffer.records.is_empty() && buffer.bytes + record.bytes > max_bytes {
+        if !buffer.records.is_empty() && buffer.bytes + u64::from(record.bytes) > max_bytes {
             self.flush(plane, producer, instance, at_ns);
         }
         let buffer = &mut plane.producers[producer].batching.as_mut().expect("batching").buffers[instance];
@@ -440,13 +373,15 @@ impl Simulation<'_> {
             buffer.batch += 1;
         }
         buffer.records.push(record);
-        buffer.bytes += record.bytes;
+        buffer.bytes += u64::from(record.bytes);
         let (full, batch) = (buffer.records.len() >= max_records, buffer.batch);
         self.producers[producer].records_waiting += 1;
         if full || linger_ns == 0 {
             self.flush(plane, producer, instance, at_ns);
         } else if opens {
-            plane.push(at_ns + linger_ns, What::Flush { producer: producer as u32, instance: record.instance, batch });
+            plane
+                .queue
+                .push(at_ns + linger_ns, What::Flush { producer: producer as u32, instance: record.instance, batch });
         }
     }
 
@@ -471,14 +406,17 @@ impl Simulation<'_> {
     }
 
     /// One record's attempt at its shard at `at_ns`: stored, or retried, or dropped.
+    // Inlined into both callers so the record stays in registers: through a stack copy
+    // made in two overlapping parts, reading its hash stalled on store forwarding.
+    #[inline(always)]
     fn attempt(&mut self, plane: &mut RecordPlane, record: Record, at_ns: u64) {
-        let slot = plane.route(record.hash);
+        let slot = plane.routes.route(record.hash);
         let producer = record.producer as usize;
         self.producers[producer].totals.attempted_records += 1;
         let second = &mut self.shards.second[slot];
         second.attempted_records += 1;
-        second.attempted_bytes += record.bytes;
-        let admitted = self.admission.admit_one(&mut self.shards.allowances[slot], record.bytes, at_ns);
+        second.attempted_bytes += u64::from(record.bytes);
+        let admitted = self.admission.admit_one(&mut self.shards.allowances[slot], u64::from(record.bytes), at_ns);
         if admitted {
             self.accept_record(plane, slot, record, at_ns);
         } else {
@@ -492,10 +430,10 @@ impl Simulation<'_> {
         let age_ns = at_ns - record.created_ns;
         producer.latency_ms.add(age_ns as f64 / NANOS_PER_MS as f64, 1);
         if let Some(quota) = &mut plane.producers[record.producer as usize].quota {
-            let first = u64::from(record.attempt == 1);
+            let first = u64::from(record.attempt == NonZeroU32::MIN);
             quota.release(first, 1 - first);
         }
-        let bytes = record.bytes;
+        let bytes = u64::from(record.bytes);
         self.cost_meter.accepted(self.mode, 1, bytes);
         let api = &mut self.api_totals;
         if producer.sends_put_record() {
@@ -531,7 +469,7 @@ impl Simulation<'_> {
         self.shards.throttled_total[slot] += 1;
         self.stream_period.write_throttled_records += 1;
         let record_producer = &mut plane.producers[producer];
-        let Some(window) = record_producer.retry.next_window(record.attempt, record.sleep_prev_ns) else {
+        let Some(window) = record_producer.retry.next_window(record.attempt.get(), record.sleep_prev_ns) else {
             self.producers[producer].totals.dropped_records += 1;
             return;
         };
@@ -546,8 +484,9 @@ impl Simulation<'_> {
         let span_ns = window.max_ns - window.min_ns;
         let rng = record_producer.retry_stream.rng();
         let sleep_ns = window.min_ns + ((uniform01(rng) * (span_ns as f64 + 1.0)) as u64).min(span_ns);
-        let retry = Record { attempt: record.attempt + 1, sleep_prev_ns: sleep_ns, ..record };
+        let attempt = record.attempt.checked_add(1).expect("attempts are bounded by max_attempts");
+        let retry = Record { attempt, sleep_prev_ns: sleep_ns, ..record };
         self.producers[producer].records_waiting += 1;
-        plane.push(at_ns + sleep_ns, What::Send(retry));
+        plane.queue.push(at_ns + sleep_ns, What::Send(retry));
     }
 }
