@@ -292,7 +292,8 @@ pub struct PoissonTable {
 impl PoissonTable {
     /// Counts less likely than this are left out of the table.
     pub const PROBABILITY_MIN: f64 = 1e-30;
-    /// The most counts a table holds (a mean of about 40,000 needs this many).
+    /// The most counts a table holds: the table spans about 23 standard deviations, so
+    /// this many serve means up to about 120,000.
     pub const COUNTS_MAX: usize = 8192;
 
     /// The table for `mean`, or `None` when the mean is zero or the table would hold
@@ -1022,6 +1023,7 @@ mod tests {
             assert!(table.sample(&mut top) <= last);
         }
         assert_eq!(PoissonTable::new(0.0), None);
+        assert!(PoissonTable::new(100_000.0).is_some(), "a table up to about 120,000");
         assert_eq!(PoissonTable::new(1e9), None, "too many counts for a table");
     }
 
