@@ -5,28 +5,30 @@ mod common;
 
 const EXPERIMENT: &str = "experiments/hot-key.toml";
 
+/// The files of an output folder besides its plots: the contract files, and no
+/// temporary file left behind.
+const OUTPUT_FILES: [&str; 8] = [
+    "consumers.csv",
+    "cost.csv",
+    "events.csv",
+    "hot_keys.csv",
+    "report.html",
+    "shards.csv",
+    "stream.csv",
+    "summary.json",
+];
+
+/// The names of `files` outside `plots/`.
+fn names_besides_plots(files: &Files) -> Vec<&str> {
+    files.iter().map(|(name, _)| name.as_str()).filter(|n| !n.starts_with("plots/")).collect()
+}
+
 #[test]
 fn same_seed_gives_byte_identical_outputs() {
-    let first = common::scratch("determinism-a");
-    let second = common::scratch("determinism-b");
-    for folder in [&first, &second] {
-        let status = common::kinesim().args(["run", EXPERIMENT, "--quiet", "--out"]).arg(folder).status().unwrap();
-        assert!(status.success());
-    }
-    let (a, b) = (common::folder_bytes(&first), common::folder_bytes(&second));
-    let names: Vec<&str> = a.iter().map(|(name, _)| name.as_str()).filter(|n| !n.starts_with("plots/")).collect();
+    let (a, b) = two_runs(EXPERIMENT, "hot-key");
     assert_eq!(
-        names,
-        [
-            "consumers.csv",
-            "cost.csv",
-            "events.csv",
-            "hot_keys.csv",
-            "report.html",
-            "shards.csv",
-            "stream.csv",
-            "summary.json"
-        ],
+        names_besides_plots(&a),
+        OUTPUT_FILES,
         "the run writes the contract files and no temporary file is left behind"
     );
     assert!(a.iter().filter(|(name, _)| name.starts_with("plots/") && name.ends_with(".svg")).count() >= 5);
@@ -123,20 +125,6 @@ fn adding_a_consumer_does_not_change_what_producers_do() {
 #[test]
 fn record_mode_is_byte_identical_for_the_same_seed() {
     let (a, b) = two_runs("experiments/record-mode.toml", "record-mode");
-    let names: Vec<&str> = a.iter().map(|(name, _)| name.as_str()).filter(|n| !n.starts_with("plots/")).collect();
-    assert_eq!(
-        names,
-        [
-            "consumers.csv",
-            "cost.csv",
-            "events.csv",
-            "hot_keys.csv",
-            "report.html",
-            "shards.csv",
-            "stream.csv",
-            "summary.json"
-        ],
-        "record mode writes every output file"
-    );
+    assert_eq!(names_besides_plots(&a), OUTPUT_FILES, "record mode writes every output file");
     assert!(a == b, "two record-mode runs with the same seed differ; replay: kinesim run experiments/record-mode.toml");
 }
