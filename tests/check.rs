@@ -23,7 +23,8 @@ fn passing_objectives_exit_zero() {
 
 #[test]
 fn a_failed_objective_exits_one_and_shows_in_junit() {
-    let junit = common::scratch("check-junit").join("report.xml");
+    let junit_folder = common::scratch("check-junit");
+    let junit = junit_folder.join("report.xml");
     let (code, stdout, _) = check(
         "failed",
         &["experiments/quickstart.toml", "experiments/hot-key.toml", "--junit", junit.to_str().unwrap()],
@@ -88,7 +89,8 @@ fn baselines_flag_metrics_that_moved() {
     assert!(!text.contains("MOVED"), "{text}");
 
     // The same experiment with 10% more traffic: the volumes move, the tolerance decides.
-    let busier = common::scratch("check-baseline-busier").join("quickstart.toml");
+    let busier_folder = common::scratch("check-baseline-busier");
+    let busier = busier_folder.join("quickstart.toml");
     let original = std::fs::read_to_string("experiments/quickstart.toml").unwrap();
     std::fs::write(&busier, original.replacen("rate = 2000", "rate = 2200", 1)).unwrap();
     let (code, text) = run(&[busier.to_str().unwrap(), "--baseline", saved_arg, "--tolerance", "0.05"]);

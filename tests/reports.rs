@@ -14,7 +14,7 @@ use std::time::Instant;
 
 /// Runs `experiments/<name>.toml` once per test binary; tests copy the folder before
 /// rendering into it.
-fn example_run(cell: &'static OnceLock<PathBuf>, name: &str) -> &'static Path {
+fn example_run(cell: &'static OnceLock<common::Scratch>, name: &str) -> &'static Path {
     cell.get_or_init(|| {
         let folder = common::scratch(&format!("report-source-{name}"));
         let output = common::kinesim()
@@ -30,17 +30,17 @@ fn example_run(cell: &'static OnceLock<PathBuf>, name: &str) -> &'static Path {
     })
 }
 
-static HOT_KEY: OnceLock<PathBuf> = OnceLock::new();
-static POLLING: OnceLock<PathBuf> = OnceLock::new();
-static AUTOSCALER: OnceLock<PathBuf> = OnceLock::new();
-static SWEEP: OnceLock<PathBuf> = OnceLock::new();
+static HOT_KEY: OnceLock<common::Scratch> = OnceLock::new();
+static POLLING: OnceLock<common::Scratch> = OnceLock::new();
+static AUTOSCALER: OnceLock<common::Scratch> = OnceLock::new();
+static SWEEP: OnceLock<(common::Scratch, PathBuf)> = OnceLock::new();
 
 fn hot_key() -> &'static Path {
     example_run(&HOT_KEY, "hot-key")
 }
 
 /// A fresh copy of `source`'s files in a folder of the test's own.
-fn copy_of(source: &Path, test: &str) -> PathBuf {
+fn copy_of(source: &Path, test: &str) -> common::Scratch {
     let folder = common::scratch(test);
     for entry in std::fs::read_dir(source).unwrap() {
         let path = entry.unwrap().path();
@@ -84,15 +84,18 @@ replications = 3
 
 /// A sweep folder written by `kinesim sweep`, with the experiment file still in place.
 fn sweep_folder() -> &'static Path {
-    SWEEP.get_or_init(|| {
-        let folder = common::scratch("report-source-sweep");
-        let file = folder.join("report-sweep.toml");
-        std::fs::write(&file, SWEEP_TOML).unwrap();
-        let out = folder.join("out");
-        let output = common::kinesim().arg("sweep").arg(&file).arg("--out").arg(&out).arg("--quiet").output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        out
-    })
+    &SWEEP
+        .get_or_init(|| {
+            let folder = common::scratch("report-source-sweep");
+            let file = folder.join("report-sweep.toml");
+            std::fs::write(&file, SWEEP_TOML).unwrap();
+            let out = folder.join("out");
+            let output =
+                common::kinesim().arg("sweep").arg(&file).arg("--out").arg(&out).arg("--quiet").output().unwrap();
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            (folder, out)
+        })
+        .1
 }
 
 // ---------------------------------------------------------------------------------------

@@ -86,10 +86,9 @@ fn names(folder: &Path) -> Vec<String> {
 
 /// Starts `kinesim run` on [`LONG_RUN`] and waits until it is simulating (its tables
 /// exist under temporary names) and a little more.
-fn start_long_run(name: &str) -> (Child, PathBuf) {
-    let folder = common::scratch(name);
-    let file = write(&folder, "long.toml", LONG_RUN);
-    let out = folder.join("out");
+fn start_long_run(name: &str) -> (Child, common::ScratchPath) {
+    let out = common::scratch(name).into_path_of("out");
+    let file = write(out.parent().expect("a folder holds the output"), "long.toml", LONG_RUN);
     let child = common::kinesim()
         .arg("run")
         .arg(&file)

@@ -33,9 +33,8 @@ baseline = { "stream.shards" = 2 }
 "producers.web.rate" = [1000, 2000]
 "#;
 
-fn experiment(name: &str) -> PathBuf {
-    let folder = common::scratch(name);
-    let path = folder.join("sweep.toml");
+fn experiment(name: &str) -> common::ScratchPath {
+    let path = common::scratch(name).into_path_of("sweep.toml");
     std::fs::write(&path, SWEEP).unwrap();
     path
 }

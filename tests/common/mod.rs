@@ -25,12 +25,81 @@ pub fn run_example(name: &str) -> (RunResult, MemoryRecorder) {
     (result, recorder)
 }
 
-/// A fresh, empty scratch folder under the system temp dir, unique per test name.
-pub fn scratch(name: &str) -> PathBuf {
-    let folder = std::env::temp_dir().join(format!("kinesim-test-{}-{name}", std::process::id()));
+/// A fresh, empty scratch folder in Cargo's folder for test files (`target/tmp`),
+/// unique per test name and process. It is removed when dropped, unless the test is
+/// failing (then it stays, for a look at what the run wrote), so test runs do not pile
+/// up folders. (The few held in statics, runs shared by the tests of one binary, are
+/// never dropped.)
+pub fn scratch(name: &str) -> Scratch {
+    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("kinesim-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::create_dir_all(&folder).unwrap();
-    folder
+    Scratch(folder)
+}
+
+/// A scratch folder (see [`scratch`]); use it as a path.
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Scratch {
+    /// `name` inside this folder, keeping the folder for as long as the path lives.
+    pub fn into_path_of(self, name: &str) -> ScratchPath {
+        let path = self.0.join(name);
+        ScratchPath { path, _folder: self }
+    }
+}
+
+/// A path inside a [`Scratch`] folder, which it keeps; use it as a path.
+#[derive(Debug)]
+pub struct ScratchPath {
+    path: PathBuf,
+    _folder: Scratch,
+}
+
+impl std::ops::Deref for ScratchPath {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for ScratchPath {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for ScratchPath {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// The `kinesim` binary built for this test run, started in the repository root.
