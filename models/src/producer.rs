@@ -169,7 +169,7 @@ impl Producer {
             requests_carry: 0.0,
             split_counts: vec![0; wheel_slots],
             split_weights: vec![0.0; wheel_slots],
-            wheel: vec![WheelSlot::new(); wheel_slots],
+            wheel: vec![WheelSlot::default(); wheel_slots],
             in_flight_records: 0,
             backlog: Queue::default(),
             blocked: Queue::default(),
@@ -251,13 +251,7 @@ impl Producer {
         };
         let targets: Vec<(u32, f64)> = children.iter().copied().zip(weights).collect();
         for slot in &mut self.wheel {
-            let keys: Vec<(u32, u32)> = slot.range((parent, 0)..=(parent, u32::MAX)).map(|(key, _)| *key).collect();
-            for key in keys {
-                let batch = slot.remove(&key).expect("listed above");
-                for part in split_batch(batch, &targets) {
-                    push_merged(slot, part);
-                }
-            }
+            slot.reroute(parent, &targets);
         }
         self.backlog.reroute(parent, &targets);
         self.blocked.reroute(parent, &targets);
@@ -433,7 +427,7 @@ impl Producer {
 
     fn emit_retries(&mut self, slot: u32, step: u64, out: &mut Vec<Arrival>) {
         let wheel_slot = (step % self.wheel.len() as u64) as usize;
-        for (_, batch) in std::mem::take(&mut self.wheel[wheel_slot]) {
+        for batch in self.wheel[wheel_slot].drain_merged() {
             out.push(Arrival {
                 shard_slot: batch.shard_slot,
                 producer_slot: slot,
@@ -492,7 +486,7 @@ impl Producer {
             return;
         }
         let wheel_slot = ((step + 1) % self.wheel.len() as u64) as usize;
-        push_merged(&mut self.wheel[wheel_slot], batch);
+        self.wheel[wheel_slot].push(batch);
         self.in_flight_records += batch.user_records;
     }
 
@@ -617,7 +611,7 @@ impl Producer {
             }
             let part = take_part(&mut left, user_records, batch.user_records);
             let wheel_slot = ((step_first + i as u64) % self.wheel.len() as u64) as usize;
-            push_merged(&mut self.wheel[wheel_slot], part);
+            self.wheel[wheel_slot].push(part);
         }
         debug_assert_eq!(left.user_records, 0);
         self.in_flight_records += batch.user_records;
@@ -650,19 +644,85 @@ fn spread(rng: &mut ChaCha8Rng, total: u64, weights: &mut [f64], counts: &mut [u
     }
 }
 
-/// One step of the retry wheel: batches keyed by (shard slot, attempt), iterated in key
-/// order (deterministic).
-type WheelSlot = std::collections::BTreeMap<(u32, u32), RetryBatch>;
+/// One step of the retry wheel: the retry batches due in it, handed out in (shard slot,
+/// attempt) order (deterministic), batches with the same shard and attempt merged in the
+/// order they were queued (DESIGN: retries grouped by producer, shard, attempt and due
+/// time).
+///
+/// Batches are appended as they come and merged when the slot is drained (or has
+/// doubled since it was last merged, so it holds about shards x attempts batches). A
+/// vector kept from step to step allocates nothing once it has grown, where a map
+/// allocated nodes every step that had retries. Merging later gives the same batches:
+/// each key's batches are folded in queue order either way.
+#[derive(Clone, Debug, Default)]
+struct WheelSlot {
+    /// Batches with their queue order, merged up to `merged` entries.
+    batches: Vec<(u64, RetryBatch)>,
+    queued: u64,
+    /// Length after the last merge: the next merge comes at twice this.
+    merged: usize,
+}
 
-/// Adds a retry batch to a wheel slot, merged with the slot's batch for the same shard
-/// and attempt (DESIGN: retries grouped by producer, shard, attempt and due time).
-fn push_merged(slot: &mut WheelSlot, part: RetryBatch) {
-    let key = (part.shard_slot, part.attempt);
-    let Some(last) = slot.get_mut(&key) else {
-        slot.insert(key, part);
-        assert!(slot.len() <= RETRY_BATCHES_MAX, "retry batches are bounded");
-        return;
-    };
+/// The fewest batches a slot holds before it merges ahead of its step.
+const WHEEL_SLOT_MERGE_MIN: usize = 64;
+
+impl WheelSlot {
+    fn push(&mut self, batch: RetryBatch) {
+        self.batches.push((self.queued, batch));
+        self.queued += 1;
+        if self.batches.len() >= (2 * self.merged).max(WHEEL_SLOT_MERGE_MIN) {
+            self.merge();
+        }
+        assert!(self.batches.len() <= RETRY_BATCHES_MAX, "retry batches are bounded");
+    }
+
+    /// Sorts by (shard, attempt, queue order) and folds each key's batches into one.
+    fn merge(&mut self) {
+        // Unstable sort on a key that includes the queue order: the stable order, and no
+        // scratch allocation.
+        self.batches.sort_unstable_by_key(|(queued, batch)| (batch.shard_slot, batch.attempt, *queued));
+        let mut kept = 0;
+        for index in 1..self.batches.len() {
+            let (_, batch) = self.batches[index];
+            let last = &mut self.batches[kept].1;
+            if (last.shard_slot, last.attempt) == (batch.shard_slot, batch.attempt) {
+                merge_into(last, &batch);
+            } else {
+                kept += 1;
+                self.batches[kept] = self.batches[index];
+            }
+        }
+        self.batches.truncate((kept + 1).min(self.batches.len()));
+        self.merged = self.batches.len();
+    }
+
+    /// Empties the slot, in (shard, attempt) order, one batch per key.
+    fn drain_merged(&mut self) -> impl Iterator<Item = RetryBatch> + '_ {
+        self.merge();
+        self.merged = 0;
+        self.batches.drain(..).map(|(_, batch)| batch)
+    }
+
+    /// After `parent` split or merged: its batches go to `targets` by weight, each
+    /// merged into what those shards already hold (in (shard, attempt) order).
+    fn reroute(&mut self, parent: u32, targets: &[(u32, f64)]) {
+        self.merge();
+        // A reshard is rare: a vector for the parent's batches is no per-step cost.
+        let parents: Vec<RetryBatch> =
+            self.batches.iter().map(|(_, batch)| *batch).filter(|batch| batch.shard_slot == parent).collect();
+        self.batches.retain(|(_, batch)| batch.shard_slot != parent);
+        for batch in parents {
+            for part in split_batch(batch, targets) {
+                self.push(part);
+            }
+        }
+        self.merge();
+    }
+}
+
+/// Folds `part` into `last`, a batch for the same shard and attempt: creation times
+/// and previous sleeps are averaged by user records.
+fn merge_into(last: &mut RetryBatch, part: &RetryBatch) {
     let total = u128::from(last.user_records + part.user_records);
     let weighted = |a: u64, b: u64| {
         ((u128::from(a) * u128::from(last.user_records) + u128::from(b) * u128::from(part.user_records)) / total) as u64
@@ -813,4 +873,83 @@ fn buffering_delay_ns(spec: &ProducerSpec) -> u64 {
     let records_per_batch = f64::from(max_records).min(max_bytes as f64 / size);
     let fill_ns = records_per_batch / rate_per_instance * 1e9;
     (fill_ns.min(linger.as_nanos() as f64) / 2.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// The map the wheel slot replaced: each batch merged into its key's at once.
+    fn merged_at_once(batches: &[RetryBatch]) -> Vec<RetryBatch> {
+        let mut map: BTreeMap<(u32, u32), RetryBatch> = BTreeMap::new();
+        for batch in batches {
+            match map.get_mut(&(batch.shard_slot, batch.attempt)) {
+                Some(last) => merge_into(last, batch),
+                None => {
+                    map.insert((batch.shard_slot, batch.attempt), *batch);
+                }
+            }
+        }
+        map.into_values().collect()
+    }
+
+    fn batch() -> impl Strategy<Value = RetryBatch> {
+        (0u32..6, 1u32..4, 1u64..50, 0u64..1_000_000, 0u64..1_000_000).prop_map(
+            |(shard_slot, attempt, user_records, created_ns, sleep_prev_ns)| RetryBatch {
+                shard_slot,
+                attempt,
+                records: user_records,
+                user_records,
+                bytes: user_records * 100,
+                created_ns,
+                sleep_prev_ns,
+            },
+        )
+    }
+
+    proptest! {
+        /// Merging when drained (and early, when a slot doubles) gives the batches, in
+        /// the order, of merging each batch at once: the same retries, byte for byte.
+        #[test]
+        fn a_wheel_slot_drains_what_merging_at_once_gives(
+            rounds in prop::collection::vec(prop::collection::vec(batch(), 0..200), 1..4),
+        ) {
+            let mut slot = WheelSlot::default();
+            for batches in &rounds {
+                for batch in batches {
+                    slot.push(*batch);
+                }
+                let drained: Vec<_> = slot.drain_merged().collect();
+                let expected = merged_at_once(batches);
+                prop_assert_eq!(drained.len(), expected.len());
+                for (got, want) in drained.iter().zip(&expected) {
+                    prop_assert_eq!(format!("{got:?}"), format!("{want:?}"));
+                }
+            }
+        }
+
+        /// A reroute moves the parent's batches to the targets, merged after what they
+        /// already held, as the map did.
+        #[test]
+        fn a_wheel_slot_reroutes_like_the_map(batches in prop::collection::vec(batch(), 0..100)) {
+            // Shard 5 already holds batches: the moved ones merge after them.
+            let targets = [(5, 0.3), (6, 0.7)];
+            let mut slot = WheelSlot::default();
+            for batch in &batches {
+                slot.push(*batch);
+            }
+            slot.reroute(2, &targets);
+            let drained: Vec<_> = slot.drain_merged().collect();
+            let mut reference = merged_at_once(&batches);
+            let parents: Vec<RetryBatch> = reference.iter().copied().filter(|b| b.shard_slot == 2).collect();
+            reference.retain(|b| b.shard_slot != 2);
+            for parent in parents {
+                reference.extend(split_batch(parent, &targets));
+            }
+            let expected = merged_at_once(&reference);
+            prop_assert_eq!(format!("{drained:?}"), format!("{expected:?}"));
+        }
+    }
 }

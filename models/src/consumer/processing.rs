@@ -70,6 +70,9 @@ pub struct Processor {
     /// Per shard: how many shards share its processing capacity (a KCL worker's leases
     /// with records to process); batches take that many times longer.
     sharing: Vec<u64>,
+    /// The batch being run, kept between batches for its allocation (a batch runs
+    /// every few steps on every lane: no allocation per batch).
+    batch: Vec<Piece>,
 }
 
 impl Processor {
@@ -81,6 +84,7 @@ impl Processor {
             weights: Vec::new(),
             running: BinaryHeap::new(),
             sharing: Vec::new(),
+            batch: Vec::new(),
         }
     }
 
@@ -171,7 +175,8 @@ impl Processor {
                 }
                 batches += 1;
                 assert!(batches <= BATCHES_PER_STEP_MAX, "batches per step are bounded");
-                run_batch(&self.spec, sharing, lane, start_ns, rng, [&mut *period, &mut *totals]);
+                let counters = [&mut *period, &mut *totals];
+                run_batch(&self.spec, sharing, lane, start_ns, rng, &mut self.batch, counters);
                 if self.spec.concurrency_max.is_some() && lane.busy_until_ns > start_ns {
                     self.running.push(Reverse(lane.busy_until_ns));
                 }
@@ -232,6 +237,7 @@ fn run_batch(
     lane: &mut Lane,
     start_ns: u64,
     rng: &mut ChaCha8Rng,
+    batch: &mut Vec<Piece>,
     counters: [&mut ReadCounters; 2],
 ) {
     let [period, totals] = counters;
@@ -253,7 +259,7 @@ fn run_batch(
             return;
         }
     }
-    let batch = take_batch(lane, spec.batch_size, spec.batch_bytes.unwrap_or(u64::MAX));
+    take_batch(lane, spec.batch_size, spec.batch_bytes.unwrap_or(u64::MAX), batch);
     let records: u64 = batch.iter().map(|piece| piece.records).sum();
     let duration_ns = (spec.fixed.as_nanos() + spec.per_record.as_nanos() * records) * sharing;
     // Poison records fail every invocation that carries them; how many this batch holds
@@ -277,7 +283,7 @@ fn run_batch(
         lane.failures += 1;
         period.failed_batches += 1;
         totals.failed_batches += 1;
-        for piece in batch.into_iter().rev() {
+        for &piece in batch.iter().rev() {
             lane.queued += piece.records;
             lane.queued_new += new_records(&piece, piece.records);
             lane.queued_bytes += piece.bytes;
@@ -321,7 +327,7 @@ fn finish_bisected(
     spec: &ProcessingSpec,
     sharing: u64,
     lane: &mut Lane,
-    batch: Vec<Piece>,
+    batch: &[Piece],
     records: u64,
     poison: u64,
     start_ns: u64,
@@ -354,9 +360,9 @@ fn finish_bisected(
 }
 
 /// Takes up to `batch_size` records and about `batch_bytes` bytes (at least one record)
-/// from the head of a lane.
-fn take_batch(lane: &mut Lane, batch_size: u64, batch_bytes: u64) -> Vec<Piece> {
-    let mut batch = Vec::new();
+/// from the head of a lane, into `batch` (emptied first).
+fn take_batch(lane: &mut Lane, batch_size: u64, batch_bytes: u64, batch: &mut Vec<Piece>) {
+    batch.clear();
     let (mut records_left, mut bytes_left) = (batch_size, batch_bytes);
     while records_left > 0 && bytes_left > 0 {
         let Some(head) = lane.queue.front_mut() else { break };
@@ -380,5 +386,4 @@ fn take_batch(lane: &mut Lane, batch_size: u64, batch_bytes: u64) -> Vec<Piece> 
             lane.queue.pop_front();
         }
     }
-    batch
 }
