@@ -649,28 +649,41 @@ fn spread(rng: &mut ChaCha8Rng, total: u64, weights: &mut [f64], counts: &mut [u
 /// order they were queued (DESIGN: retries grouped by producer, shard, attempt and due
 /// time).
 ///
-/// Batches are appended as they come and merged when the slot is drained (or has
-/// doubled since it was last merged, so it holds about shards x attempts batches). A
-/// vector kept from step to step allocates nothing once it has grown, where a map
-/// allocated nodes every step that had retries. Merging later gives the same batches:
-/// each key's batches are folded in queue order either way.
+/// A vector kept from step to step, so the wheel allocates nothing once it has grown
+/// (a map allocated nodes every step that had retries). Up to
+/// [`WHEEL_SLOT_SORTED_MAX`] keys it stays sorted, one batch per key, and a batch merges
+/// into its key's as it comes, as in a map. Past that, new keys are appended unsorted
+/// and merged when the slot is drained or its unsorted part has doubled; each key's
+/// batches are still folded in the order they were queued, so the batches are the same.
 #[derive(Clone, Debug, Default)]
 struct WheelSlot {
-    /// Batches with their queue order, merged up to `merged` entries.
+    /// `batches[..sorted]`: one per key, in key order; after them, batches in queue
+    /// order (each with its queue number) for keys not in the sorted part.
     batches: Vec<(u64, RetryBatch)>,
+    sorted: usize,
     queued: u64,
-    /// Length after the last merge: the next merge comes at twice this.
-    merged: usize,
 }
 
-/// The fewest batches a slot holds before it merges ahead of its step.
-const WHEEL_SLOT_MERGE_MIN: usize = 64;
+/// The most keys a wheel slot keeps sorted as batches come (an insertion moves up to
+/// this many entries); more are sorted when merged.
+const WHEEL_SLOT_SORTED_MAX: usize = 256;
 
 impl WheelSlot {
     fn push(&mut self, batch: RetryBatch) {
-        self.batches.push((self.queued, batch));
+        let key = (batch.shard_slot, batch.attempt);
+        let found = self.batches[..self.sorted].binary_search_by_key(&key, |(_, b)| (b.shard_slot, b.attempt));
+        let all_sorted = self.batches.len() == self.sorted;
+        match found {
+            // A key in the sorted part has no batches after it (see the type's notes).
+            Ok(index) => merge_into(&mut self.batches[index].1, &batch),
+            Err(index) if all_sorted && self.sorted < WHEEL_SLOT_SORTED_MAX => {
+                self.batches.insert(index, (self.queued, batch));
+                self.sorted += 1;
+            }
+            Err(_) => self.batches.push((self.queued, batch)),
+        }
         self.queued += 1;
-        if self.batches.len() >= (2 * self.merged).max(WHEEL_SLOT_MERGE_MIN) {
+        if self.batches.len() - self.sorted >= self.sorted.max(WHEEL_SLOT_SORTED_MAX) {
             self.merge();
         }
         assert!(self.batches.len() <= RETRY_BATCHES_MAX, "retry batches are bounded");
@@ -678,6 +691,9 @@ impl WheelSlot {
 
     /// Sorts by (shard, attempt, queue order) and folds each key's batches into one.
     fn merge(&mut self) {
+        if self.sorted == self.batches.len() {
+            return;
+        }
         // Unstable sort on a key that includes the queue order: the stable order, and no
         // scratch allocation.
         self.batches.sort_unstable_by_key(|(queued, batch)| (batch.shard_slot, batch.attempt, *queued));
@@ -693,13 +709,13 @@ impl WheelSlot {
             }
         }
         self.batches.truncate((kept + 1).min(self.batches.len()));
-        self.merged = self.batches.len();
+        self.sorted = self.batches.len();
     }
 
     /// Empties the slot, in (shard, attempt) order, one batch per key.
     fn drain_merged(&mut self) -> impl Iterator<Item = RetryBatch> + '_ {
         self.merge();
-        self.merged = 0;
+        self.sorted = 0;
         self.batches.drain(..).map(|(_, batch)| batch)
     }
 
@@ -711,6 +727,7 @@ impl WheelSlot {
         let parents: Vec<RetryBatch> =
             self.batches.iter().map(|(_, batch)| *batch).filter(|batch| batch.shard_slot == parent).collect();
         self.batches.retain(|(_, batch)| batch.shard_slot != parent);
+        self.sorted = self.batches.len();
         for batch in parents {
             for part in split_batch(batch, targets) {
                 self.push(part);
@@ -895,8 +912,10 @@ mod tests {
         map.into_values().collect()
     }
 
-    fn batch() -> impl Strategy<Value = RetryBatch> {
-        (0u32..6, 1u32..4, 1u64..50, 0u64..1_000_000, 0u64..1_000_000).prop_map(
+    /// A batch for one of `shards` shards: a few keys, merged as they come, or many,
+    /// past the sorted part's bound.
+    fn batch(shards: u32) -> impl Strategy<Value = RetryBatch> {
+        (0..shards, 1u32..4, 1u64..50, 0u64..1_000_000, 0u64..1_000_000).prop_map(
             |(shard_slot, attempt, user_records, created_ns, sleep_prev_ns)| RetryBatch {
                 shard_slot,
                 attempt,
@@ -914,8 +933,13 @@ mod tests {
         /// the order, of merging each batch at once: the same retries, byte for byte.
         #[test]
         fn a_wheel_slot_drains_what_merging_at_once_gives(
-            rounds in prop::collection::vec(prop::collection::vec(batch(), 0..200), 1..4),
+            shards in prop_oneof![Just(6u32), Just(400u32)],
+            rounds in prop::collection::vec(prop::collection::vec(batch(400), 0..1_500), 1..4),
         ) {
+            let rounds: Vec<Vec<RetryBatch>> = rounds
+                .into_iter()
+                .map(|round| round.into_iter().map(|b| RetryBatch { shard_slot: b.shard_slot % shards, ..b }).collect())
+                .collect();
             let mut slot = WheelSlot::default();
             for batches in &rounds {
                 for batch in batches {
@@ -933,7 +957,7 @@ mod tests {
         /// A reroute moves the parent's batches to the targets, merged after what they
         /// already held, as the map did.
         #[test]
-        fn a_wheel_slot_reroutes_like_the_map(batches in prop::collection::vec(batch(), 0..100)) {
+        fn a_wheel_slot_reroutes_like_the_map(batches in prop::collection::vec(batch(6), 0..100)) {
             // Shard 5 already holds batches: the moved ones merge after them.
             let targets = [(5, 0.3), (6, 0.7)];
             let mut slot = WheelSlot::default();

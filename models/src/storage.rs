@@ -313,20 +313,6 @@ impl ShardLog {
         now_ns: u64,
         records_max: u64,
         bytes_max: u64,
-        on_chunk: impl FnMut(u64, u64, u64),
-    ) -> ReadResult {
-        self.read_blocks::<true>(offset, now_ns, records_max, bytes_max, on_chunk)
-    }
-
-    /// [`Self::read`], with or without the shortcut for blocks of one record (the tests
-    /// check that both give the same reads).
-    #[inline(always)]
-    fn read_blocks<const ONE_RECORD_SHORTCUT: bool>(
-        &self,
-        offset: u64,
-        now_ns: u64,
-        records_max: u64,
-        bytes_max: u64,
         mut on_chunk: impl FnMut(u64, u64, u64),
     ) -> ReadResult {
         debug_assert!(offset >= self.offset_first, "readers never point below the trim horizon");
@@ -344,22 +330,6 @@ impl ShardLog {
             let block = if index < coarse_len { &self.coarse[index] } else { &self.fine[index - coarse_len] };
             if block.arrival_first_ns > cutoff_ns || kinesis_read >= records_max || result.bytes >= bytes_max {
                 break;
-            }
-            if ONE_RECORD_SHORTCUT && block.records == 1 {
-                // Record mode's blocks hold one record each, and a reader takes a run of
-                // them per call: what the general case below computes, without its
-                // interpolations and searches.
-                if block.arrival_last_ns > cutoff_ns || block.bytes > bytes_max - result.bytes {
-                    break;
-                }
-                result.records += 1;
-                kinesis_read += 1;
-                result.bytes += block.bytes;
-                let latency_ns = now_ns.saturating_sub(block.arrival_first_ns) + block.age_at_arrival_ns;
-                on_chunk(1, block.bytes, latency_ns);
-                result.arrival_last_ns = block.arrival_first_ns;
-                cursor = block.offset_end();
-                continue;
             }
             let start = cursor.max(block.offset_first);
             let readable_end = block.readable_end(cutoff_ns);
@@ -500,37 +470,6 @@ mod tests {
         assert!(held > SHORT_SPAN_BLOCKS_MAX, "exact blocks are kept up to the bound");
         assert!(held < SHORT_SPAN_BLOCKS_MAX + 100, "then minutes: {held} blocks");
         assert_eq!(log.offset_end(), count);
-    }
-
-    proptest::proptest! {
-        /// Logs of one-record blocks (record mode's, and a stepped step that took one
-        /// record) read the same with the shortcut as through the general case: the
-        /// same result and the same latency chunks, under every limit.
-        #[test]
-        fn one_record_blocks_read_the_same_with_the_shortcut(
-            blocks in proptest::collection::vec((1u64..4, 0u64..3_000_000, 0u64..2_000, 1u64..3_000, 0u64..500), 1..60),
-            start_index in 0usize..60,
-            now_ns in 0u64..200_000_000,
-            records_max in 1u64..80,
-            bytes_max in 1u64..60_000,
-        ) {
-            let mut log = ShardLog::with_blocks(1_000_000, 16, 1_000_000);
-            let mut arrival_ns = 0;
-            for &(records, gap_ns, spread_ns, bytes, age_ns) in &blocks {
-                // Mostly blocks of one record, with a few larger ones between them.
-                let records = if records == 3 { 5 } else { 1 };
-                arrival_ns += gap_ns;
-                log.append(records, records, bytes * records, arrival_ns, arrival_ns + spread_ns, age_ns);
-                arrival_ns += spread_ns;
-            }
-            let offset = log.offset_first() + (start_index as u64).min(log.offset_end() - log.offset_first());
-            let (mut fast_chunks, mut general_chunks) = (Vec::new(), Vec::new());
-            let fast = log.read_blocks::<true>(offset, now_ns, records_max, bytes_max, |r, b, l| fast_chunks.push((r, b, l)));
-            let general =
-                log.read_blocks::<false>(offset, now_ns, records_max, bytes_max, |r, b, l| general_chunks.push((r, b, l)));
-            proptest::prop_assert_eq!(fast, general);
-            proptest::prop_assert_eq!(fast_chunks, general_chunks);
-        }
     }
 
     #[test]
