@@ -324,7 +324,7 @@ fn external_policy_failures_exit_3_without_publishing_outputs() {
 }
 
 /// Writes a scaling-utils configuration (the tool's JSON) and an experiment using it.
-fn scaling_utils_experiment(name: &str, config: &str, policy_extra: &str) -> common::ScratchPath {
+fn scaling_utils_experiment(name: &str, config: &str, policy_extra: &str) -> common::Scratch {
     let folder = common::scratch(name);
     std::fs::write(folder.join("autoscaling.json"), config).unwrap();
     let text = format!(

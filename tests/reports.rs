@@ -5,7 +5,7 @@ mod common;
 
 use kinesim_reports::report::{detect, render_report, render_run_report, render_sweep_report, FolderKind, ReportFiles};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -33,7 +33,7 @@ fn example_run(cell: &'static OnceLock<common::Scratch>, name: &str) -> &'static
 static HOT_KEY: OnceLock<common::Scratch> = OnceLock::new();
 static POLLING: OnceLock<common::Scratch> = OnceLock::new();
 static AUTOSCALER: OnceLock<common::Scratch> = OnceLock::new();
-static SWEEP: OnceLock<(common::Scratch, PathBuf)> = OnceLock::new();
+static SWEEP: OnceLock<common::Scratch> = OnceLock::new();
 
 fn hot_key() -> &'static Path {
     example_run(&HOT_KEY, "hot-key")
@@ -84,18 +84,15 @@ replications = 3
 
 /// A sweep folder written by `kinesim sweep`, with the experiment file still in place.
 fn sweep_folder() -> &'static Path {
-    &SWEEP
-        .get_or_init(|| {
-            let folder = common::scratch("report-source-sweep");
-            let file = folder.join("report-sweep.toml");
-            std::fs::write(&file, SWEEP_TOML).unwrap();
-            let out = folder.join("out");
-            let output =
-                common::kinesim().arg("sweep").arg(&file).arg("--out").arg(&out).arg("--quiet").output().unwrap();
-            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-            (folder, out)
-        })
-        .1
+    SWEEP.get_or_init(|| {
+        let folder = common::scratch("report-source-sweep");
+        let file = folder.join("report-sweep.toml");
+        std::fs::write(&file, SWEEP_TOML).unwrap();
+        let out = folder.into_path_of("out");
+        let output = common::kinesim().arg("sweep").arg(&file).arg("--out").arg(&out).arg("--quiet").output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        out
+    })
 }
 
 // ---------------------------------------------------------------------------------------

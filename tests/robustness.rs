@@ -86,7 +86,7 @@ fn names(folder: &Path) -> Vec<String> {
 
 /// Starts `kinesim run` on [`LONG_RUN`] and waits until it is simulating (its tables
 /// exist under temporary names) and a little more.
-fn start_long_run(name: &str) -> (Child, common::ScratchPath) {
+fn start_long_run(name: &str) -> (Child, common::Scratch) {
     let out = common::scratch(name).into_path_of("out");
     let file = write(out.parent().expect("a folder holds the output"), "long.toml", LONG_RUN);
     let child = common::kinesim()

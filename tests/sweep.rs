@@ -33,7 +33,7 @@ baseline = { "stream.shards" = 2 }
 "producers.web.rate" = [1000, 2000]
 "#;
 
-fn experiment(name: &str) -> common::ScratchPath {
+fn experiment(name: &str) -> common::Scratch {
     let path = common::scratch(name).into_path_of("sweep.toml");
     std::fs::write(&path, SWEEP).unwrap();
     path

@@ -47,7 +47,7 @@ pub struct Arrival {
 }
 
 /// Records waiting in the retry wheel (or held back by the KPL's limiter).
-#[derive(Copy, Clone, Debug)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct RetryBatch {
     shard_slot: u32,
     attempt: u32,
@@ -672,11 +672,12 @@ impl WheelSlot {
     fn push(&mut self, batch: RetryBatch) {
         let key = (batch.shard_slot, batch.attempt);
         let found = self.batches[..self.sorted].binary_search_by_key(&key, |(_, b)| (b.shard_slot, b.attempt));
-        let all_sorted = self.batches.len() == self.sorted;
         match found {
             // A key in the sorted part has no batches after it (see the type's notes).
             Ok(index) => merge_into(&mut self.batches[index].1, &batch),
-            Err(index) if all_sorted && self.sorted < WHEEL_SLOT_SORTED_MAX => {
+            Err(index) if self.sorted < WHEEL_SLOT_SORTED_MAX => {
+                // Batches are appended unsorted only once the sorted part is full.
+                debug_assert_eq!(self.batches.len(), self.sorted);
                 self.batches.insert(index, (self.queued, batch));
                 self.sorted += 1;
             }
@@ -708,7 +709,8 @@ impl WheelSlot {
                 self.batches[kept] = self.batches[index];
             }
         }
-        self.batches.truncate((kept + 1).min(self.batches.len()));
+        // Not empty: an empty slot has nothing unsorted and returned above.
+        self.batches.truncate(kept + 1);
         self.sorted = self.batches.len();
     }
 
@@ -724,11 +726,10 @@ impl WheelSlot {
     fn reroute(&mut self, parent: u32, targets: &[(u32, f64)]) {
         self.merge();
         // A reshard is rare: a vector for the parent's batches is no per-step cost.
-        let parents: Vec<RetryBatch> =
-            self.batches.iter().map(|(_, batch)| *batch).filter(|batch| batch.shard_slot == parent).collect();
-        self.batches.retain(|(_, batch)| batch.shard_slot != parent);
+        let parents: Vec<(u64, RetryBatch)> =
+            self.batches.extract_if(.., |(_, batch)| batch.shard_slot == parent).collect();
         self.sorted = self.batches.len();
-        for batch in parents {
+        for (_, batch) in parents {
             for part in split_batch(batch, targets) {
                 self.push(part);
             }
@@ -946,11 +947,7 @@ mod tests {
                     slot.push(*batch);
                 }
                 let drained: Vec<_> = slot.drain_merged().collect();
-                let expected = merged_at_once(batches);
-                prop_assert_eq!(drained.len(), expected.len());
-                for (got, want) in drained.iter().zip(&expected) {
-                    prop_assert_eq!(format!("{got:?}"), format!("{want:?}"));
-                }
+                prop_assert_eq!(drained, merged_at_once(batches));
             }
         }
 
@@ -972,8 +969,7 @@ mod tests {
             for parent in parents {
                 reference.extend(split_batch(parent, &targets));
             }
-            let expected = merged_at_once(&reference);
-            prop_assert_eq!(format!("{drained:?}"), format!("{expected:?}"));
+            prop_assert_eq!(drained, merged_at_once(&reference));
         }
     }
 }

@@ -280,7 +280,6 @@ fn log_factorial(k: u64) -> f64 {
 /// declines and the caller keeps PTRS.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PoissonTable {
-    mean: f64,
     /// The smallest count in the table.
     count_first: u64,
     /// `cdf[i]` = P(X <= count_first + i), the last one exactly 1.
@@ -335,12 +334,7 @@ impl PoissonTable {
             .collect();
         *cdf.last_mut().expect("the mode is in the table") = 1.0;
         let guide = guide_table(&cdf);
-        Some(PoissonTable { mean, count_first, cdf: cdf.into_boxed_slice(), guide })
-    }
-
-    /// The mean given to [`PoissonTable::new`].
-    pub fn mean(&self) -> f64 {
-        self.mean
+        Some(PoissonTable { count_first, cdf: cdf.into_boxed_slice(), guide })
     }
 
     /// Draws one count, from one `next_u64`.

@@ -34,61 +34,39 @@ pub fn scratch(name: &str) -> Scratch {
     let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("kinesim-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::create_dir_all(&folder).unwrap();
-    Scratch(folder)
+    Scratch { path: folder.clone(), folder }
 }
 
-/// A scratch folder (see [`scratch`]); use it as a path.
+/// A scratch folder (see [`scratch`]), or a path inside one that keeps the folder for
+/// as long as it lives ([`Scratch::into_path_of`]); use it as that path.
 #[derive(Debug)]
-pub struct Scratch(PathBuf);
+pub struct Scratch {
+    folder: PathBuf,
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// `name` inside this folder, keeping the folder.
+    pub fn into_path_of(mut self, name: &str) -> Scratch {
+        self.path = self.folder.join(name);
+        self
+    }
+}
 
 impl std::ops::Deref for Scratch {
     type Target = Path;
     fn deref(&self) -> &Path {
-        &self.0
+        &self.path
     }
 }
 
 impl AsRef<Path> for Scratch {
     fn as_ref(&self) -> &Path {
-        &self.0
+        &self.path
     }
 }
 
 impl AsRef<std::ffi::OsStr> for Scratch {
-    fn as_ref(&self) -> &std::ffi::OsStr {
-        self.0.as_os_str()
-    }
-}
-
-impl Scratch {
-    /// `name` inside this folder, keeping the folder for as long as the path lives.
-    pub fn into_path_of(self, name: &str) -> ScratchPath {
-        let path = self.0.join(name);
-        ScratchPath { path, _folder: self }
-    }
-}
-
-/// A path inside a [`Scratch`] folder, which it keeps; use it as a path.
-#[derive(Debug)]
-pub struct ScratchPath {
-    path: PathBuf,
-    _folder: Scratch,
-}
-
-impl std::ops::Deref for ScratchPath {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl AsRef<Path> for ScratchPath {
-    fn as_ref(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl AsRef<std::ffi::OsStr> for ScratchPath {
     fn as_ref(&self) -> &std::ffi::OsStr {
         self.path.as_os_str()
     }
@@ -97,7 +75,7 @@ impl AsRef<std::ffi::OsStr> for ScratchPath {
 impl Drop for Scratch {
     fn drop(&mut self) {
         if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
+            let _ = std::fs::remove_dir_all(&self.folder);
         }
     }
 }

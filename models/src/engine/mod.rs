@@ -562,6 +562,10 @@ impl<'a> Simulation<'a> {
         shards.open.push(true);
         shards.parents.push(Vec::new());
         shards.since_evaluation.push((0, 0));
+        // Every change to the open shards opens one (a reshard closes its parents first).
+        if let Some(plane) = &mut self.records {
+            plane.shards_changed();
+        }
         self.cost_meter.shard_opened();
         for consumer in &mut self.consumers {
             consumer.attach(slot, &shards.logs[slot], now.as_nanos(), &self.seed);

@@ -180,7 +180,7 @@ pub(super) struct RecordPlane {
     producers: Vec<RecordProducer>,
     /// Records, retries and flushes waiting for their instant.
     queue: RecordQueue<What>,
-    /// The open shards by hash, checked every step.
+    /// The open shards by hash, rebuilt after the shards change.
     routes: Routes,
 }
 
@@ -191,6 +191,11 @@ impl RecordPlane {
             queue: RecordQueue::new(spec.step.as_nanos()),
             routes: Routes::default(),
         }
+    }
+
+    /// A shard opened or closed: routes are rebuilt before the next record is routed.
+    pub(super) fn shards_changed(&mut self) {
+        self.routes.current = false;
     }
 }
 
@@ -206,21 +211,19 @@ struct Routes {
     /// the shards cost about a tenth of an attempt.
     hints: Vec<u32>,
     hint_bits: u32,
-    /// The open shards of the step being checked, before they replace `shards`.
-    candidate: Vec<(HashRange, usize)>,
+    /// Whether `shards` and `hints` hold the open shards (false until built, and again
+    /// after every reshard: [`RecordPlane::shards_changed`]).
+    current: bool,
 }
 
 impl Routes {
-    /// Takes the open shards of a step as (range, slot); the hints are rebuilt only when
-    /// the shards changed (a reshard), not every step.
-    fn update(&mut self, open: impl Iterator<Item = (HashRange, usize)>) {
-        self.candidate.clear();
-        self.candidate.extend(open);
-        self.candidate.sort_by_key(|(range, _)| range.start);
-        if self.candidate == self.shards {
-            return;
-        }
-        std::mem::swap(&mut self.candidate, &mut self.shards);
+    /// Builds the routes over the open shards, as (range, slot).
+    fn rebuild(&mut self, open: impl Iterator<Item = (HashRange, usize)>) {
+        self.shards.clear();
+        self.shards.extend(open);
+        // Range starts are distinct: the open ranges tile the hash space.
+        self.shards.sort_unstable_by_key(|(range, _)| range.start);
+        self.current = true;
         assert!(!self.shards.is_empty(), "a stream has an open shard");
         // About four parts per shard, so a part rarely spans two shards.
         self.hint_bits = (self.shards.len().next_power_of_two().ilog2() + 2).clamp(8, 16);
@@ -252,10 +255,11 @@ impl Simulation<'_> {
     /// The write of step `index` (`[t0, t1)`) in record mode.
     pub(super) fn write_records(&mut self, index: u64, t0: SimTime, t1: SimTime) {
         let mut plane = self.records.take().expect("record mode has a record plane");
-        let shards = &self.shards;
-        plane
-            .routes
-            .update((0..shards.ids.len()).filter(|&slot| shards.open[slot]).map(|slot| (shards.ranges[slot], slot)));
+        if !plane.routes.current {
+            let shards = &self.shards;
+            let open = (0..shards.ids.len()).filter(|&slot| shards.open[slot]);
+            plane.routes.rebuild(open.map(|slot| (shards.ranges[slot], slot)));
+        }
         plane.queue.begin_step(index);
         for producer in 0..plane.producers.len() {
             plane.producers[producer].retry_stream.set_step(index);
