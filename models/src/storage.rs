@@ -404,7 +404,7 @@ impl ShardLog {
     /// `offset`, or the number of blocks held when none does. Readers that keep up read
     /// from the newest one or two blocks: those are looked at first, without a search.
     /// Blocks are contiguous (each starts where the one before ends).
-    #[inline]
+    #[inline(always)]
     fn first_block_after(&self, offset: u64) -> usize {
         let (coarse_len, fine_len) = (self.coarse.len(), self.fine.len());
         if fine_len > 0 {
