@@ -91,6 +91,7 @@ impl Block {
 
     /// The largest `end` in `[start, end_max]` whose records `[start, end)` hold at most
     /// `bytes_left` bytes (binary search; `bytes_before` is monotone), and those bytes.
+    #[inline(always)]
     fn last_fitting(&self, start: u64, end_max: u64, bytes_left: u64) -> (u64, u64) {
         let base = self.bytes_before(start);
         let whole = self.bytes_before(end_max) - base;
@@ -313,6 +314,20 @@ impl ShardLog {
         now_ns: u64,
         records_max: u64,
         bytes_max: u64,
+        on_chunk: impl FnMut(u64, u64, u64),
+    ) -> ReadResult {
+        self.read_blocks::<false>(offset, now_ns, records_max, bytes_max, on_chunk)
+    }
+
+    /// [`Self::read`]; `SINGLES`: the log mostly holds blocks of one record (record
+    /// mode), which are then read without the interpolation a longer block needs. The
+    /// caller picks it at compile time, so the stepped read carries no test for it.
+    pub fn read_blocks<const SINGLES: bool>(
+        &self,
+        offset: u64,
+        now_ns: u64,
+        records_max: u64,
+        bytes_max: u64,
         mut on_chunk: impl FnMut(u64, u64, u64),
     ) -> ReadResult {
         debug_assert!(offset >= self.offset_first, "readers never point below the trim horizon");
@@ -330,6 +345,21 @@ impl ShardLog {
             let block = if index < coarse_len { &self.coarse[index] } else { &self.fine[index - coarse_len] };
             if block.arrival_first_ns > cutoff_ns || kinesis_read >= records_max || result.bytes >= bytes_max {
                 break;
+            }
+            if SINGLES && block.records == 1 {
+                // The record is readable once it arrived by the cutoff; a Kinesis record
+                // of its own (not aggregated), whose latency is its own.
+                if block.arrival_last_ns > cutoff_ns || block.bytes > bytes_max - result.bytes {
+                    break;
+                }
+                debug_assert_eq!(cursor, block.offset_first);
+                result.records += 1;
+                kinesis_read += 1;
+                result.bytes += block.bytes;
+                on_chunk(1, block.bytes, now_ns.saturating_sub(block.arrival_first_ns) + block.age_at_arrival_ns);
+                result.arrival_last_ns = block.arrival_first_ns;
+                cursor = block.offset_end();
+                continue;
             }
             let start = cursor.max(block.offset_first);
             let readable_end = block.readable_end(cutoff_ns);
@@ -455,8 +485,53 @@ fn report_latency(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const S: u64 = 1_000_000_000;
+
+    /// What a read returned and the chunks it reported.
+    fn read_with_chunks<const SINGLES: bool>(
+        log: &ShardLog,
+        offset: u64,
+        now_ns: u64,
+        records_max: u64,
+        bytes_max: u64,
+    ) -> (ReadResult, Vec<(u64, u64, u64)>) {
+        let mut chunks = Vec::new();
+        let result = log.read_blocks::<SINGLES>(offset, now_ns, records_max, bytes_max, |records, bytes, latency| {
+            chunks.push((records, bytes, latency))
+        });
+        (result, chunks)
+    }
+
+    proptest! {
+        /// Reading blocks of one record on their own path gives what the general path
+        /// gives, chunk for chunk, whatever the limits, the cutoff and the mix of blocks
+        /// (coalesced ones, and single records whose arrival spans an interval).
+        #[test]
+        fn single_record_blocks_read_as_the_general_path_does(
+            appends in prop::collection::vec((1..3u64, 0..2_000_000u64, 0..3_000_000u64, 1..2_000u64), 1..120),
+            offset_fraction in 0.0..1.0f64,
+            now_extra_ns in 0..400_000_000u64,
+            records_max in 1..80u64,
+            bytes_max in 1..60_000u64,
+        ) {
+            let mut log = ShardLog::with_blocks(5_000_000, 16, 3_000_000);
+            let mut time_ns = 0;
+            for (records, gap_ns, spread_ns, bytes) in appends {
+                time_ns += gap_ns;
+                let spread_ns = if records == 1 && spread_ns % 2 == 0 { 0 } else { spread_ns };
+                log.append(records, records, bytes * records, time_ns, time_ns + spread_ns, spread_ns / 3);
+                time_ns += spread_ns;
+            }
+            let first = log.offset_first();
+            let offset = first + ((log.offset_end() - first) as f64 * offset_fraction) as u64;
+            let now_ns = time_ns / 2 + now_extra_ns;
+            let general = read_with_chunks::<false>(&log, offset, now_ns, records_max, bytes_max);
+            let singles = read_with_chunks::<true>(&log, offset, now_ns, records_max, bytes_max);
+            prop_assert_eq!(general, singles);
+        }
+    }
 
     #[test]
     fn short_spans_give_way_to_the_default_past_their_bound() {

@@ -434,7 +434,9 @@ impl ShardReader {
     }
 
     /// Makes the poll due now on `shard_slot`, against the shard's shared budget.
-    pub fn poll(
+    ///
+    /// `SINGLES`: the shard's log holds blocks of one record ([`ShardLog::read_blocks`]).
+    pub fn poll<const SINGLES: bool>(
         &mut self,
         shard_slot: usize,
         log: &ShardLog,
@@ -476,21 +478,27 @@ impl ShardReader {
                 let processing = self.processor.is_some();
                 let pieces = &mut self.pieces;
                 pieces.clear();
-                let read = log.read(position, now_ns, records_max, bytes_max, |records, bytes, latency_ns| {
-                    if processing {
-                        pieces.push(Piece {
-                            records,
-                            bytes,
-                            origin_ns: now_ns.saturating_sub(latency_ns),
-                            fetched_ns: now_ns,
-                            reprocessed: false,
-                        });
-                    } else {
-                        // Only the period histogram is fed here; it is merged into the
-                        // run's histogram when the period closes (`take_period`).
-                        period.latency_ms.add(count_to_f64(latency_ns) * MS_PER_NS, records);
-                    }
-                });
+                let read = log.read_blocks::<SINGLES>(
+                    position,
+                    now_ns,
+                    records_max,
+                    bytes_max,
+                    |records, bytes, latency_ns| {
+                        if processing {
+                            pieces.push(Piece {
+                                records,
+                                bytes,
+                                origin_ns: now_ns.saturating_sub(latency_ns),
+                                fetched_ns: now_ns,
+                                reprocessed: false,
+                            });
+                        } else {
+                            // Only the period histogram is fed here; it is merged into the
+                            // run's histogram when the period closes (`take_period`).
+                            period.latency_ms.add(count_to_f64(latency_ns) * MS_PER_NS, records);
+                        }
+                    },
+                );
                 budget.charge(read.bytes);
                 position += read.records;
                 let age_ms = if read.records == 0 {

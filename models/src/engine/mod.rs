@@ -1254,6 +1254,23 @@ impl<'a> Simulation<'a> {
             consumer.begin_step(index);
             consumer.share_worker_capacity(&self.shards.open, &self.shards.logs);
         }
+        // Record mode's logs hold a block per record: its polls read them one by one.
+        if self.records.is_some() {
+            self.serve_record_polls(t0, t1);
+        } else {
+            self.serve_polls::<false>(t0, t1);
+        }
+    }
+
+    /// Record mode's polls, kept out of line so that the stepped loop is compiled as if
+    /// it were alone.
+    #[inline(never)]
+    fn serve_record_polls(&mut self, t0: SimTime, t1: SimTime) {
+        self.serve_polls::<true>(t0, t1);
+    }
+
+    /// [`Self::read`]'s polls; `SINGLES`: the logs hold blocks of one record.
+    fn serve_polls<const SINGLES: bool>(&mut self, t0: SimTime, t1: SimTime) {
         let polls_max = self.consumers.len() as u64 * (self.step_ns / 1_000_000 + 1);
         for slot in 0..self.shards.ids.len() {
             let mut polls = 0;
@@ -1266,7 +1283,7 @@ impl<'a> Simulation<'a> {
                 }
                 let consumer = &mut self.consumers[consumer_slot];
                 debug_assert!(consumer.next_poll_ns(slot) >= t0.as_nanos());
-                let outcome = consumer.poll(
+                let outcome = consumer.poll::<SINGLES>(
                     slot,
                     &self.shards.logs[slot],
                     &mut self.shards.budgets[slot],
