@@ -70,7 +70,7 @@ const _: () = assert!((RANK_SORT_MAX as u64) << RANK_SORT_SPAN_BITS <= 1 << 31);
 /// order. Small bins are sorted by counting each entry's rank over a fixed width, with
 /// no branch that depends on the times: a comparison sort of random times mispredicts
 /// about one branch per entry, over half of record mode's mispredictions.
-fn sort_bin<T: Copy>(bin: &mut [Entry<T>], base_ns: u64, span_bits: u32, scratch: &mut Vec<Entry<T>>) {
+fn sort_bin<T: Copy>(bin: &mut Vec<Entry<T>>, base_ns: u64, span_bits: u32, scratch: &mut Vec<Entry<T>>) {
     debug_assert!(bin.windows(2).all(|pair| (pair[0].key as u64) < (pair[1].key as u64)), "queued in sequence");
     match bin.len() {
         0..=1 => {}
@@ -88,7 +88,10 @@ fn sort_bin<T: Copy>(bin: &mut [Entry<T>], base_ns: u64, span_bits: u32, scratch
 /// entries whose (due time, place) is smaller, counted over all `WIDTH` places (the
 /// unused ones hold the largest value), so every loop runs a fixed number of times, and
 /// over 32-bit values, so the counting runs four at a time in vector registers.
-fn sort_by_rank<const WIDTH: usize, T: Copy>(bin: &mut [Entry<T>], base_ns: u64, scratch: &mut Vec<Entry<T>>) {
+///
+/// The entries are copied once, in order, into `scratch`, which then becomes the bin
+/// (the two vectors trade places, each keeping its allocation).
+fn sort_by_rank<const WIDTH: usize, T: Copy>(bin: &mut Vec<Entry<T>>, base_ns: u64, scratch: &mut Vec<Entry<T>>) {
     debug_assert!(bin.len() <= WIDTH && WIDTH <= RANK_SORT_MAX);
     let mut order = [i32::MAX; WIDTH];
     for (index, (order, entry)) in order.iter_mut().zip(bin.iter()).enumerate() {
@@ -96,13 +99,15 @@ fn sort_by_rank<const WIDTH: usize, T: Copy>(bin: &mut [Entry<T>], base_ns: u64,
         debug_assert!(offset_ns < 1 << RANK_SORT_SPAN_BITS, "within its bin");
         *order = (offset_ns as i32) << 5 | index as i32;
     }
-    scratch.clear();
-    scratch.extend_from_slice(bin);
-    for (index, entry) in scratch.iter().enumerate() {
-        let own = order[index];
+    // `place_of_rank[r]`: the place in the bin of the entry of rank `r`.
+    let mut place_of_rank = [0u8; WIDTH];
+    for (index, &own) in order.iter().enumerate().take(bin.len()) {
         let rank = order.iter().map(|&other| i32::from(other < own)).sum::<i32>();
-        bin[rank as usize] = *entry;
+        place_of_rank[rank as usize] = index as u8;
     }
+    scratch.clear();
+    scratch.extend(place_of_rank[..bin.len()].iter().map(|&place| bin[usize::from(place)]));
+    std::mem::swap(bin, scratch);
 }
 
 /// The time-ordered queue of record mode (see the module documentation).
