@@ -137,7 +137,8 @@ pub(super) struct RecordQueue<T> {
     beyond: BTreeMap<u64, Vec<Entry<T>>>,
     /// Emptied buckets kept for their allocations.
     spare: Vec<Vec<Entry<T>>>,
-    /// A copy of the bin being sorted ([`sort_bin`]), kept for its allocation.
+    /// The vector a sorted bin is gathered into, which then trades places with the bin
+    /// ([`sort_bin`]); kept for its allocation.
     sort_scratch: Vec<Entry<T>>,
 }
 
