@@ -7,6 +7,7 @@
 
 use kinesim_models::metrics::NullRecorder;
 use kinesim_models::simulate;
+use kinesim_models::spec::Fidelity;
 use std::path::Path;
 use std::time::Instant;
 
@@ -99,21 +100,16 @@ fn bench(name: &str, text: &str) {
         best_cpu_s = best_cpu_s.min(thread_cpu_s() - start_cpu_s);
         assert_eq!(result.summary, warmup.summary, "runs are deterministic");
     }
-    let shard_steps = warmup.summary.shard_steps as f64;
-    if spec.fidelity == kinesim_models::spec::Fidelity::Record {
-        let attempts = warmup.summary.attempted_records as f64;
-        println!(
-            "{name}: {best_s:.3} s wall ({best_cpu_s:.3} s CPU) best of {repeats}, {attempts:.0} attempts, {:.1} M attempts/s, {:.0} ns/attempt (CPU), write throttle rate {:.4}",
-            attempts / best_s / 1e6,
-            best_cpu_s / attempts * 1e9,
-            warmup.summary.write_throttle_rate
-        );
-        return;
-    }
+    // Record mode's unit of work is one attempt of one record; the stepped mode's, one
+    // step of one open shard.
+    let (unit, work) = match spec.fidelity {
+        Fidelity::Record => ("attempt", warmup.summary.attempted_records as f64),
+        Fidelity::Stepped => ("shard-step", warmup.summary.shard_steps as f64),
+    };
     println!(
-        "{name}: {best_s:.3} s wall ({best_cpu_s:.3} s CPU) best of {repeats}, {shard_steps:.0} shard-steps, {:.1} M shard-steps/s, {:.0} ns/shard-step (CPU), write throttle rate {:.4}",
-        shard_steps / best_s / 1e6,
-        best_cpu_s / shard_steps * 1e9,
+        "{name}: {best_s:.3} s wall ({best_cpu_s:.3} s CPU) best of {repeats}, {work:.0} {unit}s, {:.1} M {unit}s/s, {:.0} ns/{unit} (CPU), write throttle rate {:.4}",
+        work / best_s / 1e6,
+        best_cpu_s / work * 1e9,
         warmup.summary.write_throttle_rate
     );
 }

@@ -734,7 +734,6 @@ impl WheelSlot {
                 self.push(part);
             }
         }
-        self.merge();
     }
 }
 

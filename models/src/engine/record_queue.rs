@@ -72,14 +72,15 @@ const _: () = assert!((RANK_SORT_MAX as u64) << RANK_SORT_SPAN_BITS <= 1 << 31);
 /// about one branch per entry, over half of record mode's mispredictions.
 fn sort_bin<T: Copy>(bin: &mut Vec<Entry<T>>, base_ns: u64, span_bits: u32, scratch: &mut Vec<Entry<T>>) {
     debug_assert!(bin.windows(2).all(|pair| (pair[0].key as u64) < (pair[1].key as u64)), "queued in sequence");
-    match bin.len() {
-        0..=1 => {}
-        2..=8 if span_bits <= RANK_SORT_SPAN_BITS => sort_by_rank::<8, T>(bin, base_ns, scratch),
-        9..=16 if span_bits <= RANK_SORT_SPAN_BITS => sort_by_rank::<16, T>(bin, base_ns, scratch),
-        17..=RANK_SORT_MAX if span_bits <= RANK_SORT_SPAN_BITS => {
-            sort_by_rank::<RANK_SORT_MAX, T>(bin, base_ns, scratch)
-        }
-        _ => bin.sort_unstable_by_key(|entry| entry.key),
+    let len = bin.len();
+    if len > RANK_SORT_MAX || span_bits > RANK_SORT_SPAN_BITS {
+        bin.sort_unstable_by_key(|entry| entry.key);
+    } else if len > 16 {
+        sort_by_rank::<RANK_SORT_MAX, T>(bin, base_ns, scratch);
+    } else if len > 8 {
+        sort_by_rank::<16, T>(bin, base_ns, scratch);
+    } else if len > 1 {
+        sort_by_rank::<8, T>(bin, base_ns, scratch);
     }
     debug_assert!(bin.windows(2).all(|pair| pair[0].key < pair[1].key), "sorted by key");
 }
