@@ -14,7 +14,9 @@ use kinesim_models::engine::{RECORD_BURSTY_CV_MAX, RECORD_RATE_MAX};
 use kinesim_models::on_demand::{OnDemandSpec, NEW_STREAM_SHARDS, WARM_MIBPS_MAX};
 use kinesim_models::policy::external::ExternalSpec;
 use kinesim_models::policy::scaling_utils::Fidelity;
-use kinesim_models::policy::{AlarmDoubleHalveSpec, PolicySpec, ScheduledSpec, StepSpec, TargetTrackingSpec};
+use kinesim_models::policy::{
+    AlarmDoubleHalveSpec, PolicySpec, ScheduledSpec, StepSpec, TargetTrackingSpec, ALARM_DATAPOINTS_MAX,
+};
 use kinesim_models::routing::{parse_hash_key, HashRange, ShardId};
 use kinesim_models::slo::{
     Expectation, Scope, CONSUMER_METRICS, CONSUMER_PERIOD_METRICS, PRODUCER_METRICS, STREAM_METRICS,
@@ -344,7 +346,7 @@ impl Validator<'_> {
         }
         let publish_delay_s = publish_delay.as_nanos() / NANOS_PER_SEC;
         // Each setting with the kinds it belongs to.
-        let settings: [(&str, bool, &[&str]); 17] = [
+        let settings: [(&str, bool, &[&str]); 20] = [
             (
                 "publish_delay",
                 raw.publish_delay.is_some(),
@@ -356,6 +358,9 @@ impl Validator<'_> {
             ("stream_name", raw.stream_name.is_some(), &["scaling_utils"]),
             ("fidelity", raw.fidelity.is_some(), &["scaling_utils"]),
             ("target_pct", raw.target_pct.is_some(), &["target_tracking"]),
+            ("out_datapoints", raw.out_datapoints.is_some(), &["target_tracking"]),
+            ("in_datapoints", raw.in_datapoints.is_some(), &["target_tracking"]),
+            ("in_ratio", raw.in_ratio.is_some(), &["target_tracking"]),
             ("up_threshold", raw.up_threshold.is_some(), &["alarm_double_halve"]),
             ("down_threshold", raw.down_threshold.is_some(), &["alarm_double_halve"]),
             ("period", raw.period.is_some(), &["alarm_double_halve"]),
@@ -554,17 +559,35 @@ impl Validator<'_> {
                 self.err("policy.target_pct", format!("must be above 0 and at most 100, got {}", shown(target_pct)))
             );
         }
+        let out_datapoints =
+            self.alarm_datapoints("policy.out_datapoints", raw.out_datapoints, defaults.out_datapoints)?;
+        let in_datapoints = self.alarm_datapoints("policy.in_datapoints", raw.in_datapoints, defaults.in_datapoints)?;
+        let in_ratio = raw.in_ratio.unwrap_or(defaults.in_ratio);
+        if !(in_ratio.is_finite() && in_ratio > 0.0 && in_ratio <= 1.0) {
+            return Err(self.err("policy.in_ratio", format!("must be above 0 and at most 1, got {}", shown(in_ratio))));
+        }
         let (min_shards, max_shards) = self.shard_bounds(&raw, defaults.min_shards, defaults.max_shards)?;
         let cooldown_s = self.cooldown_s(&raw, defaults.out_cooldown_s)?;
         Ok(PolicySpec::TargetTracking(TargetTrackingSpec {
             target_pct,
+            out_datapoints,
+            in_datapoints,
+            in_ratio,
             min_shards,
             max_shards,
             out_cooldown_s: cooldown_s,
             in_cooldown_s: cooldown_s,
             publish_delay_s,
-            ..defaults
         }))
+    }
+
+    /// An alarm's consecutive one-minute datapoints, 1 to a day's worth.
+    fn alarm_datapoints(&self, key: &str, value: Option<u64>, default: usize) -> Result<usize, LoadError> {
+        let Some(value) = value else { return Ok(default) };
+        match usize::try_from(value) {
+            Ok(count) if (1..=ALARM_DATAPOINTS_MAX).contains(&count) => Ok(count),
+            _ => Err(self.err(key, format!("must be between 1 and {ALARM_DATAPOINTS_MAX} (minutes), got {value}"))),
+        }
     }
 
     /// `min_shards` and `max_shards` of a scalable target.

@@ -119,12 +119,17 @@ enum Command {
     Schema,
     /// Rebuild the plots and report.html of a run or sweep folder from its CSV files.
     #[command(after_help = REPORT_HELP)]
-    Report { dir: PathBuf },
+    Report {
+        /// The output folder of a run or a sweep.
+        dir: PathBuf,
+    },
     /// Join the folders of a partitioned sweep into the outputs one machine would give.
     #[command(after_help = MERGE_HELP)]
     Merge {
+        /// The output folders of the sweep's parts (`kinesim sweep --partition I/N`).
         #[arg(required = true)]
         parts: Vec<PathBuf>,
+        /// Folder for the joined outputs.
         #[arg(long)]
         out: PathBuf,
     },
@@ -566,16 +571,26 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for file in files {
         // `-` is standard input, named `<stdin>`.
-        let loaded = kinesim::experiment::read_arg(file)
-            .and_then(|(path, _, text)| Ok((kinesim::experiment::parse(&path, &text)?, path)));
+        let loaded = kinesim::experiment::read_arg(file).and_then(|(path, bytes, text)| {
+            let spec = kinesim::experiment::parse(&path, &text)?;
+            // A [sweep] section is checked as `kinesim sweep` would: its keys and the
+            // experiment of every point.
+            let points = if kinesim::sweep::has_sweep(&text) {
+                Some(kinesim::sweep::from_text(&path, &bytes, text)?.spec.points())
+            } else {
+                None
+            };
+            Ok((spec, path, points))
+        });
         match loaded {
-            Ok((spec, path)) => say!(
-                "{}: ok ({}: {} shards, {} producers, {} consumers)",
+            Ok((spec, path, points)) => say!(
+                "{}: ok ({}: {} shards, {} producers, {} consumers{})",
                 path.display(),
                 spec.name,
                 spec.stream.shards,
                 spec.producers.len(),
-                spec.consumers.len()
+                spec.consumers.len(),
+                points.map_or(String::new(), |points| format!("; a sweep of {points} points"))
             ),
             Err(error) => {
                 eprintln!("error: {error}");

@@ -72,6 +72,13 @@ pub struct RawPolicy {
     pub threshold_pct: Option<f64>,
     #[schemars(with = "Option<crate::schema::AboveZeroAtMostHundred>")]
     pub target_pct: Option<f64>,
+    /// `target_tracking`: the shapes of its two alarms (unverified, scaling-policies §1.3).
+    #[schemars(range(min = 1, max = "kinesim_models::policy::ALARM_DATAPOINTS_MAX"))]
+    pub out_datapoints: Option<u64>,
+    #[schemars(range(min = 1, max = "kinesim_models::policy::ALARM_DATAPOINTS_MAX"))]
+    pub in_datapoints: Option<u64>,
+    #[schemars(with = "Option<crate::schema::AboveZeroAtMostOne>")]
+    pub in_ratio: Option<f64>,
     #[schemars(range(min = 1, max = "kinesim_models::spec::SHARDS_MAX"))]
     pub min_shards: Option<u64>,
     #[schemars(range(min = 1, max = "kinesim_models::spec::SHARDS_MAX"))]

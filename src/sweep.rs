@@ -253,15 +253,27 @@ pub struct Sweep {
 /// experiment (errors name the point and its values).
 pub fn load(path: &Path) -> Result<Sweep, SweepError> {
     let (bytes, text) = crate::experiment::read(path)?;
+    Ok(from_text(path, &bytes, text)?)
+}
+
+/// A sweep from its file's contents (`path` names it in messages): the experiment, the
+/// `[sweep]` section and the experiment of every point are checked.
+pub fn from_text(path: &Path, bytes: &[u8], text: String) -> Result<Sweep, LoadError> {
     crate::experiment::parse(path, &text)?;
     let document: toml::Table =
         text.parse().map_err(|e: toml::de::Error| LoadError::invalid(path, "", e.message().to_string()))?;
     let spec = parse_sweep(path, &document)?;
-    let sweep = Sweep { path: path.to_path_buf(), sha256: hex(&Sha256::digest(&bytes)), text, spec, document };
+    let sweep = Sweep { path: path.to_path_buf(), sha256: hex(&Sha256::digest(bytes)), text, spec, document };
     for point in 0..sweep.spec.points() {
         sweep.point_spec(point, 0)?;
     }
     Ok(sweep)
+}
+
+/// Whether an experiment file's text has a `[sweep]` section (`kinesim validate`
+/// checks it as `kinesim sweep` would). Text that is not TOML has none.
+pub fn has_sweep(text: &str) -> bool {
+    text.parse::<toml::Table>().is_ok_and(|document| document.contains_key("sweep"))
 }
 
 impl Sweep {

@@ -172,21 +172,26 @@ fn policy_regression_suite_passes_its_slos() {
     }
 }
 
+/// `experiments/autoscaler-flash-crowd.toml` with a target-tracking policy (75%, up to
+/// 32 shards, 5-minute cooldowns) in place of its own, plus `settings` in `[policy]`.
+fn flash_crowd_with_target_tracking(settings: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/autoscaler-flash-crowd.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let policy_at = text.find("\n[policy]").unwrap() + 1;
+    let expect_at = text.find("\n[[expect]]").unwrap() + 1;
+    format!(
+        "{}[policy]\nkind = \"target_tracking\"\ntarget_pct = 75\nmax_shards = 32\ncooldown = \"5m\"\n{settings}\n{}",
+        &text[..policy_at],
+        &text[expect_at..]
+    )
+}
+
 /// Target tracking on the flash crowd: three published minutes above 75% trigger a
 /// proportional scale-out (ceil(N × utilisation / target)), so it catches up far sooner
 /// than step scaling's one shard per cooldown.
 #[test]
 fn target_tracking_scales_out_in_proportion() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/autoscaler-flash-crowd.toml");
-    let text = std::fs::read_to_string(path).unwrap();
-    let policy_at = text.find("\n[policy]").unwrap() + 1;
-    let expect_at = text.find("\n[[expect]]").unwrap() + 1;
-    let text = format!(
-        "{}[policy]\nkind = \"target_tracking\"\ntarget_pct = 75\nmax_shards = 32\ncooldown = \"5m\"\n\n{}",
-        &text[..policy_at],
-        &text[expect_at..]
-    );
-    let (_, rows) = common::run_toml(&text);
+    let (_, rows) = common::run_toml(&flash_crowd_with_target_tracking(""));
     let resizes: Vec<_> =
         rows.events.iter().filter(|e| e.kind == "policy_decision" && !e.detail.starts_with("hold")).collect();
     // Before the crowd, 2,000 records/s is 50% of 4 shards: below 0.9 × 75% for 15
@@ -205,6 +210,32 @@ fn target_tracking_scales_out_in_proportion() {
     assert!(rows.events.iter().any(|e| e.kind == "update_shard_count_rejected" && e.detail.contains("less than half")));
     let ten_shards_s = rows.stream.iter().find(|r| r.shards_open >= 10).expect("reaches 10 shards").time_s;
     assert!(ten_shards_s < 3600.0, "well before step scaling's 82 min: {ten_shards_s}");
+}
+
+/// Target tracking's alarm shapes are settings: with one datapoint above the target
+/// instead of three, the flash crowd's scale-out comes two minutes sooner; with scale-in
+/// needing 30 low minutes instead of 15, the first scale-in comes 15 minutes later; with
+/// a lower `in_ratio`, half load no longer counts as low.
+#[test]
+fn target_tracking_alarm_shapes_are_settings() {
+    let decisions = |shapes: &str| {
+        let (_, rows) = common::run_toml(&flash_crowd_with_target_tracking(shapes));
+        let resizes: Vec<(f64, String)> = rows
+            .events
+            .iter()
+            .filter(|e| e.kind == "policy_decision" && !e.detail.starts_with("hold"))
+            .map(|e| (e.time_s, e.detail.clone()))
+            .collect();
+        let first = |what: &str| resizes.iter().find(|(_, detail)| detail.starts_with(what)).unwrap().0;
+        (first("scale in"), first("scale out"))
+    };
+    assert_eq!(decisions(""), (960.0, 2040.0), "the defaults: 15 low minutes, 3 high ones");
+    assert_eq!(decisions("out_datapoints = 1\n"), (960.0, 1920.0));
+    // The scale-in at 31 min then holds the crowd's scale-out for its 5-minute cooldown.
+    assert_eq!(decisions("in_datapoints = 30\n"), (1860.0, 2160.0));
+    // 50% before the crowd is not below 0.6 x 75% = 45%: the first scale-in comes after it.
+    let (scale_in_s, _) = decisions("in_ratio = 0.6\n");
+    assert!(scale_in_s > 2040.0, "{scale_in_s}");
 }
 
 /// The double/halve scale-down alarm's iterator-age term (Terraform's 30 minutes): a

@@ -101,13 +101,20 @@ pub enum PolicySpec {
     External(external::ExternalSpec),
 }
 
+/// The most one-minute datapoints a `target_tracking` alarm may span (a day): the
+/// policy keeps that many minutes of history.
+pub const ALARM_DATAPOINTS_MAX: usize = 1440;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TargetTrackingSpec {
     /// Target utilisation in percent (75, as in the kenzanlabs sample).
     pub target_pct: f64,
     /// Consecutive minutes above target before scaling out (3) ...
     pub out_datapoints: usize,
-    /// ... and below `in_ratio × target` before scaling in (15, 0.9).
+    /// ... and below `in_ratio × target` before scaling in (15, 0.9). AWS does not
+    /// publish these alarm shapes; the defaults are the commonly observed ones, marked
+    /// unverified in policies §1.3, so they are settings (`out_datapoints`,
+    /// `in_datapoints`, `in_ratio`).
     pub in_datapoints: usize,
     pub in_ratio: f64,
     pub min_shards: u32,
