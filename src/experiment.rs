@@ -10,7 +10,7 @@ use crate::error::LoadError;
 use crate::raw::INNER_PATH_MARK;
 use crate::raw::*;
 use kinesim_models::cost::{Billing, PriceTable, Proration};
-use kinesim_models::engine::{RECORD_BURSTY_CV_MAX, RECORD_RATE_MAX};
+use kinesim_models::engine::{RECORDS_WAITING_MAX, RECORD_BURSTY_CV_MAX, RECORD_RATE_MAX};
 use kinesim_models::on_demand::{OnDemandSpec, NEW_STREAM_SHARDS, WARM_MIBPS_MAX};
 use kinesim_models::policy::external::ExternalSpec;
 use kinesim_models::policy::scaling_utils::Fidelity;
@@ -31,6 +31,35 @@ const HOUR_NS: u64 = 3600 * NANOS_PER_SEC;
 /// The largest record size a distribution may produce (records above the stream's
 /// `max_record_size` are rejected by the producer, counted).
 const RECORD_SIZE_MAX: u64 = 1 << 30;
+
+/// The kinds of `[[actions]]`.
+pub const ACTION_KINDS: [&str; 7] = [
+    "split_shard",
+    "merge_shards",
+    "update_shard_count",
+    "set_retention",
+    "producer_outage",
+    "set_mode",
+    "warm_throughput",
+];
+
+/// The longest a record may wait for its retries: the sum of its backoff windows' upper
+/// ends. An exponential window grows at most threefold per retry (decorrelated jitter's
+/// bound; the others double) up to the cap.
+fn retry_wait_max_ns(retry: &RetrySpec) -> u64 {
+    let (base_ns, cap_ns, max_attempts) = match retry {
+        RetrySpec::None | RetrySpec::Kpl { .. } => return 0,
+        RetrySpec::Exponential { base, cap, max_attempts, .. } => (base.as_nanos(), cap.as_nanos(), *max_attempts),
+        RetrySpec::SdkStandard { max_attempts } => (NANOS_PER_SEC, 20 * NANOS_PER_SEC, *max_attempts),
+    };
+    let mut window_ns = base_ns;
+    let mut total_ns = 0u64;
+    for _ in 1..max_attempts {
+        total_ns = total_ns.saturating_add(window_ns.min(cap_ns));
+        window_ns = window_ns.saturating_mul(3);
+    }
+    total_ns
+}
 
 /// The longest run accepted: 400 days.
 pub const DURATION_MAX: SimDuration = SimDuration(400 * 24 * HOUR_NS);
@@ -167,7 +196,17 @@ impl Validator<'_> {
             // Standard input has no file name: its outputs go to out/stdin.
             None if self.path == Path::new(STDIN_NAME) => "stdin".into(),
             None => {
-                self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "experiment".into())
+                let stem =
+                    self.path.file_stem().map_or_else(|| "experiment".into(), |s| s.to_string_lossy().into_owned());
+                // The file name stands in for the name, under the same rule: it becomes
+                // the output folder (`..` would write into the current folder's parent).
+                self.check_name("name", &stem).map_err(|_| {
+                    self.err(
+                        "name",
+                        format!("is needed: the file name \"{stem}\" cannot stand in for it (a name is 1 to 64 letters, digits, '-', '_' or '.', not \".\" or \"..\")"),
+                    )
+                })?;
+                stem
             }
         };
         let fidelity = match raw.fidelity.as_deref() {
@@ -207,6 +246,7 @@ impl Validator<'_> {
         let producers = self.producers(raw.producers, step, raw.start.is_some().then_some(start_unix_s))?;
         if fidelity == kinesim_models::spec::Fidelity::Record {
             self.record_mode_producers(&producers)?;
+            self.record_mode_waiting(&producers, duration, step)?;
         }
         let consumers =
             self.consumers(raw.consumers, stream.mode, duration, raw.start.is_some().then_some(start_unix_s))?;
@@ -270,6 +310,35 @@ impl Validator<'_> {
                     "fidelity = \"record\" has no per-record back-pressure model yet: remove back_pressure or use fidelity = \"stepped\"",
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Record mode holds every record waiting for its (re)try as its own queue entry, at
+    /// most [`RECORDS_WAITING_MAX`] at once (about 2.4 GB). Refuses a load that could
+    /// pass that bound: at its peak rate, each producer's records may wait through every
+    /// backoff of their attempts, plus the linger of a PutRecords buffer and one step.
+    fn record_mode_waiting(
+        &self,
+        producers: &[ProducerSpec],
+        duration: SimDuration,
+        step: SimDuration,
+    ) -> Result<(), LoadError> {
+        let mut waiting_max = 0.0;
+        for producer in producers {
+            let linger = match producer.api {
+                ApiSpec::PutRecords { linger, .. } => linger,
+                _ => SimDuration::ZERO,
+            };
+            let wait_ns = retry_wait_max_ns(&producer.retry) + linger.as_nanos() + step.as_nanos();
+            let held_s = wait_ns.min(duration.as_nanos()) as f64 / NANOS_PER_SEC as f64;
+            waiting_max += kinesim_models::rates::rate_max(&producer.rate) * held_s;
+        }
+        if waiting_max > RECORDS_WAITING_MAX as f64 {
+            return Err(self.err(
+                "fidelity",
+                format!("\"record\" could hold up to {waiting_max:.0} records waiting at once (the producers' peak rates times the longest a record can wait for its retries), and record mode holds at most {RECORDS_WAITING_MAX}: lower the rates, max_attempts or the backoff cap, shorten the run, or use fidelity = \"stepped\""),
+            ));
         }
         Ok(())
     }
@@ -616,6 +685,35 @@ impl Validator<'_> {
 
     /// Scheduled actions, checked against the shard map they will meet: each split must
     /// name a shard that is open at that time and a hash key inside it.
+    /// An action's keys that belong to other kinds of action are refused by name, with
+    /// the kinds they belong to (a stray key is a mistake, never silently unused).
+    fn action_keys_for_kind(&self, key: &str, action: &RawAction) -> Result<(), LoadError> {
+        let fields: [(&str, bool, &[&str]); 10] = [
+            ("shard", action.shard.is_some(), &["split_shard", "merge_shards"]),
+            ("hash_key", action.hash_key.is_some(), &["split_shard"]),
+            ("adjacent_shard", action.adjacent_shard.is_some(), &["merge_shards"]),
+            ("target_shards", action.target_shards.is_some(), &["update_shard_count"]),
+            ("retention", action.retention.is_some(), &["set_retention"]),
+            ("producer", action.producer.is_some(), &["producer_outage"]),
+            ("length", action.length.is_some(), &["producer_outage"]),
+            ("catch_up_rate", action.catch_up_rate.is_some(), &["producer_outage"]),
+            ("mode", action.mode.is_some(), &["set_mode"]),
+            ("mibps", action.mibps.is_some(), &["warm_throughput"]),
+        ];
+        for (field, set, kinds) in fields {
+            // An unknown kind is reported as such by the caller.
+            let known = ACTION_KINDS.contains(&action.kind.as_str());
+            if set && known && !kinds.contains(&action.kind.as_str()) {
+                let allowed: Vec<String> = kinds.iter().map(|k| format!("\"{k}\"")).collect();
+                return Err(self.err(
+                    format!("{key}.{field}"),
+                    format!("applies only to kind = {}, not \"{}\"", allowed.join(" or "), action.kind),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn actions(
         &self,
         raw: Vec<RawAction>,
@@ -630,6 +728,7 @@ impl Validator<'_> {
                 return Err(self
                     .err(format!("{key}.at"), format!("must be before the run ends ({})", format_duration(duration))));
             }
+            self.action_keys_for_kind(&key, &action)?;
             let shard_id = |field: &str, text: Option<String>| -> Result<ShardId, LoadError> {
                 let text =
                     text.ok_or_else(|| self.err(format!("{key}.{field}"), format!("is required for {}", action.kind)))?;
@@ -660,32 +759,64 @@ impl Validator<'_> {
                     adjacent: shard_id("adjacent_shard", action.adjacent_shard.clone())?,
                 },
                 "producer_outage" => {
-                    let producer = action.producer.clone().ok_or_else(|| self.err(format!("{key}.producer"), "is required for producer_outage"))?;
+                    let producer = action
+                        .producer
+                        .clone()
+                        .ok_or_else(|| self.err(format!("{key}.producer"), "is required for producer_outage"))?;
                     if !producer_names.contains(&producer) {
                         return Err(self.err(format!("{key}.producer"), format!("no producer is named \"{producer}\"")));
                     }
-                    let length = action.length.ok_or_else(|| self.err(format!("{key}.length"), "is required for producer_outage"))?.0;
+                    let length = action
+                        .length
+                        .ok_or_else(|| self.err(format!("{key}.length"), "is required for producer_outage"))?
+                        .0;
                     let catch_up_rate = action.catch_up_rate.unwrap_or(f64::INFINITY);
-                    if length.is_zero() || catch_up_rate.is_nan() || catch_up_rate <= 0.0 {
-                        return Err(self.err(format!("{key}.catch_up_rate"), "needs length > 0 and catch_up_rate > 0 (records/s; leave it out to send everything at once)"));
+                    if length.is_zero() {
+                        return Err(self.err(format!("{key}.length"), "must be above 0"));
+                    }
+                    if catch_up_rate.is_nan() || catch_up_rate <= 0.0 {
+                        return Err(self.err(
+                            format!("{key}.catch_up_rate"),
+                            "must be above 0 (records/s; leave it out to send everything at once)",
+                        ));
                     }
                     ActionKind::ProducerOutage { producer, length, catch_up_rate: catch_up_rate.min(1e12) }
                 }
                 "set_retention" => {
-                    let retention = action.retention.ok_or_else(|| self.err(format!("{key}.retention"), "is required for set_retention"))?.0;
-                    if retention.as_nanos() < 24 * HOUR_NS || retention.as_nanos() > 8760 * HOUR_NS || retention.as_nanos() % HOUR_NS != 0 {
-                        return Err(self.err(format!("{key}.retention"), format!("must be whole hours from \"24h\" to \"8760h\", got \"{}\"", format_duration(retention))));
+                    let retention = action
+                        .retention
+                        .ok_or_else(|| self.err(format!("{key}.retention"), "is required for set_retention"))?
+                        .0;
+                    if retention.as_nanos() < 24 * HOUR_NS
+                        || retention.as_nanos() > 8760 * HOUR_NS
+                        || retention.as_nanos() % HOUR_NS != 0
+                    {
+                        return Err(self.err(
+                            format!("{key}.retention"),
+                            format!(
+                                "must be whole hours from \"24h\" to \"8760h\", got \"{}\"",
+                                format_duration(retention)
+                            ),
+                        ));
                     }
                     ActionKind::SetRetention { retention }
                 }
                 "set_mode" => {
-                    let text = action.mode.as_deref().ok_or_else(|| self.err(format!("{key}.mode"), "is required for set_mode"))?;
+                    let text = action
+                        .mode
+                        .as_deref()
+                        .ok_or_else(|| self.err(format!("{key}.mode"), "is required for set_mode"))?;
                     ActionKind::SetMode { mode: self.capacity_mode(&format!("{key}.mode"), text)? }
                 }
                 "warm_throughput" => {
-                    let mibps = action.mibps.ok_or_else(|| self.err(format!("{key}.mibps"), "is required for warm_throughput"))?;
+                    let mibps = action
+                        .mibps
+                        .ok_or_else(|| self.err(format!("{key}.mibps"), "is required for warm_throughput"))?;
                     if mibps > u64::from(WARM_MIBPS_MAX) {
-                        return Err(self.err(format!("{key}.mibps"), format!("must be from 0 to {WARM_MIBPS_MAX} MiB/s, got {mibps}")));
+                        return Err(self.err(
+                            format!("{key}.mibps"),
+                            format!("must be from 0 to {WARM_MIBPS_MAX} MiB/s, got {mibps}"),
+                        ));
                     }
                     ActionKind::WarmThroughput { mibps: mibps as u32 }
                 }
@@ -704,7 +835,10 @@ impl Validator<'_> {
                 other => {
                     return Err(self.err(
                         format!("{key}.kind"),
-                        format!("allowed: \"split_shard\", \"merge_shards\", \"update_shard_count\", \"set_retention\", \"producer_outage\", \"set_mode\", \"warm_throughput\"; got \"{other}\""),
+                        format!(
+                            "allowed: {}; got \"{other}\"",
+                            ACTION_KINDS.map(|kind| format!("\"{kind}\"")).join(", ")
+                        ),
                     ))
                 }
             };
@@ -844,6 +978,14 @@ impl Validator<'_> {
             for (field, bound) in [("max", entry.max), ("min", entry.min)] {
                 if bound.is_some_and(|b| !b.is_finite()) {
                     return Err(self.err(format!("{key}.{field}"), "must be a finite number"));
+                }
+            }
+            if let (Some(min), Some(max)) = (entry.min, entry.max) {
+                if min > max {
+                    return Err(self.err(
+                        format!("{key}.min"),
+                        format!("must be at most max ({max}), got {min}: no value could meet both"),
+                    ));
                 }
             }
             expectations.push(Expectation {
@@ -1382,8 +1524,11 @@ impl Validator<'_> {
                 }
                 (_, salted) => salted.unwrap_or(1),
             };
-            if count + salted * salt_value > NAMED_KEYS_MAX {
-                return Err(self.err(format!("{key}.salt"), format!("salting makes more than {NAMED_KEYS_MAX} keys")));
+            // Each salted key is replaced by `salt` keys.
+            let keys_total = if salt.is_some() { count - salted + salted * salt_value } else { count };
+            if keys_total > NAMED_KEYS_MAX {
+                return Err(self
+                    .err(format!("{key}.salt"), format!("salting makes {keys_total} keys; at most {NAMED_KEYS_MAX}")));
             }
             let names = KeyNames {
                 count,
@@ -1581,8 +1726,11 @@ impl Validator<'_> {
                 RetrySpec::SdkStandard { max_attempts: attempts("max_attempts", max_attempts.unwrap_or(3))? }
             }
             Some(RawRetry::Exponential { base, cap, max_attempts, jitter }) => {
-                if base.0.is_zero() || cap.0 < base.0 || cap.0 > RETRY_CAP_MAX {
-                    return Err(self.err(format!("{key}.cap"), "needs 0 < base <= cap <= \"1h\""));
+                if base.0.is_zero() {
+                    return Err(self.err(format!("{key}.base"), "must be above 0 (base <= cap <= \"1h\")"));
+                }
+                if cap.0 < base.0 || cap.0 > RETRY_CAP_MAX {
+                    return Err(self.err(format!("{key}.cap"), "needs base <= cap <= \"1h\""));
                 }
                 let jitter = match jitter.as_deref() {
                     None | Some("full") => Jitter::Full,
@@ -1722,36 +1870,47 @@ impl Validator<'_> {
         }
     }
 
-    /// Keys that belong to other consumer kinds are refused by name.
-    fn keys_for_kind(&self, key: &str, raw: &RawConsumer) -> Result<(), LoadError> {
-        let lambda_only = [
-            ("batch_size", raw.batch_size.is_some()),
-            ("parallelization_factor", raw.parallelization_factor.is_some()),
-            ("function_duration", raw.function_duration.is_some()),
-            ("error_rate", raw.error_rate.is_some()),
-            ("max_retry_attempts", raw.max_retry_attempts.is_some()),
-            ("max_record_age", raw.max_record_age.is_some()),
-            ("retrieval", raw.retrieval.is_some()),
-            ("batching_window", raw.batching_window.is_some()),
-            ("poison_rate", raw.poison_rate.is_some()),
-            ("bisect_on_error", raw.bisect_on_error.is_some()),
-            ("max_concurrency", raw.max_concurrency.is_some()),
+    /// Keys that belong to other consumer kinds are refused by name, with the kinds they
+    /// belong to. `kind` is the consumer's own kind; `raw.kind` is how it reads (a KCL
+    /// application reads as "polling" or "efo").
+    fn keys_for_kind(&self, key: &str, raw: &RawConsumer, kind: &str) -> Result<(), LoadError> {
+        const LAMBDA: &[&str] = &["lambda"];
+        const FIREHOSE: &[&str] = &["firehose"];
+        let fields: [(&str, bool, &[&str]); 15] = [
+            ("batch_size", raw.batch_size.is_some(), LAMBDA),
+            ("parallelization_factor", raw.parallelization_factor.is_some(), LAMBDA),
+            ("function_duration", raw.function_duration.is_some(), LAMBDA),
+            ("error_rate", raw.error_rate.is_some(), LAMBDA),
+            ("max_retry_attempts", raw.max_retry_attempts.is_some(), LAMBDA),
+            ("max_record_age", raw.max_record_age.is_some(), LAMBDA),
+            ("retrieval", raw.retrieval.is_some(), LAMBDA),
+            ("batching_window", raw.batching_window.is_some(), LAMBDA),
+            ("poison_rate", raw.poison_rate.is_some(), LAMBDA),
+            ("bisect_on_error", raw.bisect_on_error.is_some(), LAMBDA),
+            ("max_concurrency", raw.max_concurrency.is_some(), LAMBDA),
+            ("buffer_size", raw.buffer_size.is_some(), FIREHOSE),
+            ("buffer_interval", raw.buffer_interval.is_some(), FIREHOSE),
+            ("delivery_latency", raw.delivery_latency.is_some(), FIREHOSE),
+            ("push_latency", raw.push_latency.is_some(), &["efo"]),
         ];
-        let firehose_only = [
-            ("buffer_size", raw.buffer_size.is_some()),
-            ("buffer_interval", raw.buffer_interval.is_some()),
-            ("delivery_latency", raw.delivery_latency.is_some()),
-        ];
-        self.refuse_fields(key, &firehose_only, format!("applies only to kind = \"firehose\", not \"{}\"", raw.kind))?;
-        let (allowed_kind, fields): (&str, Vec<(&str, bool)>) = match raw.kind.as_str() {
-            "lambda" => (
-                "polling or efo",
-                vec![("processing", raw.processing.is_some()), ("push_latency", raw.push_latency.is_some())],
-            ),
-            "efo" => ("lambda", lambda_only.to_vec()),
-            _ => ("lambda or efo", [lambda_only.to_vec(), vec![("push_latency", raw.push_latency.is_some())]].concat()),
-        };
-        self.refuse_fields(key, &fields, format!("applies only to kind = {allowed_kind}, not \"{}\"", raw.kind))
+        let reads_as = if kind == raw.kind { String::new() } else { format!(" (reading with {})", raw.kind) };
+        for (field, set, kinds) in fields {
+            if set && !kinds.contains(&raw.kind.as_str()) {
+                let allowed: Vec<String> = kinds.iter().map(|k| format!("\"{k}\"")).collect();
+                let also_kcl = if kinds.contains(&"efo") { " or a KCL application reading with efo" } else { "" };
+                return Err(self.err(
+                    format!("{key}.{field}"),
+                    format!("applies only to kind = {}{also_kcl}, not \"{kind}\"{reads_as}", allowed.join(" or ")),
+                ));
+            }
+        }
+        if raw.kind == "lambda" && raw.processing.is_some() {
+            return Err(self.err(
+                format!("{key}.processing"),
+                "applies only to kind = \"polling\", \"efo\" or \"kcl\", not \"lambda\" (a function's duration is `function_duration`)",
+            ));
+        }
+        Ok(())
     }
 
     /// `processing` of a polling or fan-out consumer: one lane per shard, batches of what
@@ -2014,8 +2173,9 @@ impl Validator<'_> {
         }
         // A KCL application reads with polling (KCL 1.x by default) or fan-out (2.x and
         // 3.x by default, reference §8.1); the rest of this function builds that reader.
+        let kind = raw.kind.clone();
         let (raw, kcl) = self.kcl(key, raw)?;
-        self.keys_for_kind(key, &raw)?;
+        self.keys_for_kind(key, &raw, &kind)?;
         let start = match (raw.start.as_deref(), raw.timestamp.as_deref()) {
             (Some("at_timestamp"), Some(text)) => {
                 StartPosition::AtTimestamp(self.timestamp(&format!("{key}.timestamp"), text, start_unix_s)?)

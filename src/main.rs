@@ -92,9 +92,9 @@ enum Command {
         /// Output folder (default: out/sweep-<name>).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Worker threads (default: all cores). Results do not depend on it.
+        /// Worker threads, at least 1 (default: all cores). Results do not depend on it.
         #[arg(long)]
-        threads: Option<usize>,
+        threads: Option<std::num::NonZeroUsize>,
         /// Run only slice I of N (jobs with index % N == I), e.g. 0/3; join with `merge`.
         #[arg(long, value_parser = parse_partition)]
         partition: Option<(usize, usize)>,
@@ -144,18 +144,18 @@ enum Command {
         /// Records per second offered (a steady Poisson workload), instead of a file.
         #[arg(long)]
         rate: Option<f64>,
-        /// Bytes per record, e.g. 1024 or "25KiB" (with --rate).
-        #[arg(long, default_value = "1KiB", requires = "rate")]
-        record_size: String,
-        /// Polling consumer applications (with --rate).
-        #[arg(long, default_value_t = 1, requires = "rate")]
-        consumers: u32,
-        /// Enhanced fan-out consumers (with --rate).
-        #[arg(long, default_value_t = 0, requires = "rate")]
-        fan_out: u32,
-        /// Simulated time per candidate (with --rate).
-        #[arg(long, default_value = "1h", requires = "rate")]
-        duration: String,
+        /// Bytes per record, e.g. 1024 or "25KiB" (with --rate; default 1KiB).
+        #[arg(long)]
+        record_size: Option<String>,
+        /// Polling consumer applications (with --rate; default 1).
+        #[arg(long)]
+        consumers: Option<u32>,
+        /// Enhanced fan-out consumers (with --rate; default 0).
+        #[arg(long)]
+        fan_out: Option<u32>,
+        /// Simulated time per candidate (with --rate; default 1h).
+        #[arg(long)]
+        duration: Option<String>,
         /// Folder for plan.csv and recommended.toml (default: out/plan-<name>).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -258,9 +258,13 @@ fn run_failure_code(failure: &kinesim_models::RunFailure) -> u8 {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS };
+        Err(error) if error.use_stderr() => {
+            eprintln!("{}", one_line(&error.render().to_string()));
+            return ExitCode::from(EXIT_INVALID);
+        }
+        Err(help_or_version) => {
+            let _ = help_or_version.print();
+            return ExitCode::SUCCESS;
         }
     };
     install_interrupt_handler();
@@ -297,10 +301,30 @@ fn main() -> ExitCode {
             check(&files, junit.as_deref(), out.as_deref(), baseline.as_ref())
         }
         Command::Plan { file, rate, record_size, consumers, fan_out, duration, out, force } => {
+            let workload_flags = [
+                ("--record-size", record_size.is_some()),
+                ("--consumers", consumers.is_some()),
+                ("--fan-out", fan_out.is_some()),
+                ("--duration", duration.is_some()),
+            ];
             let file = match (file, rate) {
-                (Some(file), _) => file,
+                (Some(file), _) => {
+                    // The workload flags describe a workload of their own; silently
+                    // ignoring them next to a file would plan something else than asked.
+                    if let Some((flag, _)) = workload_flags.iter().find(|(_, given)| *given) {
+                        eprintln!(
+                            "error: {flag} describes a workload with --rate; with an experiment file ({}) set it in the file",
+                            file.display()
+                        );
+                        return ExitCode::from(EXIT_INVALID);
+                    }
+                    file
+                }
                 (None, Some(rate)) => {
-                    match workload_file(rate, &record_size, consumers, fan_out, &duration, out.as_deref()) {
+                    let record_size = record_size.as_deref().unwrap_or("1KiB");
+                    let duration = duration.as_deref().unwrap_or("1h");
+                    let (consumers, fan_out) = (consumers.unwrap_or(1), fan_out.unwrap_or(0));
+                    match workload_file(rate, record_size, consumers, fan_out, duration, out.as_deref()) {
                         Ok(file) => file,
                         Err(error) => {
                             eprintln!("error: {error}");
@@ -318,13 +342,32 @@ fn main() -> ExitCode {
         Command::Sweep { file, out, threads, partition, resume, runs, quiet, force, no_plots } => {
             let name = file.file_stem().map_or_else(|| "sweep".into(), |s| s.to_string_lossy().into_owned());
             let folder = out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("sweep-{name}")));
+            let threads = threads.map(std::num::NonZeroUsize::get);
             let code = sweep_command(&file, out, threads, partition, (resume, runs, force), quiet);
             if code != ExitCode::SUCCESS || no_plots || !folder.join("sweep.csv").exists() {
                 return code;
             }
             report_or_fail(kinesim_reports::report::render_sweep_report(&folder), quiet)
         }
-        Command::Report { dir } => report_or_fail(kinesim_reports::report::render_report(&dir), false),
+        Command::Report { dir } => {
+            let rendered = kinesim_reports::report::render_report(&dir);
+            // On its own, a folder that is missing, not an output folder, or holds files
+            // that do not parse is bad input; failing to write the report is not.
+            let invalid = match &rendered {
+                Err(kinesim_reports::ReportError::Csv { .. } | kinesim_reports::ReportError::Json { .. }) => true,
+                Err(kinesim_reports::ReportError::Io { source, .. }) => {
+                    matches!(source.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidData)
+                }
+                Ok(_) => false,
+            };
+            match rendered {
+                Err(error) if invalid => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(EXIT_INVALID)
+                }
+                rendered => report_or_fail(rendered, false),
+            }
+        }
         Command::Schema => {
             say!("{}", serde_json::to_string_pretty(&kinesim::schema::experiment_schema()).unwrap_or_default());
             ExitCode::SUCCESS
@@ -361,6 +404,18 @@ fn size_guard(files: &[PathBuf], runs: u64, force: bool) -> Option<ExitCode> {
 }
 
 /// Reports a rendered report's page, or fails with exit 3.
+/// A command-line error on one line, as every other error: what clap says before its
+/// usage, without its tips, then where the usage is.
+fn one_line(rendered: &str) -> String {
+    let said: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("tip:") && !line.starts_with("For more information"))
+        .collect();
+    format!("{} (see --help)", said.join(" "))
+}
+
 fn report_or_fail(
     rendered: Result<kinesim_reports::report::ReportFiles, kinesim_reports::ReportError>,
     quiet: bool,
@@ -383,7 +438,7 @@ fn parse_partition(text: &str) -> Result<(usize, usize), String> {
     let parsed = text.split_once('/').and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
     match parsed {
         Some((index, count)) if count >= 1 && index < count && count <= 100_000 => Ok((index, count)),
-        _ => Err(format!("expected I/N with 0 <= I < N, e.g. 0/3, got \"{text}\"")),
+        _ => Err(format!("expected I/N with 0 <= I < N <= 100000, e.g. 0/3, got \"{text}\"")),
     }
 }
 
@@ -457,8 +512,20 @@ fn workload_file(
     duration: &str,
     out: Option<&std::path::Path>,
 ) -> Result<PathBuf> {
-    anyhow::ensure!(rate.is_finite() && rate > 0.0, "--rate must be a number of records/s above 0, got {rate}");
-    anyhow::ensure!(consumers + fan_out <= 30, "--consumers plus --fan-out must be at most 30");
+    anyhow::ensure!(
+        rate.is_finite() && rate > 0.0 && rate <= 1e9,
+        "--rate must be a number of records/s above 0 and at most 1e9, got {rate}"
+    );
+    // In 64 bits: two u32 flags must not wrap past the bound.
+    anyhow::ensure!(
+        u64::from(consumers) + u64::from(fan_out) <= 30,
+        "--consumers plus --fan-out must be at most 30, got {consumers} and {fan_out}"
+    );
+    anyhow::ensure!(
+        fan_out as usize <= kinesim_models::spec::EFO_CONSUMERS_MAX,
+        "--fan-out must be at most {} (enhanced fan-out consumers per stream), got {fan_out}",
+        kinesim_models::spec::EFO_CONSUMERS_MAX
+    );
     let size = kinesim_sim::parse_size(record_size).map_err(|e| anyhow::anyhow!("--record-size: {e}"))?;
     kinesim_sim::parse_duration(duration).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
     let mut text = format!(
@@ -471,8 +538,15 @@ fn workload_file(
         text.push_str(&format!("[[consumers]]\nname = \"fan-out-{index}\"\nkind = \"efo\"\n"));
     }
     let folder = out.map_or_else(|| PathBuf::from("out/plan-workload"), std::path::Path::to_path_buf);
-    std::fs::create_dir_all(&folder)?;
     let path = folder.join("workload.toml");
+    // Checked before anything is written; what the flags cannot express is refused with
+    // the key of the workload it would have set.
+    if let Err(error) = kinesim::experiment::parse(&path, &text) {
+        anyhow::bail!(
+            "the workload described by --rate, --record-size, --duration and the consumer flags is invalid: {error}"
+        );
+    }
+    std::fs::create_dir_all(&folder)?;
     std::fs::write(&path, text)?;
     Ok(path)
 }

@@ -31,6 +31,10 @@ use serde_json::{Map, Value};
 
 use crate::error::LoadError;
 
+/// The longest run in seconds ([`crate::experiment::DURATION_MAX`]): the bound of the
+/// tool's intervals.
+const RUN_SECONDS_MAX: u64 = crate::experiment::DURATION_MAX.as_nanos() / kinesim_sim::NANOS_PER_SEC;
+
 /// The keys of a stream monitor object.
 const MONITOR_KEYS: [&str; 9] = [
     "streamName",
@@ -175,8 +179,10 @@ impl Reader<'_> {
                 return Err(self.error("maxShards", format!("must be at least minShards ({min}), found {max}")));
             }
         }
-        let refresh_shards_after_min = self.optional_integer(map, "refreshShardsNumberAfterMin", 0, u64::MAX)?;
-        let check_interval_s = self.optional_integer(map, "checkInterval", 1, u64::MAX)?;
+        // Bounded by the longest run: larger values would mean "never" and overflow time.
+        let refresh_shards_after_min =
+            self.optional_integer(map, "refreshShardsNumberAfterMin", 0, RUN_SECONDS_MAX / 60)?;
+        let check_interval_s = self.optional_integer(map, "checkInterval", 1, RUN_SECONDS_MAX)?;
         let scale_up = self.optional_rule(map, "scaleUp")?;
         let scale_down = self.optional_rule(map, "scaleDown")?;
         if scale_up.is_none() && scale_down.is_none() {
@@ -531,11 +537,12 @@ mod tests {
             (monitor(r#""minShards": 0"#), "key `[0].minShards`: must be an integer from 1 to 10000, found 0"),
             (monitor(r#""maxShards": 10001"#), "key `[0].maxShards`: must be an integer from 1 to 10000, found 10001"),
             (monitor(r#""minShards": 8, "maxShards": 4"#), "key `[0].maxShards`: must be at least minShards (8), found 4"),
-            (monitor(r#""checkInterval": 0"#), "key `[0].checkInterval`: must be an integer of at least 1, found 0"),
-            (monitor(r#""checkInterval": 2.5"#), "key `[0].checkInterval`: must be an integer of at least 1, found 2.5 (a fraction)"),
-            (monitor(r#""checkInterval": "soon""#), "key `[0].checkInterval`: must be an integer of at least 1, found the string \"soon\""),
+            (monitor(r#""checkInterval": 0"#), "key `[0].checkInterval`: must be an integer from 1 to 34560000, found 0"),
+            (monitor(r#""checkInterval": 2.5"#), "key `[0].checkInterval`: must be an integer from 1 to 34560000, found 2.5 (a fraction)"),
+            (monitor(r#""checkInterval": "soon""#), "key `[0].checkInterval`: must be an integer from 1 to 34560000, found the string \"soon\""),
+            (monitor(r#""checkInterval": 18446744074"#), "key `[0].checkInterval`: must be an integer from 1 to 34560000, found 18446744074"),
             (monitor(r#""minShards": null"#), "key `[0].minShards`: null is not allowed (the tool would read it as 0)"),
-            (monitor(r#""refreshShardsNumberAfterMin": true"#), "key `[0].refreshShardsNumberAfterMin`: must be an integer of at least 0, found true"),
+            (monitor(r#""refreshShardsNumberAfterMin": true"#), "key `[0].refreshShardsNumberAfterMin`: must be an integer from 0 to 576000, found true"),
             (monitor(r#""region": 1"#), "key `[0].region`: must be a string such as \"us-east-1\", found 1"),
         ];
         for (text, expected) in cases {

@@ -330,15 +330,7 @@ strings_schema!(
 );
 strings_schema!(
     /// The `kind` of an action.
-    ActionKind: [
-        "split_shard",
-        "merge_shards",
-        "update_shard_count",
-        "set_retention",
-        "producer_outage",
-        "set_mode",
-        "warm_throughput"
-    ]
+    ActionKind: crate::experiment::ACTION_KINDS
 );
 strings_schema!(
     /// `back_pressure.when_full`.

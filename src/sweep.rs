@@ -72,12 +72,13 @@ pub struct SweepSpec {
 }
 
 impl SweepSpec {
+    /// Grid points (saturating: a grid past `usize::MAX` points is refused as too big).
     pub fn points(&self) -> usize {
-        self.dimensions.iter().map(|d| d.values.len()).product::<usize>().max(1)
+        self.dimensions.iter().fold(1usize, |points, d| points.saturating_mul(d.values.len())).max(1)
     }
 
     pub fn jobs(&self) -> usize {
-        self.points() * self.replications as usize
+        self.points().saturating_mul(self.replications as usize)
     }
 
     /// The (key, value) pairs of a point.
@@ -150,6 +151,12 @@ pub fn parse_sweep(path: &Path, document: &toml::Table) -> Result<SweepSpec, Loa
         let mut keys = Vec::new();
         let mut lists = Vec::new();
         for (key, values) in zip {
+            if columns.contains(key) {
+                return Err(err(
+                    &format!("sweep.zip.\"{key}\""),
+                    "is also in [sweep.grid]: a key path is swept in one of them only".into(),
+                ));
+            }
             let values = values_of(path, &format!("sweep.zip.\"{key}\""), values)?;
             if let Some(first) = lists.first().map(|l: &Vec<toml::Value>| l.len()) {
                 if values.len() != first {
@@ -178,6 +185,9 @@ pub fn parse_sweep(path: &Path, document: &toml::Table) -> Result<SweepSpec, Loa
     }
     if let Some(baseline) = sweep.get("baseline") {
         let wanted = baseline.as_table().ok_or_else(|| err("sweep.baseline", "must be a table of key paths".into()))?;
+        if wanted.is_empty() {
+            return Err(err("sweep.baseline", "needs at least one swept key path and its value".into()));
+        }
         let point = (0..spec.points()).find(|&point| {
             let pairs = spec.assignments(point);
             wanted.iter().all(|(key, value)| pairs.iter().any(|(k, v)| k == key && v == value))
@@ -190,6 +200,11 @@ pub fn parse_sweep(path: &Path, document: &toml::Table) -> Result<SweepSpec, Loa
 }
 
 fn values_of(path: &Path, key: &str, values: &toml::Value) -> Result<Vec<toml::Value>, LoadError> {
+    // `key` is `sweep.grid."<path>"` or `sweep.zip."<path>"`.
+    let swept = key.split_once('"').map_or("", |(_, rest)| rest.trim_end_matches('"'));
+    if swept == "sweep" || swept.starts_with("sweep.") {
+        return Err(LoadError::invalid(path, key, "sweeps the experiment's keys, not the [sweep] section's own"));
+    }
     match values.as_array() {
         Some(list) if !list.is_empty() && list.len() <= 10_000 => Ok(list.clone()),
         _ => Err(LoadError::invalid(path, key, "must be a list of 1 to 10000 values")),
@@ -494,11 +509,21 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<usize, SweepError> {
             }
         }
     }
-    let total: usize = manifest_value(first, "jobs").parse().map_err(|_| SweepError::Merge("bad manifest".into()))?;
+    let jobs = manifest_value(first, "jobs");
+    let total = match jobs.parse::<usize>() {
+        Ok(total) if (1..=JOBS_MAX).contains(&total) => total,
+        _ => {
+            return Err(SweepError::Merge(format!(
+                "{}: key `jobs`: must be a number of jobs from 1 to {JOBS_MAX}, got \"{jobs}\"",
+                parts[0].join(MANIFEST).display()
+            )))
+        }
+    };
     let mut owner: Vec<Option<usize>> = vec![None; total];
     for (index, part) in parts.iter().enumerate() {
         let jobs_dir = part.join("jobs");
-        let entries = std::fs::read_dir(&jobs_dir).map_err(io_error(&jobs_dir))?;
+        let entries = std::fs::read_dir(&jobs_dir)
+            .map_err(|_| SweepError::Merge(format!("{}: not a sweep part (no jobs/ folder)", part.display())))?;
         for entry in entries {
             let name = entry.map_err(io_error(&jobs_dir))?.file_name().to_string_lossy().into_owned();
             let Some(job) =
@@ -531,7 +556,21 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<usize, SweepError> {
         )));
     }
     let experiment = PathBuf::from(manifest_value(first, "experiment"));
+    if experiment.as_os_str().is_empty() {
+        return Err(SweepError::Merge(format!(
+            "{}: key `experiment`: must name the sweep's experiment file",
+            parts[0].join(MANIFEST).display()
+        )));
+    }
     let sweep = load(&experiment)?;
+    if sweep.spec.jobs() != total {
+        return Err(SweepError::Merge(format!(
+            "{}: key `jobs`: says {total} jobs, but {} has {}",
+            parts[0].join(MANIFEST).display(),
+            experiment.display(),
+            sweep.spec.jobs()
+        )));
+    }
     if sweep.sha256 != manifest_value(first, "experiment_sha256") {
         return Err(SweepError::Merge(format!(
             "{} has changed since the parts were made (its SHA-256 differs)",
@@ -557,6 +596,7 @@ fn assemble_from(sweep: &Sweep, out: &Path, job_file: impl Fn(usize) -> PathBuf)
         let mut lines = std::io::BufReader::new(file).lines();
         let header = lines.next().transpose().map_err(io_error(&path))?.unwrap_or_default();
         let row = lines.next().transpose().map_err(io_error(&path))?.unwrap_or_default();
+        check_job_row(&path, &header, &row)?;
         match &header_written {
             None => {
                 writeln!(csv, "{header}").map_err(io_error(&csv_path))?;
@@ -572,6 +612,23 @@ fn assemble_from(sweep: &Sweep, out: &Path, job_file: impl Fn(usize) -> PathBuf)
     kinesim_reports::atomic::publish(csv, &csv_path)
         .map_err(|e| SweepError::Io { path: csv_path.clone(), message: e.to_string() })?;
     summarise(sweep, out, &csv_path)
+}
+
+/// A job file holds a header and one row with as many fields (a damaged part would
+/// otherwise publish a `sweep.csv` with a missing or ragged row).
+fn check_job_row(path: &Path, header: &str, row: &str) -> Result<(), SweepError> {
+    let fields = |line: &str| {
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes());
+        reader.records().next().and_then(Result::ok).map_or(0, |record| record.len())
+    };
+    let (columns, values) = (fields(header), fields(row));
+    if row.is_empty() || columns != values {
+        return Err(SweepError::Merge(format!(
+            "{}: a job file must hold a header and one row of as many fields ({columns} columns, {values} values)",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// `sweep_summary.csv`: per point and metric, the mean, standard deviation and 95%
@@ -593,7 +650,7 @@ fn summarise(sweep: &Sweep, out: &Path, csv_path: &Path) -> Result<(), SweepErro
             .map(|_| {
                 records
                     .next()
-                    .expect("sweep.csv has every job")
+                    .unwrap_or_else(|| Err(csv::Error::from(std::io::Error::other("a job's row is missing"))))
                     .map_err(|e| SweepError::Io { path: csv_path.to_path_buf(), message: e.to_string() })
             })
             .collect()

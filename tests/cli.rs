@@ -207,3 +207,35 @@ fn a_closed_stdout_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.join("summary.json").exists());
 }
+
+/// Usage errors are one line with exit 2, like every other error, whatever clap would
+/// print after it; flags that cannot be honoured are refused, not ignored or wrapped.
+#[test]
+fn usage_errors_are_one_line_with_exit_2() {
+    let folder = common::scratch("cli-usage-errors");
+    let quickstart = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/quickstart.toml");
+    let dots = folder.join("..toml");
+    std::fs::write(&dots, "duration = \"1m\"\n[stream]\nshards = 1\n").unwrap();
+    let (nowhere, out) = (folder.join("nowhere"), folder.join("out"));
+    let (nowhere, out, dots) = (nowhere.to_str().unwrap(), out.to_str().unwrap(), dots.to_str().unwrap());
+    let cases: [(&[&str], &str); 10] = [
+        (&["run"], "<FILE>"),
+        (&["run", quickstart, "--seed", "abc"], "--seed"),
+        (&["sweep", quickstart, "--threads", "0"], "--threads"),
+        (&["sweep", quickstart, "--partition", "3/2"], "0 <= I < N"),
+        (&["merge", nowhere], "--out"),
+        (&["plan", "--rate", "100", "--consumers", "4294967295", "--fan-out", "2", "--out", out], "at most 30"),
+        (&["plan", "--rate", "1e300", "--out", out], "--rate"),
+        (&["plan", quickstart, "--duration", "1s", "--out", out], "--duration"),
+        (&["report", nowhere], "not a run folder"),
+        (&["validate", dots], "key `name`"),
+    ];
+    for (args, expected) in cases {
+        let output = common::kinesim().args(args).output().unwrap();
+        let message = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
+        assert_eq!(message.lines().count(), 1, "{args:?}: {message}");
+        assert!(message.contains(expected), "{args:?}: {message}");
+    }
+    assert!(!folder.join("out").exists(), "nothing is written for a refused command");
+}

@@ -170,6 +170,7 @@ fn the_schema_accepts_every_example() {
 /// The malformed files the schema accepts, or cannot see, and why. Everything else in
 /// `tests/data/malformed/` must fail the schema, so an editor flags it as it is typed.
 const BEYOND_THE_SCHEMA: &[(&str, &str)] = &[
+    ("action-key-of-other-kind.toml", KIND_KEY),
     ("action-merge-not-adjacent.toml", "depends on the shard map when the action runs"),
     ("action-outage-catch-up-nan.toml", NAN),
     ("action-set-mode-missing-mode.toml", "required only for one kind of action: a cross-field rule"),
@@ -185,9 +186,11 @@ const BEYOND_THE_SCHEMA: &[(&str, &str)] = &[
     ("consumer-lambda-processing.toml", KIND_KEY),
     ("consumer-names-duplicated.toml", "names must be unique across the list"),
     ("consumer-processing-rate-nan.toml", NAN),
+    ("consumer-push-latency-on-polling.toml", KIND_KEY),
     ("duration-duplicated.toml", NOT_TOML),
     ("duration-overflow.toml", DURATION_RANGE),
     ("expect-max-nan.toml", NAN),
+    ("expect-min-above-max.toml", "compares `min` with `max`: a cross-field rule"),
     ("expect-unknown-consumer.toml", "names a consumer of the file: a cross-field rule"),
     ("metrics-period-not-multiple-of-step.toml", "a whole number of `step`s: a cross-field rule"),
     ("not-toml.toml", NOT_TOML),
@@ -217,6 +220,11 @@ const BEYOND_THE_SCHEMA: &[(&str, &str)] = &[
     ("record-mode-kpl.toml", RECORD_MODE),
     ("record-mode-outage.toml", RECORD_MODE),
     ("record-mode-rate-too-high.toml", RECORD_MODE),
+    (
+        "record-waiting-unbounded.toml",
+        "rates times the longest retry wait against a bound: arithmetic across producers",
+    ),
+    ("retry-base-zero.toml", DURATION_RANGE),
     ("start-february-30.toml", "a day that does not exist: calendar arithmetic"),
     ("step-not-divisor.toml", "divides one second: arithmetic on a duration's value"),
     ("stream-large-records-fixed-window.toml", "depends on stream.max_record_size: a cross-field rule"),

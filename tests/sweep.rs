@@ -103,6 +103,114 @@ fn partitions_merged_equal_the_whole_sweep() {
     let (code, message) = merge(&[foreign, parts[1].clone(), parts[2].clone()]);
     assert_eq!(code, Some(2));
     assert!(message.contains("experiment_sha256"), "{message}");
+
+    // Damaged parts are refused with one line and exit 2, and nothing is published.
+    // `damage` is done to the second part, or to every part with `every`.
+    let damaged_parts = |name: &str, every: bool, damage: &dyn Fn(&Path)| {
+        let copies: Vec<PathBuf> = parts.iter().map(|part| folder.join(name).join(part.file_name().unwrap())).collect();
+        for (part, copy) in parts.iter().zip(&copies) {
+            std::fs::create_dir_all(copy.join("jobs")).unwrap();
+            for entry in std::fs::read_dir(part).unwrap().chain(std::fs::read_dir(part.join("jobs")).unwrap()) {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    let relative = path.strip_prefix(part).unwrap();
+                    std::fs::copy(&path, copy.join(relative)).unwrap();
+                }
+            }
+        }
+        for copy in if every { &copies[..] } else { &copies[1..2] } {
+            damage(copy);
+        }
+        let out = folder.join(name).join("merged");
+        let output = common::kinesim().arg("merge").args(&copies).arg("--out").arg(&out).output().unwrap();
+        let message = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{name}: {message}");
+        assert_eq!(message.lines().count(), 1, "{name}: {message}");
+        assert!(!out.join("sweep.csv").exists(), "{name}: a damaged merge published sweep.csv");
+        message
+    };
+    let damaged = |name: &str, damage: &dyn Fn(&Path)| damaged_parts(name, false, damage);
+    let first_job = |part: &Path| {
+        let mut jobs: Vec<PathBuf> = std::fs::read_dir(part.join("jobs")).unwrap().map(|e| e.unwrap().path()).collect();
+        jobs.sort();
+        jobs.remove(0)
+    };
+    let message = damaged("row-missing", &|part| {
+        let job = first_job(part);
+        let header = std::fs::read_to_string(&job).unwrap().lines().next().unwrap().to_string();
+        std::fs::write(job, header + "\n").unwrap();
+    });
+    assert!(message.contains("a header and one row"), "{message}");
+    let message = damaged("row-ragged", &|part| {
+        let job = first_job(part);
+        let text = std::fs::read_to_string(&job).unwrap();
+        std::fs::write(job, text.trim_end().to_string() + ",extra\n").unwrap();
+    });
+    assert!(message.contains("as many fields"), "{message}");
+    for (name, jobs) in [("jobs-zero", "0"), ("jobs-huge", "999999999999999999")] {
+        let message = damaged_parts(name, true, &|part| {
+            let manifest = part.join("sweep_manifest.txt");
+            let text = std::fs::read_to_string(&manifest).unwrap();
+            let text: Vec<String> = text
+                .lines()
+                .map(|line| if line.starts_with("jobs=") { format!("jobs={jobs}") } else { line.to_string() })
+                .collect();
+            std::fs::write(&manifest, text.join("\n") + "\n").unwrap();
+        });
+        assert!(message.contains("key `jobs`"), "{name}: {message}");
+    }
+    let message = damaged("no-jobs-folder", &|part| std::fs::remove_dir_all(part.join("jobs")).unwrap());
+    assert!(message.contains("no jobs/ folder"), "{message}");
+}
+
+/// A bad `[sweep]` section is refused by `kinesim validate` and `kinesim sweep` alike,
+/// with exit 2 and one line naming the key: a grid whose point count passes 2^64 (it
+/// once wrapped to a small number), a key path in both the grid and the zip, an empty
+/// baseline, a grid over the sweep's own settings.
+#[test]
+fn bad_sweep_sections_are_refused_by_validate_and_sweep() {
+    let folder = common::scratch("sweep-bad-sections");
+    let base = SWEEP.split("[sweep]").next().unwrap();
+    let list = |count: usize| format!("[{}]", (1..=count).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
+    let huge_grid = format!(
+        "[sweep.grid]\n\"seed\" = {0}\n\"stream.shards\" = {0}\n\"producers.web.instances\" = {0}\n\"producers.web.rate\" = {0}\n\"consumers.reader.max_records\" = {0}\n",
+        list(8192)
+    );
+    let cases = [
+        ("huge", huge_grid, "key `sweep`", "at most 1000000"),
+        (
+            "grid-and-zip",
+            "[sweep.grid]\n\"stream.shards\" = [1, 2]\n[sweep.zip]\n\"stream.shards\" = [3, 4]\n".to_string(),
+            "sweep.zip.\"stream.shards\"",
+            "also in [sweep.grid]",
+        ),
+        (
+            "empty-baseline",
+            "[sweep]\nbaseline = {}\n[sweep.grid]\n\"stream.shards\" = [1, 2]\n".to_string(),
+            "sweep.baseline",
+            "at least one",
+        ),
+        (
+            "own-settings",
+            "[sweep.grid]\n\"sweep.replications\" = [1, 2]\n".to_string(),
+            "sweep.grid.\"sweep.replications\"",
+            "not the [sweep] section's own",
+        ),
+    ];
+    for (name, section, key, text) in cases {
+        let file = folder.join(format!("{name}.toml"));
+        std::fs::write(&file, format!("{base}{section}")).unwrap();
+        let outputs = [
+            ("validate", common::kinesim().arg("validate").arg(&file).output().unwrap()),
+            ("sweep", sweep(&file, &folder.join(name), &[])),
+        ];
+        for (command, output) in outputs {
+            let message = String::from_utf8(output.stderr).unwrap();
+            assert_eq!(output.status.code(), Some(2), "{command} {name}: {message}");
+            assert_eq!(message.lines().count(), 1, "{command} {name}: {message}");
+            assert!(message.contains(key) && message.contains(text), "{command} {name}: {message}");
+        }
+    }
 }
 
 /// A sweep killed mid-way leaves no sweep.csv; resumed, it runs only the missing jobs

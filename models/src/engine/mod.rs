@@ -45,7 +45,7 @@ mod policies;
 mod record;
 mod record_queue;
 
-pub use record::{RECORD_BURSTY_CV_MAX, RECORD_RATE_MAX};
+pub use record::{RECORDS_WAITING_MAX, RECORD_BURSTY_CV_MAX, RECORD_RATE_MAX};
 
 pub use billing::CostSummary;
 

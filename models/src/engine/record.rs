@@ -267,6 +267,7 @@ impl Simulation<'_> {
         }
         // New records were generated producer by producer; the queue serves them in
         // time order with what earlier steps queued for this one.
+        plane.queue.recut_if_crowded();
         loop {
             // The fields are copied out of the lent payload by their own types (see
             // `RecordQueue::pop`).

@@ -209,6 +209,27 @@ impl<T: Copy> RecordQueue<T> {
         self.bins[bin].push(entry);
     }
 
+    /// Cuts the step's bins again, before serving, when far more entries came than they
+    /// were sized for: the first step's new records, which had no step before them to go
+    /// by, or a surge. Without it one bin could hold a whole step of a heavy load, and
+    /// every entry queued into the bin being served would move all those after it (a
+    /// quadratic cost). The order served does not depend on the bins.
+    pub(super) fn recut_if_crowded(&mut self) {
+        debug_assert!(self.bin_next == 0 && !self.bin_sorted, "before serving");
+        let queued: usize = self.bins[..self.bin_count].iter().map(Vec::len).sum();
+        let at_most_bins = self.bin_count as u64 == BINS_PER_STEP_MAX;
+        if queued <= 4 * ENTRIES_PER_BIN_TARGET as usize * self.bin_count || at_most_bins {
+            return;
+        }
+        let mut entries = self.spare.pop().unwrap_or_default();
+        for bin in &mut self.bins[..self.bin_count] {
+            entries.append(bin);
+        }
+        self.cut_bins(queued as u64);
+        self.fill_bins(&entries);
+        self.recycle(entries);
+    }
+
     /// Sizes the bins of the step being started for `known` entries.
     fn cut_bins(&mut self, known: u64) {
         let width_ns = (self.step_ns * ENTRIES_PER_BIN_TARGET / known.max(1)).max(1);
@@ -357,6 +378,7 @@ mod tests {
                 queue.push_new(start_ns + offset_ns % step_ns, id);
                 heap.push(Reverse((start_ns + offset_ns % step_ns, id)));
             }
+            queue.recut_if_crowded();
             let mut delays = plan.follow_up_delays_ns.iter().cycle().take(plan.follow_up_delays_ns.len() * 3);
             loop {
                 let expected = match heap.peek() {
@@ -429,6 +451,31 @@ mod tests {
         queue.push(500, 5);
         let rest: Vec<_> = std::iter::from_fn(|| queue.pop().map(|(due_ns, &id)| (due_ns, id))).collect();
         assert_eq!(rest, vec![(500, 1), (500, 2), (500, 3), (500, 4), (500, 5)]);
+    }
+
+    /// The first step has no step before it to size its bins by: a heavy one is cut
+    /// again before serving, so no bin holds the whole step.
+    #[test]
+    fn a_crowded_step_is_cut_into_more_bins() {
+        let step_ns = 1_000_000_000;
+        let mut queue: RecordQueue<u32> = RecordQueue::new(step_ns);
+        queue.begin_step(0);
+        assert_eq!(queue.bin_count, 1, "sized for no entries");
+        for id in 0..10_000 {
+            queue.push_new(u64::from(id) * 99_991 % step_ns, id);
+        }
+        queue.recut_if_crowded();
+        assert!(queue.bin_count >= 10_000 / ENTRIES_PER_BIN_TARGET as usize / 2, "{}", queue.bin_count);
+        let largest = queue.bins[..queue.bin_count].iter().map(Vec::len).max().unwrap();
+        assert!(largest <= 4 * ENTRIES_PER_BIN_TARGET as usize, "{largest}");
+        let mut served = 0;
+        let mut due_last_ns = 0;
+        while let Some((due_ns, _)) = queue.pop() {
+            assert!(due_ns >= due_last_ns);
+            due_last_ns = due_ns;
+            served += 1;
+        }
+        assert_eq!(served, 10_000);
     }
 
     #[test]
