@@ -20,6 +20,9 @@ pub enum BaselineError {
     Missing { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a kinesim summary.json: {source}")]
     Malformed { path: PathBuf, source: serde_json::Error },
+    /// JSON, but not a summary: comparing with it would find nothing and pass.
+    #[error("{path}: not a kinesim summary.json: {why}")]
+    NotASummary { path: PathBuf, why: &'static str },
 }
 
 /// One metric that moved beyond the tolerance.
@@ -40,7 +43,22 @@ impl Drift {
 pub fn load_summary(path: &Path) -> Result<Value, BaselineError> {
     let text =
         std::fs::read_to_string(path).map_err(|source| BaselineError::Missing { path: path.to_path_buf(), source })?;
-    serde_json::from_str(&text).map_err(|source| BaselineError::Malformed { path: path.to_path_buf(), source })
+    parse_summary(path, &text)
+}
+
+/// A summary from its text (`path` names it in errors).
+fn parse_summary(path: &Path, text: &str) -> Result<Value, BaselineError> {
+    let summary: Value =
+        serde_json::from_str(text).map_err(|source| BaselineError::Malformed { path: path.to_path_buf(), source })?;
+    let not_a_summary = |why| BaselineError::NotASummary { path: path.to_path_buf(), why };
+    let object = summary.as_object().ok_or_else(|| not_a_summary("expected a JSON object"))?;
+    if !object.get("schema_version").is_some_and(Value::is_number) {
+        return Err(not_a_summary("it has no numeric `schema_version`"));
+    }
+    if !object.values().any(Value::is_number) {
+        return Err(not_a_summary("it holds no numbers to compare"));
+    }
+    Ok(summary)
 }
 
 /// The metrics of `current` that moved beyond `tolerance` (a fraction, e.g. 0.1) from
@@ -113,6 +131,24 @@ mod tests {
             "slo_results": [{ "metric": "iterator_age_ms_max", "scope": "consumer reader", "value": age_ms,
                               "max": 1000.0, "margin": 1000.0 - age_ms, "passed": true }],
         })
+    }
+
+    /// A baseline that is JSON but not a summary would compare nothing and pass.
+    #[test]
+    fn a_baseline_that_is_not_a_summary_is_refused() {
+        let path = Path::new("b/t/summary.json");
+        for (text, why) in [
+            ("[]", "expected a JSON object"),
+            (r#"{"offered_records": "many"}"#, "no numeric `schema_version`"),
+            (r#"{"schema_version": "1"}"#, "no numeric `schema_version`"),
+        ] {
+            let message = parse_summary(path, text).unwrap_err().to_string();
+            assert!(
+                message.starts_with("b/t/summary.json: not a kinesim summary.json") && message.contains(why),
+                "{message}"
+            );
+        }
+        assert!(parse_summary(path, &summary(10.0, 0).to_string()).is_ok());
     }
 
     #[test]

@@ -119,7 +119,7 @@ fn deserialize(path: &Path, text: &str) -> Result<RawExperiment, LoadError> {
             key = join_key(&key, &inner_path);
             message = rest;
         }
-        message = message.replace("unknown variant", "unknown kind");
+        message = readable_types(&message.replace("unknown variant", "unknown kind"));
         if let Some(field) = missing_field(&message) {
             key = join_key(&key, &field);
         } else if key.is_empty() {
@@ -130,6 +130,23 @@ fn deserialize(path: &Path, text: &str) -> Result<RawExperiment, LoadError> {
         }
         LoadError::Invalid { path: path.to_path_buf(), key, line, message }
     })
+}
+
+/// serde names the loader's own types ("expected struct RawStream"): a user wrote TOML,
+/// so say "a table" (and "a list of tables" for sequences of them).
+fn readable_types(message: &str) -> String {
+    let mut readable = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("struct Raw") {
+        readable.push_str(&rest[..at]);
+        let name_end = rest[at + "struct ".len()..]
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .map_or(rest.len(), |end| at + "struct ".len() + end);
+        readable.push_str("a table");
+        rest = &rest[name_end..];
+    }
+    readable.push_str(rest);
+    readable.replace("sequence of a table", "list of tables")
 }
 
 fn split_inner_path(message: &str) -> Option<(String, String)> {
@@ -1231,9 +1248,10 @@ impl Validator<'_> {
         }
         let overdraft_bytes = raw.overdraft.map_or(10 * MIB, |s| s.0);
         if overdraft_bytes == 0 || overdraft_bytes > 1024 * MIB {
-            return Err(
-                self.err("stream.read_limit.overdraft", format!("must be at most \"1GiB\", got {overdraft_bytes}"))
-            );
+            return Err(self.err(
+                "stream.read_limit.overdraft",
+                format!("must be above 0 and at most \"1GiB\", got {overdraft_bytes}"),
+            ));
         }
         Ok(ReadLimitSpec {
             bytes_per_s: 2 * MIB,
@@ -1436,10 +1454,16 @@ impl Validator<'_> {
                     );
                 }
                 let period = period.map_or(SimDuration::from_secs(1), |d| d.0);
-                if period < step || period > SimDuration::from_secs(3600) {
+                // A period is drawn per step, by the step's start: it is a whole number of
+                // steps, or its bounds would silently move to the steps'.
+                if period < step || period > SimDuration::from_secs(3600) || period.as_nanos() % step.as_nanos() != 0 {
                     return Err(self.err(
                         format!("{key}.period"),
-                        format!("must be from the step (\"{}\") to \"1h\"", format_duration(step)),
+                        format!(
+                            "must be a whole number of steps (\"{}\") up to \"1h\", got \"{}\"",
+                            format_duration(step),
+                            format_duration(period)
+                        ),
                     ));
                 }
                 Arrivals::Bursty { cv, period }
@@ -1495,6 +1519,14 @@ impl Validator<'_> {
                         );
                     }
                     rows.push((fits(format!("{key}.table[{i}]"), size.0)?, weight));
+                }
+                // Weights are relative: their sum must be a number for them to be.
+                let total: f64 = rows.iter().map(|&(_, weight)| weight).sum();
+                if !total.is_finite() {
+                    return Err(self.err(
+                        format!("{key}.table"),
+                        "the weights add up past the largest number: they are relative, so scale them down",
+                    ));
                 }
                 SizeDistribution::Empirical(rows)
             }

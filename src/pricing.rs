@@ -11,7 +11,7 @@
 //!   built-in rates and lists only what differs: the form for a negotiated discount, or
 //!   for a region that AWS prices as us-east-1 (us-east-2, pricing §8).
 //!
-//! Rates are USD, finite and `>= 0` (0 makes a dimension free). The Advantage commitment
+//! Rates are USD from 0 to 1e6 per unit (0 makes a dimension free). The Advantage commitment
 //! floors are bytes per second, an integer or a size string (`"25MiB"`). Unknown keys are
 //! rejected, like everywhere else. Every error is one line naming the file, the key and
 //! what is allowed.
@@ -98,6 +98,10 @@ enum Field {
     BytesPerS(fn(&mut PriceTable) -> &mut u64),
 }
 
+/// The highest price per unit accepted, in USD: far above any AWS price (cents per
+/// unit), low enough that a month of a large stream still has a finite cost.
+const PRICE_USD_MAX: f64 = 1e6;
+
 impl Key {
     fn set(&self, prices: &mut PriceTable, value: &Value) -> Result<(), String> {
         match self.field {
@@ -108,8 +112,13 @@ impl Key {
                     _ => None,
                 };
                 match usd {
-                    Some(usd) if usd.is_finite() && usd >= 0.0 => *field(prices) = usd,
-                    _ => return Err(format!("must be a number >= 0 (USD per {per}), got {}", shown(value))),
+                    Some(usd) if (0.0..=PRICE_USD_MAX).contains(&usd) => *field(prices) = usd,
+                    _ => {
+                        return Err(format!(
+                            "must be a number from 0 to {PRICE_USD_MAX:e} (USD per {per}), got {}",
+                            shown(value)
+                        ))
+                    }
                 }
             }
             Field::BytesPerS(field) => {
@@ -288,14 +297,17 @@ mod tests {
     fn negative_rate() {
         assert_eq!(
             error("region = \"eu-west-1\"\nbase = \"us-east-1\"\nshard_hour_usd = -1\n"),
-            "experiments/pricing/test.toml: key `shard_hour_usd`: must be a number >= 0 (USD per shard-hour), got -1"
+            "experiments/pricing/test.toml: key `shard_hour_usd`: must be a number from 0 to 1e6 (USD per shard-hour), got -1"
         );
     }
 
     #[test]
     fn rate_not_a_finite_number() {
         let message = error("region = \"eu-west-1\"\nbase = \"us-east-1\"\nefo_data_gb_usd = nan\n");
-        assert!(message.ends_with("key `efo_data_gb_usd`: must be a number >= 0 (USD per GB), got NaN"), "{message}");
+        assert!(
+            message.ends_with("key `efo_data_gb_usd`: must be a number from 0 to 1e6 (USD per GB), got NaN"),
+            "{message}"
+        );
         let message = error("region = \"eu-west-1\"\nbase = \"us-east-1\"\non_demand_stream_hour_usd = inf\n");
         assert!(message.ends_with("(USD per stream-hour), got inf"), "{message}");
         let message = error("region = \"eu-west-1\"\nbase = \"us-east-1\"\nkms_requests_per_10k_usd = \"0.03\"\n");
