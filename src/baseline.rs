@@ -55,8 +55,10 @@ fn parse_summary(path: &Path, text: &str) -> Result<Value, BaselineError> {
     if !object.get("schema_version").is_some_and(Value::is_number) {
         return Err(not_a_summary("it has no numeric `schema_version`"));
     }
-    if !object.values().any(Value::is_number) {
-        return Err(not_a_summary("it holds no numbers to compare"));
+    let mut metrics = Vec::new();
+    flatten(&summary, String::new(), &mut metrics);
+    if metrics.is_empty() {
+        return Err(not_a_summary("it holds no metrics to compare"));
     }
     Ok(summary)
 }
@@ -141,6 +143,7 @@ mod tests {
             ("[]", "expected a JSON object"),
             (r#"{"offered_records": "many"}"#, "no numeric `schema_version`"),
             (r#"{"schema_version": "1"}"#, "no numeric `schema_version`"),
+            (r#"{"schema_version": 1, "offered_records": "x"}"#, "no metrics to compare"),
         ] {
             let message = parse_summary(path, text).unwrap_err().to_string();
             assert!(

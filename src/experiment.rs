@@ -43,20 +43,16 @@ pub const ACTION_KINDS: [&str; 7] = [
     "warm_throughput",
 ];
 
-/// The longest a record may wait for its retries: the sum of its backoff windows' upper
-/// ends. An exponential window grows at most threefold per retry (decorrelated jitter's
-/// bound; the others double) up to the cap.
+/// The longest a record may wait for its retries: the sum of the upper ends of its
+/// backoff windows, each reckoned from the longest sleep before it, as the retry model
+/// draws them (`kinesim_models::retry`).
 fn retry_wait_max_ns(retry: &RetrySpec) -> u64 {
-    let (base_ns, cap_ns, max_attempts) = match retry {
-        RetrySpec::None | RetrySpec::Kpl { .. } => return 0,
-        RetrySpec::Exponential { base, cap, max_attempts, .. } => (base.as_nanos(), cap.as_nanos(), *max_attempts),
-        RetrySpec::SdkStandard { max_attempts } => (NANOS_PER_SEC, 20 * NANOS_PER_SEC, *max_attempts),
-    };
-    let mut window_ns = base_ns;
-    let mut total_ns = 0u64;
-    for _ in 1..max_attempts {
-        total_ns = total_ns.saturating_add(window_ns.min(cap_ns));
-        window_ns = window_ns.saturating_mul(3);
+    let model = kinesim_models::retry::RetryModel::new(retry);
+    let (mut total_ns, mut sleep_ns) = (0u64, 0u64);
+    for attempt in 1..model.max_attempts() {
+        let Some(window) = model.next_window(attempt, sleep_ns) else { break };
+        total_ns = total_ns.saturating_add(window.max_ns);
+        sleep_ns = window.max_ns;
     }
     total_ns
 }
@@ -215,14 +211,16 @@ impl Validator<'_> {
             None => {
                 let stem =
                     self.path.file_stem().map_or_else(|| "experiment".into(), |s| s.to_string_lossy().into_owned());
-                // The file name stands in for the name, under the same rule: it becomes
-                // the output folder (`..` would write into the current folder's parent).
-                self.check_name("name", &stem).map_err(|_| {
-                    self.err(
+                // The file name stands in for the name and becomes the default output
+                // folder: `out/..` would be the current folder itself.
+                if stem.is_empty() || stem == "." || stem == ".." {
+                    return Err(self.err(
                         "name",
-                        format!("is needed: the file name \"{stem}\" cannot stand in for it (a name is 1 to 64 letters, digits, '-', '_' or '.', not \".\" or \"..\")"),
-                    )
-                })?;
+                        format!(
+                            "is needed: the file name \"{stem}\" cannot stand in for it as the output folder's name"
+                        ),
+                    ));
+                }
                 stem
             }
         };
@@ -332,9 +330,11 @@ impl Validator<'_> {
     }
 
     /// Record mode holds every record waiting for its (re)try as its own queue entry, at
-    /// most [`RECORDS_WAITING_MAX`] at once (about 2.4 GB). Refuses a load that could
-    /// pass that bound: at its peak rate, each producer's records may wait through every
-    /// backoff of their attempts, plus the linger of a PutRecords buffer and one step.
+    /// most [`RECORDS_WAITING_MAX`] at once (64 bytes each, about 3.2 GB). Refuses a load
+    /// that could pass that bound: at its peak rate, each producer's records may wait
+    /// through every backoff of their attempts, plus the linger of a PutRecords buffer
+    /// and one step; and each batch a buffer opens queues its linger's flush, so a
+    /// linger holds up to one flush per instance plus one per `max_records` attempts.
     fn record_mode_waiting(
         &self,
         producers: &[ProducerSpec],
@@ -343,18 +343,24 @@ impl Validator<'_> {
     ) -> Result<(), LoadError> {
         let mut waiting_max = 0.0;
         for producer in producers {
-            let linger = match producer.api {
-                ApiSpec::PutRecords { linger, .. } => linger,
-                _ => SimDuration::ZERO,
+            let (linger, max_records) = match producer.api {
+                ApiSpec::PutRecords { linger, max_records, .. } => (linger, max_records),
+                _ => (SimDuration::ZERO, 1),
             };
+            let rate = kinesim_models::rates::rate_max(&producer.rate);
+            let seconds = |ns: u64| ns.min(duration.as_nanos()) as f64 / NANOS_PER_SEC as f64;
             let wait_ns = retry_wait_max_ns(&producer.retry) + linger.as_nanos() + step.as_nanos();
-            let held_s = wait_ns.min(duration.as_nanos()) as f64 / NANOS_PER_SEC as f64;
-            waiting_max += kinesim_models::rates::rate_max(&producer.rate) * held_s;
+            waiting_max += rate * seconds(wait_ns);
+            if !linger.is_zero() {
+                let attempts = f64::from(kinesim_models::retry::RetryModel::new(&producer.retry).max_attempts());
+                let flushes = rate * attempts * seconds(linger.as_nanos()) / f64::from(max_records);
+                waiting_max += f64::from(producer.instances) + flushes;
+            }
         }
         if waiting_max > RECORDS_WAITING_MAX as f64 {
             return Err(self.err(
                 "fidelity",
-                format!("\"record\" could hold up to {waiting_max:.0} records waiting at once (the producers' peak rates times the longest a record can wait for its retries), and record mode holds at most {RECORDS_WAITING_MAX}: lower the rates, max_attempts or the backoff cap, shorten the run, or use fidelity = \"stepped\""),
+                format!("\"record\" could hold up to {waiting_max:.0} records and flushes waiting at once (the producers' peak rates times the longest a record can wait for its retries and buffers), and record mode holds at most {RECORDS_WAITING_MAX}: lower the rates, max_attempts or the backoff cap, shorten the run, or use fidelity = \"stepped\""),
             ));
         }
         Ok(())
@@ -700,8 +706,6 @@ impl Validator<'_> {
         Ok(cooldown.as_nanos() / NANOS_PER_SEC)
     }
 
-    /// Scheduled actions, checked against the shard map they will meet: each split must
-    /// name a shard that is open at that time and a hash key inside it.
     /// An action's keys that belong to other kinds of action are refused by name, with
     /// the kinds they belong to (a stray key is a mistake, never silently unused).
     fn action_keys_for_kind(&self, key: &str, action: &RawAction) -> Result<(), LoadError> {
@@ -731,6 +735,8 @@ impl Validator<'_> {
         Ok(())
     }
 
+    /// Scheduled actions, checked against the shard map they will meet: each split must
+    /// name a shard that is open at that time and a hash key inside it.
     fn actions(
         &self,
         raw: Vec<RawAction>,

@@ -258,6 +258,11 @@ fn run_failure_code(failure: &kinesim_models::RunFailure) -> u8 {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // With no command, the help (the list of commands) is the useful answer.
+        Err(error) if error.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            return ExitCode::from(EXIT_INVALID);
+        }
         Err(error) if error.use_stderr() => {
             eprintln!("{}", one_line(&error.render().to_string()));
             return ExitCode::from(EXIT_INVALID);
@@ -403,19 +408,19 @@ fn size_guard(files: &[PathBuf], runs: u64, force: bool) -> Option<ExitCode> {
     (!refusals.is_empty()).then(|| ExitCode::from(EXIT_INVALID))
 }
 
-/// Reports a rendered report's page, or fails with exit 3.
 /// A command-line error on one line, as every other error: what clap says before its
-/// usage, without its tips, then where the usage is.
+/// usage (with its tip, such as the subcommand meant), then where the usage is.
 fn one_line(rendered: &str) -> String {
     let said: Vec<&str> = rendered
         .lines()
         .take_while(|line| !line.starts_with("Usage:"))
         .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with("tip:") && !line.starts_with("For more information"))
+        .filter(|line| !line.is_empty() && !line.starts_with("For more information"))
         .collect();
-    format!("{} (see --help)", said.join(" "))
+    format!("{} (see --help)", said.join(" ").replace(" tip:", "; tip:"))
 }
 
+/// Reports a rendered report's page, or fails with exit 3.
 fn report_or_fail(
     rendered: Result<kinesim_reports::report::ReportFiles, kinesim_reports::ReportError>,
     quiet: bool,
@@ -543,7 +548,7 @@ fn workload_file(
     // the key of the workload it would have set.
     if let Err(error) = kinesim::experiment::parse(&path, &text) {
         anyhow::bail!(
-            "the workload described by --rate, --record-size, --duration and the consumer flags is invalid: {error}"
+            "the workload the flags describe (--rate, --record-size, --duration, --consumers, --fan-out) is invalid: {error}"
         );
     }
     std::fs::create_dir_all(&folder)?;

@@ -27,7 +27,7 @@ use kinesim_models::{RunFailure, RunSummary};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use statrs::distribution::{ContinuousCDF, StudentsT};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The most jobs a sweep may have (a bound; a larger grid is refused at load).
@@ -563,18 +563,18 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<usize, SweepError> {
         )));
     }
     let sweep = load(&experiment)?;
+    if sweep.sha256 != manifest_value(first, "experiment_sha256") {
+        return Err(SweepError::Merge(format!(
+            "{} has changed since the parts were made (its SHA-256 differs)",
+            experiment.display()
+        )));
+    }
     if sweep.spec.jobs() != total {
         return Err(SweepError::Merge(format!(
             "{}: key `jobs`: says {total} jobs, but {} has {}",
             parts[0].join(MANIFEST).display(),
             experiment.display(),
             sweep.spec.jobs()
-        )));
-    }
-    if sweep.sha256 != manifest_value(first, "experiment_sha256") {
-        return Err(SweepError::Merge(format!(
-            "{} has changed since the parts were made (its SHA-256 differs)",
-            experiment.display()
         )));
     }
     std::fs::create_dir_all(out).map_err(io_error(out))?;
@@ -592,15 +592,16 @@ fn assemble_from(sweep: &Sweep, out: &Path, job_file: impl Fn(usize) -> PathBuf)
     let mut header_written: Option<String> = None;
     for job in 0..total {
         let path = job_file(job);
-        let file = std::fs::File::open(&path).map_err(io_error(&path))?;
-        let mut lines = std::io::BufReader::new(file).lines();
-        let header = lines.next().transpose().map_err(io_error(&path))?.unwrap_or_default();
-        let row = lines.next().transpose().map_err(io_error(&path))?.unwrap_or_default();
-        check_job_row(&path, &header, &row)?;
+        let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
+        // The header is key paths (one line); the row may span lines where a swept
+        // string holds a line break (a quoted field).
+        let (header, row) = text.split_once('\n').unwrap_or((&text, ""));
+        let row = row.strip_suffix('\n').unwrap_or(row);
+        check_job_row(&path, header, row)?;
         match &header_written {
             None => {
                 writeln!(csv, "{header}").map_err(io_error(&csv_path))?;
-                header_written = Some(header);
+                header_written = Some(header.to_string());
             }
             Some(first) if *first != header => {
                 return Err(SweepError::Merge(format!("{}: its columns differ from job 0's", path.display())))
@@ -617,12 +618,14 @@ fn assemble_from(sweep: &Sweep, out: &Path, job_file: impl Fn(usize) -> PathBuf)
 /// A job file holds a header and one row with as many fields (a damaged part would
 /// otherwise publish a `sweep.csv` with a missing or ragged row).
 fn check_job_row(path: &Path, header: &str, row: &str) -> Result<(), SweepError> {
-    let fields = |line: &str| {
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes());
-        reader.records().next().and_then(Result::ok).map_or(0, |record| record.len())
+    let records = |text: &str| -> Vec<usize> {
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+        reader.records().map(|record| record.map_or(0, |r| r.len())).collect()
     };
-    let (columns, values) = (fields(header), fields(row));
-    if row.is_empty() || columns != values {
+    let columns = records(header).first().copied().unwrap_or(0);
+    let rows = records(row);
+    let values = rows.first().copied().unwrap_or(0);
+    if rows.len() != 1 || columns != values {
         return Err(SweepError::Merge(format!(
             "{}: a job file must hold a header and one row of as many fields ({columns} columns, {values} values)",
             path.display()

@@ -220,6 +220,7 @@ const BEYOND_THE_SCHEMA: &[(&str, &str)] = &[
     ("record-mode-kpl.toml", RECORD_MODE),
     ("record-mode-outage.toml", RECORD_MODE),
     ("record-mode-rate-too-high.toml", RECORD_MODE),
+    ("record-flushes-unbounded.toml", "rates times attempts and linger against a bound: arithmetic across keys"),
     (
         "record-waiting-unbounded.toml",
         "rates times the longest retry wait against a bound: arithmetic across producers",

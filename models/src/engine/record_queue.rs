@@ -217,8 +217,9 @@ impl<T: Copy> RecordQueue<T> {
     pub(super) fn recut_if_crowded(&mut self) {
         debug_assert!(self.bin_next == 0 && !self.bin_sorted, "before serving");
         let queued: usize = self.bins[..self.bin_count].iter().map(Vec::len).sum();
-        let at_most_bins = self.bin_count as u64 == BINS_PER_STEP_MAX;
-        if queued <= 4 * ENTRIES_PER_BIN_TARGET as usize * self.bin_count || at_most_bins {
+        // Nothing to gain when the bins are already as fine as a step allows.
+        let finer = self.bin_shift_for(queued as u64) < self.bin_shift;
+        if queued <= 4 * ENTRIES_PER_BIN_TARGET as usize * self.bin_count || !finer {
             return;
         }
         let mut entries = self.spare.pop().unwrap_or_default();
@@ -230,12 +231,18 @@ impl<T: Copy> RecordQueue<T> {
         self.recycle(entries);
     }
 
-    /// Sizes the bins of the step being started for `known` entries.
-    fn cut_bins(&mut self, known: u64) {
+    /// The bin width (as a power of two of nanoseconds) for `known` entries in a step:
+    /// about [`ENTRIES_PER_BIN_TARGET`] each, at most [`BINS_PER_STEP_MAX`] bins.
+    fn bin_shift_for(&self, known: u64) -> u32 {
         let width_ns = (self.step_ns * ENTRIES_PER_BIN_TARGET / known.max(1)).max(1);
         let shift_for_load = width_ns.ilog2();
         let shift_for_bound = (self.step_ns.div_ceil(BINS_PER_STEP_MAX)).next_power_of_two().ilog2();
-        self.bin_shift = shift_for_load.max(shift_for_bound);
+        shift_for_load.max(shift_for_bound)
+    }
+
+    /// Sizes the bins of the step being started for `known` entries.
+    fn cut_bins(&mut self, known: u64) {
+        self.bin_shift = self.bin_shift_for(known);
         let bin_count = ((self.step_ns - 1) >> self.bin_shift) + 1;
         assert!(bin_count <= BINS_PER_STEP_MAX, "the bins of a step are bounded");
         self.bin_count = bin_count as usize;
