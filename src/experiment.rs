@@ -470,11 +470,7 @@ impl Validator<'_> {
             let allowed: Vec<String> = KINDS.iter().map(|kind| format!("\"{kind}\"")).collect();
             return Err(self.err("policy.kind", format!("allowed: {}; got \"{}\"", allowed.join(", "), raw.kind)));
         }
-        if let Some((key, _, _)) =
-            settings.iter().find(|(_, present, kinds)| *present && !kinds.contains(&raw.kind.as_str()))
-        {
-            return Err(self.err(format!("policy.{key}"), format!("is not a setting of kind = \"{}\"", raw.kind)));
-        }
+        self.refuse_keys_of_other_kinds("policy", &settings, &raw.kind, None)?;
         if raw.kind == "scheduled" {
             return self.scheduled_policy(raw);
         }
@@ -721,18 +717,11 @@ impl Validator<'_> {
             ("mode", action.mode.is_some(), &["set_mode"]),
             ("mibps", action.mibps.is_some(), &["warm_throughput"]),
         ];
-        for (field, set, kinds) in fields {
-            // An unknown kind is reported as such by the caller.
-            let known = ACTION_KINDS.contains(&action.kind.as_str());
-            if set && known && !kinds.contains(&action.kind.as_str()) {
-                let allowed: Vec<String> = kinds.iter().map(|k| format!("\"{k}\"")).collect();
-                return Err(self.err(
-                    format!("{key}.{field}"),
-                    format!("applies only to kind = {}, not \"{}\"", allowed.join(" or "), action.kind),
-                ));
-            }
+        // An unknown kind is reported as such by the caller.
+        if !ACTION_KINDS.contains(&action.kind.as_str()) {
+            return Ok(());
         }
-        Ok(())
+        self.refuse_keys_of_other_kinds(key, &fields, &action.kind, None)
     }
 
     /// Scheduled actions, checked against the shard map they will meet: each split must
@@ -1900,6 +1889,28 @@ impl Validator<'_> {
         Ok((raw, Some(spec)))
     }
 
+    /// Refuses the first key of `fields` (key, set, kinds it belongs to) that is set but
+    /// does not belong to `kind`, naming the kinds it belongs to. `table` is the key path
+    /// the keys sit in; `reads_as` adds how a consumer of `kind` reads, when that decides.
+    fn refuse_keys_of_other_kinds(
+        &self,
+        table: &str,
+        fields: &[(&str, bool, &[&str])],
+        kind: &str,
+        reads_as: Option<&str>,
+    ) -> Result<(), LoadError> {
+        let effective = reads_as.unwrap_or(kind);
+        let Some((field, _, kinds)) = fields.iter().find(|(_, set, kinds)| *set && !kinds.contains(&effective)) else {
+            return Ok(());
+        };
+        let allowed: Vec<String> = kinds.iter().map(|k| format!("\"{k}\"")).collect();
+        let reading = reads_as.filter(|&reads| reads != kind).map_or(String::new(), |r| format!(" (reading with {r})"));
+        Err(self.err(
+            format!("{table}.{field}"),
+            format!("applies only to kind = {}, not \"{kind}\"{reading}", allowed.join(" or ")),
+        ))
+    }
+
     /// Refuses the first of `fields` that is set, saying `why`.
     fn refuse_fields(&self, key: &str, fields: &[(&str, bool)], why: impl Into<String>) -> Result<(), LoadError> {
         match fields.iter().find(|(_, set)| *set) {
@@ -1931,17 +1942,7 @@ impl Validator<'_> {
             ("delivery_latency", raw.delivery_latency.is_some(), FIREHOSE),
             ("push_latency", raw.push_latency.is_some(), &["efo"]),
         ];
-        let reads_as = if kind == raw.kind { String::new() } else { format!(" (reading with {})", raw.kind) };
-        for (field, set, kinds) in fields {
-            if set && !kinds.contains(&raw.kind.as_str()) {
-                let allowed: Vec<String> = kinds.iter().map(|k| format!("\"{k}\"")).collect();
-                let also_kcl = if kinds.contains(&"efo") { " or a KCL application reading with efo" } else { "" };
-                return Err(self.err(
-                    format!("{key}.{field}"),
-                    format!("applies only to kind = {}{also_kcl}, not \"{kind}\"{reads_as}", allowed.join(" or ")),
-                ));
-            }
-        }
+        self.refuse_keys_of_other_kinds(key, &fields, kind, Some(&raw.kind))?;
         if raw.kind == "lambda" && raw.processing.is_some() {
             return Err(self.err(
                 format!("{key}.processing"),
