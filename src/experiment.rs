@@ -17,6 +17,7 @@ use kinesim_models::policy::scaling_utils::Fidelity;
 use kinesim_models::policy::{
     AlarmDoubleHalveSpec, PolicySpec, ScheduledSpec, StepSpec, TargetTrackingSpec, ALARM_DATAPOINTS_MAX,
 };
+use kinesim_models::retry::RetryModel;
 use kinesim_models::routing::{parse_hash_key, HashRange, ShardId};
 use kinesim_models::slo::{
     Expectation, Scope, CONSUMER_METRICS, CONSUMER_PERIOD_METRICS, PRODUCER_METRICS, STREAM_METRICS,
@@ -45,9 +46,8 @@ pub const ACTION_KINDS: [&str; 7] = [
 
 /// The longest a record may wait for its retries: the sum of the upper ends of its
 /// backoff windows, each reckoned from the longest sleep before it, as the retry model
-/// draws them (`kinesim_models::retry`).
-fn retry_wait_max_ns(retry: &RetrySpec) -> u64 {
-    let model = kinesim_models::retry::RetryModel::new(retry);
+/// draws them.
+fn retry_wait_max_ns(model: &RetryModel) -> u64 {
     let (mut total_ns, mut sleep_ns) = (0u64, 0u64);
     for attempt in 1..model.max_attempts() {
         let Some(window) = model.next_window(attempt, sleep_ns) else { break };
@@ -348,11 +348,12 @@ impl Validator<'_> {
                 _ => (SimDuration::ZERO, 1),
             };
             let rate = kinesim_models::rates::rate_max(&producer.rate);
+            let retry = RetryModel::new(&producer.retry);
             let seconds = |ns: u64| ns.min(duration.as_nanos()) as f64 / NANOS_PER_SEC as f64;
-            let wait_ns = retry_wait_max_ns(&producer.retry) + linger.as_nanos() + step.as_nanos();
+            let wait_ns = retry_wait_max_ns(&retry) + linger.as_nanos() + step.as_nanos();
             waiting_max += rate * seconds(wait_ns);
             if !linger.is_zero() {
-                let attempts = f64::from(kinesim_models::retry::RetryModel::new(&producer.retry).max_attempts());
+                let attempts = f64::from(retry.max_attempts());
                 let flushes = rate * attempts * seconds(linger.as_nanos()) / f64::from(max_records);
                 waiting_max += f64::from(producer.instances) + flushes;
             }
@@ -705,6 +706,10 @@ impl Validator<'_> {
     /// An action's keys that belong to other kinds of action are refused by name, with
     /// the kinds they belong to (a stray key is a mistake, never silently unused).
     fn action_keys_for_kind(&self, key: &str, action: &RawAction) -> Result<(), LoadError> {
+        // An unknown kind is reported as such by the caller.
+        if !ACTION_KINDS.contains(&action.kind.as_str()) {
+            return Ok(());
+        }
         let fields: [(&str, bool, &[&str]); 10] = [
             ("shard", action.shard.is_some(), &["split_shard", "merge_shards"]),
             ("hash_key", action.hash_key.is_some(), &["split_shard"]),
@@ -717,10 +722,6 @@ impl Validator<'_> {
             ("mode", action.mode.is_some(), &["set_mode"]),
             ("mibps", action.mibps.is_some(), &["warm_throughput"]),
         ];
-        // An unknown kind is reported as such by the caller.
-        if !ACTION_KINDS.contains(&action.kind.as_str()) {
-            return Ok(());
-        }
         self.refuse_keys_of_other_kinds(key, &fields, &action.kind, None)
     }
 
@@ -1925,7 +1926,7 @@ impl Validator<'_> {
     fn keys_for_kind(&self, key: &str, raw: &RawConsumer, kind: &str) -> Result<(), LoadError> {
         const LAMBDA: &[&str] = &["lambda"];
         const FIREHOSE: &[&str] = &["firehose"];
-        let fields: [(&str, bool, &[&str]); 15] = [
+        let fields: [(&str, bool, &[&str]); 16] = [
             ("batch_size", raw.batch_size.is_some(), LAMBDA),
             ("parallelization_factor", raw.parallelization_factor.is_some(), LAMBDA),
             ("function_duration", raw.function_duration.is_some(), LAMBDA),
@@ -1941,15 +1942,9 @@ impl Validator<'_> {
             ("buffer_interval", raw.buffer_interval.is_some(), FIREHOSE),
             ("delivery_latency", raw.delivery_latency.is_some(), FIREHOSE),
             ("push_latency", raw.push_latency.is_some(), &["efo"]),
+            ("processing", raw.processing.is_some(), &["polling", "efo"]),
         ];
-        self.refuse_keys_of_other_kinds(key, &fields, kind, Some(&raw.kind))?;
-        if raw.kind == "lambda" && raw.processing.is_some() {
-            return Err(self.err(
-                format!("{key}.processing"),
-                "applies only to kind = \"polling\", \"efo\" or \"kcl\", not \"lambda\" (a function's duration is `function_duration`)",
-            ));
-        }
-        Ok(())
+        self.refuse_keys_of_other_kinds(key, &fields, kind, Some(&raw.kind))
     }
 
     /// `processing` of a polling or fan-out consumer: one lane per shard, batches of what

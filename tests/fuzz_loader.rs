@@ -179,7 +179,8 @@ const TABLES: &[&str] = &[
     "[[]]",
 ];
 
-const WORDS: &[&str] = &[
+/// The vocabulary before the action kinds (`kinesim::experiment::ACTION_KINDS`).
+const WORDS_BEFORE_ACTION_KINDS: &[&str] = &[
     "1s",
     "10m",
     "24h",
@@ -224,13 +225,10 @@ const WORDS: &[&str] = &[
     "latest",
     "trim_horizon",
     "at_timestamp",
-    "split_shard",
-    "merge_shards",
-    "update_shard_count",
-    "set_retention",
-    "producer_outage",
-    "set_mode",
-    "warm_throughput",
+];
+
+/// The vocabulary after the action kinds.
+const WORDS_AFTER_ACTION_KINDS: &[&str] = &[
     "shardId-000000000000",
     "shardId-000000000001",
     "balanced",
@@ -254,10 +252,16 @@ const WORDS: &[&str] = &[
     "é1s",
 ];
 
+/// Strings the loader knows (kinds, keys, durations) and near misses, in a fixed order.
+fn words() -> Vec<&'static str> {
+    let action_kinds = kinesim::experiment::ACTION_KINDS;
+    [WORDS_BEFORE_ACTION_KINDS, &action_kinds[..], WORDS_AFTER_ACTION_KINDS].concat()
+}
+
 /// A TOML value, sometimes nested; strings come from the vocabulary or are random.
 fn value() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
-        select(WORDS).prop_map(|w| format!("\"{w}\"")),
+        select(words()).prop_map(|w| format!("\"{w}\"")),
         "[ -~]{0,12}".prop_map(|s| format!("\"{}\"", s.replace(['\\', '"'], ""))),
         any::<i64>().prop_map(|n| n.to_string()),
         (-5i64..20_000).prop_map(|n| n.to_string()),

@@ -306,22 +306,13 @@ impl ShardLog {
 
     /// Reads from `offset` at time `now_ns` at most `records_max` Kinesis records (as
     /// GetRecords counts them; each may carry several aggregated user records) and
-    /// `bytes_max` bytes that are readable by then; returns user records. `on_chunk(records, bytes, latency_ns)` is
-    /// called for pieces of the read, for latency histograms.
-    pub fn read(
-        &self,
-        offset: u64,
-        now_ns: u64,
-        records_max: u64,
-        bytes_max: u64,
-        on_chunk: impl FnMut(u64, u64, u64),
-    ) -> ReadResult {
-        self.read_blocks::<false>(offset, now_ns, records_max, bytes_max, on_chunk)
-    }
-
-    /// [`Self::read`]; `SINGLES`: the log mostly holds blocks of one record (record
-    /// mode), which are then read without the interpolation a longer block needs. The
-    /// caller picks it at compile time, so the stepped read carries no test for it.
+    /// `bytes_max` bytes that are readable by then; returns user records.
+    /// `on_chunk(records, bytes, latency_ns)` is called for pieces of the read, for
+    /// latency histograms.
+    ///
+    /// `SINGLES`: the log mostly holds blocks of one record (record mode), which are then
+    /// read without the interpolation a longer block needs. The caller picks it at
+    /// compile time, so the stepped read carries no test for it.
     pub fn read_blocks<const SINGLES: bool>(
         &self,
         offset: u64,
@@ -553,10 +544,10 @@ mod tests {
         for step in 0..10 {
             log.append(100, 100, 100_000, step * S, step * S + S / 2, 0);
         }
-        let result = log.read(0, 5 * S, 150, u64::MAX, |_, _, _| {});
+        let result = log.read_blocks::<false>(0, 5 * S, 150, u64::MAX, |_, _, _| {});
         assert_eq!(result.records, 150);
         assert_eq!(result.bytes, 150_000);
-        let limited = log.read(150, 100 * S, 10_000, 25_000, |_, _, _| {});
+        let limited = log.read_blocks::<false>(150, 100 * S, 10_000, 25_000, |_, _, _| {});
         assert_eq!((limited.records, limited.bytes), (25, 25_000));
         // Records readable by 5 s arrived by 4 s: steps 0..3 and the first record of 4.
         assert_eq!(log.readable_after(0, 5 * S), 401);
@@ -571,7 +562,7 @@ mod tests {
             log.append(10, 10, 10_000, step * S, step * S, 1);
         }
         assert!(log.blocks_held() < FINE_BLOCKS_MAX + 10_000 / 60 + 2);
-        let total: u64 = log.read(0, 20_000 * S, u64::MAX, u64::MAX, |_, _, _| {}).records;
+        let total: u64 = log.read_blocks::<false>(0, 20_000 * S, u64::MAX, u64::MAX, |_, _, _| {}).records;
         assert_eq!(total, 100_000);
         let expired_to = log.trim(Some(5_000 * S), 0);
         assert!(expired_to > 0 && expired_to <= 50_010, "{expired_to}");

@@ -217,9 +217,11 @@ impl<T: Copy> RecordQueue<T> {
     pub(super) fn recut_if_crowded(&mut self) {
         debug_assert!(self.bin_next == 0 && !self.bin_sorted, "before serving");
         let queued: usize = self.bins[..self.bin_count].iter().map(Vec::len).sum();
+        if queued <= 4 * ENTRIES_PER_BIN_TARGET as usize * self.bin_count {
+            return;
+        }
         // Nothing to gain when the bins are already as fine as a step allows.
-        let finer = self.bin_shift_for(queued as u64) < self.bin_shift;
-        if queued <= 4 * ENTRIES_PER_BIN_TARGET as usize * self.bin_count || !finer {
+        if self.bin_shift_for(queued as u64) >= self.bin_shift {
             return;
         }
         let mut entries = self.spare.pop().unwrap_or_default();
