@@ -249,9 +249,16 @@ impl Validator<'_> {
         let output = self.output(raw.output, step, metrics_period)?;
         let start_unix_s = match raw.start.as_deref() {
             None => 0,
-            Some(text) => crate::time::parse_rfc3339(text).ok_or_else(|| {
-                self.err("start", format!("expected an RFC 3339 time such as \"2026-03-02T00:00:00Z\", got \"{text}\""))
-            })?,
+            Some(text) => match crate::time::parse_rfc3339_nanos(text) {
+                Some((seconds, 0)) => seconds,
+                Some(_) => return Err(self.err("start", format!("must be on a whole second, got \"{text}\""))),
+                None => {
+                    return Err(self.err(
+                        "start",
+                        format!("expected an RFC 3339 time such as \"2026-03-02T00:00:00Z\", got \"{text}\""),
+                    ))
+                }
+            },
         };
         let encryption = raw.stream.encryption.clone();
         let stream = self.stream(raw.stream)?;
@@ -2180,13 +2187,19 @@ impl Validator<'_> {
         if let Ok(offset) = kinesim_sim::parse_duration(text) {
             return Ok(offset);
         }
-        let (Some(at), Some(start)) = (crate::time::parse_rfc3339(text), start_unix_s) else {
+        let (Some((at, nanos)), Some(start)) = (crate::time::parse_rfc3339_nanos(text), start_unix_s) else {
             return Err(self.err(key, format!("expected a time from the run's start such as \"5m\", or an RFC 3339 time with the run's `start` set; got \"{text}\"")));
         };
         if at < start {
             return Err(self.err(key, "is before the run's `start`"));
         }
-        Ok(SimDuration::from_secs((at - start) as u64))
+        let offset_ns = u64::try_from(at - start)
+            .ok()
+            .and_then(|seconds| seconds.checked_mul(NANOS_PER_SEC))
+            .and_then(|ns| ns.checked_add(u64::from(nanos)));
+        offset_ns.map(SimDuration::from_nanos).ok_or_else(|| {
+            self.err(key, format!("is more than {} s after the run's `start`", u64::MAX / NANOS_PER_SEC))
+        })
     }
 
     fn consumer(

@@ -260,8 +260,11 @@ macro_rules! pattern_schema {
 /// What `kinesim_sim::parse_duration` reads: digits, an optional fraction, a unit, no
 /// space between them (surrounding spaces are trimmed).
 const DURATION_PATTERN: &str = r"[0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h|d)";
-/// What `crate::time::parse_rfc3339` reads (it also checks the day exists in its month).
-const RFC3339_PATTERN: &str = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
+/// What `crate::time::parse_rfc3339_nanos` reads up to the fraction of a second (it
+/// also checks the day exists in its month), and the offset after it.
+const RFC3339_SECOND: &str =
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)";
+const RFC3339_OFFSET: &str = r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
 
 number_schema!(
     /// Above 0 and at most 1: a share or a fraction.
@@ -384,13 +387,13 @@ pattern_schema!(
     "1 to 64 letters, digits, '-', '_' or '.' (not \".\" or \"..\")"
 );
 pattern_schema!(
-    /// `start`: an RFC 3339 time.
-    Rfc3339: format!(r"^{RFC3339_PATTERN}$"),
-    "an RFC 3339 time such as \"2026-03-02T00:00:00Z\""
+    /// `start`: an RFC 3339 time on a whole second.
+    Rfc3339: format!(r"^{RFC3339_SECOND}(\.0+)?{RFC3339_OFFSET}$"),
+    "an RFC 3339 time on a whole second such as \"2026-03-02T00:00:00Z\""
 );
 pattern_schema!(
     /// A consumer's `timestamp`: a time from the run's start, or an RFC 3339 time.
-    DurationOrRfc3339: format!(r"^(\s*{DURATION_PATTERN}\s*|{RFC3339_PATTERN})$"),
+    DurationOrRfc3339: format!(r"^(\s*{DURATION_PATTERN}\s*|{RFC3339_SECOND}(\.[0-9]{{1,9}}0*)?{RFC3339_OFFSET})$"),
     "a time from the run's start such as \"5m\", or an RFC 3339 time"
 );
 pattern_schema!(

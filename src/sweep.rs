@@ -597,7 +597,7 @@ fn assemble_from(sweep: &Sweep, out: &Path, job_file: impl Fn(usize) -> PathBuf)
         // string holds a line break (a quoted field).
         let (header, row) = text.split_once('\n').unwrap_or((&text, ""));
         let row = row.strip_suffix('\n').unwrap_or(row);
-        check_job_row(&path, header, row)?;
+        check_job_row(&path, header, row, 3 + sweep.spec.columns.len())?;
         match &header_written {
             None => {
                 writeln!(csv, "{header}").map_err(io_error(&csv_path))?;
@@ -615,21 +615,40 @@ fn assemble_from(sweep: &Sweep, out: &Path, job_file: impl Fn(usize) -> PathBuf)
     summarise(sweep, out, &csv_path)
 }
 
-/// A job file holds a header and one row with as many fields (a damaged part would
-/// otherwise publish a `sweep.csv` with a missing or ragged row).
-fn check_job_row(path: &Path, header: &str, row: &str) -> Result<(), SweepError> {
-    let records = |text: &str| -> Vec<usize> {
+/// A job file holds a header and one row with as many fields, whose metrics (from
+/// column `first_metric` on) are finite numbers and whose last field is `true` or
+/// `false` (a damaged part would otherwise publish a `sweep.csv` with a missing or
+/// ragged row, or a summary of NaN).
+fn check_job_row(path: &Path, header: &str, row: &str, first_metric: usize) -> Result<(), SweepError> {
+    let records = |text: &str| -> Vec<csv::StringRecord> {
         let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-        reader.records().map(|record| record.map_or(0, |r| r.len())).collect()
+        reader.records().map(|record| record.unwrap_or_default()).collect()
     };
-    let columns = records(header).first().copied().unwrap_or(0);
+    let names = records(header).into_iter().next().unwrap_or_default();
     let rows = records(row);
-    let values = rows.first().copied().unwrap_or(0);
-    if rows.len() != 1 || columns != values {
+    let values = rows.first().map_or(0, csv::StringRecord::len);
+    if rows.len() != 1 || names.len() != values {
         return Err(SweepError::Merge(format!(
-            "{}: a job file must hold a header and one row of as many fields ({columns} columns, {values} values)",
-            path.display()
+            "{}: a job file must hold a header and one row of as many fields ({} columns, {values} values)",
+            path.display(),
+            names.len()
         )));
+    }
+    let last = values.saturating_sub(1);
+    for (column, (name, value)) in names.iter().zip(rows[0].iter()).enumerate().skip(first_metric) {
+        let allowed = if column == last {
+            matches!(value, "true" | "false")
+        } else {
+            value.parse::<f64>().is_ok_and(f64::is_finite)
+        };
+        if !allowed {
+            let what = if column == last { "`true` or `false`" } else { "a finite number" };
+            return Err(SweepError::Merge(format!(
+                "{}: column `{name}`: must be {what}, not `{}`",
+                path.display(),
+                value.chars().take(40).collect::<String>()
+            )));
+        }
     }
     Ok(())
 }

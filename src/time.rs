@@ -1,9 +1,17 @@
 //! RFC 3339 timestamps to Unix seconds, for `start` and trace files. Only input parsing
 //! needs calendar dates; inside a run time is `SimTime` nanoseconds.
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` to whole Unix seconds
-/// (fractions are dropped). Returns `None` for anything else.
+/// Parses an RFC 3339 time on a whole second to Unix seconds: `None` for anything else,
+/// a time with a non-zero fraction of a second included.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    parse_rfc3339_nanos(text).and_then(|(seconds, nanos)| (nanos == 0).then_some(seconds))
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` to Unix seconds and the
+/// nanoseconds past them. The fraction may have any number of digits, but none past the
+/// ninth may be non-zero: time inside a run is whole nanoseconds, and a finer time is
+/// refused rather than cut. Returns `None` for anything else.
+pub fn parse_rfc3339_nanos(text: &str) -> Option<(i64, u32)> {
     let bytes = text.as_bytes();
     if !text.is_ascii()
         || bytes.len() < 20
@@ -31,11 +39,14 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         return None;
     }
     let mut rest = &text[19..];
+    let mut nanos = 0;
     if let Some(fraction) = rest.strip_prefix('.') {
         let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
+        let (kept, finer) = fraction[..digits].split_at(digits.min(9));
+        if digits == 0 || finer.bytes().any(|b| b != b'0') {
             return None;
         }
+        nanos = format!("{kept:0<9}").parse().ok()?;
         rest = &fraction[digits..];
     }
     let offset_s = match rest {
@@ -50,7 +61,7 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_s)
+    Some((days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_s, nanos))
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {
@@ -82,7 +93,12 @@ mod tests {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("2026-03-02T00:00:00Z"), Some(1_772_409_600));
         assert_eq!(parse_rfc3339("2026-03-02T01:00:00+01:00"), Some(1_772_409_600));
-        assert_eq!(parse_rfc3339("2024-02-29T12:00:00.250Z"), Some(1_709_208_000));
+        assert_eq!(parse_rfc3339("2024-02-29T12:00:00.000Z"), Some(1_709_208_000));
+        assert_eq!(parse_rfc3339("2024-02-29T12:00:00.250Z"), None, "not on a whole second");
+        assert_eq!(parse_rfc3339_nanos("2024-02-29T12:00:00.250Z"), Some((1_709_208_000, 250_000_000)));
+        assert_eq!(parse_rfc3339_nanos("2024-02-29T12:00:00.123456789000Z"), Some((1_709_208_000, 123_456_789)));
+        assert_eq!(parse_rfc3339_nanos("2024-02-29T12:00:00.1234567891Z"), None, "finer than a nanosecond");
+        assert_eq!(parse_rfc3339_nanos("2024-02-29T12:00:00.Z"), None);
         assert_eq!(parse_rfc3339("2025-02-29T12:00:00Z"), None);
         assert_eq!(parse_rfc3339("yesterday"), None);
     }

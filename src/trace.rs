@@ -173,9 +173,10 @@ fn read_rows(text: &str) -> Result<(Vec<Row>, bool), String> {
         let field = |index: usize| record.get(index).unwrap_or("");
         let time_text = field(time_column);
         let time_s = if absolute {
-            crate::time::parse_rfc3339(time_text).ok_or_else(|| {
+            let (seconds, nanos) = crate::time::parse_rfc3339_nanos(time_text).ok_or_else(|| {
                 format!("line {line}: timestamp `{time_text}` is not an RFC 3339 time such as 2026-03-02T00:00:00Z")
-            })? as f64
+            })?;
+            seconds as f64 + f64::from(nanos) * 1e-9
         } else {
             match time_text.parse::<f64>() {
                 Ok(value) if value.is_finite() => value,
@@ -360,6 +361,18 @@ mod tests {
         assert_eq!(rates, vec![1.0, 0.0, 0.0, 2.0]);
         let early = load(text, Some(300), Some(start + 600)).unwrap_err();
         assert!(early.contains("line 2: the trace starts 300 s before the run's start"), "{early}");
+    }
+
+    #[test]
+    fn fractions_of_a_second_in_timestamps_are_kept() {
+        let text = b"timestamp,IncomingRecords\n2026-03-02T00:01:00.5Z,60\n2026-03-02T00:02:00.500Z,120\n";
+        let start = crate::time::parse_rfc3339("2026-03-02T00:00:00Z").unwrap();
+        let (period, offset, rates) = load(text, None, Some(start)).unwrap();
+        assert_eq!((period, offset), (60.0, 60.5));
+        assert_eq!(rates, vec![1.0, 2.0]);
+        let off_grid = b"timestamp,IncomingRecords\n2026-03-02T00:01:00Z,60\n2026-03-02T00:02:00Z,60\n2026-03-02T00:03:00.25Z,60\n";
+        let error = load(off_grid, Some(60), Some(start)).unwrap_err();
+        assert!(error.contains("line 4: time 2026-03-02T00:03:00.25Z"), "{error}");
     }
 
     #[test]

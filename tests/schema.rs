@@ -187,6 +187,7 @@ const BEYOND_THE_SCHEMA: &[(&str, &str)] = &[
     ("consumer-names-duplicated.toml", "names must be unique across the list"),
     ("consumer-processing-rate-nan.toml", NAN),
     ("consumer-push-latency-on-polling.toml", KIND_KEY),
+    ("consumer-timestamp-centuries-after-start.toml", "compared with `start`: a cross-field rule"),
     ("duration-duplicated.toml", NOT_TOML),
     ("duration-overflow.toml", DURATION_RANGE),
     ("expect-max-nan.toml", NAN),

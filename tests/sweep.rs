@@ -147,6 +147,22 @@ fn partitions_merged_equal_the_whole_sweep() {
         std::fs::write(job, text.trim_end().to_string() + ",extra\n").unwrap();
     });
     assert!(message.contains("as many fields"), "{message}");
+    let message = damaged("metric-not-a-number", &|part| {
+        let job = first_job(part);
+        let text = std::fs::read_to_string(&job).unwrap();
+        let mut fields: Vec<&str> = text.trim_end().rsplitn(3, ',').collect();
+        fields[1] = "abc";
+        fields.reverse();
+        std::fs::write(job, fields.join(",") + "\n").unwrap();
+    });
+    assert!(message.contains("must be a finite number, not `abc`"), "{message}");
+    let message = damaged("slo-not-a-flag", &|part| {
+        let job = first_job(part);
+        let text = std::fs::read_to_string(&job).unwrap();
+        let (rest, _) = text.trim_end().rsplit_once(',').unwrap();
+        std::fs::write(job, format!("{rest},yes\n")).unwrap();
+    });
+    assert!(message.contains("column `slo_passed`: must be `true` or `false`"), "{message}");
     for (name, jobs) in [("jobs-zero", "0"), ("jobs-huge", "999999999999999999")] {
         let message = damaged_parts(name, true, &|part| {
             let manifest = part.join("sweep_manifest.txt");
