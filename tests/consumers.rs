@@ -128,6 +128,49 @@ fn every_record_is_read_expired_skipped_or_unread() {
     assert_eq!(by_name("late-backfill").skipped_records, 0, "trim horizon skips nothing within retention");
 }
 
+/// A `latest` consumer that reads alone keeps what arrives once it has its iterator,
+/// though its first poll or push comes later, and reads a split's children from their
+/// start: the shard must not drop records no reader has passed yet. (It once did, for
+/// one step after attaching and at every split, as skipped records.)
+#[test]
+fn a_lone_latest_consumer_loses_nothing_before_its_first_read_or_at_a_split() {
+    for kind in ["efo", "polling"] {
+        for join in ["0s", "2m"] {
+            let (result, _) = common::run_toml(&format!(
+                r#"
+                seed = 4
+                duration = "10m"
+                [stream]
+                shards = 2
+                [[producers]]
+                name = "p"
+                rate = 500
+                arrivals = "uniform"
+                keys = {{ kind = "uniform", count = 200 }}
+                [[actions]]
+                at = "5m"
+                kind = "split_shard"
+                shard = "shardId-000000000000"
+                hash_key = "balanced"
+                [[consumers]]
+                name = "alone"
+                kind = "{kind}"
+                start = "latest"
+                join = "{join}"
+                "#
+            ));
+            let s = &result.summary;
+            let c = &s.consumers[0];
+            assert_eq!(s.accepted_records, c.skipped_records + c.read_records + c.unread_records_end, "{kind} {join}");
+            assert_eq!(c.expired_unread_records, 0);
+            // Only what was written before the consumer joined is skipped.
+            let joined_s = if join == "2m" { 120.0 } else { 0.0 };
+            let skipped_s = c.skipped_records as f64 / 500.0;
+            assert!((skipped_s - joined_s).abs() <= 0.01, "{kind} joining at {join} skipped {skipped_s} s");
+        }
+    }
+}
+
 /// Fan-out consumers each read up to 2 MiB/s per shard however many there are, next to
 /// a poller that keeps the shared 2 MiB/s for itself.
 #[test]

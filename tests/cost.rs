@@ -85,14 +85,21 @@ fn retention_and_fan_out_are_billed_per_shard_hour() {
         [[consumers]]
         name = "fan"
         kind = "efo"
+        [[consumers]]
+        name = "late-fan"
+        kind = "efo"
+        join = "90m"
         "#;
     let (result, rows) = common::run_toml(text);
     let components: BTreeMap<&str, f64> = result.summary.cost.components.iter().copied().collect();
     assert!((components["shard_hours"] - 8.0 * 0.015).abs() < 1e-9);
     assert!((components["extended_retention"] - 8.0 * 0.02).abs() < 1e-9);
-    assert!((components["efo_consumer_shard_hours"] - 8.0 * 0.015).abs() < 1e-9);
-    let read_bytes = result.summary.consumers[0].read_bytes as f64;
-    assert!((components["efo_data"] - read_bytes / (1u64 << 30) as f64 * 0.013).abs() < 1e-9);
+    // A fan-out consumer is billed from when it registers (its join): 4 shards x (2 h
+    // for the first, 30 min for the one joining at 90m).
+    let consumer_shard_hours = 4.0 * (2.0 + 0.5);
+    assert!((components["efo_consumer_shard_hours"] - consumer_shard_hours * 0.015).abs() < 1e-9);
+    let read_bytes: u64 = result.summary.consumers.iter().map(|c| c.read_bytes).sum();
+    assert!((components["efo_data"] - read_bytes as f64 / (1u64 << 30) as f64 * 0.013).abs() < 1e-9);
     assert_eq!(rows.costs.iter().filter(|r| r.time_s == 3600.0).count(), 5);
 }
 

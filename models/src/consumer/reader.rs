@@ -233,10 +233,12 @@ impl ShardReader {
     }
 
     /// The lowest offset this consumer may still read: what the shard must keep for it.
-    /// A consumer that will start at `latest` needs nothing yet.
-    pub fn offset_needed(&self, shard_slot: usize) -> u64 {
+    /// A consumer that will start at `latest` needs nothing written before it got its
+    /// iterator; from then on it needs what arrives, though its first poll or delivery
+    /// comes later (`now_ns` is the start of the step about to write).
+    pub fn offset_needed(&self, shard_slot: usize, now_ns: u64) -> u64 {
         let cursor = &self.cursors[shard_slot];
-        if !cursor.started && self.start == StartPosition::Latest {
+        if !cursor.started && self.start == StartPosition::Latest && now_ns < cursor.iterator_ns {
             return u64::MAX;
         }
         // A KCL application may go back to its last checkpoint after a failover.

@@ -54,13 +54,22 @@ pub(super) struct CostMeter {
     modes_this_hour: [bool; 3],
     /// Whether retention was above 24 h at some step of the hour.
     extended_this_hour: bool,
-    /// Registered fan-out consumers (billed per consumer-shard-hour in provisioned mode).
+    /// When each fan-out consumer registers (its `join`), earliest first: it is billed per
+    /// consumer-shard-hour in provisioned mode from then on (pricing §2).
+    fan_out_joins_ns: Vec<u64>,
+    /// Fan-out consumers registered as of the last metered step.
     fan_out_consumers: u64,
 }
 
 impl CostMeter {
     pub(super) fn new(spec: &crate::spec::ExperimentSpec) -> CostMeter {
-        let fan_out_consumers = spec.consumers.iter().filter(|c| matches!(c.kind, ConsumerKind::Efo(_))).count() as u64;
+        let mut fan_out_joins_ns: Vec<u64> = spec
+            .consumers
+            .iter()
+            .filter(|c| matches!(c.kind, ConsumerKind::Efo(_)))
+            .map(|c| c.join.as_nanos())
+            .collect();
+        fan_out_joins_ns.sort_unstable();
         CostMeter {
             hour: Usage::default(),
             total: Usage::default(),
@@ -72,7 +81,8 @@ impl CostMeter {
             shards_opened_this_hour: 0,
             modes_this_hour: [false; 3],
             extended_this_hour: false,
-            fan_out_consumers,
+            fan_out_joins_ns,
+            fan_out_consumers: 0,
         }
     }
 
@@ -109,11 +119,14 @@ fn mode_index(mode: CapacityMode) -> usize {
 }
 
 impl Simulation<'_> {
-    /// The time-based dimensions of one data step of `step_ns` with `open_shards` open.
-    pub(super) fn meter_step(&mut self, open_shards: u64) {
+    /// The time-based dimensions of one data step of `step_ns` from `t0` with
+    /// `open_shards` open. A fan-out consumer counts from the first step that starts at
+    /// or after its `join`.
+    pub(super) fn meter_step(&mut self, t0: SimTime, open_shards: u64) {
         let step_ns = u128::from(self.step_ns);
         let extended = self.retention > SimDuration::from_secs(24 * 3600);
         let meter = &mut self.cost_meter;
+        meter.fan_out_consumers = meter.fan_out_joins_ns.partition_point(|&join_ns| join_ns <= t0.as_nanos()) as u64;
         meter.modes_this_hour[mode_index(self.mode)] = true;
         let usage = &mut meter.hour;
         usage.interval_ns += self.step_ns;

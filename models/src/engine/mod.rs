@@ -1118,7 +1118,7 @@ impl<'a> Simulation<'a> {
         }
         let open_shards = self.shards_open() as u64;
         self.shard_steps += open_shards;
-        self.meter_step(open_shards);
+        self.meter_step(t0, open_shards);
     }
 
     /// Drops what has passed retention (counting it against readers still behind it)
@@ -1127,7 +1127,8 @@ impl<'a> Simulation<'a> {
         let retention_ns = self.retention.as_nanos();
         let expire_through = t0.as_nanos().checked_sub(retention_ns);
         for slot in 0..self.shards.ids.len() {
-            let offset_needed = self.consumers.iter().map(|c| c.offset_needed(slot)).min().unwrap_or(u64::MAX);
+            let offset_needed =
+                self.consumers.iter().map(|c| c.offset_needed(slot, t0.as_nanos())).min().unwrap_or(u64::MAX);
             let offset_expired = self.shards.logs[slot].trim(expire_through, offset_needed);
             for consumer in &mut self.consumers {
                 self.stream_period.expired_unread_records += consumer.expire_below(slot, offset_expired);
