@@ -1933,14 +1933,17 @@ impl Validator<'_> {
     fn keys_for_kind(&self, key: &str, raw: &RawConsumer, kind: &str) -> Result<(), LoadError> {
         const LAMBDA: &[&str] = &["lambda"];
         const FIREHOSE: &[&str] = &["firehose"];
-        let fields: [(&str, bool, &[&str]); 16] = [
+        // What a GetRecords reader sets for itself; Lambda's mapping polls once a second
+        // with `batch_size`, and fan-out is pushed.
+        const POLLING: &[&str] = &["polling", "kcl", "firehose"];
+        let fields: [(&str, bool, &[&str]); 20] = [
             ("batch_size", raw.batch_size.is_some(), LAMBDA),
             ("parallelization_factor", raw.parallelization_factor.is_some(), LAMBDA),
             ("function_duration", raw.function_duration.is_some(), LAMBDA),
             ("error_rate", raw.error_rate.is_some(), LAMBDA),
             ("max_retry_attempts", raw.max_retry_attempts.is_some(), LAMBDA),
             ("max_record_age", raw.max_record_age.is_some(), LAMBDA),
-            ("retrieval", raw.retrieval.is_some(), LAMBDA),
+            ("retrieval", raw.retrieval.is_some(), &["lambda", "kcl"]),
             ("batching_window", raw.batching_window.is_some(), LAMBDA),
             ("poison_rate", raw.poison_rate.is_some(), LAMBDA),
             ("bisect_on_error", raw.bisect_on_error.is_some(), LAMBDA),
@@ -1948,8 +1951,12 @@ impl Validator<'_> {
             ("buffer_size", raw.buffer_size.is_some(), FIREHOSE),
             ("buffer_interval", raw.buffer_interval.is_some(), FIREHOSE),
             ("delivery_latency", raw.delivery_latency.is_some(), FIREHOSE),
-            ("push_latency", raw.push_latency.is_some(), &["efo"]),
-            ("processing", raw.processing.is_some(), &["polling", "efo"]),
+            ("push_latency", raw.push_latency.is_some(), &["efo", "kcl"]),
+            ("processing", raw.processing.is_some(), &["polling", "efo", "kcl"]),
+            ("poll_interval", raw.poll_interval.is_some(), POLLING),
+            ("poll_jitter", raw.poll_jitter.is_some(), POLLING),
+            ("max_records", raw.max_records.is_some(), POLLING),
+            ("max_bytes", raw.max_bytes.is_some(), POLLING),
         ];
         self.refuse_keys_of_other_kinds(key, &fields, kind, Some(&raw.kind))
     }
@@ -2130,14 +2137,8 @@ impl Validator<'_> {
         duration: SimDuration,
         start_unix_s: Option<i64>,
     ) -> Result<ConsumerSpec, LoadError> {
-        let not_firehose = [
-            ("processing", raw.processing.is_some()),
-            ("batch_size", raw.batch_size.is_some()),
-            ("function_duration", raw.function_duration.is_some()),
-            ("workers", raw.workers.is_some()),
-            ("push_latency", raw.push_latency.is_some()),
-        ];
-        self.refuse_fields(key, &not_firehose, "does not apply to kind = \"firehose\"")?;
+        let (raw, _) = self.kcl(key, raw)?;
+        self.keys_for_kind(key, &raw, "firehose")?;
         let buffer_size = raw.buffer_size.map_or(5 * MIB, |s| s.0);
         if !(MIB..=128 * MIB).contains(&buffer_size) {
             return Err(self.err(
@@ -2271,13 +2272,6 @@ impl Validator<'_> {
             ));
         }
         if raw.kind == "efo" {
-            let polling_only = [
-                ("poll_interval", raw.poll_interval.is_some()),
-                ("poll_jitter", raw.poll_jitter.is_some()),
-                ("max_records", raw.max_records.is_some()),
-                ("max_bytes", raw.max_bytes.is_some()),
-            ];
-            self.refuse_fields(key, &polling_only, "applies only to kind = \"polling\" (fan-out is pushed)")?;
             let push_latency = raw.push_latency.map_or(SimDuration::from_millis(20), |d| d.0);
             if push_latency > SimDuration::from_secs(10) {
                 return Err(self.err(format!("{key}.push_latency"), "must be at most \"10s\""));

@@ -183,6 +183,7 @@ const BEYOND_THE_SCHEMA: &[(&str, &str)] = &[
     ("consumer-join-after-end.toml", "compared with `duration`: a cross-field rule"),
     ("consumer-kcl-failure-worker-huge.toml", "compared with `workers`: a cross-field rule"),
     ("consumer-kcl-fan-out-21st.toml", "counts fan-out consumers across the list"),
+    ("consumer-lambda-poll-interval.toml", KIND_KEY),
     ("consumer-lambda-processing.toml", KIND_KEY),
     ("consumer-names-duplicated.toml", "names must be unique across the list"),
     ("consumer-processing-rate-nan.toml", NAN),
