@@ -1282,12 +1282,7 @@ impl Validator<'_> {
     }
 
     fn check_name(&self, key: &str, name: &str) -> Result<(), LoadError> {
-        let valid = !name.is_empty()
-            && name.len() <= 64
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            && name != "."
-            && name != "..";
-        if !valid {
+        if !is_valid_name(name) {
             return Err(self
                 .err(key, format!("must be 1 to 64 characters of letters, digits, '-', '_' or '.', got \"{name}\"")));
         }
@@ -2321,4 +2316,15 @@ fn shown(value: f64) -> String {
     } else {
         format!("{value:e}")
     }
+}
+
+/// Whether `name` may be a `name` (of the experiment, a producer or a consumer): it
+/// becomes a folder or file name, so 1 to 64 letters, digits, '-', '_' or '.', and
+/// neither "." nor "..".
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name != "."
+        && name != ".."
 }

@@ -89,7 +89,7 @@ enum Command {
     #[command(after_help = SWEEP_HELP)]
     Sweep {
         file: PathBuf,
-        /// Output folder (default: out/sweep-<name>).
+        /// Output folder (default: out/sweep-<file name without .toml>).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Worker threads, at least 1 (default: all cores). Results do not depend on it.
@@ -156,7 +156,7 @@ enum Command {
         /// Simulated time per candidate (with --rate; default 1h).
         #[arg(long)]
         duration: Option<String>,
-        /// Folder for plan.csv and recommended.toml (default: out/plan-<name>).
+        /// Folder for plan.csv and recommended.toml (default: out/plan-<file name without .toml>).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Run even when the size guard's estimate of the work is above its limit.

@@ -107,13 +107,18 @@ pub struct Plan {
     pub sensitivity: Option<Sensitivity>,
     /// Why the formula's answer and the recommendation differ.
     pub reasons: Vec<String>,
+    /// The objectives the plan judged by when the experiment gave none (written into
+    /// `recommended.toml`, so that `kinesim check` on it checks what the plan did).
+    pub default_objectives: Vec<Expectation>,
 }
 
 /// Plans for the experiment at `path`.
 pub fn plan(path: &Path) -> Result<Plan, PlanError> {
     let mut base = crate::experiment::load(path)?;
+    let mut default_objectives = Vec::new();
     if base.expectations.is_empty() {
-        base.expectations = default_expectations(&base);
+        default_objectives = default_expectations(&base);
+        base.expectations = default_objectives.clone();
     }
     let wrap = |failure| PlanError::Policy { path: path.to_path_buf(), failure };
     let first = simulate(&base).map_err(wrap)?;
@@ -144,7 +149,7 @@ pub fn plan(path: &Path) -> Result<Plan, PlanError> {
         workload.hottest_shard_share = hottest_share(&base, &candidates[index]).map_err(wrap)?;
     }
     let reasons = reasons(&workload, recommended.map(|i| &candidates[i]));
-    Ok(Plan { workload, candidates, recommended, sensitivity, reasons })
+    Ok(Plan { workload, candidates, recommended, sensitivity, reasons, default_objectives })
 }
 
 /// What a candidate changes in the experiment.
@@ -477,16 +482,17 @@ pub fn write_outputs(plan: &Plan, experiment: &Path, folder: &Path) -> Result<()
         .map_err(|e| PlanError::Write { path: csv_path.clone(), source: std::io::Error::other(e.to_string()) })?;
     if let Some(index) = plan.recommended {
         let toml_path = folder.join("recommended.toml");
-        let text = recommended_toml(experiment, &plan.candidates[index])?;
+        let text = recommended_toml(experiment, &plan.candidates[index], &plan.default_objectives)?;
         kinesim_reports::atomic::write_all(&toml_path, text.as_bytes())
             .map_err(|e| PlanError::Write { path: toml_path.clone(), source: std::io::Error::other(e.to_string()) })?;
     }
     Ok(())
 }
 
-/// The experiment's TOML with the recommended stream set-up; file paths it names are
-/// made absolute so the file runs from anywhere.
-fn recommended_toml(experiment: &Path, chosen: &Candidate) -> Result<String, PlanError> {
+/// The experiment's TOML with the recommended stream set-up and the objectives it was
+/// judged by (`objectives`, when the experiment gave none); file paths it names are made
+/// absolute so the file runs from anywhere.
+fn recommended_toml(experiment: &Path, chosen: &Candidate, objectives: &[Expectation]) -> Result<String, PlanError> {
     let read_error = |source| PlanError::Write { path: experiment.to_path_buf(), source };
     let text = std::fs::read_to_string(experiment).map_err(read_error)?;
     let mut value: toml::Table = text.parse().map_err(|e: toml::de::Error| PlanError::Write {
@@ -501,13 +507,48 @@ fn recommended_toml(experiment: &Path, chosen: &Candidate) -> Result<String, Pla
     if !chosen.with_policy {
         value.remove("policy");
     }
+    // Its own name, so that checking it and the original keep apart in out/.
+    let name = value
+        .get("name")
+        .and_then(toml::Value::as_str)
+        .map(str::to_string)
+        .or_else(|| experiment.file_stem().map(|stem| stem.to_string_lossy().into_owned()));
+    if let Some(name) =
+        name.map(|name| format!("{name}-recommended")).filter(|name| crate::experiment::is_valid_name(name))
+    {
+        value.insert("name".into(), toml::Value::String(name));
+    }
     absolutize(&mut value, &folder);
+    if !objectives.is_empty() {
+        value.insert("expect".into(), toml::Value::Array(objectives.iter().map(objective_table).collect()));
+    }
     Ok(format!(
         "# The set-up `kinesim plan` recommends for {}: {}.\n# Check it with `kinesim check` on this file.\n{}",
         experiment.display(),
         chosen.label,
         toml::to_string(&value).unwrap_or_default()
     ))
+}
+
+/// One `[[expect]]` entry.
+fn objective_table(objective: &Expectation) -> toml::Value {
+    let mut table = toml::Table::new();
+    table.insert("metric".into(), toml::Value::String(objective.metric.clone()));
+    match &objective.scope {
+        Scope::Stream => {}
+        Scope::Consumer(name) => {
+            table.insert("consumer".into(), toml::Value::String(name.clone()));
+        }
+        Scope::Producer(name) => {
+            table.insert("producer".into(), toml::Value::String(name.clone()));
+        }
+    }
+    for (key, bound) in [("min", objective.min), ("max", objective.max)] {
+        if let Some(bound) = bound {
+            table.insert(key.into(), toml::Value::Float(bound));
+        }
+    }
+    toml::Value::Table(table)
 }
 
 /// Makes the file paths an experiment names absolute: traces, policy configuration and

@@ -46,6 +46,18 @@ fn plan_from_flags() {
     assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(out.join("workload.toml").exists() && out.join("recommended.toml").exists());
     assert!(stdout.contains("rounds each"), "{stdout}");
+    // The workload has no [[expect]]: the objectives the plan judged by are written into
+    // recommended.toml, so `kinesim check` on it checks them (one per consumer for age).
+    let check_out = out.join("check");
+    let check = common::kinesim().arg("check").arg(out.join("recommended.toml")).arg("--out").arg(&check_out).output();
+    let check = check.unwrap();
+    let table = String::from_utf8(check.stdout).unwrap();
+    assert_eq!(check.status.code(), Some(0), "{table}");
+    for line in ["write_throttle_rate        stream", "dropped_records            stream"] {
+        assert!(table.contains(line), "{table}");
+    }
+    assert_eq!(table.matches("iterator_age_ms_max").count(), 3, "{table}");
+    assert_eq!(table.matches(" pass").count(), 5, "{table}");
     let bad = common::kinesim().args(["plan", "--rate", "-5"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
