@@ -294,16 +294,21 @@ fn run_batch(
     lane.failures = 0;
     lane.head_poison = None;
     let fresh: u64 = batch.iter().map(|piece| new_records(piece, piece.records)).sum();
-    for counters in [period, totals] {
+    for counters in [&mut *period, &mut *totals] {
         counters.reprocessed_records += records - fresh;
         if failed {
             counters.discarded_records += fresh;
-            continue;
+        } else {
+            counters.read_records += fresh;
         }
-        counters.read_records += fresh;
-        for piece in batch.iter().filter(|piece| !piece.reprocessed) {
-            counters.latency_ms.add((completion_ns.saturating_sub(piece.origin_ns)) as f64 * 1e-6, piece.records);
-        }
+    }
+    if failed {
+        return;
+    }
+    // Latencies go to the period only: the run's histogram is the periods' merged
+    // (`ShardReader::take_period`), as for records delivered without processing.
+    for piece in batch.iter().filter(|piece| !piece.reprocessed) {
+        period.latency_ms.add((completion_ns.saturating_sub(piece.origin_ns)) as f64 * 1e-6, piece.records);
     }
 }
 
@@ -345,16 +350,18 @@ fn finish_bisected(
     let good = records - poison.min(records);
     let fresh: u64 = batch.iter().map(|piece| new_records(piece, piece.records)).sum();
     let fresh_good = crate::ratio::scale(fresh, good, records);
-    for counters in counters {
+    let [period, totals] = counters;
+    for counters in [&mut *period, &mut *totals] {
         counters.failed_batches += poison * (halvings + 1);
         counters.discarded_records += fresh - fresh_good;
         counters.read_records += fresh_good;
         counters.reprocessed_records += records - fresh;
-        for piece in batch.iter().filter(|piece| !piece.reprocessed) {
-            let share = crate::ratio::scale(piece.records, good, records);
-            if share > 0 {
-                counters.latency_ms.add(completion_ns.saturating_sub(piece.origin_ns) as f64 * 1e-6, share);
-            }
+    }
+    // The period's histogram only, as in `run_batch`.
+    for piece in batch.iter().filter(|piece| !piece.reprocessed) {
+        let share = crate::ratio::scale(piece.records, good, records);
+        if share > 0 {
+            period.latency_ms.add(completion_ns.saturating_sub(piece.origin_ns) as f64 * 1e-6, share);
         }
     }
 }

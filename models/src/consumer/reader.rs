@@ -160,13 +160,25 @@ pub struct ShardReader {
     cursors: Vec<Cursor>,
     /// Per shard: counters of the current consumer-output period.
     pub period: Vec<ReadCounters>,
+    /// Whether delivered records' latencies go to the shard's period histogram (for
+    /// per-shard consumer rows) or straight to the run's: with no such rows, one
+    /// histogram per consumer stays in cache where one per shard would not, and the
+    /// run's quantiles are the same.
+    latency_per_shard: bool,
     /// Over the whole run, all shards.
     pub totals: ReadCounters,
 }
 
 impl ShardReader {
-    /// A reader for `spec`; `step` and `propagation_delay` place fan-out deliveries.
-    pub fn new(spec: &ConsumerSpec, seed: &SeedKey, step: SimDuration, propagation_delay: SimDuration) -> ShardReader {
+    /// A reader for `spec`; `step` and `propagation_delay` place fan-out deliveries;
+    /// `latency_per_shard`: whether per-shard periods need their own latencies.
+    pub fn new(
+        spec: &ConsumerSpec,
+        seed: &SeedKey,
+        step: SimDuration,
+        propagation_delay: SimDuration,
+        latency_per_shard: bool,
+    ) -> ShardReader {
         let (polling, dedicated) = match &spec.kind {
             ConsumerKind::Polling(polling) => (polling.clone(), None),
             ConsumerKind::Efo(efo) => {
@@ -186,6 +198,7 @@ impl ShardReader {
             polls: RandomStream::new(seed, &format!("consumer/{}/polls", spec.name)),
             cursors: Vec::new(),
             period: Vec::new(),
+            latency_per_shard,
             totals: ReadCounters::default(),
         }
     }
@@ -478,6 +491,7 @@ impl ShardReader {
                 let bytes_max = bytes_allowed.min(self.spec.max_bytes);
                 let records_max = u64::from(self.spec.max_records).min(room);
                 let processing = self.processor.is_some();
+                let latencies = if self.latency_per_shard { &mut period.latency_ms } else { &mut totals.latency_ms };
                 let pieces = &mut self.pieces;
                 pieces.clear();
                 let read = log.read_blocks::<SINGLES>(
@@ -495,9 +509,9 @@ impl ShardReader {
                                 reprocessed: false,
                             });
                         } else {
-                            // Only the period histogram is fed here; it is merged into the
-                            // run's histogram when the period closes (`take_period`).
-                            period.latency_ms.add(count_to_f64(latency_ns) * MS_PER_NS, records);
+                            // The period histogram is merged into the run's when the
+                            // period closes (`take_period`).
+                            latencies.add(count_to_f64(latency_ns) * MS_PER_NS, records);
                         }
                     },
                 );

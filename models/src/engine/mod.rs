@@ -501,7 +501,10 @@ impl<'a> Simulation<'a> {
             consumers: spec
                 .consumers
                 .iter()
-                .map(|c| ShardReader::new(c, &seed, spec.step, spec.stream.propagation_delay))
+                .map(|c| {
+                    let latency_per_shard = spec.output.consumers_period.is_some();
+                    ShardReader::new(c, &seed, spec.step, spec.stream.propagation_delay, latency_per_shard)
+                })
                 .collect(),
             arrivals: Vec::new(),
             stream_period: StreamPeriod::default(),
