@@ -270,8 +270,14 @@ impl Validator<'_> {
             self.record_mode_producers(&producers)?;
             self.record_mode_waiting(&producers, duration, step)?;
         }
-        let consumers =
-            self.consumers(raw.consumers, stream.mode, duration, raw.start.is_some().then_some(start_unix_s))?;
+        let record_bytes_min = producers.iter().map(|p| smallest_record_bytes(&p.record_size)).min().unwrap_or(1);
+        let consumers = self.consumers(
+            raw.consumers,
+            stream.mode,
+            duration,
+            raw.start.is_some().then_some(start_unix_s),
+            record_bytes_min,
+        )?;
         let expectations = self.expectations(raw.expect, &producers, &consumers, consumer_rows)?;
         let policy = raw.policy.map(|policy| self.policy(policy)).transpose()?;
         if policy.is_some() && stream.mode.is_on_demand() {
@@ -1783,12 +1789,15 @@ impl Validator<'_> {
         })
     }
 
+    /// `record_bytes_min`: the smallest record any producer writes (data bytes, at least
+    /// 1), which sizes a Firehose consumer's read-ahead in records.
     fn consumers(
         &self,
         raw: Vec<RawConsumer>,
         mode: CapacityMode,
         duration: SimDuration,
         start_unix_s: Option<i64>,
+        record_bytes_min: u64,
     ) -> Result<Vec<ConsumerSpec>, LoadError> {
         let mut names = BTreeSet::new();
         let mut consumers = Vec::with_capacity(raw.len());
@@ -1798,7 +1807,7 @@ impl Validator<'_> {
         for (index, consumer) in raw.into_iter().enumerate() {
             let key = format!("consumers[{index}]");
             self.unique_name(&mut names, &format!("{key}.name"), &consumer.name)?;
-            let consumer = self.consumer(&key, consumer, duration, start_unix_s)?;
+            let consumer = self.consumer(&key, consumer, duration, start_unix_s, record_bytes_min)?;
             if matches!(consumer.kind, ConsumerKind::Efo(_)) {
                 fan_out += 1;
                 if fan_out > fan_out_max {
@@ -2131,6 +2140,7 @@ impl Validator<'_> {
         raw: RawConsumer,
         duration: SimDuration,
         start_unix_s: Option<i64>,
+        record_bytes_min: u64,
     ) -> Result<ConsumerSpec, LoadError> {
         let (raw, _) = self.kcl(key, raw)?;
         self.keys_for_kind(key, &raw, "firehose")?;
@@ -2156,7 +2166,7 @@ impl Validator<'_> {
             delivery_latency: None,
             ..raw
         };
-        let mut spec = self.consumer(key, polling, duration, start_unix_s)?;
+        let mut spec = self.consumer(key, polling, duration, start_unix_s, record_bytes_min)?;
         spec.processing = Some(ProcessingSpec {
             lanes: 1,
             batch_size: u64::MAX,
@@ -2164,8 +2174,10 @@ impl Validator<'_> {
             batching_window: buffer_interval,
             fixed: delivery_latency,
             per_record: SimDuration::ZERO,
-            // Up to twice the buffer of 1 KiB records waits per shard.
-            prefetch_records: 2 * buffer_size / 1024,
+            // Up to twice the buffer waits per shard, counted in the smallest records
+            // written: in records of 1 KiB it cut reads of smaller ones short of a full
+            // buffer, which was then only ever delivered by `buffer_interval`.
+            prefetch_records: 2 * buffer_size / record_bytes_min.max(1),
             error_rate: 0.0,
             poison_rate: 0.0,
             bisect_on_error: false,
@@ -2204,6 +2216,7 @@ impl Validator<'_> {
         raw: RawConsumer,
         duration: SimDuration,
         start_unix_s: Option<i64>,
+        record_bytes_min: u64,
     ) -> Result<ConsumerSpec, LoadError> {
         if !["polling", "efo", "lambda", "kcl", "firehose"].contains(&raw.kind.as_str()) {
             return Err(self.err(
@@ -2212,7 +2225,7 @@ impl Validator<'_> {
             ));
         }
         if raw.kind == "firehose" {
-            return self.firehose(key, raw, duration, start_unix_s);
+            return self.firehose(key, raw, duration, start_unix_s, record_bytes_min);
         }
         // A KCL application reads with polling (KCL 1.x by default) or fan-out (2.x and
         // 3.x by default, reference §8.1); the rest of this function builds that reader.
@@ -2327,4 +2340,14 @@ pub fn is_valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && name != "."
         && name != ".."
+}
+
+/// The smallest data blob a size distribution gives (at least 1 byte).
+fn smallest_record_bytes(sizes: &SizeDistribution) -> u64 {
+    let smallest = match sizes {
+        SizeDistribution::Fixed(size) => *size,
+        SizeDistribution::Uniform { min, .. } | SizeDistribution::LogNormal { min, .. } => *min,
+        SizeDistribution::Empirical(table) => table.iter().map(|&(size, _)| size).min().unwrap_or(1),
+    };
+    smallest.max(1)
 }

@@ -383,6 +383,35 @@ fn firehose_latency_follows_its_buffering() {
     assert!(by_size.read_records > 1_150_000 && by_time.read_records > 1_100_000);
 }
 
+/// Firehose reads ahead up to two buffers whatever the records' size: with 200-byte
+/// records a 5 MiB buffer fills by size (about every 52 s at 100 KB/s) and Firehose keeps
+/// up. (Its read-ahead was counted in 1 KiB records, so it fetched a fifth of a buffer
+/// and delivered only at each `buffer_interval`, falling further behind all run.)
+#[test]
+fn firehose_keeps_up_with_small_records() {
+    let (result, _) = common::run_toml(
+        r#"
+        seed = 6
+        duration = "30m"
+        [stream]
+        shards = 1
+        [[producers]]
+        name = "p"
+        rate = 500
+        arrivals = "uniform"
+        record_size = 200
+        [[consumers]]
+        name = "s3"
+        kind = "firehose"
+        "#,
+    );
+    let s3 = &result.summary.consumers[0];
+    // At most a buffer (5 MiB of 200-byte records, plus keys) waits at the end.
+    assert!(s3.unread_records_end < 5 * 1_048_576 / 200, "{} unread", s3.unread_records_end);
+    assert!(s3.latency_ms_p99 < 60_000.0, "p99 {} ms", s3.latency_ms_p99);
+    assert!(s3.iterator_age_ms_max < 2_000.0, "iterator age {} ms", s3.iterator_age_ms_max);
+}
+
 /// After a split, a KCL application reads the children only once the parent is read to
 /// its end, so per-key order holds; a plain poller (kept behind in the parent by a small
 /// `max_records`) reads the children while parent records are still unread.
