@@ -129,6 +129,30 @@ fn mode_switches_are_limited_to_two_per_day_and_keep_the_shards() {
     assert!(switched.detail.contains("with 6 open shards"), "{}", switched.detail);
 }
 
+/// On-demand Advantage rests on an account commitment of at least 24 h: leaving it
+/// sooner is refused (AWS defers the disable to `EarliestAllowedEndAt`, facts §7.2), so the
+/// stream keeps Advantage rates and its commitment's shortfall is billed to the end.
+#[test]
+fn on_demand_advantage_lasts_at_least_a_day() {
+    let mut text = step_from_2_mib_per_s(2, "");
+    for (minute, mode) in [(30, "on_demand_advantage"), (90, "on_demand")] {
+        text.push_str(&format!("[[actions]]\nat = \"{minute}m\"\nkind = \"set_mode\"\nmode = \"{mode}\"\n"));
+    }
+    let text = text.replace("duration = \"75m\"", "duration = \"2h\"");
+    let (result, rows) = common::run_toml(&text);
+    let modes: Vec<(&str, f64, &str)> = rows
+        .events
+        .iter()
+        .filter(|e| e.kind.starts_with("mode") || e.kind.starts_with("set_mode"))
+        .map(|e| (e.kind.as_str(), e.time_s, e.detail.as_str()))
+        .collect();
+    assert_eq!(modes.len(), 2, "{modes:?}");
+    assert_eq!((modes[0].0, modes[0].1), ("mode_switched", 1805.0));
+    assert_eq!((modes[1].0, modes[1].1), ("set_mode_rejected", 5400.0));
+    assert!(modes[1].2.contains("it can end at 88205 s (EarliestAllowedEndAt)"), "{}", modes[1].2);
+    assert!(result.summary.cost.advantage_shortfall_usd > 0.0);
+}
+
 #[test]
 fn warm_throughput_pre_scales_an_advantage_stream() {
     let text = step_from_2_mib_per_s(12, "").replace("mode = \"on_demand\"", "mode = \"on_demand_advantage\"")

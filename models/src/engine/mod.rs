@@ -337,6 +337,8 @@ struct Simulation<'a> {
     mode: CapacityMode,
     /// When UpdateStreamMode was called, for the twice-per-24h limit.
     mode_switch_calls_ns: Vec<u64>,
+    /// When the stream last entered On-demand Advantage (the commitment's start).
+    advantage_since_ns: Option<u64>,
     /// AWS's splitting of on-demand streams.
     on_demand: OnDemandController,
     /// A scaling_utils monitor's memory, when that is the policy.
@@ -525,6 +527,7 @@ impl<'a> Simulation<'a> {
             policy_last_action_s: None,
             mode: spec.stream.mode,
             mode_switch_calls_ns: Vec::new(),
+            advantage_since_ns: (spec.stream.mode == CapacityMode::OnDemandAdvantage).then_some(0),
             on_demand: OnDemandController::new(&spec.stream.on_demand),
             scaling_utils: matches!(spec.policy, Some(PolicySpec::ScalingUtils(_)))
                 .then(|| policies::ScalingUtilsRun::new(spec.stream.shards)),
@@ -789,6 +792,15 @@ impl<'a> Simulation<'a> {
             return Err(format!("the stream is already in {} mode", to.name()));
         }
         const DAY_NS: u64 = 24 * 3600 * NANOS_PER_SEC;
+        // The commitment behind On-demand Advantage lasts at least 24 h; disabling it
+        // earlier is deferred to EarliestAllowedEndAt (§7.2), so the switch is refused
+        // until then.
+        if let Some(since_ns) = self.advantage_since_ns.filter(|since_ns| since_ns + DAY_NS > now.as_nanos()) {
+            return Err(format!(
+                "the On-demand Advantage commitment lasts at least 24 h: it can end at {} s (EarliestAllowedEndAt)",
+                (since_ns + DAY_NS) / NANOS_PER_SEC
+            ));
+        }
         self.mode_switch_calls_ns.retain(|&at| at + DAY_NS > now.as_nanos());
         if self.mode_switch_calls_ns.len() >= MODE_SWITCHES_PER_DAY {
             return Err(format!(
@@ -802,6 +814,7 @@ impl<'a> Simulation<'a> {
     fn switch_mode(&mut self, to: CapacityMode, now: SimTime) {
         let from = self.mode;
         self.mode = to;
+        self.advantage_since_ns = (to == CapacityMode::OnDemandAdvantage).then_some(now.as_nanos());
         self.on_demand.reset();
         self.reset_evaluation_window();
         self.recorder.event(&EventRow {
