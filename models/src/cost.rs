@@ -362,6 +362,16 @@ impl Usage {
         }
     }
 
+    /// Adds writes already counted in billing units: PUT payload units when provisioned,
+    /// billed bytes in the on-demand modes.
+    pub fn add_billed_writes(&mut self, mode: CapacityMode, billed: u64) {
+        match mode {
+            CapacityMode::Provisioned => self.put_payload_units += billed,
+            CapacityMode::OnDemand => self.on_demand_billed_bytes_in += billed,
+            CapacityMode::OnDemandAdvantage => self.advantage_billed_bytes_in += billed,
+        }
+    }
+
     /// Adds `bytes` delivered to one consumer application while the stream was in `mode`,
     /// by fan-out (`fan_out`) or by GetRecords. Provisioned GetRecords reads are free
     /// (pricing §1) and add nothing; reads of data older than 7 days are added to

@@ -100,6 +100,10 @@ pub struct Producer {
     /// Per open shard: share of this producer's records and their mean key bytes.
     shares: Vec<f64>,
     key_bytes_mean: Vec<f64>,
+    /// Per open shard: the expected PUT payload units and on-demand billed bytes of one
+    /// record (its size law plus the shard's mean key bytes). Empty for the KPL, whose
+    /// aggregated records are billed at their mean size.
+    billing_per_record: Vec<RecordBilling>,
     /// Per open shard: a Poisson sampler kept while its mean does not change.
     samplers: Vec<SteadyPoisson>,
     /// Uniform arrivals: the fraction of a record carried to the next step.
@@ -164,6 +168,7 @@ impl Producer {
             retry_stream: RandomStream::new(seed, &format!("producer/{}/retry", spec.name)),
             shares: Vec::new(),
             key_bytes_mean: Vec::new(),
+            billing_per_record: Vec::new(),
             samplers: Vec::new(),
             uniform_carry: 0.0,
             requests_carry: 0.0,
@@ -221,6 +226,15 @@ impl Producer {
     /// Closed shards (`open[slot] == false`) get no new records.
     pub fn project(&mut self, ranges: &[HashRange], open: &[bool]) {
         self.keys.project(ranges, &mut self.shares, &mut self.key_bytes_mean);
+        self.billing_per_record.clear();
+        if !matches!(self.spec.api, ApiSpec::Kpl(_)) {
+            let sizes = &self.sizes;
+            self.billing_per_record.extend(self.key_bytes_mean.iter().map(|&key_bytes| RecordBilling {
+                put_payload_units: sizes.expected_units(key_bytes, crate::cost::PUT_PAYLOAD_UNIT_BYTES),
+                on_demand_bytes: sizes.expected_units(key_bytes, crate::cost::ON_DEMAND_ROUNDING_BYTES)
+                    * crate::cost::ON_DEMAND_ROUNDING_BYTES as f64,
+            }));
+        }
         for (share, &is_open) in self.shares.iter_mut().zip(open) {
             if !is_open {
                 *share = 0.0;
@@ -256,6 +270,12 @@ impl Producer {
         self.backlog.reroute(parent, &targets);
         self.blocked.reroute(parent, &targets);
         self.outage_backlog.reroute(parent, &targets);
+    }
+
+    /// What one record this producer writes to `shard_slot` is expected to be billed,
+    /// or `None` when its records are aggregated (KPL).
+    pub fn billing_per_record(&self, shard_slot: u32) -> Option<RecordBilling> {
+        self.billing_per_record.get(shard_slot as usize).copied()
     }
 
     /// Appends this producer's first attempts for step `step` (covering `[t0, t1)`) and
@@ -830,6 +850,14 @@ fn split_arrival_by_user(arrival: &Arrival, user_records: u64) -> (Arrival, Arri
 /// and `max_bytes`.
 fn batches(records: u64, bytes: u64, max_records: u64, max_bytes: u64) -> f64 {
     (records as f64 / max_records as f64).max(bytes as f64 / max_bytes as f64)
+}
+
+/// The expected billing of one record: PUT payload units (provisioned) and billed bytes
+/// (on-demand and Advantage), each record rounded up on its own (pricing §2.1, §3.1).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct RecordBilling {
+    pub put_payload_units: f64,
+    pub on_demand_bytes: f64,
 }
 
 /// Turns one step's user records for one shard into an arrival (aggregated for KPL).

@@ -113,6 +113,48 @@ impl SizeModel {
         }
     }
 
+    /// The expected number of `unit`-byte units a record is billed, rounded up and at
+    /// least one: `E[max(1, ceil((S + key_bytes) / unit))]` over this law of data sizes
+    /// `S` (pricing §2.1 and §3.1 round each record, so billing a step's records at
+    /// their mean size is off whenever sizes straddle a unit). Exact for fixed, uniform
+    /// and empirical sizes; for a log-normal, from its distribution function at each
+    /// unit's edge (sizes are drawn rounded to whole bytes and clamped to `[min, max]`).
+    pub fn expected_units(&self, key_bytes: f64, unit: u64) -> f64 {
+        assert!(unit > 0);
+        let units = |size: f64| ((size + key_bytes) / unit as f64).ceil().max(1.0);
+        match &self.distribution {
+            SizeDistribution::Fixed(size) => units(*size as f64),
+            SizeDistribution::Empirical(table) => {
+                let total: f64 = table.iter().map(|(_, w)| w).sum();
+                table.iter().map(|(size, w)| units(*size as f64) * w).sum::<f64>() / total
+            }
+            SizeDistribution::Uniform { min, max } => {
+                // P(S <= x) for whole sizes uniform on [min, max].
+                let (lo, hi) = (*min as f64, *max as f64);
+                let cdf = |x: f64| ((x.floor() - lo + 1.0) / (hi - lo + 1.0)).clamp(0.0, 1.0);
+                expected_by_bands(cdf, lo, hi, key_bytes, unit)
+            }
+            SizeDistribution::LogNormal { median, sigma, min, max } => {
+                // S = clamp(round(X), min, max): P(S <= x) = P(X < floor(x) + 0.5) inside.
+                let (lo, hi) = (*min as f64, *max as f64);
+                let cdf = |x: f64| {
+                    if x < lo {
+                        0.0
+                    } else if x >= hi {
+                        1.0
+                    } else {
+                        let z = libm::log((x.floor() + 0.5) / median) / sigma;
+                        0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
+                    }
+                };
+                // Beyond nine sigmas the mass is below 1e-18: the rest is billed at `max`.
+                let upper = hi.min(median * libm::exp(9.0 * sigma));
+                let body = expected_by_bands(cdf, lo, upper, key_bytes, unit);
+                body + (1.0 - cdf(upper)) * units(hi)
+            }
+        }
+    }
+
     /// The total data bytes of `records` records.
     pub fn batch_bytes<R: RngCore + ?Sized>(&self, rng: &mut R, records: u64) -> u64 {
         if records == 0 {
@@ -128,6 +170,27 @@ impl SizeModel {
         let total = n * self.mean + libm::sqrt(n) * self.sd * standard_normal(rng);
         (libm::round(total).max(0.0) as u64).clamp(self.min * records, self.max * records)
     }
+}
+
+/// `E[units]` of sizes in `[lo, hi]` with distribution function `cdf` (whole sizes),
+/// summing each unit count times the probability of the sizes it covers; the mass above
+/// `hi` is left to the caller. At most one band per `unit` bytes of the span.
+fn expected_by_bands(cdf: impl Fn(f64) -> f64, lo: f64, hi: f64, key_bytes: f64, unit: u64) -> f64 {
+    let unit = unit as f64;
+    let first = ((lo + key_bytes) / unit).ceil().max(1.0);
+    let last = ((hi + key_bytes) / unit).ceil().max(1.0);
+    let mut expected = 0.0;
+    let mut below = cdf(lo - 1.0);
+    let mut band = first;
+    while band <= last {
+        // Sizes with `(band - 1) * unit < size + key <= band * unit`.
+        let edge = (band * unit - key_bytes).min(hi);
+        let at_or_below = cdf(edge);
+        expected += band * (at_or_below - below);
+        below = at_or_below;
+        band += 1.0;
+    }
+    expected
 }
 
 /// Mean, standard deviation, minimum and maximum of a size distribution.
@@ -204,6 +267,33 @@ mod tests {
         assert!((over - 0.5).abs() < 1e-9, "half of a log-normal lies above its median");
         let (over, _) = SizeModel::new(&SizeDistribution::Fixed(10)).split_at(100);
         assert_eq!(over, 0.0);
+    }
+
+    /// Expected billing units against counting them record by record.
+    #[test]
+    fn expected_units_count_each_record_rounded_up() {
+        let unit = 1024;
+        let draws = |model: &SizeModel, key: u64| {
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            let n = 400_000;
+            let total: u64 = (0..n).map(|_| (model.sample_one(&mut rng) + key).div_ceil(unit).max(1)).sum();
+            total as f64 / n as f64
+        };
+        let fixed = SizeModel::new(&SizeDistribution::Fixed(1020));
+        assert_eq!(fixed.expected_units(4.0, unit), 1.0);
+        assert_eq!(fixed.expected_units(5.0, unit), 2.0);
+        let table = SizeModel::new(&SizeDistribution::Empirical(vec![(100, 1.0), (2000, 1.0)]));
+        assert_eq!(table.expected_units(2.0, unit), 1.5, "1 KiB and 2 KiB, half each");
+        let uniform = SizeModel::new(&SizeDistribution::Uniform { min: 1, max: 3072 });
+        assert!((uniform.expected_units(0.0, unit) - 2.0).abs() < 1e-9, "a third each of 1, 2 and 3");
+        for (model, key) in [
+            (uniform, 7),
+            (SizeModel::new(&SizeDistribution::LogNormal { median: 900.0, sigma: 0.3, min: 1, max: 1 << 20 }), 6),
+            (SizeModel::new(&SizeDistribution::LogNormal { median: 3000.0, sigma: 1.5, min: 200, max: 50_000 }), 0),
+        ] {
+            let (expected, counted) = (model.expected_units(key as f64, unit), draws(&model, key));
+            assert!((expected - counted).abs() / counted < 0.005, "{expected} against {counted} counted");
+        }
     }
 
     #[test]

@@ -19,7 +19,9 @@
 use super::{phase, Event, Simulation};
 use crate::cost::{charges, monthly_projection_usd, stream_total_usd, Usage};
 use crate::metrics::CostRow;
+use crate::producer::RecordBilling;
 use crate::spec::{CapacityMode, ConsumerKind, KMS_REQUESTS_PER_5_MIN};
+use kinesim_sim::num::{count_to_f64, f64_to_count};
 use kinesim_sim::{EventQueue, SimDuration, SimTime, NANOS_PER_SEC};
 use std::collections::VecDeque;
 
@@ -59,6 +61,8 @@ pub(super) struct CostMeter {
     fan_out_joins_ns: Vec<u64>,
     /// Fan-out consumers registered as of the last metered step.
     fan_out_consumers: u64,
+    /// The fraction of a unit (or byte) of expected write billing not yet billed.
+    billing_carry: f64,
 }
 
 impl CostMeter {
@@ -83,6 +87,7 @@ impl CostMeter {
             extended_this_hour: false,
             fan_out_joins_ns,
             fan_out_consumers: 0,
+            billing_carry: 0.0,
         }
     }
 
@@ -91,13 +96,28 @@ impl CostMeter {
         self.shards_opened_this_hour += 1;
     }
 
-    /// Accepted writes of one producer in one step: `records` Kinesis records of `bytes`.
-    pub(super) fn accepted(&mut self, mode: CapacityMode, records: u64, bytes: u64) {
+    /// Accepted writes of one producer in one step: `records` Kinesis records of `bytes`,
+    /// billed at their mean size (aggregated records, and record mode's one at a time),
+    /// or, with `per_record`, at each record's expected billing.
+    pub(super) fn accepted(&mut self, mode: CapacityMode, records: u64, bytes: u64, per_record: Option<RecordBilling>) {
         if records == 0 {
             return;
         }
-        self.hour.add_writes(mode, bytes.div_ceil(records), records);
         self.accepted_this_hour += bytes;
+        let Some(billing) = per_record else {
+            self.hour.add_writes(mode, bytes.div_ceil(records), records);
+            return;
+        };
+        let per_record = match mode {
+            CapacityMode::Provisioned => billing.put_payload_units,
+            CapacityMode::OnDemand | CapacityMode::OnDemandAdvantage => billing.on_demand_bytes,
+        };
+        // Whole units (or bytes) are billed, the fraction carried to the next write, so
+        // the total over a run is the expectation to within one unit.
+        let expected = count_to_f64(records) * per_record + self.billing_carry;
+        let whole = expected.floor();
+        self.billing_carry = expected - whole;
+        self.hour.add_billed_writes(mode, f64_to_count(whole));
     }
 
     /// Bytes delivered to one consumer application in one read, with the age of the
