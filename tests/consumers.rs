@@ -584,6 +584,49 @@ fn lambda_bisect_on_error_loses_only_the_poison_records() {
     }
 }
 
+/// Bisecting isolates a poison record, but with Lambda's default of unlimited retries
+/// the isolated record is retried alone until it expires or passes `max_record_age`, and
+/// the shard waits behind it (facts §8.2): bisecting bounds what is lost, not the wait.
+#[test]
+fn lambda_bisect_with_unlimited_retries_still_blocks_behind_the_poison() {
+    let run = |extra: &str| {
+        let (result, _) = common::run_toml(&format!(
+            r#"
+            seed = 8
+            duration = "300s"
+            [stream]
+            shards = 1
+            [[producers]]
+            name = "p"
+            rate = 100
+            arrivals = "uniform"
+            record_size = 100
+            [[consumers]]
+            name = "fn"
+            kind = "lambda"
+            start = "trim_horizon"
+            batch_size = 100
+            function_duration = "100ms"
+            poison_rate = 0.001
+            bisect_on_error = true
+            {extra}
+            "#
+        ));
+        let s = result.summary;
+        let c = s.consumers[0].clone();
+        assert_eq!(s.accepted_records, c.read_records + c.discarded_records + c.unread_records_end);
+        c
+    };
+    let forever = run("");
+    assert_eq!(forever.discarded_records, 0);
+    assert!(forever.read_records < 1_000, "the first poison record blocks the shard: {}", forever.read_records);
+    let aged = run("max_record_age = \"120s\"");
+    assert!(aged.discarded_records > 0 && aged.discarded_records < 100, "{} discarded", aged.discarded_records);
+    assert!(aged.latency_ms_p99 > 100_000.0, "records wait behind each poison record: p99 {}", aged.latency_ms_p99);
+    let two = run("max_retry_attempts = 2");
+    assert!(two.read_records > 29_000, "two retries alone, then discarded: {} read", two.read_records);
+}
+
 /// A KCL worker's processing capacity is shared by the shards it holds: two workers of
 /// 1,000 records/s each keep up with 1,200 records/s over 4 shards (2 shards, 500/s
 /// each per worker), but once one dies the survivor's 1,000/s is spread over all 4

@@ -51,6 +51,10 @@ struct Lane {
     failures: u32,
     /// Poison records in the batch at the head of the lane, once it was first tried.
     head_poison: Option<u64>,
+    /// Whether the head of the lane is poison records that bisecting isolated, which
+    /// (with unlimited retries) are retried alone, blocking the lane, until they pass
+    /// `max_record_age` (or the run ends).
+    isolated_poison: bool,
 }
 
 /// The most pieces one lane holds (a bound, asserted).
@@ -252,6 +256,7 @@ fn run_batch(
             lane.queued_bytes -= head.bytes;
             // The batch at the head changes: its poison is drawn again.
             lane.head_poison = None;
+            lane.isolated_poison = false;
             period.discarded_records += new_records(&head, head.records);
             totals.discarded_records += new_records(&head, head.records);
         }
@@ -259,7 +264,12 @@ fn run_batch(
             return;
         }
     }
-    take_batch(lane, spec.batch_size, spec.batch_bytes.unwrap_or(u64::MAX), batch);
+    // Isolated poison records are retried on their own.
+    let batch_size = match lane.head_poison {
+        Some(poison) if lane.isolated_poison => poison,
+        _ => spec.batch_size,
+    };
+    take_batch(lane, batch_size, spec.batch_bytes.unwrap_or(u64::MAX), batch);
     let records: u64 = batch.iter().map(|piece| piece.records).sum();
     let duration_ns = (spec.fixed.as_nanos() + spec.per_record.as_nanos() * records) * sharing;
     // Poison records fail every invocation that carries them; how many this batch holds
@@ -271,7 +281,7 @@ fn run_batch(
             0
         }
     });
-    if poison > 0 && spec.bisect_on_error {
+    if poison > 0 && spec.bisect_on_error && !lane.isolated_poison {
         finish_bisected(spec, sharing, lane, batch, records, poison, start_ns, [period, totals]);
         return;
     }
@@ -323,10 +333,12 @@ fn new_records(piece: &Piece, records: u64) -> u64 {
 
 /// A batch holding poison records, with bisect-on-error: Lambda halves the failing batch
 /// and retries the halves, so every poison record is isolated after about log2(n)
-/// halvings, fails its retries alone and is discarded, while the other records succeed.
-/// The lane is busy for the failed invocations: per poison record, one invocation per
-/// halving (of a shrinking batch, about the whole batch's duration in total) plus its
-/// retries alone.
+/// halvings while the other records succeed. The lane is busy for the failed
+/// invocations: per poison record, one invocation per halving (of a shrinking batch,
+/// about the whole batch's duration in total). With `max_retry_attempts` the isolated
+/// records then fail their retries alone and are discarded; with unlimited retries (the
+/// default, facts §8.2) they stay at the head of the lane and are retried alone, blocking
+/// it, until they pass `max_record_age`.
 #[allow(clippy::too_many_arguments)]
 fn finish_bisected(
     spec: &ProcessingSpec,
@@ -351,11 +363,21 @@ fn finish_bisected(
     let fresh: u64 = batch.iter().map(|piece| new_records(piece, piece.records)).sum();
     let fresh_good = crate::ratio::scale(fresh, good, records);
     let [period, totals] = counters;
+    // With unlimited retries the isolated poison records stay; of them, `fresh_poison`
+    // are read for the first time and the rest were read before a lease moved.
+    let kept = spec.max_retry_attempts.is_none() && good < records;
+    let fresh_poison = fresh - fresh_good;
+    let old_poison = if kept { (records - good) - fresh_poison.min(records - good) } else { 0 };
     for counters in [&mut *period, &mut *totals] {
         counters.failed_batches += poison * (halvings + 1);
-        counters.discarded_records += fresh - fresh_good;
+        if !kept {
+            counters.discarded_records += fresh_poison;
+        }
         counters.read_records += fresh_good;
-        counters.reprocessed_records += records - fresh;
+        counters.reprocessed_records += records - fresh - old_poison;
+    }
+    if kept {
+        keep_isolated_poison(lane, batch, records - good, fresh_poison);
     }
     // The period's histogram only, as in `run_batch`.
     for piece in batch.iter().filter(|piece| !piece.reprocessed) {
@@ -364,6 +386,35 @@ fn finish_bisected(
             period.latency_ms.add(completion_ns.saturating_sub(piece.origin_ns) as f64 * 1e-6, share);
         }
     }
+}
+
+/// Puts `poison` records isolated by bisecting back at the head of the lane (`fresh` of
+/// them read for the first time), to be retried alone.
+fn keep_isolated_poison(lane: &mut Lane, batch: &[Piece], poison: u64, fresh: u64) {
+    let records: u64 = batch.iter().map(|piece| piece.records).sum();
+    let bytes: u64 = batch.iter().map(|piece| piece.bytes).sum();
+    let head = Piece {
+        records: poison,
+        bytes: crate::ratio::scale(bytes, poison, records),
+        origin_ns: batch[0].origin_ns,
+        fetched_ns: batch[0].fetched_ns,
+        reprocessed: false,
+    };
+    // The part read before (after a lease moved) stays apart, so that it is not counted
+    // as unread or discarded.
+    let (fresh_part, old_part) = (fresh.min(poison), poison - fresh.min(poison));
+    for (part, reprocessed) in [(old_part, true), (fresh_part, false)] {
+        if part == 0 {
+            continue;
+        }
+        let piece = Piece { records: part, bytes: crate::ratio::scale(head.bytes, part, poison), reprocessed, ..head };
+        lane.queued += piece.records;
+        lane.queued_new += new_records(&piece, piece.records);
+        lane.queued_bytes += piece.bytes;
+        lane.queue.push_front(piece);
+    }
+    lane.head_poison = Some(poison);
+    lane.isolated_poison = true;
 }
 
 /// Takes up to `batch_size` records and about `batch_bytes` bytes (at least one record)
