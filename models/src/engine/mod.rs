@@ -331,8 +331,10 @@ struct Simulation<'a> {
     /// Running totals of the per-API CloudWatch series (requests are taken from the
     /// producers when a minute closes).
     api_totals: MinuteDatapoint,
-    /// When the policy's last accepted resize was asked for (for cooldowns).
-    policy_last_action_s: Option<u64>,
+    /// When the policy's last accepted scale-out was asked for and the count it set,
+    /// and when its last scale-in was (for cooldowns).
+    policy_last_out: Option<(u64, u32)>,
+    policy_last_in_s: Option<u64>,
     /// The capacity mode in force (actions may switch it).
     mode: CapacityMode,
     /// When UpdateStreamMode was called, for the twice-per-24h limit.
@@ -524,7 +526,8 @@ impl<'a> Simulation<'a> {
             policy_minutes: VecDeque::new(),
             policy_totals_at_minute: MinuteDatapoint::default(),
             api_totals: MinuteDatapoint::default(),
-            policy_last_action_s: None,
+            policy_last_out: None,
+            policy_last_in_s: None,
             mode: spec.stream.mode,
             mode_switch_calls_ns: Vec::new(),
             advantage_since_ns: (spec.stream.mode == CapacityMode::OnDemandAdvantage).then_some(0),

@@ -18,7 +18,7 @@ use super::{phase, Event, Reshard, Simulation};
 use crate::metrics::EventRow;
 use crate::policy::external::{ExternalFailure, Observation};
 use crate::policy::scaling_utils::{next_manual_operation, Direction, ManualOperation, ScalingUtilsState};
-use crate::policy::{MinuteDatapoint, PolicySpec};
+use crate::policy::{LastResizes, MinuteDatapoint, PolicySpec};
 use crate::routing::ShardId;
 use crate::spec::SplitAt;
 use kinesim_sim::{EventQueue, SimDuration, SimTime, NANOS_PER_SEC};
@@ -108,14 +108,18 @@ impl Simulation<'_> {
             Some((Reshard::UpdateShardCount { target }, _)) => *target,
             _ => self.shards_open() as u32,
         };
-        let since_last_action_s = self.policy_last_action_s.map(|at_s| now_s - at_s);
-        let decision = policy.decide(&visible, shards, since_last_action_s, now_s);
+        let last = LastResizes {
+            out: self.policy_last_out.map(|(at_s, set)| (now_s - at_s, set)),
+            in_: self.policy_last_in_s.map(|at_s| now_s - at_s),
+        };
+        let decision = policy.decide(&visible, shards, last, now_s);
         if decision.logged {
             self.log_policy_decision(now, decision.detail);
         }
         if let Some(target) = decision.target_shards {
             match self.request_reshard(now, queue, |sim| sim.plan_update_shard_count(target, now)) {
-                Ok(()) => self.policy_last_action_s = Some(now_s),
+                Ok(()) if target > shards => self.policy_last_out = Some((now_s, target)),
+                Ok(()) => self.policy_last_in_s = Some(now_s),
                 Err(reason) => self.log_rejected(now, "update_shard_count", "stream".into(), reason),
             }
         }

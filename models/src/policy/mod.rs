@@ -142,7 +142,7 @@ impl Default for TargetTrackingSpec {
 }
 
 impl TargetTrackingSpec {
-    fn decide(&self, minutes: &[MinuteDatapoint], shards: u32, since_last_action_s: Option<u64>) -> Decision {
+    fn decide(&self, minutes: &[MinuteDatapoint], shards: u32, last: LastResizes) -> Decision {
         let capacity_s = 60.0 * f64::from(shards);
         let utilisation_pct = |m: &MinuteDatapoint| {
             100.0
@@ -159,10 +159,35 @@ impl TargetTrackingSpec {
         let proportional = (f64::from(shards) * newest / self.target_pct).ceil() as u32;
         let target = proportional.clamp(self.min_shards, self.max_shards);
         let values = format!("newest utilisation {newest:.1}% against target {}%", self.target_pct);
-        let cooldown_s = if target > shards { self.out_cooldown_s } else { self.in_cooldown_s };
-        let cooling = since_last_action_s.is_some_and(|since| since < cooldown_s);
         let wanted = (out && target > shards) || (scale_in && target < shards);
-        Decision::resize_unless_cooling(shards, if wanted { target } else { shards }, cooling, &values)
+        let target = if wanted { target } else { shards };
+        let cooling = last.cooling(shards, target, self.out_cooldown_s, self.in_cooldown_s);
+        Decision::resize_unless_cooling(shards, target, cooling, &values)
+    }
+}
+
+/// A policy's last resizes, as Application Auto Scaling's cooldowns see them: seconds
+/// since the last scale-out and the count it set, and seconds since the last scale-in.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct LastResizes {
+    pub out: Option<(u64, u32)>,
+    pub in_: Option<u64>,
+}
+
+impl LastResizes {
+    /// Whether a resize from `shards` to `target` waits for a cooldown (policies §1.3,
+    /// Application Auto Scaling): a scale-in waits for `in_cooldown_s` after the last
+    /// scale-in; a scale-out waits for `out_cooldown_s` after the last scale-out only if
+    /// it asks for no more than that one set (the capacity it added counts as already
+    /// there), and never for a scale-in's cooldown, which it ends.
+    pub fn cooling(&self, shards: u32, target: u32, out_cooldown_s: u64, in_cooldown_s: u64) -> bool {
+        if target > shards {
+            self.out.is_some_and(|(since_s, set)| since_s < out_cooldown_s && target <= set)
+        } else if target < shards {
+            self.in_.is_some_and(|since_s| since_s < in_cooldown_s)
+        } else {
+            false
+        }
     }
 }
 
@@ -246,20 +271,14 @@ impl PolicySpec {
         }
     }
 
-    /// Decides on the visible minutes (oldest first) for `shards` open shards,
-    /// `since_last_action_s` after the policy's last resize (if any), at `now_s`.
-    pub fn decide(
-        &self,
-        minutes: &[MinuteDatapoint],
-        shards: u32,
-        since_last_action_s: Option<u64>,
-        now_s: u64,
-    ) -> Decision {
+    /// Decides on the visible minutes (oldest first) for `shards` open shards, after
+    /// the policy's `last` resizes, at `now_s`.
+    pub fn decide(&self, minutes: &[MinuteDatapoint], shards: u32, last: LastResizes, now_s: u64) -> Decision {
         match self {
             PolicySpec::AlarmDoubleHalve(spec) => spec.decide(minutes, shards),
-            PolicySpec::Step(spec) => spec.decide(minutes, shards, since_last_action_s),
+            PolicySpec::Step(spec) => spec.decide(minutes, shards, last),
             PolicySpec::Scheduled(spec) => spec.decide(shards, now_s),
-            PolicySpec::TargetTracking(spec) => spec.decide(minutes, shards, since_last_action_s),
+            PolicySpec::TargetTracking(spec) => spec.decide(minutes, shards, last),
             PolicySpec::ScalingUtils(_) | PolicySpec::External(_) => {
                 unreachable!("the engine runs stateful policies itself")
             }
@@ -275,7 +294,8 @@ pub struct StepSpec {
     /// Scalable target bounds (`MinCapacity 1`, `MaxCapacity 8`).
     pub min_shards: u32,
     pub max_shards: u32,
-    /// Cooldown after any resize (600 s).
+    /// Each policy's cooldown (600 s): after a scale-out, another +1 waits for it;
+    /// after a scale-in, another scale-in waits, but a scale-out does not.
     pub cooldown_s: u64,
     /// See [`AlarmDoubleHalveSpec::publish_delay_s`].
     pub publish_delay_s: u64,
@@ -291,7 +311,7 @@ impl StepSpec {
     const SCALE_IN_PERIOD_MINUTES: usize = 5;
     const SCALE_IN_PERIODS: usize = 3;
 
-    pub fn decide(&self, minutes: &[MinuteDatapoint], shards: u32, since_last_action_s: Option<u64>) -> Decision {
+    pub fn decide(&self, minutes: &[MinuteDatapoint], shards: u32, last: LastResizes) -> Decision {
         let threshold = self.threshold_pct / 100.0 * 1000.0 * 60.0 * f64::from(shards);
         let last_minute = minutes.last().map(|m| m.incoming_records as f64);
         let in_window = Self::SCALE_IN_PERIOD_MINUTES * Self::SCALE_IN_PERIODS;
@@ -308,7 +328,6 @@ impl StepSpec {
             last_minute.map_or("none".to_string(), |sum| format!("{sum:.0}")),
             in_sums
         );
-        let cooling = since_last_action_s.is_some_and(|since| since < self.cooldown_s);
         let out = last_minute.is_some_and(|sum| sum > threshold);
         let scale_in = in_sums.len() == Self::SCALE_IN_PERIODS && in_sums.iter().all(|&sum| sum < threshold);
         let target = if out {
@@ -318,6 +337,10 @@ impl StepSpec {
         } else {
             shards
         };
+        // A step of +1 during the scale-out cooldown asks for no more than the last
+        // scale-out set (its shard counts as added), so it waits.
+        let last = LastResizes { out: last.out.map(|(since_s, _)| (since_s, u32::MAX)), ..last };
+        let cooling = last.cooling(shards, target, self.cooldown_s, self.cooldown_s);
         Decision::resize_unless_cooling(shards, target, cooling, &values)
     }
 }
@@ -477,17 +500,26 @@ mod tests {
         let policy = TargetTrackingSpec::default();
         // 4 shards at 90% of the record limit (bytes at 100 B/record stay far below).
         let busy = records(&[216_000, 216_000, 216_000]);
-        let decision = policy.decide(&busy, 4, None);
+        let none = LastResizes::default();
+        let decision = policy.decide(&busy, 4, none);
         // ceil(4 × 90 / 75) = ceil(4.8) = 5.
         assert_eq!(decision.target_shards, Some(5), "{}", decision.detail);
-        assert_eq!(policy.decide(&busy[1..], 4, None).target_shards, None, "two minutes are not enough");
-        assert_eq!(policy.decide(&busy, 4, Some(299)).target_shards, None, "cooldown");
+        assert_eq!(policy.decide(&busy[1..], 4, none).target_shards, None, "two minutes are not enough");
+        // A scale-out 299 s ago that set 5 shards: asking for 5 again waits; for more does not.
+        let out = |set: u32| LastResizes { out: Some((299, set)), in_: None };
+        assert_eq!(policy.decide(&busy, 4, out(5)).target_shards, None, "scale-out cooldown");
+        assert_eq!(policy.decide(&busy, 4, out(4)).target_shards, Some(5), "a larger scale-out goes ahead");
+        // A scale-in's cooldown does not hold a scale-out back.
+        let after_in = LastResizes { out: None, in_: Some(10) };
+        assert_eq!(policy.decide(&busy, 4, after_in).target_shards, Some(5));
         // 15 minutes at 30%: ceil(8 × 30 / 75) = 4.
         let quiet = records(&[144_000; 15]);
-        assert_eq!(policy.decide(&quiet, 8, None).target_shards, Some(4));
-        assert_eq!(policy.decide(&quiet[1..], 8, None).target_shards, None, "fourteen are not enough");
+        assert_eq!(policy.decide(&quiet, 8, none).target_shards, Some(4));
+        assert_eq!(policy.decide(&quiet, 8, after_in).target_shards, None, "scale-in cooldown");
+        assert_eq!(policy.decide(&quiet, 8, out(9)).target_shards, Some(4), "a scale-out's cooldown is its own");
+        assert_eq!(policy.decide(&quiet[1..], 8, none).target_shards, None, "fourteen are not enough");
         // At 70% (above 0.9 × 75 = 67.5%) nothing scales in.
-        assert_eq!(policy.decide(&records(&[336_000; 15]), 8, None).target_shards, None);
+        assert_eq!(policy.decide(&records(&[336_000; 15]), 8, none).target_shards, None);
     }
 
     #[test]
@@ -507,24 +539,35 @@ mod tests {
     fn step_scales_out_on_one_minute_above_80_percent() {
         let policy = StepSpec::default();
         // 2 shards: threshold 0.8 × 1000 × 60 × 2 = 96,000 records a minute.
-        assert_eq!(policy.decide(&records(&[96_000]), 2, None).target_shards, None, "not strictly above");
-        let decision = policy.decide(&records(&[96_001]), 2, None);
+        let none = LastResizes::default();
+        assert_eq!(policy.decide(&records(&[96_000]), 2, none).target_shards, None, "not strictly above");
+        let decision = policy.decide(&records(&[96_001]), 2, none);
         assert_eq!(decision.target_shards, Some(3), "{}", decision.detail);
-        assert_eq!(policy.decide(&records(&[96_001]), 2, Some(599)).target_shards, None, "cooldown");
-        assert_eq!(policy.decide(&records(&[96_001]), 2, Some(600)).target_shards, Some(3));
-        assert_eq!(policy.decide(&records(&[1_000_000]), 8, None).target_shards, None, "MaxCapacity 8");
+        let out = |since_s: u64| LastResizes { out: Some((since_s, 2)), in_: None };
+        assert_eq!(policy.decide(&records(&[96_001]), 2, out(599)).target_shards, None, "cooldown");
+        assert_eq!(policy.decide(&records(&[96_001]), 2, out(600)).target_shards, Some(3));
+        let after_in = LastResizes { out: None, in_: Some(10) };
+        assert_eq!(
+            policy.decide(&records(&[96_001]), 2, after_in).target_shards,
+            Some(3),
+            "a scale-in's cooldown ends"
+        );
+        assert_eq!(policy.decide(&records(&[1_000_000]), 8, none).target_shards, None, "MaxCapacity 8");
     }
 
     #[test]
     fn step_scales_in_only_below_a_fifth_of_the_threshold() {
         let policy = StepSpec::default();
         // 4 shards: threshold 192,000 a minute, compared with 5-minute sums.
+        let none = LastResizes::default();
         let quiet = records(&[38_000; 15]); // 190,000 per 5 minutes: below
-        assert_eq!(policy.decide(&quiet, 4, None).target_shards, Some(3));
+        assert_eq!(policy.decide(&quiet, 4, none).target_shards, Some(3));
+        let after_in = LastResizes { out: None, in_: Some(599) };
+        assert_eq!(policy.decide(&quiet, 4, after_in).target_shards, None, "scale-in cooldown");
         let busier = records(&[38_500; 15]); // 192,500 per 5 minutes: not below
-        assert_eq!(policy.decide(&busier, 4, None).target_shards, None);
-        assert_eq!(policy.decide(&quiet[1..], 4, None).target_shards, None, "three whole periods needed");
-        assert_eq!(policy.decide(&records(&[0; 15]), 1, None).target_shards, None, "MinCapacity 1");
+        assert_eq!(policy.decide(&busier, 4, none).target_shards, None);
+        assert_eq!(policy.decide(&quiet[1..], 4, none).target_shards, None, "three whole periods needed");
+        assert_eq!(policy.decide(&records(&[0; 15]), 1, none).target_shards, None, "MinCapacity 1");
     }
 
     /// Minutes of steady traffic at `records_per_s` per shard of `shards` (1 KiB records).

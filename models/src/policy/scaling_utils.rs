@@ -398,9 +398,16 @@ impl ScalingUtilsSpec {
                             report = true;
                         }
                         Some(target) => {
+                            // The clamp to `[minShards, maxShards]` can turn a vote around:
+                            // a DOWN below minShards raises the count (reference §1.1).
+                            let clamped = match direction {
+                                Direction::Down if target > open_shards_now => ", raised to minShards",
+                                Direction::Up if target < open_shards_now => ", lowered to maxShards",
+                                _ => "",
+                            };
                             let _ = write!(
                                 detail,
-                                "{} {open_shards_now} -> {target} ({})",
+                                "{} {open_shards_now} -> {target} ({}{clamped})",
                                 direction_name(direction),
                                 step(rule)
                             );
