@@ -627,6 +627,51 @@ fn lambda_bisect_with_unlimited_retries_still_blocks_behind_the_poison() {
     assert!(two.read_records > 29_000, "two retries alone, then discarded: {} read", two.read_records);
 }
 
+/// A shard that is closed and read to its end is done: GetRecords gives no next
+/// iterator, so it is not polled again, and KCL deletes its lease
+/// (`cleanupLeasesUponShardCompletion`), so a joining worker balances the open shards'
+/// leases only. (The drained parents were polled every second and their leases stolen.)
+#[test]
+fn ended_shards_are_not_polled_and_their_kcl_leases_are_gone() {
+    let (_, rows) = common::run_toml(
+        r#"
+        seed = 2
+        duration = "300s"
+        [output]
+        consumers = "1m"
+        [stream]
+        shards = 2
+        [[producers]]
+        name = "p"
+        rate = 400
+        [[consumers]]
+        name = "k"
+        kind = "kcl"
+        workers = 1
+        joins = ["120s"]
+        [[actions]]
+        at = "30s"
+        kind = "update_shard_count"
+        target_shards = 4
+        "#,
+    );
+    let stolen: Vec<&str> =
+        rows.events.iter().filter(|e| e.kind == "kcl_lease_stolen").map(|e| e.detail.as_str()).collect();
+    assert_eq!(stolen.len(), 2, "two of the four open shards move to the new worker: {stolen:?}");
+    for detail in &stolen {
+        assert!(!detail.starts_with("shardId-000000000000") && !detail.starts_with("shardId-000000000001"), "{detail}");
+    }
+    // The parents closed at 35 s; once drained, no more calls.
+    let parents = ["shardId-000000000000", "shardId-000000000001"];
+    let parent_rows: Vec<_> =
+        rows.consumers.iter().filter(|r| parents.contains(&r.shard_id.to_string().as_str())).collect();
+    assert_eq!(parent_rows.len(), 10, "five minutes of rows for each parent");
+    for row in parent_rows {
+        let calls_max = if row.time_s == 0.0 { 60 } else { 0 };
+        assert!(row.get_records_calls <= calls_max, "{} s: {} calls", row.time_s, row.get_records_calls);
+    }
+}
+
 /// A KCL worker's processing capacity is shared by the shards it holds: two workers of
 /// 1,000 records/s each keep up with 1,200 records/s over 4 shards (2 shards, 500/s
 /// each per worker), but once one dies the survivor's 1,000/s is spread over all 4

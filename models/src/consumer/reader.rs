@@ -399,6 +399,16 @@ impl ShardReader {
         self.leases.is_some()
     }
 
+    /// The shard at `shard_slot` is closed and this consumer has read it to its end:
+    /// GetRecords returns no next iterator there, so it is not polled again, and a KCL
+    /// application's lease on it is removed.
+    pub fn end_shard(&mut self, shard_slot: usize) {
+        self.cursors[shard_slot].next_poll_ns = u64::MAX;
+        if let Some(leases) = &mut self.leases {
+            leases.end(shard_slot);
+        }
+    }
+
     /// Skips a due poll (waiting for a parent shard): the next one comes an interval later.
     pub fn defer_poll(&mut self, shard_slot: usize) {
         self.cursors[shard_slot].next_poll_ns += self.spec.poll_interval.as_nanos();

@@ -1331,6 +1331,11 @@ impl<'a> Simulation<'a> {
                 stream.iterator_age_ms_max = stream.iterator_age_ms_max.max(outcome.iterator_age_ms);
                 polls += 1;
                 assert!(polls <= polls_max, "polls per shard per step are bounded by the poll interval");
+                if !self.shards.open[slot]
+                    && self.consumers[consumer_slot].position(slot) >= self.shards.logs[slot].offset_end()
+                {
+                    self.consumers[consumer_slot].end_shard(slot);
+                }
             }
             for consumer in &mut self.consumers {
                 consumer.process(slot, t1.as_nanos());
