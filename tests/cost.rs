@@ -189,3 +189,29 @@ fn records_of_mixed_sizes_are_billed_each_rounded_up() {
         assert!((billed - expected).abs() / expected < 0.02, "{fidelity}: {billed} against {expected}");
     }
 }
+
+/// A price file's region is written to the outputs: `cost_region` in summary.json.
+#[test]
+fn the_price_files_region_is_in_the_summary() {
+    let prices = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/pricing/us-east-2.toml");
+    let folder = common::scratch("cost-region");
+    let experiment = folder.join("region.toml");
+    let text = format!(
+        "duration = \"10m\"\n[stream]\nshards = 1\n[[producers]]\nname = \"p\"\nrate = 10\n[pricing]\nfile = {:?}\n",
+        prices.display().to_string()
+    );
+    std::fs::write(&experiment, text).unwrap();
+    for (priced, region) in [(true, "us-east-2"), (false, "us-east-1")] {
+        if !priced {
+            let text = std::fs::read_to_string(&experiment).unwrap();
+            std::fs::write(&experiment, &text[..text.find("[pricing]").unwrap()]).unwrap();
+        }
+        let out = folder.join(region);
+        let status =
+            common::kinesim().arg("run").arg(&experiment).args(["--quiet", "--no-plots", "--out"]).arg(&out).status();
+        assert!(status.unwrap().success());
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["cost_region"], region);
+    }
+}

@@ -88,6 +88,7 @@ pub fn summary_json(context: &SummaryContext, summary: &RunSummary) -> Value {
         "cost_usd_per_month": summary.cost.per_month_usd,
         "cost_usd": summary.cost.components.iter().map(|(name, usd)| ((*name).to_string(), json!(usd))).collect::<Map<String, Value>>(),
         "advantage_shortfall_usd": summary.cost.advantage_shortfall_usd,
+        "cost_region": summary.cost.region,
         "slo_results": context.slo_results.iter().map(|r| json!({
             "metric": r.metric,
             "scope": r.scope,

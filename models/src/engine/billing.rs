@@ -39,6 +39,8 @@ pub struct CostSummary {
     pub components: Vec<(&'static str, f64)>,
     /// The account's Advantage commitment shortfall over the run, billed apart.
     pub advantage_shortfall_usd: f64,
+    /// The region the prices are for (a price file's `region`; us-east-1 by default).
+    pub region: String,
 }
 
 /// What the meter remembers between events.
@@ -272,6 +274,7 @@ impl Simulation<'_> {
                 .collect(),
             // A fold from +0: an empty f64 sum is -0, which would print as "-0".
             advantage_shortfall_usd: shortfall.iter().map(|c| c.usd).fold(0.0, |total, usd| total + usd),
+            region: cost.prices.region.clone(),
         }
     }
 }
