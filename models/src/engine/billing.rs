@@ -99,17 +99,21 @@ impl CostMeter {
     }
 
     /// Accepted writes of one producer in one step: `records` Kinesis records of `bytes`,
-    /// billed at their mean size (aggregated records, and record mode's one at a time),
-    /// or, with `per_record`, at each record's expected billing.
-    pub(super) fn accepted(&mut self, mode: CapacityMode, records: u64, bytes: u64, per_record: Option<RecordBilling>) {
+    /// billed at their mean size (aggregated records, and record mode's one at a time).
+    #[inline]
+    pub(super) fn accepted(&mut self, mode: CapacityMode, records: u64, bytes: u64) {
         if records == 0 {
             return;
         }
+        self.hour.add_writes(mode, bytes.div_ceil(records), records);
         self.accepted_this_hour += bytes;
-        let Some(billing) = per_record else {
-            self.hour.add_writes(mode, bytes.div_ceil(records), records);
-            return;
-        };
+    }
+
+    /// Accepted writes of `records` records of `bytes` in one step, each billed as one
+    /// record of its producer is expected to be (`billing`).
+    #[inline]
+    pub(super) fn accepted_expected(&mut self, mode: CapacityMode, records: u64, bytes: u64, billing: RecordBilling) {
+        self.accepted_this_hour += bytes;
         let per_record = match mode {
             CapacityMode::Provisioned => billing.put_payload_units,
             CapacityMode::OnDemand | CapacityMode::OnDemandAdvantage => billing.on_demand_bytes,

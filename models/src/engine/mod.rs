@@ -1186,8 +1186,10 @@ impl<'a> Simulation<'a> {
             let producer = &mut self.producers[arrival.producer_slot as usize];
             let accepted_user = producer.settle(arrival, accepted, arrival_mean_ns, filled_at_ns, index, self.step_ns);
             let accepted_bytes = scale(arrival.bytes, accepted, arrival.records);
-            let per_record = producer.billing_per_record(arrival.shard_slot);
-            self.cost_meter.accepted(self.mode, accepted, accepted_bytes, per_record);
+            match producer.billing_per_record(arrival.shard_slot) {
+                Some(billing) => self.cost_meter.accepted_expected(self.mode, accepted, accepted_bytes, billing),
+                None => self.cost_meter.accepted(self.mode, accepted, accepted_bytes),
+            }
             let api = &mut self.api_totals;
             if producer.sends_put_record() {
                 api.put_record_success += accepted;

@@ -439,7 +439,7 @@ impl Simulation<'_> {
             quota.release(first, 1 - first);
         }
         let bytes = u64::from(record.bytes);
-        self.cost_meter.accepted(self.mode, 1, bytes, None);
+        self.cost_meter.accepted(self.mode, 1, bytes);
         let api = &mut self.api_totals;
         if producer.sends_put_record() {
             api.put_record_success += 1;
