@@ -513,9 +513,12 @@ fn recommended_toml(experiment: &Path, chosen: &Candidate, objectives: &[Expecta
         .and_then(toml::Value::as_str)
         .map(str::to_string)
         .or_else(|| experiment.file_stem().map(|stem| stem.to_string_lossy().into_owned()));
-    if let Some(name) =
-        name.map(|name| format!("{name}-recommended")).filter(|name| crate::experiment::is_valid_name(name))
-    {
+    // Cut to fit the 64 characters a name may have.
+    let recommended = |name: String| {
+        let kept: String = name.chars().take(64 - "-recommended".len()).collect();
+        format!("{kept}-recommended")
+    };
+    if let Some(name) = name.map(recommended).filter(|name| crate::experiment::is_valid_name(name)) {
         value.insert("name".into(), toml::Value::String(name));
     }
     absolutize(&mut value, &folder);

@@ -181,6 +181,25 @@ fn records_of_mixed_sizes_are_billed_each_rounded_up() {
         let billed = components["on_demand_data_in"];
         assert!((billed - expected).abs() / expected < 0.02, "{fidelity}: {billed} against {expected}");
     }
+    // The KPL without aggregation sends each record as it is: billed the same way.
+    let (result, _) = common::run_toml(
+        r#"
+        seed = 3
+        duration = "20m"
+        [stream]
+        mode = "on_demand"
+        [[producers]]
+        name = "p"
+        rate = 40
+        arrivals = "uniform"
+        record_size = { kind = "empirical", table = [[100, 1], [2000, 1]] }
+        keys = { kind = "explicit", hash_key = "1", partition_key = "pk" }
+        api = { kind = "kpl", aggregation = false }
+        "#,
+    );
+    let components: BTreeMap<&str, f64> = result.summary.cost.components.iter().copied().collect();
+    let expected = result.summary.accepted_records as f64 * 1536.0 / (1u64 << 30) as f64 * 0.08;
+    assert!((components["on_demand_data_in"] - expected).abs() / expected < 1e-3, "KPL without aggregation");
     // Provisioned: 1,002 or 30,002 bytes, 1 or 2 PUT payload units: 1.5 a record.
     for fidelity in ["stepped", "record"] {
         let (records, components) = run("provisioned", "[[1000, 1], [30000, 1]]", fidelity);
@@ -214,4 +233,33 @@ fn the_price_files_region_is_in_the_summary() {
             serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
         assert_eq!(summary["cost_region"], region);
     }
+}
+
+/// Stored bytes pass 24 h of age halfway, on average, through the hour after their own
+/// hour's 24th: a day and an hour at 1 KiB/s on an on-demand stream with 48 h retention
+/// holds the first hour's 3,686,400 bytes past 24 h for half an hour, 0.5 byte-hours per
+/// byte, at $0.10 per GB-month (730 h). (Billed as the whole hour, it was twice that.)
+#[test]
+fn bytes_pass_24_hours_halfway_through_the_crossing_hour() {
+    let (result, _) = common::run_toml(
+        r#"
+        duration = "25h"
+        [output]
+        shards = "off"
+        consumers = "off"
+        [stream]
+        mode = "on_demand"
+        retention = "48h"
+        [[producers]]
+        name = "p"
+        rate = 1
+        arrivals = "uniform"
+        record_size = 1022
+        keys = { kind = "explicit", hash_key = "1", partition_key = "pk" }
+        "#,
+    );
+    let components: BTreeMap<&str, f64> = result.summary.cost.components.iter().copied().collect();
+    let expected = 3_686_400.0 * 0.5 / (1u64 << 30) as f64 / 730.0 * 0.10;
+    let billed = components["on_demand_extended_retention"];
+    assert!((billed - expected).abs() / expected < 1e-3, "{billed} against {expected}");
 }

@@ -101,8 +101,8 @@ pub struct Producer {
     shares: Vec<f64>,
     key_bytes_mean: Vec<f64>,
     /// Per open shard: the expected PUT payload units and on-demand billed bytes of one
-    /// record (its size law plus the shard's mean key bytes). Empty for the KPL, whose
-    /// aggregated records are billed at their mean size.
+    /// record (its size law plus the shard's mean key bytes). Empty for the KPL with
+    /// aggregation, whose aggregated records are billed at their mean size.
     billing_per_record: Vec<RecordBilling>,
     /// Per open shard: a Poisson sampler kept while its mean does not change.
     samplers: Vec<SteadyPoisson>,
@@ -227,7 +227,7 @@ impl Producer {
     pub fn project(&mut self, ranges: &[HashRange], open: &[bool]) {
         self.keys.project(ranges, &mut self.shares, &mut self.key_bytes_mean);
         self.billing_per_record.clear();
-        if !matches!(self.spec.api, ApiSpec::Kpl(_)) {
+        if !matches!(&self.spec.api, ApiSpec::Kpl(kpl) if kpl.aggregation) {
             let sizes = &self.sizes;
             self.billing_per_record.extend(self.key_bytes_mean.iter().map(|&key_bytes| RecordBilling {
                 put_payload_units: sizes.expected_units(key_bytes, crate::cost::PUT_PAYLOAD_UNIT_BYTES),

@@ -46,10 +46,6 @@ pub struct Leases {
     high_water: Vec<u64>,
     /// Per shard slot: its offered records per second, which KCL 3.x balances.
     shard_load: Vec<f64>,
-    /// Per shard slot: whether its shard ended (closed and read to its end), so that its
-    /// lease is gone: KCL deletes it (`cleanupLeasesUponShardCompletion`) and balances
-    /// the leases of shards still open.
-    ended: Vec<bool>,
 }
 
 /// A lease that changes hands after a failure.
@@ -73,7 +69,6 @@ impl Leases {
             checkpoint_ns: Vec::new(),
             high_water: Vec::new(),
             shard_load: Vec::new(),
-            ended: Vec::new(),
         }
     }
 
@@ -134,14 +129,13 @@ impl Leases {
         self.checkpoint.push(position);
         self.checkpoint_ns.push(now_ns);
         self.high_water.push(position);
-        self.ended.push(false);
     }
 
-    /// The shard at `shard_slot` is closed and read to its end: its lease is removed, so
-    /// no worker holds it, takes it or counts it when balancing.
+    /// The shard at `shard_slot` is closed, read and processed to its end: KCL deletes
+    /// its lease (`cleanupLeasesUponShardCompletion`), so no worker holds it, takes it or
+    /// counts it when balancing the leases of shards still open.
     pub fn end(&mut self, shard_slot: usize) {
         self.owner[shard_slot] = None;
-        self.ended[shard_slot] = true;
     }
 
     /// The application's iterator on a shard starts at `position` (its initial position:

@@ -399,7 +399,13 @@ impl ShardReader {
         self.leases.is_some()
     }
 
-    /// The shard at `shard_slot` is closed and this consumer has read it to its end:
+    /// Records fetched from a shard and still waiting for processing, read before or not.
+    pub fn unprocessed(&self, shard_slot: usize) -> u64 {
+        self.processor.as_ref().map_or(0, |p| p.queued(shard_slot))
+    }
+
+    /// The shard at `shard_slot` is closed and this consumer has read and processed it to
+    /// its end:
     /// GetRecords returns no next iterator there, so it is not polled again, and a KCL
     /// application's lease on it is removed.
     pub fn end_shard(&mut self, shard_slot: usize) {

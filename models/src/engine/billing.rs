@@ -12,9 +12,10 @@
 //!
 //! Stored bytes for retention charges are what AWS keeps (everything accepted within the
 //! retention period), not what the simulator keeps (only what a reader still needs):
-//! they come from the bytes accepted per hour, each hour's bytes taken at the age of its
-//! end. Writes are billed per Kinesis record at the mean size of the records of one
-//! producer accepted in one step: exact for a fixed record size.
+//! they come from the bytes accepted per hour, each hour's bytes written evenly over it.
+//! Writes are billed per record at the expected units of its producer's size law
+//! (stepped mode), per record as it comes (record mode), or, for KPL aggregates, at the
+//! mean size of one producer's aggregates accepted in one step.
 
 use super::{phase, Event, Simulation};
 use crate::cost::{charges, monthly_projection_usd, stream_total_usd, Usage};
@@ -203,38 +204,50 @@ impl Simulation<'_> {
         }
     }
 
-    /// Stored bytes by age over the hour: each past hour's accepted bytes are older than
-    /// 24 h (or 7 days) once that hour ended 24 h (7 days) ago, until retention drops them.
+    /// Stored bytes by age over the hour: each past hour's accepted bytes, written evenly
+    /// over it, pass 24 h (or 7 days) on average halfway through the hour that starts 24 h
+    /// (7 days) after theirs ended, and expire halfway through the hour after retention.
     fn meter_storage(&mut self, hour_ns: u64) {
         let retention_hours = (self.retention.as_nanos() / HOUR_NS) as usize;
         let meter = &mut self.cost_meter;
         meter.accepted_by_hour.push_back(std::mem::take(&mut meter.accepted_this_hour));
-        while meter.accepted_by_hour.len() > retention_hours {
+        // One hour past retention is kept: its bytes expire during this hour.
+        while meter.accepted_by_hour.len() > retention_hours + 1 {
             meter.accepted_by_hour.pop_front();
         }
         let hours = meter.accepted_by_hour.len();
         let (mut over_day, mut over_week) = (0u128, 0u128);
         for (index, bytes) in meter.accepted_by_hour.iter().enumerate() {
-            let age_hours = hours - index; // the newest hour ended now: age 1 at its start
-            if age_hours > 24 {
-                over_day += u128::from(*bytes);
-            }
-            if age_hours > 7 * 24 {
-                over_week += u128::from(*bytes);
-            }
+            // The newest hour ended now: age 1 at its start. Bytes written over an hour
+            // of age `a` are, over this hour, between `a - 2` and `a` hours old, so they
+            // pass an age limit halfway through the hour of age `limit + 1`: weights in
+            // quarters, the limit's half times the half for expiry at retention.
+            let age_hours = hours - index;
+            let past = |limit: usize| -> u128 {
+                match age_hours.cmp(&(limit + 1)) {
+                    std::cmp::Ordering::Less => 0,
+                    std::cmp::Ordering::Equal => 1,
+                    std::cmp::Ordering::Greater => 2,
+                }
+            };
+            let kept = 2 - past(retention_hours);
+            over_day += u128::from(*bytes) * past(24) * kept;
+            over_week += u128::from(*bytes) * past(7 * 24) * kept;
         }
         let (day_to_week, over_week) = (over_day - over_week, over_week);
         let ns = u128::from(hour_ns);
+        // The weights were in quarters.
+        let (day_to_week, over_week) = (day_to_week * ns / 4, over_week * ns / 4);
         let usage = &mut meter.hour;
         match self.mode {
-            CapacityMode::Provisioned => usage.long_term_stored_byte_ns += over_week * ns,
+            CapacityMode::Provisioned => usage.long_term_stored_byte_ns += over_week,
             CapacityMode::OnDemand => {
-                usage.on_demand_extended_stored_byte_ns += day_to_week * ns;
-                usage.on_demand_long_term_stored_byte_ns += over_week * ns;
+                usage.on_demand_extended_stored_byte_ns += day_to_week;
+                usage.on_demand_long_term_stored_byte_ns += over_week;
             }
             CapacityMode::OnDemandAdvantage => {
-                usage.advantage_extended_stored_byte_ns += day_to_week * ns;
-                usage.advantage_long_term_stored_byte_ns += over_week * ns;
+                usage.advantage_extended_stored_byte_ns += day_to_week;
+                usage.advantage_long_term_stored_byte_ns += over_week;
             }
         }
     }

@@ -1333,8 +1333,10 @@ impl<'a> Simulation<'a> {
                 stream.iterator_age_ms_max = stream.iterator_age_ms_max.max(outcome.iterator_age_ms);
                 polls += 1;
                 assert!(polls <= polls_max, "polls per shard per step are bounded by the poll interval");
+                let consumer = &self.consumers[consumer_slot];
                 if !self.shards.open[slot]
-                    && self.consumers[consumer_slot].position(slot) >= self.shards.logs[slot].offset_end()
+                    && consumer.position(slot) >= self.shards.logs[slot].offset_end()
+                    && consumer.unprocessed(slot) == 0
                 {
                     self.consumers[consumer_slot].end_shard(slot);
                 }

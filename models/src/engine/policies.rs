@@ -118,7 +118,11 @@ impl Simulation<'_> {
         }
         if let Some(target) = decision.target_shards {
             match self.request_reshard(now, queue, |sim| sim.plan_update_shard_count(target, now)) {
-                Ok(()) if target > shards => self.policy_last_out = Some((now_s, target)),
+                Ok(()) if target > shards => {
+                    // A scale-out ends a scale-in's cooldown (Application Auto Scaling).
+                    self.policy_last_out = Some((now_s, target));
+                    self.policy_last_in_s = None;
+                }
                 Ok(()) => self.policy_last_in_s = Some(now_s),
                 Err(reason) => self.log_rejected(now, "update_shard_count", "stream".into(), reason),
             }
