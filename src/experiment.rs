@@ -270,7 +270,11 @@ impl Validator<'_> {
             self.record_mode_producers(&producers)?;
             self.record_mode_waiting(&producers, duration, step)?;
         }
-        let record_bytes_min = producers.iter().map(|p| smallest_record_bytes(&p.record_size)).min().unwrap_or(1);
+        let record_bytes_min = producers
+            .iter()
+            .map(|p| kinesim_models::sizes::SizeModel::new(&p.record_size).min_bytes().max(1))
+            .min()
+            .unwrap_or(1);
         let consumers = self.consumers(
             raw.consumers,
             stream.mode,
@@ -2340,14 +2344,4 @@ pub fn is_valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && name != "."
         && name != ".."
-}
-
-/// The smallest data blob a size distribution gives (at least 1 byte).
-fn smallest_record_bytes(sizes: &SizeDistribution) -> u64 {
-    let smallest = match sizes {
-        SizeDistribution::Fixed(size) => *size,
-        SizeDistribution::Uniform { min, .. } | SizeDistribution::LogNormal { min, .. } => *min,
-        SizeDistribution::Empirical(table) => table.iter().map(|&(size, _)| size).min().unwrap_or(1),
-    };
-    smallest.max(1)
 }

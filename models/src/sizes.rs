@@ -92,6 +92,10 @@ impl SizeModel {
         self.max
     }
 
+    pub fn min_bytes(&self) -> u64 {
+        self.min
+    }
+
     /// One record's data blob size.
     #[inline]
     pub fn sample_one<R: RngCore + ?Sized>(&self, rng: &mut R) -> u64 {

@@ -1333,16 +1333,25 @@ impl<'a> Simulation<'a> {
                 stream.iterator_age_ms_max = stream.iterator_age_ms_max.max(outcome.iterator_age_ms);
                 polls += 1;
                 assert!(polls <= polls_max, "polls per shard per step are bounded by the poll interval");
-                let consumer = &self.consumers[consumer_slot];
-                if !self.shards.open[slot]
-                    && consumer.position(slot) >= self.shards.logs[slot].offset_end()
-                    && consumer.unprocessed(slot) == 0
-                {
-                    self.consumers[consumer_slot].end_shard(slot);
-                }
             }
             for consumer in &mut self.consumers {
                 consumer.process(slot, t1.as_nanos());
+            }
+            if !self.shards.open[slot] {
+                self.end_drained_shard(slot);
+            }
+        }
+    }
+
+    /// A closed shard read and processed to its end is done for each consumer that has
+    /// (once per step, after processing; kept out of the open shards' loop).
+    #[cold]
+    #[inline(never)]
+    fn end_drained_shard(&mut self, slot: usize) {
+        let end = self.shards.logs[slot].offset_end();
+        for consumer in &mut self.consumers {
+            if consumer.position(slot) >= end && consumer.unprocessed(slot) == 0 {
+                consumer.end_shard(slot);
             }
         }
     }

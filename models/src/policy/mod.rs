@@ -338,9 +338,12 @@ impl StepSpec {
             shards
         };
         // A step of +1 during the scale-out cooldown asks for no more than the last
-        // scale-out set (its shard counts as added), so it waits.
-        let last = LastResizes { out: last.out.map(|(since_s, _)| (since_s, u32::MAX)), ..last };
-        let cooling = last.cooling(shards, target, self.cooldown_s, self.cooldown_s);
+        // scale-out set (the shard it added counts as there), so it waits.
+        let cooling = if target > shards {
+            last.out.is_some_and(|(since_s, _)| since_s < self.cooldown_s)
+        } else {
+            last.cooling(shards, target, self.cooldown_s, self.cooldown_s)
+        };
         Decision::resize_unless_cooling(shards, target, cooling, &values)
     }
 }
