@@ -466,6 +466,50 @@ fn kcl_reads_parent_shards_before_their_children() {
     assert!(poller_child_first <= poller_parent_last, "a plain poller does not wait");
 }
 
+/// A KCL application that processes slower than it fetches holds the parent's records
+/// in its queue after the split: the children wait until those are processed too, not
+/// only fetched (reference §6.1).
+#[test]
+fn kcl_processes_the_parent_before_fetching_the_children() {
+    let (_, rows) = common::run_toml(
+        r#"
+        seed = 1
+        duration = "3m"
+        [output]
+        consumers = "5s"
+        shards = "off"
+        [stream]
+        shards = 1
+        [[producers]]
+        name = "p"
+        rate = 900
+        arrivals = "uniform"
+        record_size = 500
+        keys = { kind = "uniform", count = 1000 }
+        [[consumers]]
+        name = "app"
+        kind = "kcl"
+        kcl_version = 1
+        workers = 2
+        start = "trim_horizon"
+        processing = { records_per_second = 700 }
+        [[actions]]
+        at = "60s"
+        kind = "split_shard"
+        shard = "shardId-000000000000"
+        "#,
+    );
+    let delivered = |shard: u32| -> Vec<f64> {
+        rows.consumers.iter().filter(|r| r.shard_id.0 == shard && r.read_records > 0).map(|r| r.time_s).collect()
+    };
+    let parent_last = *delivered(0).last().unwrap();
+    assert!(parent_last >= 60.0, "the parent's queue is processed after the split: {parent_last}");
+    for child in [1, 2] {
+        let child_first = delivered(child)[0];
+        assert!(child_first >= parent_last, "child {child} delivered at {child_first}, the parent until {parent_last}");
+    }
+}
+
 /// Workers that join steal one lease per lease-taker run from the most loaded worker
 /// until the leases are balanced; each stolen shard resumes at its checkpoint.
 #[test]

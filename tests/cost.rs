@@ -209,6 +209,35 @@ fn records_of_mixed_sizes_are_billed_each_rounded_up() {
     }
 }
 
+/// KPL aggregates are billed each rounded up: one instance flushing 600 records of 100
+/// bytes a second makes a full aggregate (2 PUT payload units) and one of about 14 KB
+/// (1 unit) each second, 1.5 units an aggregate. Billing them at their mean size
+/// (about 35 KB, 2 units each) would be a third more.
+#[test]
+fn kpl_aggregates_are_billed_each_rounded_up() {
+    let (result, rows) = common::run_toml(
+        r#"
+        seed = 3
+        duration = "10m"
+        [stream]
+        shards = 1
+        [[producers]]
+        name = "kpl"
+        rate = 600
+        instances = 1
+        record_size = 100
+        keys = { kind = "uniform", count = 1000 }
+        api = { kind = "kpl", max_buffered_time = "1s" }
+        "#,
+    );
+    let incoming: f64 = rows.stream.iter().map(|row| row.incoming_records as f64).sum();
+    assert_eq!(incoming, 1200.0, "two aggregates a second");
+    let components: BTreeMap<&str, f64> = result.summary.cost.components.iter().copied().collect();
+    let expected = incoming * 1.5 * 0.014 / 1e6;
+    let billed = components["put_payload_units"];
+    assert!((billed - expected).abs() / expected < 1e-3, "{billed} against {expected}");
+}
+
 /// A price file's region is written to the outputs: `cost_region` in summary.json.
 #[test]
 fn the_price_files_region_is_in_the_summary() {

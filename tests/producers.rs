@@ -142,6 +142,33 @@ fn back_pressure_drops_or_blocks_when_the_buffer_is_full() {
     }
 }
 
+/// A request holds as many records as fit its byte limit: 20 records of 500 KiB in a
+/// 10 MiB PutRecords, so one request in flight of 1 s sends 20 records a second of the
+/// 30 offered, and the rest wait in the buffer.
+#[test]
+fn back_pressure_requests_stop_at_their_byte_limit() {
+    let (result, _) = common::run_toml(
+        r#"
+        seed = 1
+        duration = "10m"
+        [stream]
+        shards = 100
+        [[producers]]
+        name = "p"
+        rate = 30
+        arrivals = "uniform"
+        record_size = "500KiB"
+        keys = { kind = "random" }
+        api = { kind = "put_records", max_records = 500, max_bytes = "10MiB" }
+        back_pressure = { buffer = 100000, max_in_flight = 1, request_latency = "1s" }
+        "#,
+    );
+    let s = result.summary;
+    assert!(s.accepted_records <= 20 * 600, "{} records sent in 600 one-second requests", s.accepted_records);
+    assert!(s.accepted_records >= 19 * 600, "{}", s.accepted_records);
+    assert!(s.in_flight_records_end >= 5_400, "{} records wait", s.in_flight_records_end);
+}
+
 /// Records larger than the stream's max record size are rejected by the producer and
 /// counted, never truncated: for a log-normal with median 512 KiB and sigma 1 the
 /// fraction above 1 MiB (less the key) is 1 - Phi(ln 2) = 0.244.

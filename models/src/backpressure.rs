@@ -63,6 +63,7 @@ pub struct Queue {
     shards: Vec<Pending>,
     user_records: u64,
     records: u64,
+    bytes: u64,
 }
 
 impl Queue {
@@ -77,6 +78,11 @@ impl Queue {
     /// Kinesis records waiting (equal to user records unless the KPL aggregates).
     pub fn records(&self) -> u64 {
         self.records
+    }
+
+    /// Bytes of the waiting Kinesis records.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Moves what waits for `parent` to the `targets`, by weight (the last takes the rest).
@@ -103,6 +109,7 @@ impl Queue {
         self.shards[arrival.shard_slot as usize].add(arrival);
         self.user_records += arrival.user_records;
         self.records += arrival.records;
+        self.bytes += arrival.bytes;
     }
 
     /// Moves `user_records` of the waiting records (taken from every shard in proportion
@@ -136,6 +143,7 @@ impl Queue {
         debug_assert!(out.iter().all(|arrival| arrival.records > 0 || arrival.user_records == 0));
         self.user_records -= want;
         self.records = self.shards.iter().map(|pending| pending.records).sum();
+        self.bytes = self.shards.iter().map(|pending| pending.bytes).sum();
     }
 }
 

@@ -16,6 +16,8 @@
 //! framing. The aggregated record's own partition key (the first user record's) counts
 //! toward the shard's byte limit as any key does.
 
+use crate::cost::{ON_DEMAND_ROUNDING_BYTES, PUT_PAYLOAD_UNIT_BYTES};
+use crate::producer::RecordBilling;
 use crate::spec::{KplSpec, MIB};
 
 /// The aggregated-record envelope: magic number and MD5 trailer.
@@ -25,8 +27,26 @@ pub const ENVELOPE_BYTES: u64 = 4 + 16;
 /// assumption from the format (varints of 1 to 3 bytes each).
 pub const FRAMING_BYTES_PER_RECORD: f64 = 9.0;
 
+/// What one step's user records for one shard become after aggregation.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Aggregated {
+    /// Kinesis records (aggregates).
+    pub records: u64,
+    /// Their bytes, envelopes and keys included.
+    pub bytes: u64,
+    /// What one of these aggregates is expected to be billed; `None` without aggregation
+    /// (the records are billed by their size law, as any producer's).
+    pub billing: Option<RecordBilling>,
+}
+
 /// Kinesis records and their bytes for `user_records` user records of `user_bytes`
-/// (data plus keys) bound for one shard, buffered by `instances` for `windows` windows.
+/// (data plus keys) bound for one shard, buffered by `instances` for `windows` windows,
+/// with what each aggregate is expected to be billed.
+///
+/// A window that flushes by size fills aggregates up to `AggregationMaxSize` and leaves
+/// the rest in its last one; billing rounds each aggregate up on its own (pricing §2.1,
+/// §3.1), so a window of 65 KB is billed 2 + 1 PUT payload units, not 2 × 2 as its
+/// mean aggregate of 32.5 KB would be. A window that flushes by count splits evenly.
 pub fn aggregate(
     spec: &KplSpec,
     user_records: u64,
@@ -34,12 +54,12 @@ pub fn aggregate(
     key_bytes_mean: f64,
     instances: u32,
     windows: f64,
-) -> (u64, u64) {
+) -> Aggregated {
     if user_records == 0 {
-        return (0, 0);
+        return Aggregated { records: 0, bytes: 0, billing: None };
     }
     if !spec.aggregation {
-        return (user_records, user_bytes);
+        return Aggregated { records: user_records, bytes: user_bytes, billing: None };
     }
     let instance_windows = f64::from(instances) * windows;
     let per_window = user_records as f64 / instance_windows;
@@ -48,12 +68,39 @@ pub fn aggregate(
     // Every window that received records flushes ceil(its bytes / AggregationMaxSize)
     // Kinesis records (and ceil(its records / AggregationMaxCount)).
     let windows_used = windows_used.max(1.0);
-    let per_window_by_size = (payload / windows_used / spec.aggregation_max_bytes as f64).ceil();
+    let max_bytes = spec.aggregation_max_bytes as f64;
+    let window_payload = payload / windows_used;
+    let per_window_by_size = (window_payload / max_bytes).ceil();
     let per_window_by_count = (user_records as f64 / windows_used / spec.aggregation_max_count as f64).ceil();
-    let kinesis_records =
-        ((windows_used * per_window_by_size.max(per_window_by_count)).round() as u64).clamp(1, user_records);
-    let envelope = kinesis_records as f64 * (ENVELOPE_BYTES as f64 + key_bytes_mean);
-    (kinesis_records, (payload + envelope).round() as u64)
+    let per_window_records = per_window_by_size.max(per_window_by_count);
+    let kinesis_records = ((windows_used * per_window_records).round() as u64).clamp(1, user_records);
+    let envelope_bytes = ENVELOPE_BYTES as f64 + key_bytes_mean;
+    let billing = if per_window_by_size >= per_window_by_count {
+        // A full aggregate stops short of the limit by half a user record on average
+        // (the next one did not fit); its envelope is inside the limit, its key outside.
+        let record_bytes_mean = payload / user_records as f64;
+        let full_bytes = max_bytes - record_bytes_mean.min(max_bytes) / 2.0;
+        let full = per_window_records - 1.0;
+        let last_bytes = (window_payload + per_window_records * ENVELOPE_BYTES as f64 - full * full_bytes)
+            .max(ENVELOPE_BYTES as f64);
+        billing_of_sizes(&[(full_bytes + key_bytes_mean, full), (last_bytes + key_bytes_mean, 1.0)])
+    } else {
+        billing_of_sizes(&[(window_payload / per_window_records + envelope_bytes, 1.0)])
+    };
+    let envelope = kinesis_records as f64 * envelope_bytes;
+    Aggregated { records: kinesis_records, bytes: (payload + envelope).round() as u64, billing: Some(billing) }
+}
+
+/// The mean billing of records of the given (bytes, count) sizes, each rounded up.
+fn billing_of_sizes(sizes: &[(f64, f64)]) -> RecordBilling {
+    let rounded = |unit: u64| {
+        let units: f64 = sizes.iter().map(|&(bytes, count)| (bytes / unit as f64).ceil().max(1.0) * count).sum();
+        units / sizes.iter().map(|&(_, count)| count).sum::<f64>()
+    };
+    RecordBilling {
+        put_payload_units: rounded(PUT_PAYLOAD_UNIT_BYTES),
+        on_demand_bytes: rounded(ON_DEMAND_ROUNDING_BYTES) * ON_DEMAND_ROUNDING_BYTES as f64,
+    }
 }
 
 /// The KPL's per-instance, per-shard limiter (`limiter.h`), summed over instances: token
@@ -135,20 +182,43 @@ mod tests {
     #[test]
     fn small_records_pack_into_few_kinesis_records() {
         // 5,000 records of 100 bytes a second from 4 instances, 10 windows a second.
-        let (records, bytes) = aggregate(&spec(), 5000, 5000 * 100, 8.0, 4, 10.0);
+        let Aggregated { records, bytes, .. } = aggregate(&spec(), 5000, 5000 * 100, 8.0, 4, 10.0);
         assert_eq!(records, 40, "one Kinesis record per instance per window");
         assert!(bytes > 5000 * 100 && bytes < 5000 * 112, "{bytes}");
     }
 
     #[test]
     fn large_payloads_need_more_records_and_sparse_traffic_one_each() {
-        let (records, _) = aggregate(&spec(), 1000, 1000 * 10_000, 8.0, 1, 10.0);
+        let records = aggregate(&spec(), 1000, 1000 * 10_000, 8.0, 1, 10.0).records;
         assert_eq!(records, 200, "10 windows of 1,000,900 bytes, 20 Kinesis records each");
-        let (sparse, _) = aggregate(&spec(), 3, 300, 8.0, 100, 10.0);
+        let sparse = aggregate(&spec(), 3, 300, 8.0, 100, 10.0).records;
         assert_eq!(sparse, 3, "never more Kinesis records than user records");
         let mut unaggregated = spec();
         unaggregated.aggregation = false;
-        assert_eq!(aggregate(&unaggregated, 77, 7700, 8.0, 1, 10.0), (77, 7700));
+        assert_eq!(
+            aggregate(&unaggregated, 77, 7700, 8.0, 1, 10.0),
+            Aggregated { records: 77, bytes: 7700, billing: None }
+        );
+    }
+
+    #[test]
+    fn aggregates_are_billed_each_rounded_up() {
+        // One instance, one window of 600 records of 100 bytes (keys included): 65,400
+        // bytes with framing, 109 per record. A full aggregate of 51,145.5 bytes (half
+        // a record short of 51,200) and the rest, 14,294.5 with both envelopes; 8 bytes
+        // of key each.
+        let aggregated = aggregate(&spec(), 600, 600 * 100, 8.0, 1, 1.0);
+        assert_eq!(aggregated.records, 2);
+        let billing = aggregated.billing.expect("aggregated");
+        assert_eq!(billing.put_payload_units, 1.5, "3 units (2 + 1) over two records, not 2 each at the mean");
+        // 51,153.5 bytes are 50 KiB rounded up; 14,302.5 bytes, 14 KiB.
+        assert_eq!(billing.on_demand_bytes, (50.0 + 14.0) / 2.0 * 1024.0);
+        // By count: 5,000 records of 10 bytes, at most 1,000 per aggregate: five of 19,000
+        // bytes with framing (19,028 with envelope and key), each one unit and 19 KiB.
+        let mut by_count = spec();
+        by_count.aggregation_max_count = 1000;
+        let billing = aggregate(&by_count, 5000, 5000 * 10, 8.0, 1, 1.0).billing.expect("aggregated");
+        assert_eq!(billing, RecordBilling { put_payload_units: 1.0, on_demand_bytes: 19.0 * 1024.0 });
     }
 
     #[test]

@@ -100,9 +100,9 @@ pub struct Producer {
     /// Per open shard: share of this producer's records and their mean key bytes.
     shares: Vec<f64>,
     key_bytes_mean: Vec<f64>,
-    /// Per open shard: the expected PUT payload units and on-demand billed bytes of one
-    /// record (its size law plus the shard's mean key bytes). Empty for the KPL with
-    /// aggregation, whose aggregated records are billed at their mean size.
+    /// Per shard: the expected PUT payload units and on-demand billed bytes of one
+    /// Kinesis record (its size law plus the shard's mean key bytes; for the KPL with
+    /// aggregation, those of the shard's latest aggregates).
     billing_per_record: Vec<RecordBilling>,
     /// Per open shard: a Poisson sampler kept while its mean does not change.
     samplers: Vec<SteadyPoisson>,
@@ -226,14 +226,21 @@ impl Producer {
     /// Closed shards (`open[slot] == false`) get no new records.
     pub fn project(&mut self, ranges: &[HashRange], open: &[bool]) {
         self.keys.project(ranges, &mut self.shares, &mut self.key_bytes_mean);
-        self.billing_per_record.clear();
-        if !matches!(&self.spec.api, ApiSpec::Kpl(kpl) if kpl.aggregation) {
-            let sizes = &self.sizes;
-            self.billing_per_record.extend(self.key_bytes_mean.iter().map(|&key_bytes| RecordBilling {
-                put_payload_units: sizes.expected_units(key_bytes, crate::cost::PUT_PAYLOAD_UNIT_BYTES),
-                on_demand_bytes: sizes.expected_units(key_bytes, crate::cost::ON_DEMAND_ROUNDING_BYTES)
-                    * crate::cost::ON_DEMAND_ROUNDING_BYTES as f64,
-            }));
+        let sizes = &self.sizes;
+        let by_size_law = |key_bytes: f64| RecordBilling {
+            put_payload_units: sizes.expected_units(key_bytes, crate::cost::PUT_PAYLOAD_UNIT_BYTES),
+            on_demand_bytes: sizes.expected_units(key_bytes, crate::cost::ON_DEMAND_ROUNDING_BYTES)
+                * crate::cost::ON_DEMAND_ROUNDING_BYTES as f64,
+        };
+        if matches!(&self.spec.api, ApiSpec::Kpl(kpl) if kpl.aggregation) {
+            // Aggregates are billed as the shard's latest ones (`Batcher::push`); a shard
+            // starts from one record's billing, and a child from its parent's (`reroute`).
+            let known = self.billing_per_record.len();
+            self.billing_per_record
+                .extend(self.key_bytes_mean[known..].iter().map(|&key_bytes| by_size_law(key_bytes)));
+        } else {
+            self.billing_per_record.clear();
+            self.billing_per_record.extend(self.key_bytes_mean.iter().map(|&key_bytes| by_size_law(key_bytes)));
         }
         for (share, &is_open) in self.shares.iter_mut().zip(open) {
             if !is_open {
@@ -264,6 +271,12 @@ impl Producer {
             vec![1.0 / children.len() as f64; children.len()]
         };
         let targets: Vec<(u32, f64)> = children.iter().copied().zip(weights).collect();
+        if matches!(&self.spec.api, ApiSpec::Kpl(kpl) if kpl.aggregation) {
+            let parent_billing = self.billing_per_record[parent as usize];
+            for &child in children {
+                self.billing_per_record[child as usize] = parent_billing;
+            }
+        }
         for slot in &mut self.wheel {
             slot.reroute(parent, &targets);
         }
@@ -272,10 +285,10 @@ impl Producer {
         self.outage_backlog.reroute(parent, &targets);
     }
 
-    /// What one record this producer writes to `shard_slot` is expected to be billed,
-    /// or `None` when its records are aggregated (KPL).
-    pub fn billing_per_record(&self, shard_slot: u32) -> Option<RecordBilling> {
-        self.billing_per_record.get(shard_slot as usize).copied()
+    /// What one Kinesis record this producer writes to `shard_slot` is expected to be
+    /// billed (for the KPL with aggregation, one of the shard's latest aggregates).
+    pub fn billing_per_record(&self, shard_slot: u32) -> RecordBilling {
+        self.billing_per_record[shard_slot as usize]
     }
 
     /// Appends this producer's first attempts for step `step` (covering `[t0, t1)`) and
@@ -347,7 +360,8 @@ impl Producer {
                     let mean = expected * scale * self.shares[shard];
                     let records = self.samplers[shard].sample(mean, rng);
                     offered += records;
-                    oversize += batch.push(rng, shard, records, self.key_bytes_mean[shard], out);
+                    oversize +=
+                        batch.push(rng, shard, records, self.key_bytes_mean[shard], &mut self.billing_per_record, out);
                 }
             }
             Arrivals::Uniform => {
@@ -358,7 +372,8 @@ impl Producer {
                 multinomial_split(rng, total, &self.shares, counts);
                 for (shard, &records) in counts.iter().enumerate() {
                     offered += records;
-                    oversize += batch.push(rng, shard, records, self.key_bytes_mean[shard], out);
+                    oversize +=
+                        batch.push(rng, shard, records, self.key_bytes_mean[shard], &mut self.billing_per_record, out);
                 }
             }
         }
@@ -424,15 +439,21 @@ impl Producer {
         slot: u32,
         out: &mut Vec<Arrival>,
     ) {
+        let (records, user_records) = (self.backlog.records(), self.backlog.user_records());
+        // A request carries up to its record limit, or fewer records if their bytes
+        // reach its byte limit first (PutRecords: 500 records, 5 MiB; reference §2.1).
+        let record_bytes_mean = self.backlog.bytes() as f64 / records.max(1) as f64;
+        let fitting = |max_records: u32, max_bytes: u64| {
+            f64::from(max_records).min((max_bytes as f64 / record_bytes_mean.max(1.0)).floor().max(1.0))
+        };
         let per_request = match &self.spec.api {
             ApiSpec::PutRecord => 1.0,
-            ApiSpec::PutRecords { max_records, .. } => f64::from(*max_records),
-            ApiSpec::Kpl(kpl) => f64::from(kpl.collection_max_records),
+            ApiSpec::PutRecords { max_records, max_bytes, .. } => fitting(*max_records, *max_bytes),
+            ApiSpec::Kpl(kpl) => fitting(kpl.collection_max_records, kpl.collection_max_bytes),
         };
         let requests = f64::from(self.spec.instances) * f64::from(back_pressure.max_in_flight) * step_ns as f64
             / back_pressure.request_latency.as_nanos().max(1) as f64;
         let capacity = ((requests * per_request) as u64).saturating_sub(retries);
-        let (records, user_records) = (self.backlog.records(), self.backlog.user_records());
         let user_capacity = if records == 0 { 0 } else { scale(user_records, capacity.min(records), records) };
         self.backlog.release(user_capacity, slot, out);
     }
@@ -874,7 +895,17 @@ struct Batcher<'a> {
 
 impl Batcher<'_> {
     /// Pushes the arrival of `offered` records; returns how many were too large to send.
-    fn push(&self, rng: &mut ChaCha8Rng, shard: usize, offered: u64, key_bytes: f64, out: &mut Vec<Arrival>) -> u64 {
+    /// An aggregating KPL producer's expected billing per aggregate for the shard goes
+    /// to `billing`.
+    fn push(
+        &self,
+        rng: &mut ChaCha8Rng,
+        shard: usize,
+        offered: u64,
+        key_bytes: f64,
+        billing: &mut [RecordBilling],
+        out: &mut Vec<Arrival>,
+    ) -> u64 {
         let oversize =
             if self.oversize_probability > 0.0 { binomial(rng, offered, self.oversize_probability) } else { 0 };
         let user_records = offered - oversize;
@@ -884,7 +915,13 @@ impl Batcher<'_> {
         // Adding one half then truncating rounds a non-negative value, without a libm call.
         let user_bytes = self.sizes.batch_bytes(rng, user_records) + (user_records as f64 * key_bytes + 0.5) as u64;
         let (records, bytes) = match self.api {
-            ApiSpec::Kpl(kpl) => kpl::aggregate(kpl, user_records, user_bytes, key_bytes, self.instances, self.windows),
+            ApiSpec::Kpl(kpl) => {
+                let aggregated = kpl::aggregate(kpl, user_records, user_bytes, key_bytes, self.instances, self.windows);
+                if let Some(aggregate_billing) = aggregated.billing {
+                    billing[shard] = aggregate_billing;
+                }
+                (aggregated.records, aggregated.bytes)
+            }
             _ => (user_records, user_bytes),
         };
         out.push(Arrival {

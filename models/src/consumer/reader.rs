@@ -364,17 +364,30 @@ impl ShardReader {
         self.processing_errors.set_step(step);
     }
 
+    /// Whether this consumer, keeping per-key order, must leave `slot` alone for now: a
+    /// parent of it (`parents[slot]`) is still open, or holds records this consumer has
+    /// not read or not yet processed (the KCL processes a parent's data before its
+    /// children's, reference §6.1).
+    pub fn waits_for_parent(&self, slot: usize, parents: &[Vec<usize>], open: &[bool], logs: &[ShardLog]) -> bool {
+        self.reads_parents_first()
+            && parents[slot].iter().any(|&parent| {
+                open[parent] || self.frontier(parent) < logs[parent].offset_end() || self.unprocessed(parent) > 0
+            })
+    }
+
     /// For a KCL application whose processing capacity is per worker: each shard's
     /// batches share their worker's capacity with the other shards that worker holds and
-    /// still has work on (open, unread records, or records fetched but not processed).
+    /// still has work on (open, unread records, or records fetched but not processed),
+    /// leaving out children that wait for their parents.
     /// Called once per step before any poll; O(shards).
-    pub fn share_worker_capacity(&mut self, open: &[bool], logs: &[ShardLog]) {
-        let (Some(processor), Some(leases)) = (&mut self.processor, &self.leases) else { return };
+    pub fn share_worker_capacity(&mut self, parents: &[Vec<usize>], open: &[bool], logs: &[ShardLog]) {
+        let (Some(processor), Some(leases)) = (&self.processor, &self.leases) else { return };
         if !processor.shared_by_worker() {
             return;
         }
         let has_work = |slot: usize| {
-            open[slot] || self.cursors[slot].position < logs[slot].offset_end() || processor.queued(slot) > 0
+            (open[slot] || self.cursors[slot].position < logs[slot].offset_end() || processor.queued(slot) > 0)
+                && !self.waits_for_parent(slot, parents, open, logs)
         };
         let mut held = vec![0u64; leases.workers()];
         for slot in 0..self.cursors.len() {
@@ -382,6 +395,7 @@ impl ShardReader {
                 held[worker as usize] += 1;
             }
         }
+        let (Some(processor), Some(leases)) = (&mut self.processor, &self.leases) else { return };
         for slot in 0..self.cursors.len() {
             let sharing = leases.owner(slot).map_or(1, |worker| held[worker as usize]);
             processor.set_sharing(slot, sharing);

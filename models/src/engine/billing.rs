@@ -14,8 +14,8 @@
 //! retention period), not what the simulator keeps (only what a reader still needs):
 //! they come from the bytes accepted per hour, each hour's bytes written evenly over it.
 //! Writes are billed per record at the expected units of its producer's size law
-//! (stepped mode), per record as it comes (record mode), or, for KPL aggregates, at the
-//! mean size of one producer's aggregates accepted in one step.
+//! (stepped mode; KPL aggregates as the shard's latest aggregates, see
+//! `crate::kpl::aggregate`), or per record as it comes (record mode).
 
 use super::{phase, Event, Simulation};
 use crate::cost::{charges, monthly_projection_usd, stream_total_usd, Usage};
@@ -99,8 +99,8 @@ impl CostMeter {
         self.shards_opened_this_hour += 1;
     }
 
-    /// Accepted writes of one producer in one step: `records` Kinesis records of `bytes`,
-    /// billed at their mean size (aggregated records, and record mode's one at a time).
+    /// Accepted writes of `records` Kinesis records of `bytes`, billed at their mean size
+    /// (record mode's, one record at a time).
     #[inline]
     pub(super) fn accepted(&mut self, mode: CapacityMode, records: u64, bytes: u64) {
         if records == 0 {

@@ -1186,10 +1186,8 @@ impl<'a> Simulation<'a> {
             let producer = &mut self.producers[arrival.producer_slot as usize];
             let accepted_user = producer.settle(arrival, accepted, arrival_mean_ns, filled_at_ns, index, self.step_ns);
             let accepted_bytes = scale(arrival.bytes, accepted, arrival.records);
-            match producer.billing_per_record(arrival.shard_slot) {
-                Some(billing) => self.cost_meter.accepted_expected(self.mode, accepted, accepted_bytes, billing),
-                None => self.cost_meter.accepted(self.mode, accepted, accepted_bytes),
-            }
+            let billing = producer.billing_per_record(arrival.shard_slot);
+            self.cost_meter.accepted_expected(self.mode, accepted, accepted_bytes, billing);
             let api = &mut self.api_totals;
             if producer.sends_put_record() {
                 api.put_record_success += accepted;
@@ -1275,7 +1273,7 @@ impl<'a> Simulation<'a> {
     fn read(&mut self, index: u64, t0: SimTime, t1: SimTime) {
         for consumer in &mut self.consumers {
             consumer.begin_step(index);
-            consumer.share_worker_capacity(&self.shards.open, &self.shards.logs);
+            consumer.share_worker_capacity(&self.shards.parents, &self.shards.open, &self.shards.logs);
         }
         // Record mode's logs hold a block per record: its polls read them one by one.
         if self.records.is_some() {
@@ -1356,14 +1354,10 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// Whether an order-keeping consumer must wait before reading `slot`: its parent is
-    /// still open or holds records the consumer has not read.
+    /// Whether an order-keeping consumer must wait before reading `slot`.
     fn waits_for_parent(&self, consumer_slot: usize, slot: usize) -> bool {
-        let consumer = &self.consumers[consumer_slot];
-        consumer.reads_parents_first()
-            && self.shards.parents[slot].iter().any(|&parent| {
-                self.shards.open[parent] || consumer.frontier(parent) < self.shards.logs[parent].offset_end()
-            })
+        let shards = &self.shards;
+        self.consumers[consumer_slot].waits_for_parent(slot, &shards.parents, &shards.open, &shards.logs)
     }
 
     /// The consumer whose next poll of `slot` comes first before `t1`; ties (rare, as
