@@ -2005,6 +2005,7 @@ impl Validator<'_> {
             batching_window: SimDuration::ZERO,
             fixed,
             per_record,
+            delivery: SimDuration::ZERO,
             prefetch_records: 3 * batch_size,
             error_rate: 0.0,
             poison_rate: 0.0,
@@ -2121,6 +2122,7 @@ impl Validator<'_> {
             batching_window,
             fixed,
             per_record,
+            delivery: SimDuration::ZERO,
             // Enough fetched ahead to keep every lane busy for two batches.
             prefetch_records: (2 * lanes * batch_size).max(10_000),
             error_rate,
@@ -2176,8 +2178,11 @@ impl Validator<'_> {
             batch_size: u64::MAX,
             batch_bytes: Some(buffer_size),
             batching_window: buffer_interval,
-            fixed: delivery_latency,
+            // Reading a buffer out takes no time of its own; landing it takes
+            // `delivery_latency`, and the next buffer does not wait for that.
+            fixed: SimDuration::ZERO,
             per_record: SimDuration::ZERO,
+            delivery: delivery_latency,
             // Up to twice the buffer waits per shard, counted in the smallest records
             // written: in records of 1 KiB it cut reads of smaller ones short of a full
             // buffer, which was then only ever delivered by `buffer_interval`.

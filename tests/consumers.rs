@@ -262,6 +262,41 @@ fn lambda_reserved_concurrency_caps_throughput() {
     assert_eq!(loose.consumers[0].read_records, free.consumers[0].read_records);
 }
 
+/// Reserved concurrency is shared over the shards in the order batches became ready: 2
+/// slots of 100-record, 1 s invocations over 4 shards give each shard 50 records/s. (The
+/// first shards took every slot as it freed, and shards 2 and 3 were never processed.)
+#[test]
+fn lambda_reserved_concurrency_is_shared_by_every_shard() {
+    let (_, rows) = common::run_toml(
+        r#"
+        seed = 1
+        duration = "10m"
+        [output]
+        shards = "off"
+        consumers = "10m"
+        [stream]
+        shards = 4
+        [[producers]]
+        name = "p"
+        rate = 400
+        arrivals = "uniform"
+        record_size = 100
+        keys = { kind = "random", key_bytes = 16 }
+        [[consumers]]
+        name = "fn"
+        kind = "lambda"
+        max_concurrency = 2
+        batch_size = 100
+        function_duration = "1s"
+        "#,
+    );
+    assert_eq!(rows.consumers.len(), 4);
+    for row in &rows.consumers {
+        let per_s = row.read_records as f64 / 600.0;
+        assert!((per_s - 50.0).abs() < 2.0, "shard {}: {per_s} records/s", row.shard_id.0);
+    }
+}
+
 /// With a fixed function duration and many keys, a Lambda mapping that cannot keep up
 /// processes shards x parallelization x batch size / duration records a second:
 /// 2 x 2 x 100 / 0.5 s = 800 records/s, while 1,500 are offered.
@@ -412,6 +447,38 @@ fn firehose_keeps_up_with_small_records() {
     assert!(s3.iterator_age_ms_max < 2_000.0, "iterator age {} ms", s3.iterator_age_ms_max);
 }
 
+/// Firehose's delivery latency delays each buffer without holding back the next one:
+/// 950 records/s of about 1 KB fill a 1 MiB buffer every 1.1 s, each lands 2 s later,
+/// and the stream is read as fast as it is written. (Counted as busy time, it capped
+/// the read rate at a buffer per 2 s, 0.5 MiB/s, and the iterator age grew to 9 min.)
+#[test]
+fn firehose_deliveries_overlap() {
+    let (result, _) = common::run_toml(
+        r#"
+        seed = 1
+        duration = "20m"
+        [stream]
+        shards = 1
+        [[producers]]
+        name = "p"
+        rate = 950
+        arrivals = "uniform"
+        record_size = 1000
+        keys = { kind = "random", key_bytes = 16 }
+        [[consumers]]
+        name = "s3"
+        kind = "firehose"
+        buffer_size = "1MiB"
+        buffer_interval = "60s"
+        delivery_latency = "2s"
+        "#,
+    );
+    let s3 = &result.summary.consumers[0];
+    assert!(s3.unread_records_end < 2_000, "{} unread", s3.unread_records_end);
+    assert!(s3.iterator_age_ms_max < 2_000.0, "iterator age {} ms", s3.iterator_age_ms_max);
+    assert!((2_500.0..5_000.0).contains(&s3.latency_ms_p50), "p50 {} ms: filling plus landing", s3.latency_ms_p50);
+}
+
 /// After a split, a KCL application reads the children only once the parent is read to
 /// its end, so per-key order holds; a plain poller (kept behind in the parent by a small
 /// `max_records`) reads the children while parent records are still unread.
@@ -508,6 +575,59 @@ fn kcl_processes_the_parent_before_fetching_the_children() {
         let child_first = delivered(child)[0];
         assert!(child_first >= parent_last, "child {child} delivered at {child_first}, the parent until {parent_last}");
     }
+}
+
+/// A dead KCL worker delivers nothing: what it had fetched and not processed is gone
+/// with it, its checkpoints never passed what it processed, and the new owner reads
+/// those records again from the checkpoint. (Its queue ran on after it died, 3,791
+/// records "delivered" from a shard no live worker held.)
+#[test]
+fn a_dead_kcl_worker_delivers_nothing() {
+    let (result, rows) = common::run_toml(
+        r#"
+        seed = 1
+        duration = "4m"
+        [output]
+        consumers = "5s"
+        shards = "off"
+        [stream]
+        shards = 2
+        [[producers]]
+        name = "p"
+        rate = 1000
+        arrivals = "uniform"
+        record_size = 500
+        keys = { kind = "uniform", count = 1000 }
+        [[consumers]]
+        name = "app"
+        kind = "kcl"
+        kcl_version = 1
+        workers = 2
+        start = "trim_horizon"
+        checkpoint_interval = "30s"
+        processing = { records_per_second = 400 }
+        failures = [["120s", 1]]
+        "#,
+    );
+    let taken_s: f64 = rows
+        .events
+        .iter()
+        .find(|e| e.kind == "kcl_worker_failed")
+        .and_then(|e| e.detail.split(" at ").nth(1))
+        .and_then(|rest| rest.split('s').next())
+        .and_then(|t| t.parse().ok())
+        .expect("the failure names when the lease is taken");
+    assert!(taken_s > 130.0, "the lease moves after the failover time: {taken_s}");
+    let delivered_while_dead: u64 = rows
+        .consumers
+        .iter()
+        .filter(|r| r.shard_id.0 == 1 && (120.0..taken_s - 5.0).contains(&r.time_s))
+        .map(|r| r.read_records)
+        .sum();
+    assert_eq!(delivered_while_dead, 0, "nothing is delivered from shard 1 between 120 s and {taken_s} s");
+    let app = &result.summary.consumers[0];
+    let written = result.summary.incoming_records;
+    assert_eq!(app.read_records + app.unread_records_end, written, "each record delivered once or still unread");
 }
 
 /// Workers that join steal one lease per lease-taker run from the most loaded worker

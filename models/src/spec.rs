@@ -530,6 +530,9 @@ pub struct ProcessingSpec {
     /// Batch duration: `fixed + per_record * n`.
     pub fixed: SimDuration,
     pub per_record: SimDuration,
+    /// Time from a batch's end until it is delivered (Firehose landing a buffer): it
+    /// adds to the records' latency without holding the lane, so deliveries overlap.
+    pub delivery: SimDuration,
     /// Records fetched ahead of processing per shard, at most.
     pub prefetch_records: u64,
     /// Probability that a batch fails.

@@ -2,7 +2,10 @@
 //!
 //! Lifecycle of a lease: each shard has one lease, owned by one live worker; leases are
 //! spread so every worker holds about the same count (KCL 1.x/2.x balance by count).
-//! The owner reads the shard and checkpoints its position every `checkpoint_interval`.
+//! The owner reads the shard and checkpoints its position every `checkpoint_interval`
+//! (with processing, the position processed: a record processor checkpoints what it
+//! has processed; what a worker fetched and had not processed is dropped when it dies
+//! or lets the lease go, see [`Leases::forget_unprocessed`]).
 //! When a worker dies it stops renewing: its leases expire `failover_time` after their
 //! last renewal (renewals come every `failover_time / 3 - 25 ms`, so on average half of
 //! that before the failure), and each survivor's lease taker, running every
@@ -10,8 +13,8 @@
 //! to its share. The new owner resumes from the last checkpoint, so the records the dead
 //! worker had read since then are read again: `reprocessed_records`.
 //!
-//! After a split, a child shard is read only once its parent is closed and read to its
-//! end (the engine holds the child's polls), so per-key order is kept.
+//! After a split, a child shard is read only once its parent is closed, read to its end
+//! and processed (the engine holds the child's polls), so per-key order is kept.
 //!
 //! A worker that joins takes no expired leases (there are none) but, at each of its taker
 //! runs, steals one lease (`maxLeasesToStealAtOneTime` = 1) from the most loaded worker
@@ -172,16 +175,30 @@ impl Leases {
         self.checkpoint[shard_slot]
     }
 
-    /// After a read that ended at `position`: checkpoint if the interval has passed, and
-    /// return how many of the records `[start, position)` were read before.
-    pub fn after_read(&mut self, shard_slot: usize, start: u64, position: u64, now_ns: u64) -> u64 {
+    /// After a read of `[start, position)`: returns how many of those records were read
+    /// before.
+    pub fn after_read(&mut self, shard_slot: usize, start: u64, position: u64) -> u64 {
         let reprocessed = self.high_water[shard_slot].min(position).saturating_sub(start);
         self.high_water[shard_slot] = self.high_water[shard_slot].max(position);
+        reprocessed
+    }
+
+    /// Checkpoints at `done` (what the application has processed, or read when it does
+    /// not process) if the interval has passed since the last checkpoint.
+    pub fn checkpoint_if_due(&mut self, shard_slot: usize, done: u64, now_ns: u64) {
         if now_ns.saturating_sub(self.checkpoint_ns[shard_slot]) >= self.spec.checkpoint_interval.as_nanos() {
-            self.checkpoint[shard_slot] = position;
+            self.checkpoint[shard_slot] = done.max(self.checkpoint[shard_slot]);
             self.checkpoint_ns[shard_slot] = now_ns;
         }
-        reprocessed
+    }
+
+    /// The last `records` read from a shard were never processed (its owner died or let
+    /// go of it with them in its queue): they count as unread, and a graceful handoff's
+    /// checkpoint does not pass them.
+    pub fn forget_unprocessed(&mut self, shard_slot: usize, records: u64) {
+        let high_water = self.high_water[shard_slot].saturating_sub(records);
+        self.high_water[shard_slot] = high_water;
+        self.checkpoint[shard_slot] = self.checkpoint[shard_slot].min(high_water);
     }
 
     /// Worker `worker` dies at `now_ns`: its leases expire after the failover time and
@@ -340,10 +357,15 @@ mod tests {
     fn reads_below_the_high_water_mark_are_reprocessing() {
         let mut leases = Leases::new(&spec(1));
         leases.attach(0, 0);
-        assert_eq!(leases.after_read(0, 0, 100, 1), 0);
-        assert_eq!(leases.after_read(0, 40, 150, 2), 60);
+        assert_eq!(leases.after_read(0, 0, 100), 0);
+        leases.checkpoint_if_due(0, 100, 1);
+        assert_eq!(leases.after_read(0, 40, 150), 60);
+        leases.checkpoint_if_due(0, 150, 2);
         assert_eq!(leases.checkpoint(0), 0, "no checkpoint before 30 s");
-        leases.after_read(0, 150, 160, 31_000_000_000);
-        assert_eq!(leases.checkpoint(0), 160);
+        leases.after_read(0, 150, 160);
+        leases.checkpoint_if_due(0, 155, 31_000_000_000);
+        assert_eq!(leases.checkpoint(0), 155, "what was processed");
+        leases.forget_unprocessed(0, 5);
+        assert_eq!(leases.after_read(0, 155, 170), 0, "the 5 dropped unprocessed count as new");
     }
 }

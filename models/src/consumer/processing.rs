@@ -13,8 +13,10 @@
 //!
 //! With `concurrency_max` (a Lambda function's reserved concurrency) batches over all
 //! shards and lanes share that many slots: a batch that finds none free starts when the
-//! earliest running one completes (Lambda throttles and retries the invocation). Within
-//! one step, shards take free slots in shard order.
+//! earliest running one completes (Lambda throttles and retries the invocation). Slots
+//! go to batches in the order they became ready, over all shards ([`Processor::
+//! process_all`], once per step after every shard's polls), so a busy shard never locks
+//! the others out: ties go to the lower shard and lane.
 //!
 //! "Read" for such a consumer means processed: delivered to the application.
 
@@ -71,6 +73,9 @@ pub struct Processor {
     weights: Vec<Vec<f64>>,
     /// Completion times of the batches holding a concurrency slot (with `concurrency_max`).
     running: BinaryHeap<Reverse<u64>>,
+    /// With `concurrency_max`: the lanes with a batch ready in the step, by ready time
+    /// (then shard and lane), kept between steps for its allocation.
+    ready: BinaryHeap<Reverse<(u64, usize, usize)>>,
     /// Per shard: how many shards share its processing capacity (a KCL worker's leases
     /// with records to process); batches take that many times longer.
     sharing: Vec<u64>,
@@ -87,6 +92,7 @@ impl Processor {
             lanes: Vec::new(),
             weights: Vec::new(),
             running: BinaryHeap::new(),
+            ready: BinaryHeap::new(),
             sharing: Vec::new(),
             batch: Vec::new(),
         }
@@ -131,6 +137,18 @@ impl Processor {
         self.lanes[shard_slot].iter().map(|lane| lane.queued_new).sum()
     }
 
+    /// Drops what waits in a shard's lanes (its KCL worker died or let go of the lease):
+    /// returns how many of those records were read for the first time.
+    pub fn drop_queued(&mut self, shard_slot: usize) -> u64 {
+        let mut dropped_new = 0;
+        for lane in &mut self.lanes[shard_slot] {
+            dropped_new += lane.queued_new;
+            let busy_until_ns = lane.busy_until_ns;
+            *lane = Lane { busy_until_ns, ..Lane::default() };
+        }
+        dropped_new
+    }
+
     /// How many records a fetch may take now.
     pub fn room(&self, shard_slot: usize) -> u64 {
         self.spec.prefetch_records.saturating_sub(self.queued(shard_slot))
@@ -156,8 +174,15 @@ impl Processor {
         }
     }
 
+    /// Whether batches share concurrency slots over all shards: processed by
+    /// [`Self::process_all`] rather than shard by shard.
+    pub fn limits_concurrency(&self) -> bool {
+        self.spec.concurrency_max.is_some()
+    }
+
     /// Runs the shard's lanes until `until_ns`: every batch that can start before then
-    /// starts (and is counted when it completes or is discarded).
+    /// starts (and is counted when it completes or is discarded). Not for a processor
+    /// that limits concurrency.
     pub fn process(
         &mut self,
         shard_slot: usize,
@@ -165,18 +190,12 @@ impl Processor {
         rng: &mut ChaCha8Rng,
         counters: [&mut ReadCounters; 2],
     ) {
+        debug_assert!(!self.limits_concurrency());
         let [period, totals] = counters;
         let sharing = self.sharing[shard_slot];
         for lane in &mut self.lanes[shard_slot] {
             let mut batches = 0;
-            while let Some(ready_ns) = ready_at(&self.spec, lane).filter(|&start| start < until_ns) {
-                let start_ns = match self.spec.concurrency_max {
-                    Some(slots) => slot_free_at(&mut self.running, slots, ready_ns, until_ns),
-                    None => ready_ns,
-                };
-                if start_ns >= until_ns {
-                    break;
-                }
+            while let Some(start_ns) = ready_at(&self.spec, lane).filter(|&start| start < until_ns) {
                 batches += 1;
                 if batches > BATCHES_PER_STEP_MAX {
                     // A lane retrying a failing batch of next to no duration: the rest of
@@ -185,9 +204,52 @@ impl Processor {
                 }
                 let counters = [&mut *period, &mut *totals];
                 run_batch(&self.spec, sharing, lane, start_ns, rng, &mut self.batch, counters);
-                if self.spec.concurrency_max.is_some() && lane.busy_until_ns > start_ns {
-                    self.running.push(Reverse(lane.busy_until_ns));
+            }
+        }
+    }
+
+    /// Runs every shard's lanes until `until_ns` when batches share `concurrency_max`
+    /// slots: the batch ready first takes the next free slot, over all shards, and one
+    /// that finds none before `until_ns` waits for the next step, ahead of later ones.
+    /// `periods` holds each shard's period counters.
+    pub fn process_all(
+        &mut self,
+        until_ns: u64,
+        rng: &mut ChaCha8Rng,
+        periods: &mut [ReadCounters],
+        totals: &mut ReadCounters,
+    ) {
+        let slots = self.spec.concurrency_max.expect("a processor that limits concurrency");
+        self.ready.clear();
+        for (shard_slot, lanes) in self.lanes.iter().enumerate() {
+            for (lane_index, lane) in lanes.iter().enumerate() {
+                if let Some(ready_ns) = ready_at(&self.spec, lane).filter(|&ready| ready < until_ns) {
+                    self.ready.push(Reverse((ready_ns, shard_slot, lane_index)));
                 }
+            }
+        }
+        let batches_max = BATCHES_PER_STEP_MAX as usize * self.ready.len().max(1);
+        let mut batches = 0;
+        while let Some(Reverse((ready_ns, shard_slot, lane_index))) = self.ready.pop() {
+            let start_ns = slot_free_at(&mut self.running, slots, ready_ns, until_ns);
+            if start_ns >= until_ns {
+                // No slot frees before the step ends, for this batch or any readied later.
+                break;
+            }
+            batches += 1;
+            if batches > batches_max {
+                // Retries of failing batches of next to no duration: they wait (see
+                // `process`).
+                break;
+            }
+            let lane = &mut self.lanes[shard_slot][lane_index];
+            let counters = [&mut periods[shard_slot], &mut *totals];
+            run_batch(&self.spec, self.sharing[shard_slot], lane, start_ns, rng, &mut self.batch, counters);
+            if lane.busy_until_ns > start_ns {
+                self.running.push(Reverse(lane.busy_until_ns));
+            }
+            if let Some(next_ns) = ready_at(&self.spec, lane).filter(|&ready| ready < until_ns) {
+                self.ready.push(Reverse((next_ns, shard_slot, lane_index)));
             }
         }
     }
@@ -321,8 +383,9 @@ fn run_batch(
     }
     // Latencies go to the period only: the run's histogram is the periods' merged
     // (`ShardReader::take_period`), as for records delivered without processing.
+    let delivered_ns = completion_ns + spec.delivery.as_nanos();
     for piece in batch.iter().filter(|piece| !piece.reprocessed) {
-        period.latency_ms.add((completion_ns.saturating_sub(piece.origin_ns)) as f64 * 1e-6, piece.records);
+        period.latency_ms.add((delivered_ns.saturating_sub(piece.origin_ns)) as f64 * 1e-6, piece.records);
     }
 }
 
@@ -387,7 +450,8 @@ fn finish_bisected(
     for piece in batch.iter().filter(|piece| !piece.reprocessed) {
         let share = crate::ratio::scale(piece.records, good, records);
         if share > 0 {
-            period.latency_ms.add(completion_ns.saturating_sub(piece.origin_ns) as f64 * 1e-6, share);
+            let delivered_ns = completion_ns + spec.delivery.as_nanos();
+            period.latency_ms.add(delivered_ns.saturating_sub(piece.origin_ns) as f64 * 1e-6, share);
         }
     }
 }

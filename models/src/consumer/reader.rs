@@ -272,8 +272,13 @@ impl ShardReader {
     /// checkpoints. Returns the takeovers and whether the worker wants more.
     pub fn steal_leases(&mut self, worker: u32, now_ns: u64, logs: &[ShardLog]) -> (Vec<Takeover>, bool) {
         let Some(leases) = &mut self.leases else { return (Vec::new(), false) };
-        let (takeovers, more) = leases.steal(worker, now_ns);
-        for takeover in &takeovers {
+        let (mut takeovers, more) = leases.steal(worker, now_ns);
+        for takeover in &mut takeovers {
+            // The old owner's queue is not processed: the new owner fetches it again.
+            if let Some(processor) = &mut self.processor {
+                leases.forget_unprocessed(takeover.shard_slot, processor.drop_queued(takeover.shard_slot));
+                takeover.checkpoint = leases.checkpoint(takeover.shard_slot);
+            }
             let cursor = &mut self.cursors[takeover.shard_slot];
             cursor.next_poll_ns = cursor.next_poll_ns.max(now_ns);
             if cursor.started {
@@ -299,6 +304,14 @@ impl ShardReader {
     /// each new owner resumes at the shard's last checkpoint. Returns the takeovers.
     pub fn fail_worker(&mut self, worker: u32, now_ns: u64, logs: &[ShardLog]) -> Vec<Takeover> {
         let Some(leases) = &mut self.leases else { return Vec::new() };
+        // What the dead worker fetched and had not processed is gone with it.
+        for slot in 0..self.cursors.len() {
+            if leases.owner(slot) == Some(worker) {
+                if let Some(processor) = &mut self.processor {
+                    leases.forget_unprocessed(slot, processor.drop_queued(slot));
+                }
+            }
+        }
         let takeovers = leases.fail(worker, now_ns);
         for takeover in &takeovers {
             let cursor = &mut self.cursors[takeover.shard_slot];
@@ -440,11 +453,27 @@ impl ShardReader {
         self.processor.as_ref().map_or(0, |p| p.queued_new(shard_slot))
     }
 
-    /// Runs processing on a shard up to `until_ns` (once per step, after the polls).
+    /// Runs processing on a shard up to `until_ns` (once per step, after the shard's
+    /// polls). A processor whose batches share concurrency slots over all shards waits
+    /// for [`Self::process_all`].
     pub fn process(&mut self, shard_slot: usize, until_ns: u64) {
         let Some(processor) = &mut self.processor else { return };
+        if processor.limits_concurrency() {
+            return;
+        }
         let rng = self.processing_errors.rng();
         processor.process(shard_slot, until_ns, rng, [&mut self.period[shard_slot], &mut self.totals]);
+    }
+
+    /// Runs processing on every shard up to `until_ns` when batches share concurrency
+    /// slots (once per step, after every shard's polls).
+    pub fn process_all(&mut self, until_ns: u64) {
+        let Some(processor) = &mut self.processor else { return };
+        if !processor.limits_concurrency() {
+            return;
+        }
+        let rng = self.processing_errors.rng();
+        processor.process_all(until_ns, rng, &mut self.period, &mut self.totals);
     }
 
     /// Records that expired before this consumer read them: everything below `offset`.
@@ -553,7 +582,7 @@ impl ShardReader {
                     count_to_f64(now_ns - read.arrival_last_ns) / NANOS_PER_MS as f64
                 };
                 let reprocessed = match &mut self.leases {
-                    Some(leases) => leases.after_read(shard_slot, position - read.records, position, now_ns),
+                    Some(leases) => leases.after_read(shard_slot, position - read.records, position),
                     None => 0,
                 };
                 for counters in [&mut *period, &mut *totals] {
@@ -574,6 +603,12 @@ impl ShardReader {
                             processor.accept(shard_slot, part);
                         }
                     }
+                }
+                if let Some(leases) = &mut self.leases {
+                    // The KCL checkpoints what its record processor has processed: the
+                    // records still queued (the read's tail, one lane) are not.
+                    let queued = self.processor.as_ref().map_or(0, |p| p.queued(shard_slot));
+                    leases.checkpoint_if_due(shard_slot, position - queued, now_ns);
                 }
                 outcome =
                     PollOutcome { records: read.records, bytes: read.bytes, throttled: false, iterator_age_ms: age_ms };

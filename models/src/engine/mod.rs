@@ -1339,6 +1339,9 @@ impl<'a> Simulation<'a> {
                 self.end_drained_shard(slot);
             }
         }
+        for consumer in &mut self.consumers {
+            consumer.process_all(t1.as_nanos());
+        }
     }
 
     /// A closed shard read and processed to its end is done for each consumer that has
