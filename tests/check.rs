@@ -68,6 +68,29 @@ fn objectives_over_a_fraction_of_periods() {
     assert!(!fail.passed && fail.value < 0.5, "{fail:?}");
 }
 
+/// With KPL aggregation a period's `write_throttle_rate` counts Kinesis records on both
+/// sides, as the whole run's counts user records on both: a shard taking 20,000 small
+/// records a second throttles about a third either way. (The period's rate divided
+/// throttled aggregates by attempted user records: 0.0009, and the objective passed.)
+#[test]
+fn a_periods_write_throttle_rate_does_not_mix_aggregates_and_user_records() {
+    let text = "duration = \"10m\"\n[stream]\nshards = 1\n[[producers]]\nname = \"p\"\nrate = 20000\narrivals = \"uniform\"\nrecord_size = 100\nkeys = { kind = \"uniform\", count = 1000 }\napi = { kind = \"kpl\" }\n[[expect]]\nmetric = \"write_throttle_rate\"\nmax = 0.01\n[[expect]]\nmetric = \"write_throttle_rate\"\nmax = 0.01\nfraction = 1.0\n";
+    let spec = kinesim::parse(std::path::Path::new("kpl.toml"), text).unwrap();
+    let mut rows = kinesim_models::metrics::MemoryRecorder::default();
+    let mut recorder = kinesim_models::slo::PeriodRecorder::new(&mut rows, &spec.expectations);
+    let result = kinesim_models::simulate(&spec, &mut recorder);
+    let periods = recorder.finish();
+    let slos = kinesim_models::slo::evaluate(&spec.expectations, &result.summary, &periods);
+    let whole_run = result.summary.write_throttle_rate;
+    assert!((0.3..0.4).contains(&whole_run), "{whole_run}");
+    assert!(!slos[0].passed && !slos[1].passed, "{slos:?}");
+    for (row, rate) in rows.stream.iter().zip(&periods.values[1]) {
+        if row.time_s >= 60.0 {
+            assert!((rate - whole_run).abs() < 0.05, "{rate} at {} s against {whole_run} over the run", row.time_s);
+        }
+    }
+}
+
 /// `--baseline DIR` compares every summary metric with a saved `check --out DIR` run:
 /// the same experiment passes, a changed one flags what moved (exit 1), and a missing
 /// baseline is invalid input (exit 2).

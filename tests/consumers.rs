@@ -630,6 +630,41 @@ fn a_dead_kcl_worker_delivers_nothing() {
     assert_eq!(app.read_records + app.unread_records_end, written, "each record delivered once or still unread");
 }
 
+/// The last KCL worker dies with records queued: nobody reads the shard again, and what
+/// it had not processed counts as unread (the run's conservation check holds).
+#[test]
+fn the_last_kcl_worker_dies_with_records_queued() {
+    let (result, _) = common::run_toml(
+        r#"
+        seed = 1269757172
+        duration = "1m"
+        step = "100ms"
+        [stream]
+        mode = "on_demand"
+        write_limit = { enforcement = "token_bucket", bucket_depth = "2s" }
+        [[producers]]
+        name = "p0"
+        rate = 438
+        arrivals = { kind = "bursty", cv = 2.0 }
+        record_size = 1
+        keys = { kind = "uniform", count = 3 }
+        api = "put_record"
+        [[consumers]]
+        name = "c0"
+        kind = "kcl"
+        kcl_version = 2
+        workers = 1
+        failures = [["2s", 0]]
+        checkpoint_interval = "1s"
+        failover_time = "5s"
+        processing = { per_record = "316us" }
+        "#,
+    );
+    let c0 = &result.summary.consumers[0];
+    assert!(c0.read_records < result.summary.accepted_records / 10, "{} read before the failure", c0.read_records);
+    assert_eq!(c0.read_records + c0.unread_records_end, result.summary.accepted_records);
+}
+
 /// Workers that join steal one lease per lease-taker run from the most loaded worker
 /// until the leases are balanced; each stolen shard resumes at its checkpoint.
 #[test]

@@ -292,3 +292,78 @@ fn bytes_pass_24_hours_halfway_through_the_crossing_hour() {
     let billed = components["on_demand_extended_retention"];
     assert!((billed - expected).abs() / expected < 1e-3, "{billed} against {expected}");
 }
+
+/// Retention equal to an age limit keeps nothing past it: on-demand's default 24 h is
+/// free beyond the stream hours, and 7 days of provisioned retention has no long-term
+/// storage. (Passing the limit and expiring were weighed as if independent, which
+/// billed a quarter of an hour of each hour's bytes.)
+#[test]
+fn retention_at_an_age_limit_stores_nothing_past_it() {
+    for (stream, retention, duration, component) in [
+        ("mode = \"on_demand\"", "24h", "30h", "on_demand_extended_retention"),
+        ("shards = 1", "168h", "170h", "long_term_retention"),
+    ] {
+        let (result, _) = common::run_toml(&format!(
+            r#"
+            duration = "{duration}"
+            metrics_period = "1h"
+            [output]
+            shards = "off"
+            consumers = "off"
+            [stream]
+            {stream}
+            retention = "{retention}"
+            [[producers]]
+            name = "p"
+            rate = 1
+            arrivals = "uniform"
+            record_size = 1022
+            keys = {{ kind = "explicit", hash_key = "1", partition_key = "pk" }}
+            "#
+        ));
+        let components: BTreeMap<&str, f64> = result.summary.cost.components.iter().copied().collect();
+        assert_eq!(components.get(component), None, "{stream} with {retention}: {components:?}");
+    }
+}
+
+/// Per started hour, a shard is billed for the hours it was open while the stream was
+/// provisioned: 2 shards in the first hour (provisioned for its first 30 minutes, then
+/// on-demand, whose controller splits), 7 in the second (on-demand until 90 minutes).
+/// (Shards opened while on-demand were billed too: 6 and 10.)
+#[test]
+fn started_shard_hours_count_provisioned_time_only() {
+    let (_, rows) = common::run_toml(
+        r#"
+        seed = 1
+        duration = "2h"
+        [stream]
+        shards = 2
+        retention = "48h"
+        [[producers]]
+        name = "p"
+        rate = 1000
+        arrivals = "uniform"
+        record_size = 2000
+        keys = { kind = "uniform", count = 1000 }
+        [[actions]]
+        at = "30m"
+        kind = "set_mode"
+        mode = "on_demand"
+        [[actions]]
+        at = "90m"
+        kind = "set_mode"
+        mode = "provisioned"
+        [pricing]
+        proration = "per_started_hour"
+        "#,
+    );
+    let usd = |time_s: f64, component: &str| {
+        rows.costs.iter().find(|r| r.time_s == time_s && r.component == component).map(|r| r.usd).unwrap()
+    };
+    let shards_open_after_90m = f64::from(rows.stream.last().unwrap().shards_open);
+    assert_eq!(shards_open_after_90m, 7.0, "the on-demand controller split to 7 shards");
+    assert_eq!(usd(0.0, "shard_hours"), 2.0 * 0.015);
+    assert_eq!(usd(0.0, "extended_retention"), 2.0 * 0.02);
+    assert!((usd(3600.0, "shard_hours") - shards_open_after_90m * 0.015).abs() < 1e-12);
+    assert!((usd(3600.0, "extended_retention") - shards_open_after_90m * 0.02).abs() < 1e-12);
+}

@@ -183,3 +183,68 @@ fn on_demand_advantage_registers_up_to_50_fan_out_consumers() {
     let error = stream("on_demand_advantage", 51).unwrap_err().to_string();
     assert!(error.contains("consumers[50].kind") && error.contains("at most 50"), "{error}");
 }
+
+/// A stream row describes its period: splits the controller makes at a period's end
+/// show in the next row, and the row's mean utilisation is over the shards that were
+/// open. (The row before each split showed the shards after it, and half the load.)
+#[test]
+fn a_split_at_a_periods_end_belongs_to_the_next_row() {
+    let (_, rows) = common::run_toml(
+        r#"
+        seed = 1
+        duration = "50m"
+        [stream]
+        shards = 2
+        [[producers]]
+        name = "p"
+        rate = 1000
+        arrivals = "uniform"
+        record_size = 2000
+        keys = { kind = "uniform", count = 1000 }
+        [[actions]]
+        at = "30m"
+        kind = "set_mode"
+        mode = "on_demand"
+        "#,
+    );
+    let split_s =
+        rows.events.iter().find(|e| e.kind == "split_shard").map(|e| e.time_s).expect("the controller splits");
+    for row in &rows.stream {
+        let expected = if row.time_s < split_s { 2 } else { 4 };
+        assert_eq!(row.shards_open, expected, "row at {} s (split at {split_s} s)", row.time_s);
+        if row.time_s < split_s && row.time_s >= 1_860.0 {
+            assert!(row.utilisation_mean > 0.9, "2 MB/s on 2 shards at {} s: {}", row.time_s, row.utilisation_mean);
+        }
+    }
+}
+
+/// An on-demand stream's write ceiling holds for the stream, not only for its split
+/// count: 12 MB/s offered to a stream capped at 4 MiB/s is accepted at 4 MiB/s and the
+/// rest throttled, however many shards it has. (Each of its 8 shards took its 1 MiB/s:
+/// 7.9 MiB/s were accepted.)
+#[test]
+fn the_on_demand_write_ceiling_caps_the_stream() {
+    let (_, rows) = common::run_toml(
+        r#"
+        seed = 1
+        duration = "30m"
+        [stream]
+        mode = "on_demand"
+        [stream.on_demand]
+        write_max_mibps = 4
+        split_delay = "1m"
+        [[producers]]
+        name = "p"
+        rate = 12000
+        arrivals = "uniform"
+        record_size = 1000
+        keys = { kind = "random" }
+        "#,
+    );
+    for row in rows.stream.iter().filter(|row| row.time_s >= 600.0) {
+        let mib_per_s = row.incoming_bytes as f64 / 60.0 / (1u64 << 20) as f64;
+        assert!(mib_per_s <= 4.0 + 1e-9, "{mib_per_s} MiB/s at {} s", row.time_s);
+        assert!(mib_per_s > 3.9, "{mib_per_s} MiB/s at {} s", row.time_s);
+        assert!(row.write_throttled_records > 0);
+    }
+}

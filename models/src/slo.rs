@@ -245,10 +245,13 @@ impl<'a> PeriodRecorder<'a> {
 fn stream_period_metric(row: &StreamRow, metric: &str) -> Option<f64> {
     Some(match metric {
         "write_throttle_rate" => {
-            if row.attempted_records == 0 {
+            // In Kinesis records, as the row counts throttles: with KPL aggregation its
+            // `attempted_records` are user records, and the ratio would mix the two.
+            let attempted = row.incoming_records + row.write_throttled_records;
+            if attempted == 0 {
                 0.0
             } else {
-                row.write_throttled_records as f64 / row.attempted_records as f64
+                row.write_throttled_records as f64 / attempted as f64
             }
         }
         "write_throttled_records" => row.write_throttled_records as f64,

@@ -138,15 +138,17 @@ impl Processor {
     }
 
     /// Drops what waits in a shard's lanes (its KCL worker died or let go of the lease):
-    /// returns how many of those records were read for the first time.
-    pub fn drop_queued(&mut self, shard_slot: usize) -> u64 {
-        let mut dropped_new = 0;
+    /// returns how many records were dropped, and how many of those were read for the
+    /// first time.
+    pub fn drop_queued(&mut self, shard_slot: usize) -> (u64, u64) {
+        let (mut dropped, mut dropped_new) = (0, 0);
         for lane in &mut self.lanes[shard_slot] {
+            dropped += lane.queued;
             dropped_new += lane.queued_new;
             let busy_until_ns = lane.busy_until_ns;
             *lane = Lane { busy_until_ns, ..Lane::default() };
         }
-        dropped_new
+        (dropped, dropped_new)
     }
 
     /// How many records a fetch may take now.

@@ -275,10 +275,9 @@ impl ShardReader {
         let (mut takeovers, more) = leases.steal(worker, now_ns);
         for takeover in &mut takeovers {
             // The old owner's queue is not processed: the new owner fetches it again.
-            if let Some(processor) = &mut self.processor {
-                leases.forget_unprocessed(takeover.shard_slot, processor.drop_queued(takeover.shard_slot));
-                takeover.checkpoint = leases.checkpoint(takeover.shard_slot);
-            }
+            let slot = takeover.shard_slot;
+            drop_unprocessed(&mut self.processor, leases, &mut self.cursors[slot], slot);
+            takeover.checkpoint = leases.checkpoint(slot);
             let cursor = &mut self.cursors[takeover.shard_slot];
             cursor.next_poll_ns = cursor.next_poll_ns.max(now_ns);
             if cursor.started {
@@ -307,9 +306,7 @@ impl ShardReader {
         // What the dead worker fetched and had not processed is gone with it.
         for slot in 0..self.cursors.len() {
             if leases.owner(slot) == Some(worker) {
-                if let Some(processor) = &mut self.processor {
-                    leases.forget_unprocessed(slot, processor.drop_queued(slot));
-                }
+                drop_unprocessed(&mut self.processor, leases, &mut self.cursors[slot], slot);
             }
         }
         let takeovers = leases.fail(worker, now_ns);
@@ -622,6 +619,17 @@ impl ShardReader {
 }
 
 /// Splits the first `again` records off a fetched piece as reprocessed.
+/// Drops what a KCL worker fetched from `slot` and had not processed when it lost the
+/// lease: the queue is the tail of what it read, so the position goes back over it, and
+/// the records read for the first time count as unread again.
+fn drop_unprocessed(processor: &mut Option<Processor>, leases: &mut Leases, cursor: &mut Cursor, slot: usize) {
+    let Some(processor) = processor else { return };
+    let (dropped, dropped_new) = processor.drop_queued(slot);
+    debug_assert!(dropped <= cursor.position);
+    cursor.position -= dropped;
+    leases.forget_unprocessed(slot, dropped_new);
+}
+
 fn split_piece(piece: &Piece, again: u64) -> (Option<Piece>, Option<Piece>) {
     let old_records = again.min(piece.records);
     if old_records == 0 {

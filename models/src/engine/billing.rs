@@ -52,9 +52,9 @@ pub(super) struct CostMeter {
     /// Bytes accepted in each past hour, oldest first, as far back as retention reaches.
     accepted_by_hour: VecDeque<u64>,
     accepted_this_hour: u64,
-    /// Shards open when the hour started, and shards opened during it.
-    shards_open_at_hour_start: u64,
-    shards_opened_this_hour: u64,
+    /// Shards open at some provisioned instant of the hour: those open at its first
+    /// provisioned step, and those opened while provisioned after it.
+    provisioned_shards_this_hour: u64,
     /// The modes the stream was in during the hour.
     modes_this_hour: [bool; 3],
     /// Whether retention was above 24 h at some step of the hour.
@@ -83,9 +83,7 @@ impl CostMeter {
             hour_start: SimTime::ZERO,
             accepted_by_hour: VecDeque::new(),
             accepted_this_hour: 0,
-            // The initial shards count as opened in the first hour.
-            shards_open_at_hour_start: 0,
-            shards_opened_this_hour: 0,
+            provisioned_shards_this_hour: 0,
             modes_this_hour: [false; 3],
             extended_this_hour: false,
             fan_out_joins_ns,
@@ -95,8 +93,12 @@ impl CostMeter {
     }
 
     /// A shard opened (a split, merge or UpdateShardCount child).
-    pub(super) fn shard_opened(&mut self) {
-        self.shards_opened_this_hour += 1;
+    pub(super) fn shard_opened(&mut self, mode: CapacityMode) {
+        // Shards opened before the hour's first provisioned step are counted by it, and
+        // shards opened while on-demand are not billed per shard.
+        if mode == CapacityMode::Provisioned && self.modes_this_hour[mode_index(mode)] {
+            self.provisioned_shards_this_hour += 1;
+        }
     }
 
     /// Accepted writes of `records` Kinesis records of `bytes`, billed at their mean size
@@ -139,6 +141,25 @@ impl CostMeter {
     }
 }
 
+/// In quarters, the share of an hour's bytes that, over the hour being billed, are past
+/// `limit_hours` of age and not yet expired at `retention_hours`. The newest hour ended
+/// now (`age_hours` 1); bytes written evenly over an hour of age `a` are, over this
+/// hour, between `a - 2` and `a` hours old (symmetric about `a - 1`), so they pass an
+/// age limit, or expire, halfway through the hour of age `limit + 1`. When the limit is
+/// the retention, passing it is expiring: nothing is past it.
+fn kept_past_quarters(age_hours: usize, limit_hours: usize, retention_hours: usize) -> u128 {
+    let age_mid = age_hours - 1;
+    if age_mid < limit_hours || age_mid > retention_hours || limit_hours >= retention_hours {
+        return 0;
+    }
+    let (at_limit, at_expiry) = (age_mid == limit_hours, age_mid == retention_hours);
+    if at_limit || at_expiry {
+        2
+    } else {
+        4
+    }
+}
+
 fn mode_index(mode: CapacityMode) -> usize {
     match mode {
         CapacityMode::Provisioned => 0,
@@ -156,6 +177,9 @@ impl Simulation<'_> {
         let extended = self.retention > SimDuration::from_secs(24 * 3600);
         let meter = &mut self.cost_meter;
         meter.fan_out_consumers = meter.fan_out_joins_ns.partition_point(|&join_ns| join_ns <= t0.as_nanos()) as u64;
+        if self.mode == CapacityMode::Provisioned && !meter.modes_this_hour[mode_index(self.mode)] {
+            meter.provisioned_shards_this_hour = open_shards;
+        }
         meter.modes_this_hour[mode_index(self.mode)] = true;
         let usage = &mut meter.hour;
         usage.interval_ns += self.step_ns;
@@ -188,13 +212,11 @@ impl Simulation<'_> {
                 self.recorder.cost_row(&CostRow { time_s, component: charge.component.as_str(), usd: charge.usd });
             }
         }
-        let shards_open = self.shards_open() as u64;
         let meter = &mut self.cost_meter;
         meter.total.add(&meter.hour);
         meter.hour = Usage::default();
         meter.hour_start = now;
-        meter.shards_open_at_hour_start = shards_open;
-        meter.shards_opened_this_hour = 0;
+        meter.provisioned_shards_this_hour = 0;
         meter.modes_this_hour = [false; 3];
         meter.extended_this_hour = false;
         let end = SimTime::ZERO + self.spec.duration;
@@ -218,21 +240,9 @@ impl Simulation<'_> {
         let hours = meter.accepted_by_hour.len();
         let (mut over_day, mut over_week) = (0u128, 0u128);
         for (index, bytes) in meter.accepted_by_hour.iter().enumerate() {
-            // The newest hour ended now: age 1 at its start. Bytes written over an hour
-            // of age `a` are, over this hour, between `a - 2` and `a` hours old, so they
-            // pass an age limit halfway through the hour of age `limit + 1`: weights in
-            // quarters, the limit's half times the half for expiry at retention.
             let age_hours = hours - index;
-            let past = |limit: usize| -> u128 {
-                match age_hours.cmp(&(limit + 1)) {
-                    std::cmp::Ordering::Less => 0,
-                    std::cmp::Ordering::Equal => 1,
-                    std::cmp::Ordering::Greater => 2,
-                }
-            };
-            let kept = 2 - past(retention_hours);
-            over_day += u128::from(*bytes) * past(24) * kept;
-            over_week += u128::from(*bytes) * past(7 * 24) * kept;
+            over_day += u128::from(*bytes) * kept_past_quarters(age_hours, 24, retention_hours);
+            over_week += u128::from(*bytes) * kept_past_quarters(age_hours, 7 * 24, retention_hours);
         }
         let (day_to_week, over_week) = (over_day - over_week, over_week);
         let ns = u128::from(hour_ns);
@@ -253,10 +263,10 @@ impl Simulation<'_> {
     }
 
     /// The started-hour counts, for per-started-hour proration: every shard open at some
-    /// instant of the hour (open at its start, or opened during it).
+    /// provisioned instant of the hour (shards are not billed while on-demand).
     fn count_started_hours(&mut self) {
         let meter = &mut self.cost_meter;
-        let shards = meter.shards_open_at_hour_start + meter.shards_opened_this_hour;
+        let shards = meter.provisioned_shards_this_hour;
         let usage = &mut meter.hour;
         if meter.modes_this_hour[0] {
             usage.shard_hours_started += shards;

@@ -34,7 +34,7 @@ use crate::spec::{
 };
 use crate::storage::ShardLog;
 use crate::stream::{apportion, WriteAdmission, WriteAllowance};
-use kinesim_sim::num::{ceil_to_count, count_to_f64};
+use kinesim_sim::num::{ceil_to_count, count_to_f64, f64_to_count};
 use kinesim_sim::{
     format_duration, run_until, EventQueue, Phase, Process, SeedKey, SimDuration, SimTime, NANOS_PER_SEC,
 };
@@ -273,6 +273,10 @@ struct StreamPeriod {
     read_throttled_calls: u64,
     iterator_age_ms_max: f64,
     expired_unread_records: u64,
+    /// Open shards summed over the period's steps, and at its last step (a reshard at
+    /// the period's end belongs to the next period).
+    shard_steps: u64,
+    shards_open_last: u64,
     /// Producer totals at the period start, to take differences.
     producers_at_start: ProducerTotals,
 }
@@ -575,7 +579,7 @@ impl<'a> Simulation<'a> {
         if let Some(plane) = &mut self.records {
             plane.shards_changed();
         }
-        self.cost_meter.shard_opened();
+        self.cost_meter.shard_opened(self.mode);
         for consumer in &mut self.consumers {
             consumer.attach(slot, &shards.logs[slot], now.as_nanos(), &self.seed);
         }
@@ -1137,6 +1141,8 @@ impl<'a> Simulation<'a> {
         }
         let open_shards = self.shards_open() as u64;
         self.shard_steps += open_shards;
+        self.stream_period.shard_steps += open_shards;
+        self.stream_period.shards_open_last = open_shards;
         self.meter_step(t0, open_shards);
     }
 
@@ -1175,8 +1181,9 @@ impl<'a> Simulation<'a> {
             demand.records += arrival.records;
             demand.bytes += arrival.bytes;
         }
-        for slot in 0..shards.ids.len() {
-            self.admit_shard(slot, t0, t1);
+        let stream_share = self.on_demand_write_share(t0, t1);
+        for slot in 0..self.shards.ids.len() {
+            self.admit_shard(slot, t0, t1, stream_share);
         }
         for arrival in &self.arrivals {
             let slot = arrival.shard_slot as usize;
@@ -1208,13 +1215,34 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// Decides how much of a shard's demand this step fits its allowance.
-    fn admit_shard(&mut self, slot: usize, t0: SimTime, t1: SimTime) {
+    /// The share of every shard's demand an on-demand stream lets through this step: its
+    /// write ceiling (`stream.on_demand.write_max_mibps`, facts §7.1) over the step,
+    /// against what all shards are offered, cut in proportion (how AWS throttles at the
+    /// ceiling is not published). 1 for a provisioned stream or under the ceiling.
+    fn on_demand_write_share(&self, t0: SimTime, t1: SimTime) -> Option<f64> {
+        if !self.mode.is_on_demand() {
+            return None;
+        }
+        let ceiling_bytes =
+            f64::from(self.spec.stream.on_demand.write_max_mibps) * crate::spec::MIB as f64 * (t1 - t0).as_secs_f64();
+        let offered_bytes: u64 = self.shards.demand.iter().map(|demand| demand.bytes).sum();
+        (offered_bytes as f64 > ceiling_bytes).then(|| ceiling_bytes / offered_bytes as f64)
+    }
+
+    /// Decides how much of a shard's demand this step fits its allowance (and, with
+    /// `stream_share`, the on-demand stream's ceiling).
+    fn admit_shard(&mut self, slot: usize, t0: SimTime, t1: SimTime, stream_share: Option<f64>) {
         let shards = &mut self.shards;
         let allowance = &mut shards.allowances[slot];
         self.admission.refill(allowance, t0.as_nanos(), t1.as_nanos());
         let demand = &mut shards.demand[slot];
-        let admitted = self.admission.admit(allowance, demand.records, demand.bytes, t0.as_nanos(), t1.as_nanos());
+        let (records, bytes) = match stream_share {
+            None => (demand.records, demand.bytes),
+            Some(share) => {
+                (f64_to_count(count_to_f64(demand.records) * share), f64_to_count(count_to_f64(demand.bytes) * share))
+            }
+        };
+        let admitted = self.admission.admit(allowance, records, bytes, t0.as_nanos(), t1.as_nanos());
         demand.accept_left = admitted.records_accepted;
         demand.demand_left = demand.records;
         demand.filled_at_ns = admitted.filled_at_ns;
@@ -1426,9 +1454,11 @@ impl<'a> Simulation<'a> {
         let totals = self.producer_totals();
         let period = std::mem::take(&mut self.stream_period);
         let start = period.producers_at_start;
+        let shards_open = if period.shard_steps == 0 { self.shards_open() as u64 } else { period.shards_open_last };
+        let shard_seconds = (period.shard_steps * self.step_ns) as f64 / NANOS_PER_SEC as f64;
         let row = StreamRow {
             time_s: self.stream_period_start.as_secs_f64(),
-            shards_open: self.shards_open() as u32,
+            shards_open: shards_open as u32,
             offered_records: totals.offered_records - start.offered_records,
             attempted_records: totals.attempted_records - start.attempted_records,
             incoming_records: period.incoming_records,
@@ -1437,11 +1467,7 @@ impl<'a> Simulation<'a> {
             dropped_records: totals.dropped_records - start.dropped_records,
             put_requests: totals.put_requests - start.put_requests,
             in_flight_records: self.producers.iter().map(Producer::in_flight_records).sum(),
-            utilisation_mean: self.utilisation_mean(
-                period.incoming_records,
-                period.incoming_bytes,
-                self.shards_open() as f64 * (now - self.stream_period_start).as_secs_f64(),
-            ),
+            utilisation_mean: self.utilisation_mean(period.incoming_records, period.incoming_bytes, shard_seconds),
             utilisation_peak: period.utilisation_peak,
             demand_peak: period.demand_peak,
             read_records: period.read_records,
