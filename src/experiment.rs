@@ -2012,6 +2012,7 @@ impl Validator<'_> {
             bisect_on_error: false,
             max_retry_attempts: None,
             max_record_age: None,
+            expires_with_retention: false,
             concurrency_max: None,
             shared_by_worker: per_worker,
         })
@@ -2130,6 +2131,7 @@ impl Validator<'_> {
             bisect_on_error: raw.bisect_on_error.unwrap_or(false),
             max_retry_attempts,
             max_record_age,
+            expires_with_retention: true,
             concurrency_max,
             shared_by_worker: false,
         };
@@ -2192,6 +2194,7 @@ impl Validator<'_> {
             bisect_on_error: false,
             max_retry_attempts: None,
             max_record_age: None,
+            expires_with_retention: false,
             concurrency_max: None,
             shared_by_worker: false,
         });

@@ -826,6 +826,47 @@ fn lambda_bisect_with_unlimited_retries_still_blocks_behind_the_poison() {
     assert!(two.read_records > 29_000, "two retries alone, then discarded: {} read", two.read_records);
 }
 
+/// With unlimited retries, a poison record blocks its shard until it expires with the
+/// stream's retention (facts §8.2: "until the records expire"), and then the records
+/// behind it, which have waited too, expire as the mapping reaches them. A mapping whose
+/// records outlived retention blocked the shard to the run's end.
+#[test]
+fn lambda_retries_end_when_records_expire_with_retention() {
+    let (result, _) = common::run_toml(
+        r#"
+        seed = 8
+        duration = "26h"
+        metrics_period = "1h"
+        [output]
+        shards = "off"
+        consumers = "off"
+        [stream]
+        shards = 1
+        [[producers]]
+        name = "p"
+        rate = 1
+        arrivals = "uniform"
+        record_size = 100
+        [[consumers]]
+        name = "fn"
+        kind = "lambda"
+        start = "trim_horizon"
+        batch_size = 100
+        function_duration = "100ms"
+        poison_rate = 0.0001
+        bisect_on_error = true
+        "#,
+    );
+    let s = result.summary;
+    let c = &s.consumers[0];
+    assert_eq!(
+        s.accepted_records,
+        c.read_records + c.discarded_records + c.expired_unread_records + c.unread_records_end
+    );
+    assert!(c.discarded_records > 0, "the poison record is discarded once it passes 24 h");
+    assert!(c.read_records > 3_600, "the shard moves again after a day: {} read", c.read_records);
+}
+
 /// A shard that is closed and read to its end is done: GetRecords gives no next
 /// iterator, so it is not polled again, and KCL deletes its lease
 /// (`cleanupLeasesUponShardCompletion`), so a joining worker balances the open shards'

@@ -546,6 +546,10 @@ pub struct ProcessingSpec {
     pub max_retry_attempts: Option<u32>,
     /// Records older than this are discarded unprocessed (`None`: no limit).
     pub max_record_age: Option<SimDuration>,
+    /// Whether records waiting in a lane are also discarded once they pass the stream's
+    /// retention: a Lambda event source mapping retries a failing batch "until the
+    /// records expire" (facts §8.2); a KCL worker or Firehose processes what it holds.
+    pub expires_with_retention: bool,
     /// Batches running at once over all shards and lanes (a Lambda function's reserved
     /// concurrency); `None`: shards x lanes, the mapping's own ceiling (§8.2).
     pub concurrency_max: Option<u32>,

@@ -7,7 +7,8 @@
 //! gets no help from more lanes). Each lane processes a batch of up to `batch_size`
 //! records at a time, for `fixed + per_record * n`; a batch may fail (`error_rate`) and be
 //! retried, blocking its lane, until `max_retry_attempts`, after which it is discarded
-//! (counted). Records older than `max_record_age` are discarded unprocessed. Fetching
+//! (counted). Records older than `max_record_age` (for Lambda, or than the stream's
+//! retention) are discarded unprocessed. Fetching
 //! waits for room: at most `prefetch_records` wait per shard, so when processing cannot
 //! keep up the backlog stays in the stream and the iterator age grows.
 //!
@@ -23,7 +24,7 @@
 use super::ReadCounters;
 use crate::spec::ProcessingSpec;
 use kinesim_sim::sample::{binomial, uniform01};
-use kinesim_sim::ChaCha8Rng;
+use kinesim_sim::{ChaCha8Rng, SimDuration};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
@@ -55,7 +56,7 @@ struct Lane {
     head_poison: Option<u64>,
     /// Whether the head of the lane is poison records that bisecting isolated, which
     /// (with unlimited retries) are retried alone, blocking the lane, until they pass
-    /// `max_record_age` (or the run ends).
+    /// `max_record_age` or the stream's retention (or the run ends).
     isolated_poison: bool,
 }
 
@@ -82,6 +83,9 @@ pub struct Processor {
     /// The batch being run, kept between batches for its allocation (a batch runs
     /// every few steps on every lane: no allocation per batch).
     batch: Vec<Piece>,
+    /// The oldest a waiting record may be: `max_record_age`, and the stream's retention
+    /// in force when the spec says records expire with it.
+    age_max_ns: Option<u64>,
 }
 
 impl Processor {
@@ -95,7 +99,19 @@ impl Processor {
             ready: BinaryHeap::new(),
             sharing: Vec::new(),
             batch: Vec::new(),
+            age_max_ns: spec.max_record_age.map(SimDuration::as_nanos),
         }
+    }
+
+    /// The stream's retention is (now) `retention`: with `expires_with_retention`,
+    /// records waiting longer are discarded.
+    pub fn set_retention(&mut self, retention: SimDuration) {
+        let by_age = self.spec.max_record_age.map(SimDuration::as_nanos);
+        self.age_max_ns = match (by_age, self.spec.expires_with_retention) {
+            (Some(age_ns), true) => Some(age_ns.min(retention.as_nanos())),
+            (None, true) => Some(retention.as_nanos()),
+            (by_age, false) => by_age,
+        };
     }
 
     pub fn lanes(&self) -> u32 {
@@ -205,7 +221,7 @@ impl Processor {
                     break;
                 }
                 let counters = [&mut *period, &mut *totals];
-                run_batch(&self.spec, sharing, lane, start_ns, rng, &mut self.batch, counters);
+                run_batch(&self.spec, self.age_max_ns, sharing, lane, start_ns, rng, &mut self.batch, counters);
             }
         }
     }
@@ -246,7 +262,16 @@ impl Processor {
             }
             let lane = &mut self.lanes[shard_slot][lane_index];
             let counters = [&mut periods[shard_slot], &mut *totals];
-            run_batch(&self.spec, self.sharing[shard_slot], lane, start_ns, rng, &mut self.batch, counters);
+            run_batch(
+                &self.spec,
+                self.age_max_ns,
+                self.sharing[shard_slot],
+                lane,
+                start_ns,
+                rng,
+                &mut self.batch,
+                counters,
+            );
             if lane.busy_until_ns > start_ns {
                 self.running.push(Reverse(lane.busy_until_ns));
             }
@@ -303,8 +328,10 @@ fn ready_at(spec: &ProcessingSpec, lane: &Lane) -> Option<u64> {
 
 /// Starts the batch at the head of a lane: discards records past their maximum age,
 /// then processes (or fails, retries, and finally discards) a batch.
+#[allow(clippy::too_many_arguments)]
 fn run_batch(
     spec: &ProcessingSpec,
+    age_max_ns: Option<u64>,
     sharing: u64,
     lane: &mut Lane,
     start_ns: u64,
@@ -313,9 +340,9 @@ fn run_batch(
     counters: [&mut ReadCounters; 2],
 ) {
     let [period, totals] = counters;
-    if let Some(age) = spec.max_record_age {
+    if let Some(age_ns) = age_max_ns {
         while let Some(head) = lane.queue.front() {
-            if start_ns.saturating_sub(head.origin_ns) <= age.as_nanos() {
+            if start_ns.saturating_sub(head.origin_ns) <= age_ns {
                 break;
             }
             let head = lane.queue.pop_front().expect("checked");
@@ -407,7 +434,7 @@ fn new_records(piece: &Piece, records: u64) -> u64 {
 /// about the whole batch's duration in total). With `max_retry_attempts` the isolated
 /// records then fail their retries alone and are discarded; with unlimited retries (the
 /// default, facts §8.2) they stay at the head of the lane and are retried alone, blocking
-/// it, until they pass `max_record_age`.
+/// it, until they pass `max_record_age` or the stream's retention.
 #[allow(clippy::too_many_arguments)]
 fn finish_bisected(
     spec: &ProcessingSpec,

@@ -124,9 +124,16 @@ enum Call {
 pub struct PollOutcome {
     pub records: u64,
     pub bytes: u64,
+    /// Of `bytes`, those of records more than 7 days old (long-term retrieval, pricing
+    /// §2).
+    pub bytes_past_week: u64,
     pub throttled: bool,
     pub iterator_age_ms: f64,
 }
+
+/// The age past which reading a record is long-term retrieval (pricing §2: data older
+/// than 7 days).
+const LONG_TERM_AGE_NS: u64 = 7 * 24 * 3600 * NANOS_PER_SEC;
 
 /// One polling consumer's place in one shard.
 #[derive(Copy, Clone, Debug)]
@@ -550,12 +557,16 @@ impl ShardReader {
                 let latencies = if self.latency_per_shard { &mut period.latency_ms } else { &mut totals.latency_ms };
                 let pieces = &mut self.pieces;
                 pieces.clear();
+                let mut bytes_past_week = 0;
                 let read = log.read_blocks::<SINGLES>(
                     position,
                     now_ns,
                     records_max,
                     bytes_max,
                     |records, bytes, latency_ns| {
+                        if latency_ns > LONG_TERM_AGE_NS {
+                            bytes_past_week += bytes;
+                        }
                         if processing {
                             pieces.push(Piece {
                                 records,
@@ -607,8 +618,13 @@ impl ShardReader {
                     let queued = self.processor.as_ref().map_or(0, |p| p.queued(shard_slot));
                     leases.checkpoint_if_due(shard_slot, position - queued, now_ns);
                 }
-                outcome =
-                    PollOutcome { records: read.records, bytes: read.bytes, throttled: false, iterator_age_ms: age_ms };
+                outcome = PollOutcome {
+                    records: read.records,
+                    bytes: read.bytes,
+                    bytes_past_week,
+                    throttled: false,
+                    iterator_age_ms: age_ms,
+                };
             }
         }
         let jitter_ns = f64_to_count(uniform01(self.polls.rng()) * count_to_f64(self.spec.poll_jitter.as_nanos()));

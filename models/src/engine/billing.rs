@@ -129,14 +129,14 @@ impl CostMeter {
         self.hour.add_billed_writes(mode, f64_to_count(whole));
     }
 
-    /// Bytes delivered to one consumer application in one read, with the age of the
-    /// data it reached.
+    /// Bytes delivered to one consumer application in one read, `bytes_past_week` of
+    /// them of records more than 7 days old.
     /// Reads of data older than 7 days are charged on provisioned streams only: the
     /// on-demand formulas have no such charge (pricing §3, §4; open item §10.3).
-    pub(super) fn read(&mut self, mode: CapacityMode, fan_out: bool, bytes: u64, age_ms: f64) {
+    pub(super) fn read(&mut self, mode: CapacityMode, fan_out: bool, bytes: u64, bytes_past_week: u64) {
         self.hour.add_reads(mode, fan_out, bytes);
-        if mode == CapacityMode::Provisioned && age_ms > 7.0 * 24.0 * 3600.0 * 1000.0 {
-            self.hour.long_term_retrieval_bytes += bytes;
+        if mode == CapacityMode::Provisioned {
+            self.hour.long_term_retrieval_bytes += bytes_past_week;
         }
     }
 }

@@ -550,6 +550,7 @@ impl<'a> Simulation<'a> {
             producer.project(&simulation.shards.ranges, &simulation.shards.open);
         }
         simulation.set_lane_weights();
+        simulation.tell_processors_retention();
         simulation
     }
 
@@ -683,6 +684,7 @@ impl<'a> Simulation<'a> {
             ActionKind::SetRetention { retention } => {
                 let detail = format!("{} to {}", format_duration(self.retention), format_duration(*retention));
                 self.retention = *retention;
+                self.tell_processors_retention();
                 self.recorder.event(&EventRow {
                     time_s: now.as_secs_f64(),
                     kind: "set_retention".into(),
@@ -709,6 +711,15 @@ impl<'a> Simulation<'a> {
         let reshard = plan(self)?;
         self.begin_reshard(reshard, now, queue);
         Ok(())
+    }
+
+    /// Processors whose waiting records expire with the stream's retention follow it.
+    fn tell_processors_retention(&mut self) {
+        for consumer in &mut self.consumers {
+            if let Some(processor) = consumer.processor_mut() {
+                processor.set_retention(self.retention);
+            }
+        }
     }
 
     fn log_rejected(&mut self, now: SimTime, call: &str, subject: String, reason: String) {
@@ -1338,7 +1349,7 @@ impl<'a> Simulation<'a> {
                     &mut self.shards.budgets[slot],
                     &self.spec.stream.read_limit,
                 );
-                self.cost_meter.read(self.mode, !consumer.uses_get_records(), outcome.bytes, outcome.iterator_age_ms);
+                self.cost_meter.read(self.mode, !consumer.uses_get_records(), outcome.bytes, outcome.bytes_past_week);
                 if consumer.uses_get_records() {
                     let api = &mut self.api_totals;
                     api.get_records_requests += 1;
