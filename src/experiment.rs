@@ -290,6 +290,22 @@ impl Validator<'_> {
                 format!("scaling policies are for provisioned streams; stream.mode is \"{}\"", stream.mode.name()),
             ));
         }
+        if let Some(PolicySpec::Step(StepSpec { min_shards, max_shards, .. }))
+        | Some(PolicySpec::TargetTracking(TargetTrackingSpec { min_shards, max_shards, .. })) = &policy
+        {
+            // A scalable target's range holds the stream it starts from: outside it, the
+            // first alarm moves the stream to the range, whatever its load.
+            if !(*min_shards..=*max_shards).contains(&stream.shards) {
+                let key = if stream.shards > *max_shards { "policy.max_shards" } else { "policy.min_shards" };
+                return Err(self.err(
+                    key,
+                    format!(
+                        "the policy's range {min_shards} to {max_shards} shards (min_shards, max_shards) must hold stream.shards ({})",
+                        stream.shards
+                    ),
+                ));
+            }
+        }
         let applications = (producers.len() + consumers.len()) as u32;
         let cost = self.cost(raw.pricing, encryption.as_deref(), applications)?;
         Ok(ExperimentSpec {

@@ -630,10 +630,11 @@ fn policy(shards: u32) -> impl Strategy<Value = String> {
             f64::from(up) / 100.0,
             f64::from(up) / 300.0
         )),
-        1 => (delay.clone(), 1u32..=100, 1u32..8, 0u32..120).prop_map(|(delay, pct, max, cooldown)| format!(
+        // The range holds the stream's shards (the loader refuses a stream outside it).
+        1 => (delay.clone(), 1u32..=100, shards..shards + 8, 0u32..120).prop_map(|(delay, pct, max, cooldown)| format!(
             "[policy]\nkind = \"step\"\n{delay}threshold_pct = {pct}\nmin_shards = 1\nmax_shards = {max}\ncooldown = \"{cooldown}s\"\n"
         )),
-        1 => (delay.clone(), 1u32..=100, 1u32..8).prop_map(|(delay, pct, max)| format!(
+        1 => (delay.clone(), 1u32..=100, shards..shards + 8).prop_map(|(delay, pct, max)| format!(
             "[policy]\nkind = \"target_tracking\"\n{delay}target_pct = {pct}\nmin_shards = 1\nmax_shards = {max}\ncooldown = \"60s\"\n"
         )),
         1 => (1u32..=2 * shards, 1u32..=2 * shards, 1u32..120, any::<bool>()).prop_map(|(a, b, at, repeat)| format!(

@@ -747,3 +747,37 @@ fn large_run_report_benchmark() {
     assert!(seconds < 10.0, "render took {seconds:.2} s");
     assert!(html < 5_000_000, "report.html is {html} bytes");
 }
+
+/// A run that ends inside a metrics period ends with a shorter one: the throughput plot
+/// takes its rate over that length. 1,500 records/s for 90 s with 1-minute periods is a
+/// flat line. (The last 30 s were divided by 60: the line fell to 750 records/s.)
+#[test]
+fn throughput_of_a_short_last_period_is_over_its_length() {
+    let folder = common::scratch("report-short-last-period");
+    let experiment = folder.join("short.toml");
+    std::fs::write(
+        &experiment,
+        "name = \"short\"\nseed = 1\nduration = \"90s\"\n[stream]\nshards = 2\n[[producers]]\nname = \"p\"\nrate = 1500\narrivals = \"uniform\"\nrecord_size = 500\nkeys = { kind = \"random\" }\n",
+    )
+    .unwrap();
+    let output = common::kinesim()
+        .arg("run")
+        .arg(&experiment)
+        .arg("--out")
+        .arg(folder.join("out"))
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let svg = std::fs::read_to_string(folder.join("out/plots/throughput.svg")).unwrap();
+    // The offered line is the one drawn 4 wide; its points are "x,y x,y".
+    let offered = svg
+        .split("<polyline")
+        .find(|tag| tag.contains("stroke-width=\"4\""))
+        .and_then(|tag| tag.split("points=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("an offered line");
+    let heights: Vec<&str> = offered.split_whitespace().filter_map(|point| point.split(',').nth(1)).collect();
+    assert_eq!(heights.len(), 2, "{offered}");
+    assert_eq!(heights[0], heights[1], "the offered rate is flat: {offered}");
+}

@@ -190,3 +190,48 @@ fn reshards_take_their_duration_and_refuse_calls_meanwhile() {
     let c = &result.summary.consumers[0];
     assert_eq!(c.expired_unread_records, 0);
 }
+
+/// A shard's mean utilisation in a period is over the time it was open in it: a child
+/// open for the last 10 s of a 40 s period that took 300 records/s is at 0.3, and its
+/// parent, open for the first 30 s, is over those 30 s. (Both were averaged over the
+/// whole period: the child showed 0.08.)
+#[test]
+fn shard_utilisation_is_over_the_time_the_shard_was_open() {
+    let (_, rows) = common::run_toml(
+        r#"
+        seed = 3
+        duration = "150s"
+        [output]
+        shards = "40s"
+        [stream]
+        shards = 2
+        [[producers]]
+        name = "p"
+        rate = 1500
+        arrivals = "uniform"
+        record_size = 800
+        keys = { kind = "uniform", count = 1000 }
+        [[actions]]
+        at = "65s"
+        kind = "split_shard"
+        shard = "shardId-000000000000"
+        "#,
+    );
+    let split_s = rows.events.iter().find(|e| e.kind == "split_shard").map(|e| e.time_s).unwrap();
+    assert!(split_s > 40.0 && split_s < 80.0, "the split completes inside the 40 s to 80 s period: {split_s}");
+    for row in rows.shards.iter().filter(|r| r.time_s == 40.0) {
+        let open_s = match row.shard_id.0 {
+            0 => split_s - 40.0,
+            1 => 40.0,
+            _ => 80.0 - split_s,
+        };
+        let by_records = row.incoming_records as f64 / (open_s * 1000.0);
+        assert!(
+            (row.utilisation_mean - by_records).abs() < 0.01 || row.utilisation_mean > by_records,
+            "{}: {} against {by_records} over {open_s} s",
+            row.shard_id.0,
+            row.utilisation_mean
+        );
+        assert!(row.utilisation_mean > 0.2, "{}: {}", row.shard_id.0, row.utilisation_mean);
+    }
+}

@@ -201,6 +201,7 @@ const BEYOND_THE_SCHEMA: &[(&str, &str)] = &[
     ("policy-iter-age-veto-seconds.toml", "whole minutes: arithmetic on a duration's value"),
     ("policy-key-of-other-kind.toml", KIND_KEY),
     ("policy-on-demand-stream.toml", "compared with stream.mode: a cross-field rule"),
+    ("policy-range-misses-stream-shards.toml", "compared with stream.shards: a cross-field rule"),
     ("policy-scaling-utils-config-missing.toml", MISSING_FILE),
     ("policy-schedule-not-from-zero.toml", DURATION_RANGE),
     ("policy-scheduled-repeat-before-last.toml", "compared with the schedule: a cross-field rule"),

@@ -132,8 +132,11 @@ fn throughput(run: &Run) -> Result<Outcome, ReportError> {
     let Input::Ready(stream) = &run.stream else { unreachable!() };
     let (t, p, axis) = (stream.num("time_s"), run.period_s, &run.axis);
     let mut rates = Panel::new("records/s", Format::Count, 360);
-    let offered = line(axis, t, p, stream.num("offered_records").iter().map(|v| v / p));
-    let accepted = line(axis, t, p, stream.num("incoming_records").iter().map(|v| v / p));
+    // A run that ends inside a period ends with a shorter one: its rate is over its length.
+    let lengths: Vec<f64> = t.iter().map(|&start| (run.duration_s - start).clamp(f64::MIN_POSITIVE, p)).collect();
+    let per_s = |column: &str| -> Vec<f64> { stream.num(column).iter().zip(&lengths).map(|(v, s)| v / s).collect() };
+    let offered = line(axis, t, p, per_s("offered_records").into_iter());
+    let accepted = line(axis, t, p, per_s("incoming_records").into_iter());
     let capacity: Vec<f64> = stream.num("shards_open").iter().map(|s| s * 1000.0).collect();
     // Offered is drawn wider and first, so it shows around accepted where they agree.
     let mut offered = Series::new("offered", BLUE, offered);

@@ -296,6 +296,10 @@ struct Shards {
     throttled_total: Vec<u64>,
     /// Open shards take writes; closed ones (split parents) stay readable.
     open: Vec<bool>,
+    /// When each shard opened and closed (`u64::MAX` while open), for the time it could
+    /// take writes in a period.
+    opened_ns: Vec<u64>,
+    closed_ns: Vec<u64>,
     /// The shards each one was made from (split, merge or UpdateShardCount), if any.
     parents: Vec<Vec<usize>>,
     /// Kinesis records and bytes stored since the on-demand controller last measured.
@@ -502,6 +506,8 @@ impl<'a> Simulation<'a> {
                 period: Vec::new(),
                 throttled_total: Vec::new(),
                 open: Vec::new(),
+                opened_ns: Vec::new(),
+                closed_ns: Vec::new(),
                 parents: Vec::new(),
                 since_evaluation: Vec::new(),
             },
@@ -574,6 +580,8 @@ impl<'a> Simulation<'a> {
         shards.period.push(ShardPeriod::default());
         shards.throttled_total.push(0);
         shards.open.push(true);
+        shards.opened_ns.push(now.as_nanos());
+        shards.closed_ns.push(u64::MAX);
         shards.parents.push(Vec::new());
         shards.since_evaluation.push((0, 0));
         // Every change to the open shards opens one (a reshard closes its parents first).
@@ -994,6 +1002,7 @@ impl<'a> Simulation<'a> {
     fn reshape(&mut self, parents: &[usize], ranges: &[HashRange], now: SimTime) -> Vec<usize> {
         for &parent in parents {
             self.shards.open[parent] = false;
+            self.shards.closed_ns[parent] = now.as_nanos();
         }
         let first = self.shards.ids.len();
         for range in ranges {
@@ -1507,9 +1516,13 @@ impl<'a> Simulation<'a> {
 
     fn close_shard_period(&mut self, now: SimTime) {
         let time_s = self.shard_period_start.as_secs_f64();
-        let seconds = (now - self.shard_period_start).as_secs_f64();
+        let start_ns = self.shard_period_start.as_nanos();
         for slot in 0..self.shards.ids.len() {
             let period = std::mem::take(&mut self.shards.period[slot]);
+            // Over the part of the period the shard was open.
+            let (from_ns, until_ns) =
+                (self.shards.opened_ns[slot].max(start_ns), self.shards.closed_ns[slot].min(now.as_nanos()));
+            let seconds = until_ns.saturating_sub(from_ns) as f64 / NANOS_PER_SEC as f64;
             let utilisation_mean = self.utilisation_mean(period.incoming_records, period.incoming_bytes, seconds);
             self.recorder.shard_row(&ShardRow {
                 time_s,

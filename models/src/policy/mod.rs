@@ -330,10 +330,12 @@ impl StepSpec {
         );
         let out = last_minute.is_some_and(|sum| sum > threshold);
         let scale_in = in_sums.len() == Self::SCALE_IN_PERIODS && in_sums.iter().all(|&sum| sum < threshold);
+        // A step never turns around: at a bound it holds (the loader keeps the stream
+        // inside the range, but an action may take it out).
         let target = if out {
-            (shards + 1).min(self.max_shards)
+            (shards + 1).min(self.max_shards).max(shards)
         } else if scale_in {
-            shards.saturating_sub(1).max(self.min_shards)
+            shards.saturating_sub(1).max(self.min_shards).min(shards)
         } else {
             shards
         };
@@ -556,6 +558,11 @@ mod tests {
             "a scale-in's cooldown ends"
         );
         assert_eq!(policy.decide(&records(&[1_000_000]), 8, none).target_shards, None, "MaxCapacity 8");
+        assert_eq!(
+            policy.decide(&records(&[10_000_000]), 10, none).target_shards,
+            None,
+            "above MaxCapacity a scale-out alarm does not shrink the stream"
+        );
     }
 
     #[test]
@@ -571,6 +578,12 @@ mod tests {
         assert_eq!(policy.decide(&busier, 4, none).target_shards, None);
         assert_eq!(policy.decide(&quiet[1..], 4, none).target_shards, None, "three whole periods needed");
         assert_eq!(policy.decide(&records(&[0; 15]), 1, none).target_shards, None, "MinCapacity 1");
+        let at_least_three = StepSpec { min_shards: 3, ..StepSpec::default() };
+        assert_eq!(
+            at_least_three.decide(&records(&[0; 15]), 1, none).target_shards,
+            None,
+            "below MinCapacity a scale-in alarm does not grow the stream"
+        );
     }
 
     /// Minutes of steady traffic at `records_per_s` per shard of `shards` (1 KiB records).
