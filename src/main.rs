@@ -214,17 +214,25 @@ const PLAN_HELP: &str = "Examples:
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
-            stdout_failed(&error);
+        if !STDOUT_GONE.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+                stdout_failed(&error);
+            }
         }
     }};
 }
 
-/// Ends the program after standard output failed: quietly (exit 0) when its reader went
-/// away, with a message and exit code 3 otherwise (a full disk behind a redirection).
-fn stdout_failed(error: &std::io::Error) -> ! {
+/// Set once standard output's reader went away: the rest of the output is dropped.
+static STDOUT_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Handles a failed write to standard output. When its reader went away (`| head`), the
+/// command goes on without printing, so that its files and its exit code (a `check`'s
+/// verdict) are still what they would be; otherwise (a full disk behind a redirection)
+/// it ends with a message and exit code 3.
+fn stdout_failed(error: &std::io::Error) {
     if error.kind() == std::io::ErrorKind::BrokenPipe {
-        std::process::exit(0);
+        STDOUT_GONE.store(true, std::sync::atomic::Ordering::Relaxed);
+        return;
     }
     eprintln!("error: cannot write to standard output: {error}");
     std::process::exit(i32::from(EXIT_RUNTIME));
@@ -686,6 +694,19 @@ fn check(
     out: Option<&std::path::Path>,
     baseline: Option<&(PathBuf, f64)>,
 ) -> ExitCode {
+    if let (Some(out), Some((folder, _))) = (out, baseline) {
+        let same = |a: &std::path::Path, b: &std::path::Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+        };
+        if same(out, folder) {
+            eprintln!(
+                "error: --out and --baseline are the same folder ({}): the runs would overwrite the baseline they are compared with",
+                out.display()
+            );
+            return ExitCode::from(EXIT_INVALID);
+        }
+    }
     let mut suites = Vec::new();
     let mut worst = 0u8;
     say!(
@@ -710,15 +731,19 @@ fn check(
                         worst = worst.max(EXIT_SLO_FAILED);
                     }
                 }
+                let mut moved = Vec::new();
                 if let Some((folder, tolerance)) = baseline {
-                    worst = worst.max(compare_with_baseline(&outcome, folder, *tolerance));
+                    let (code, drifts) = compare_with_baseline(&outcome, folder, *tolerance);
+                    worst = worst.max(code);
+                    moved = drifts;
                 }
-                suites.push(Suite { name: outcome.spec.name.clone(), results: outcome.slo_results, error: None });
+                let name = outcome.spec.name.clone();
+                suites.push(Suite { name, results: outcome.slo_results, moved, error: None });
             }
             Err(error) => {
                 eprintln!("error: {error}");
                 let name = file.file_stem().map_or_else(|| file.display().to_string(), |s| s.to_string_lossy().into());
-                suites.push(Suite { name, results: Vec::new(), error: Some(error.to_string()) });
+                suites.push(Suite { name, results: Vec::new(), moved: Vec::new(), error: Some(error.to_string()) });
                 worst = worst.max(match error {
                     RunError::Load(_) => EXIT_INVALID,
                     RunError::Report(_) => EXIT_RUNTIME,
@@ -746,7 +771,9 @@ fn parse_tolerance(text: &str) -> Result<f64, String> {
 
 /// Prints the metrics of this run that moved from the baseline; returns the exit code
 /// they call for (1 when any moved, 2 when the baseline is missing or unreadable).
-fn compare_with_baseline(outcome: &RunOutcome, folder: &std::path::Path, tolerance: f64) -> u8 {
+/// Prints the metrics that moved from the baseline; returns the exit code it calls for
+/// and one line per moved metric (for the JUnit report).
+fn compare_with_baseline(outcome: &RunOutcome, folder: &std::path::Path, tolerance: f64) -> (u8, Vec<String>) {
     let summaries = kinesim::baseline::load_summary(&folder.join(&outcome.spec.name).join("summary.json"))
         .and_then(|baseline| Ok((kinesim::baseline::load_summary(&outcome.folder.join("summary.json"))?, baseline)));
     match summaries {
@@ -762,15 +789,23 @@ fn compare_with_baseline(outcome: &RunOutcome, folder: &std::path::Path, toleran
                     drift.relative_change() * 100.0
                 );
             }
-            if drifts.is_empty() {
-                0
-            } else {
-                EXIT_SLO_FAILED
-            }
+            let moved: Vec<String> = drifts
+                .iter()
+                .map(|drift| {
+                    format!(
+                        "{} moved {:+.2}%: {} against {} in the baseline",
+                        drift.metric,
+                        drift.relative_change() * 100.0,
+                        drift.current,
+                        drift.baseline
+                    )
+                })
+                .collect();
+            (if moved.is_empty() { 0 } else { EXIT_SLO_FAILED }, moved)
         }
         Err(error) => {
             eprintln!("error: {error}");
-            EXIT_INVALID
+            (EXIT_INVALID, vec![error.to_string()])
         }
     }
 }
@@ -802,6 +837,8 @@ fn print_slo_row(experiment: &str, result: &SloResult) {
 struct Suite {
     name: String,
     results: Vec<SloResult>,
+    /// Summary metrics that moved from the baseline (`--baseline`), each a failure.
+    moved: Vec<String>,
     error: Option<String>,
 }
 
@@ -809,7 +846,7 @@ fn junit_xml(suites: &[Suite]) -> String {
     let escape =
         |text: &str| text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
-    for Suite { name, results, error } in suites {
+    for Suite { name, results, moved, error } in suites {
         if let Some(error) = error {
             xml.push_str(&format!(
                 "  <testsuite name=\"{0}\" tests=\"1\" failures=\"0\" errors=\"1\">\n    <testcase name=\"run\" classname=\"{0}\"><error message=\"{1}\"/></testcase>\n  </testsuite>\n",
@@ -818,12 +855,19 @@ fn junit_xml(suites: &[Suite]) -> String {
             ));
             continue;
         }
-        let failures = results.iter().filter(|r| !r.passed).count();
+        let failures = results.iter().filter(|r| !r.passed).count() + moved.len();
         xml.push_str(&format!(
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n",
             escape(name),
-            results.len()
+            results.len() + moved.len()
         ));
+        for drift in moved {
+            xml.push_str(&format!(
+                "    <testcase name=\"baseline\" classname=\"{}\"><failure message=\"{}\"/></testcase>\n",
+                escape(name),
+                escape(drift)
+            ));
+        }
         for result in results {
             let case = escape(&format!("{} ({}) {}", result.metric, result.scope, bound_text(result)));
             if result.passed {

@@ -554,9 +554,12 @@ fn objective_table(objective: &Expectation) -> toml::Value {
     toml::Value::Table(table)
 }
 
-/// Makes the file paths an experiment names absolute: traces, policy configuration and
-/// commands with a path, price files.
+/// Makes the file paths an experiment names absolute: traces, policy configuration, a
+/// policy program given by path and the files its arguments name, price files.
 fn absolutize(value: &mut toml::Table, folder: &Path) {
+    // The experiment's folder as given may itself be relative, or empty (`plan y.toml`).
+    let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
+    let folder = &std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
     let fix = |v: &mut toml::Value| {
         if let Some(text) = v.as_str() {
             if !Path::new(text).is_absolute() {
@@ -573,9 +576,21 @@ fn absolutize(value: &mut toml::Table, folder: &Path) {
         if let Some(config) = policy.get_mut("config") {
             fix(config);
         }
-        if let Some(program) = policy.get_mut("command").and_then(|c| c.as_array_mut()).and_then(|c| c.first_mut()) {
-            if program.as_str().is_some_and(|p| p.contains('/')) {
-                fix(program);
+        if let Some(command) = policy.get_mut("command").and_then(|c| c.as_array_mut()) {
+            // The program runs in its experiment's folder: a program given by path, and
+            // arguments naming files there (`["python3", "scaler.py"]`), are made
+            // absolute so that they are found from the recommended file's folder.
+            for (index, part) in command.iter_mut().enumerate() {
+                let names_path = part.as_str().is_some_and(|text| {
+                    if index == 0 {
+                        text.contains('/')
+                    } else {
+                        !text.starts_with('-') && folder.join(text).exists()
+                    }
+                });
+                if names_path {
+                    fix(part);
+                }
             }
         }
     }
@@ -586,5 +601,30 @@ fn absolutize(value: &mut toml::Table, folder: &Path) {
                 fix(file);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Planned from the experiment's own folder (`plan scaled.toml`: an empty folder), a
+    /// policy run through an interpreter keeps finding its script: the arguments that
+    /// name files there become absolute, the others stay. (The script stayed relative and
+    /// was looked for next to recommended.toml: the check exited 3.)
+    #[test]
+    fn policy_arguments_naming_files_become_absolute() {
+        // Tests run in the crate's folder, which holds Cargo.toml.
+        let mut value: toml::Table = toml::from_str(
+            "[policy]\nkind = \"external\"\ncommand = [\"sh\", \"Cargo.toml\", \"--fast\", \"missing.py\"]\n",
+        )
+        .unwrap();
+        absolutize(&mut value, Path::new(""));
+        let command = value["policy"]["command"].as_array().unwrap();
+        let here = std::path::absolute("Cargo.toml").unwrap();
+        assert_eq!(command[0].as_str(), Some("sh"), "a program found on PATH stays");
+        assert_eq!(command[1].as_str(), Some(here.to_str().unwrap()));
+        assert_eq!(command[2].as_str(), Some("--fast"));
+        assert_eq!(command[3].as_str(), Some("missing.py"), "not a file there: left as written");
     }
 }

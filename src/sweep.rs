@@ -395,7 +395,9 @@ const MANIFEST: &str = "sweep_manifest.txt";
 /// the outputs.
 pub fn run(sweep: &Sweep, options: &Options) -> Result<Outcome, SweepError> {
     let jobs_dir = options.out.join("jobs");
-    if !options.resume && jobs_dir.exists() {
+    if options.resume {
+        check_resumable(sweep, &options.out, options.partition.unwrap_or((0, 1)))?;
+    } else if jobs_dir.exists() {
         std::fs::remove_dir_all(&jobs_dir).map_err(io_error(&jobs_dir))?;
     }
     std::fs::create_dir_all(&jobs_dir).map_err(io_error(&jobs_dir))?;
@@ -478,6 +480,34 @@ fn write_manifest(sweep: &Sweep, out: &Path, part: usize, parts: usize) -> Resul
     let path = out.join(MANIFEST);
     kinesim_reports::atomic::write_all(&path, text.as_bytes())
         .map_err(|e| SweepError::Io { path: path.clone(), message: e.to_string() })
+}
+
+/// `--resume` keeps the jobs already in `out` only if they were made by this kinesim
+/// from these experiment bytes, for the same partition: jobs from an edited experiment
+/// would be published under the new file's hash.
+fn check_resumable(sweep: &Sweep, out: &Path, (part, parts): (usize, usize)) -> Result<(), SweepError> {
+    if !out.join(MANIFEST).exists() {
+        return Ok(());
+    }
+    let manifest = read_manifest(out)?;
+    let partition = format!("{part}/{parts}");
+    let expected = [
+        ("kinesim_version", env!("CARGO_PKG_VERSION").to_string()),
+        ("experiment_sha256", sweep.sha256.clone()),
+        ("jobs", sweep.spec.jobs().to_string()),
+        ("partition", partition),
+    ];
+    for (key, value) in expected {
+        let found = manifest_value(&manifest, key);
+        if found != value {
+            return Err(SweepError::Merge(format!(
+                "{}: key `{key}`: the jobs there were made with {found}, this sweep has {value}; \
+                 --resume continues the same sweep only (run without it to start over)",
+                out.join(MANIFEST).display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn read_manifest(folder: &Path) -> Result<Vec<(String, String)>, SweepError> {

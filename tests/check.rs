@@ -116,9 +116,21 @@ fn baselines_flag_metrics_that_moved() {
     let busier = busier_folder.join("quickstart.toml");
     let original = std::fs::read_to_string("experiments/quickstart.toml").unwrap();
     std::fs::write(&busier, original.replacen("rate = 2000", "rate = 2200", 1)).unwrap();
-    let (code, text) = run(&[busier.to_str().unwrap(), "--baseline", saved_arg, "--tolerance", "0.05"]);
+    let junit = busier_folder.join("report.xml");
+    let junit_arg = junit.to_str().unwrap();
+    let (code, text) =
+        run(&[busier.to_str().unwrap(), "--baseline", saved_arg, "--tolerance", "0.05", "--junit", junit_arg]);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("offered_records") && text.contains("MOVED"), "{text}");
+    // The JUnit report fails too, one case per moved metric: a dashboard is not green.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testcase name=\"baseline\"") && xml.contains("offered_records moved"), "{xml}");
+    assert!(!xml.contains("failures=\"0\""), "{xml}");
+    // A run written over the baseline it is compared with is refused.
+    let over =
+        common::kinesim().args(["check", "--out", saved_arg, "--baseline", saved_arg]).arg(&busier).output().unwrap();
+    assert_eq!(over.status.code(), Some(2), "{}", String::from_utf8_lossy(&over.stderr));
+    assert!(String::from_utf8_lossy(&over.stderr).contains("same folder"));
     let (code, text) = run(&[busier.to_str().unwrap(), "--baseline", saved_arg, "--tolerance", "0.5"]);
     assert_eq!(code, 0, "{text}");
 
@@ -128,6 +140,31 @@ fn baselines_flag_metrics_that_moved() {
     let (code, text) = run(&["experiments/quickstart.toml", "--baseline", saved_arg, "--tolerance=-1"]);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("non-negative"), "{text}");
+}
+
+/// `check | head -1`: the reader goes away after the header, and the check still runs
+/// every experiment, writes its JUnit report and exits with its verdict (1: hot-key
+/// fails its objective), not 0.
+#[test]
+fn a_closed_output_pipe_keeps_the_verdict() {
+    use std::io::Read as _;
+    let folder = common::scratch("check-closed-pipe");
+    let junit = folder.join("report.xml");
+    let mut child = common::kinesim()
+        .args(["check", "experiments/hot-key.toml", "experiments/quickstart.toml", "--junit"])
+        .arg(&junit)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("hot-key") && xml.contains("quickstart"), "{xml}");
 }
 
 /// A run that cannot complete (here its external policy program crashes) exits 3, which

@@ -333,3 +333,21 @@ fn the_slurm_array_script_runs_partitions_that_merge() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(outputs(&merged) == outputs(&folder.join("whole")));
 }
+
+/// `--resume` continues the same sweep only: after the experiment is edited, the jobs
+/// already in the folder are from the old file, and resuming is refused (exit 2) rather
+/// than publishing them under the new file's hash.
+#[test]
+fn resuming_an_edited_sweep_is_refused() {
+    let file = experiment("sweep-edited");
+    let folder = file.parent().unwrap();
+    std::fs::write(&file, SWEEP).unwrap();
+    let out = folder.join("out");
+    assert!(sweep(&file, &out, &[]).status.success());
+    std::fs::write(&file, SWEEP.replace("seed = ", "# edited\nseed = ")).unwrap();
+    let output = common::kinesim().arg("sweep").arg(&file).arg("--out").arg(&out).arg("--resume").output().unwrap();
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(message.contains("experiment_sha256") && message.contains("--resume"), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
