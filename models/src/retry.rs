@@ -2,7 +2,9 @@
 //!
 //! In stepped mode rejected records travel as groups, so a policy answers for a group:
 //! the window its next attempt falls in (uniform inside it). Full and equal jitter are
-//! exact this way. Decorrelated jitter depends on each record's previous sleep; a group
+//! exact this way for the window, but the step resolves it: at a 1 s step, backoffs under
+//! a second all land in the next step, so the two jitters give the same result (measured
+//! in docs/model.md §11). Decorrelated jitter depends on each record's previous sleep; a group
 //! carries the mean of its members' previous sleeps, which is the documented stepped-mode
 //! approximation. The SDK's retry quota is kept per producer, summed over instances.
 

@@ -307,8 +307,9 @@ impl ShardLog {
     /// Reads from `offset` at time `now_ns` at most `records_max` Kinesis records (as
     /// GetRecords counts them; each may carry several aggregated user records) and
     /// `bytes_max` bytes that are readable by then; returns user records.
-    /// `on_chunk(records, bytes, latency_ns)` is called for pieces of the read, for
-    /// latency histograms.
+    /// `on_chunk(records, bytes, latency_ns, spread_ns)` is called for pieces of the
+    /// read, for latency histograms: the records' latencies are spread evenly over
+    /// `spread_ns` (oldest to newest) about `latency_ns`.
     ///
     /// `SINGLES`: the log mostly holds blocks of one record (record mode), which are then
     /// read without the interpolation a longer block needs. The caller picks it at
@@ -319,7 +320,7 @@ impl ShardLog {
         now_ns: u64,
         records_max: u64,
         bytes_max: u64,
-        mut on_chunk: impl FnMut(u64, u64, u64),
+        mut on_chunk: impl FnMut(u64, u64, u64, u64),
     ) -> ReadResult {
         debug_assert!(offset >= self.offset_first, "readers never point below the trim horizon");
         let mut result = ReadResult::default();
@@ -347,7 +348,7 @@ impl ShardLog {
                 result.records += 1;
                 kinesis_read += 1;
                 result.bytes += block.bytes;
-                on_chunk(1, block.bytes, now_ns.saturating_sub(block.arrival_first_ns) + block.age_at_arrival_ns);
+                on_chunk(1, block.bytes, now_ns.saturating_sub(block.arrival_first_ns) + block.age_at_arrival_ns, 0);
                 result.arrival_last_ns = block.arrival_first_ns;
                 cursor = block.offset_end();
                 continue;
@@ -451,9 +452,10 @@ fn is_expired(block: &Block, expire_through_ns: Option<u64>) -> bool {
     expire_through_ns.is_some_and(|through| block.arrival_last_ns <= through)
 }
 
-/// Reports the records `[start, end)` of a block at their middle record's latency (the
-/// chunks a reader takes are already cut at its polls, so percentiles see the spread of
-/// arrival times), and returns the arrival time of the last of them. Interpolating in
+/// Reports the records `[start, end)` of a block at their middle record's latency, with
+/// the spread from the first to the last of them (records arrived evenly over the
+/// block, so their latencies spread evenly too: a whole step's block read at once is
+/// not one latency), and returns the arrival time of the last of them. Interpolating in
 /// f64 keeps this free of integer divisions, the costliest part of a read. Record
 /// indices and times inside a block are far below 2^63, so the signed conversions of
 /// `kinesim_sim::num` give the same values as `as`.
@@ -463,13 +465,14 @@ fn report_latency(
     end: u64,
     bytes: u64,
     now_ns: u64,
-    on_chunk: &mut impl FnMut(u64, u64, u64),
+    on_chunk: &mut impl FnMut(u64, u64, u64, u64),
 ) -> u64 {
     let spacing_ns = block.spacing_ns;
     let arrival_at = |index: f64| block.arrival_first_ns + f64_to_count(index * spacing_ns);
     let first_index = count_to_f64(start - block.offset_first);
     let middle_ns = arrival_at(first_index + count_to_f64(end - start - 1) / 2.0);
-    on_chunk(end - start, bytes, now_ns.saturating_sub(middle_ns) + block.age_at_arrival_ns);
+    let spread_ns = f64_to_count(count_to_f64(end - start - 1) * spacing_ns);
+    on_chunk(end - start, bytes, now_ns.saturating_sub(middle_ns) + block.age_at_arrival_ns, spread_ns);
     arrival_at(count_to_f64(end - 1 - block.offset_first)).min(block.arrival_last_ns)
 }
 
@@ -489,9 +492,10 @@ mod tests {
         bytes_max: u64,
     ) -> (ReadResult, Vec<(u64, u64, u64)>) {
         let mut chunks = Vec::new();
-        let result = log.read_blocks::<SINGLES>(offset, now_ns, records_max, bytes_max, |records, bytes, latency| {
-            chunks.push((records, bytes, latency))
-        });
+        let result =
+            log.read_blocks::<SINGLES>(offset, now_ns, records_max, bytes_max, |records, bytes, latency, _| {
+                chunks.push((records, bytes, latency))
+            });
         (result, chunks)
     }
 
@@ -544,10 +548,10 @@ mod tests {
         for step in 0..10 {
             log.append(100, 100, 100_000, step * S, step * S + S / 2, 0);
         }
-        let result = log.read_blocks::<false>(0, 5 * S, 150, u64::MAX, |_, _, _| {});
+        let result = log.read_blocks::<false>(0, 5 * S, 150, u64::MAX, |_, _, _, _| {});
         assert_eq!(result.records, 150);
         assert_eq!(result.bytes, 150_000);
-        let limited = log.read_blocks::<false>(150, 100 * S, 10_000, 25_000, |_, _, _| {});
+        let limited = log.read_blocks::<false>(150, 100 * S, 10_000, 25_000, |_, _, _, _| {});
         assert_eq!((limited.records, limited.bytes), (25, 25_000));
         // Records readable by 5 s arrived by 4 s: steps 0..3 and the first record of 4.
         assert_eq!(log.readable_after(0, 5 * S), 401);
@@ -562,7 +566,7 @@ mod tests {
             log.append(10, 10, 10_000, step * S, step * S, 1);
         }
         assert!(log.blocks_held() < FINE_BLOCKS_MAX + 10_000 / 60 + 2);
-        let total: u64 = log.read_blocks::<false>(0, 20_000 * S, u64::MAX, u64::MAX, |_, _, _| {}).records;
+        let total: u64 = log.read_blocks::<false>(0, 20_000 * S, u64::MAX, u64::MAX, |_, _, _, _| {}).records;
         assert_eq!(total, 100_000);
         let expired_to = log.trim(Some(5_000 * S), 0);
         assert!(expired_to > 0 && expired_to <= 50_010, "{expired_to}");

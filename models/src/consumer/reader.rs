@@ -563,7 +563,7 @@ impl ShardReader {
                     now_ns,
                     records_max,
                     bytes_max,
-                    |records, bytes, latency_ns| {
+                    |records, bytes, latency_ns, spread_ns| {
                         if latency_ns > LONG_TERM_AGE_NS {
                             bytes_past_week += bytes;
                         }
@@ -578,7 +578,9 @@ impl ShardReader {
                         } else {
                             // The period histogram is merged into the run's when the
                             // period closes (`take_period`).
-                            latencies.add(count_to_f64(latency_ns) * MS_PER_NS, records);
+                            let (mid_ms, spread_ms) =
+                                (count_to_f64(latency_ns) * MS_PER_NS, count_to_f64(spread_ns) * MS_PER_NS);
+                            latencies.add_spread(mid_ms - spread_ms / 2.0, mid_ms + spread_ms / 2.0, records);
                         }
                     },
                 );
