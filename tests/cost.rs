@@ -407,3 +407,35 @@ fn long_term_retrieval_counts_each_record_past_seven_days() {
     let billed = components["long_term_retrieval"];
     assert!((billed - expected).abs() / expected < 0.005, "{billed} against {expected}");
 }
+
+/// Per started hour, a fan-out consumer counts the shards open at some instant from its
+/// `join` on: joining at 45 minutes, after a split at 30 closed one of 2 shards, it is
+/// billed 3 consumer-shard-hours (the other parent and the two children), not the 4
+/// shards the hour saw.
+#[test]
+fn a_fan_out_consumer_counts_the_shards_open_after_it_joined() {
+    let (_, rows) = common::run_toml(
+        r#"
+        seed = 1
+        duration = "1h"
+        [stream]
+        shards = 2
+        [[producers]]
+        name = "p"
+        rate = 100
+        keys = { kind = "random" }
+        [[consumers]]
+        name = "fan"
+        kind = "efo"
+        join = "45m"
+        [[actions]]
+        at = "30m"
+        kind = "split_shard"
+        shard = "shardId-000000000000"
+        [pricing]
+        proration = "per_started_hour"
+        "#,
+    );
+    let usd = rows.costs.iter().find(|r| r.component == "efo_consumer_shard_hours").map(|r| r.usd).unwrap();
+    assert!((usd - 3.0 * 0.015).abs() < 1e-12, "{usd}");
+}

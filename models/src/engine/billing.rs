@@ -55,6 +55,9 @@ pub(super) struct CostMeter {
     /// Shards open at some provisioned instant of the hour: those open at its first
     /// provisioned step, and those opened while provisioned after it.
     provisioned_shards_this_hour: u64,
+    /// Fan-out consumer-shards started in the hour: each consumer counts the shards open
+    /// at some provisioned instant of the hour from its `join` on.
+    fan_out_shards_this_hour: u64,
     /// The modes the stream was in during the hour.
     modes_this_hour: [bool; 3],
     /// Whether retention was above 24 h at some step of the hour.
@@ -84,6 +87,7 @@ impl CostMeter {
             accepted_by_hour: VecDeque::new(),
             accepted_this_hour: 0,
             provisioned_shards_this_hour: 0,
+            fan_out_shards_this_hour: 0,
             modes_this_hour: [false; 3],
             extended_this_hour: false,
             fan_out_joins_ns,
@@ -98,6 +102,7 @@ impl CostMeter {
         // shards opened while on-demand are not billed per shard.
         if mode == CapacityMode::Provisioned && self.modes_this_hour[mode_index(mode)] {
             self.provisioned_shards_this_hour += 1;
+            self.fan_out_shards_this_hour += self.fan_out_consumers;
         }
     }
 
@@ -176,9 +181,16 @@ impl Simulation<'_> {
         let step_ns = u128::from(self.step_ns);
         let extended = self.retention > SimDuration::from_secs(24 * 3600);
         let meter = &mut self.cost_meter;
+        let joined_before = meter.fan_out_consumers;
         meter.fan_out_consumers = meter.fan_out_joins_ns.partition_point(|&join_ns| join_ns <= t0.as_nanos()) as u64;
-        if self.mode == CapacityMode::Provisioned && !meter.modes_this_hour[mode_index(self.mode)] {
-            meter.provisioned_shards_this_hour = open_shards;
+        if self.mode == CapacityMode::Provisioned {
+            if !meter.modes_this_hour[mode_index(self.mode)] {
+                meter.provisioned_shards_this_hour = open_shards;
+                meter.fan_out_shards_this_hour = meter.fan_out_consumers * open_shards;
+            } else {
+                // Consumers that joined since the last step count the shards open now.
+                meter.fan_out_shards_this_hour += (meter.fan_out_consumers - joined_before) * open_shards;
+            }
         }
         meter.modes_this_hour[mode_index(self.mode)] = true;
         let usage = &mut meter.hour;
@@ -217,6 +229,7 @@ impl Simulation<'_> {
         meter.hour = Usage::default();
         meter.hour_start = now;
         meter.provisioned_shards_this_hour = 0;
+        meter.fan_out_shards_this_hour = 0;
         meter.modes_this_hour = [false; 3];
         meter.extended_this_hour = false;
         let end = SimTime::ZERO + self.spec.duration;
@@ -270,7 +283,7 @@ impl Simulation<'_> {
         let usage = &mut meter.hour;
         if meter.modes_this_hour[0] {
             usage.shard_hours_started += shards;
-            usage.efo_consumer_shard_hours_started += meter.fan_out_consumers * shards;
+            usage.efo_consumer_shard_hours_started += meter.fan_out_shards_this_hour;
             if meter.extended_this_hour {
                 usage.extended_retention_shard_hours_started += shards;
             }
