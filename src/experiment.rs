@@ -261,6 +261,14 @@ impl Validator<'_> {
             },
         };
         let encryption = raw.stream.encryption.clone();
+        let write_ceiling_set = raw.stream.on_demand.as_ref().is_some_and(|o| o.write_max_mibps.is_some());
+        if fidelity == kinesim_models::spec::Fidelity::Record && write_ceiling_set {
+            // Record mode admits each record against its shard alone.
+            return Err(self.err(
+                "stream.on_demand.write_max_mibps",
+                "the stream-wide write ceiling is modelled with fidelity = \"stepped\" only (remove it, or use stepped mode)",
+            ));
+        }
         let stream = self.stream(raw.stream)?;
         let consumer_rows = output.consumers_period.is_some();
         let producer_names: Vec<String> = raw.producers.iter().map(|p| p.name.clone()).collect();

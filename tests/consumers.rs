@@ -697,6 +697,43 @@ fn the_last_kcl_worker_dies_with_records_queued() {
     assert_eq!(c0.read_records + c0.unread_records_end, result.summary.accepted_records);
 }
 
+/// A KCL application a day behind loses a worker whose queue holds records the stream
+/// has since expired: dropped, they count as expired, not as nothing (the run's
+/// conservation check panicked).
+#[test]
+fn a_dropped_queue_of_expired_records_counts_them_as_expired() {
+    let (result, _) = common::run_toml(
+        r#"
+        seed = 2
+        duration = "26h"
+        metrics_period = "1h"
+        [output]
+        shards = "off"
+        consumers = "off"
+        [stream]
+        shards = 1
+        [[producers]]
+        name = "p"
+        rate = 100
+        record_size = 100
+        keys = { kind = "uniform", count = 1000 }
+        [[consumers]]
+        name = "k"
+        kind = "kcl"
+        kcl_version = 1
+        workers = 2
+        start = "trim_horizon"
+        failover_time = "10s"
+        checkpoint_interval = "60s"
+        failures = [["92160s", 0]]
+        processing = { records_per_second = 5 }
+        "#,
+    );
+    let k = &result.summary.consumers[0];
+    assert!(k.expired_unread_records > 0);
+    assert_eq!(k.read_records + k.expired_unread_records + k.unread_records_end, result.summary.accepted_records);
+}
+
 /// Workers that join steal one lease per lease-taker run from the most loaded worker
 /// until the leases are balanced; each stolen shard resumes at its checkpoint.
 #[test]

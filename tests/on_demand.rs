@@ -248,3 +248,33 @@ fn the_on_demand_write_ceiling_caps_the_stream() {
         assert!(row.write_throttled_records > 0);
     }
 }
+
+/// The ceiling weighs what the shards could take, not what they are offered: a hot key
+/// offered 20 MB/s on one shard, which that shard refuses past 1 MiB/s anyway, does not
+/// squeeze the other shards under a 4 MiB/s ceiling the stream never reaches. (Cut by
+/// the raw offer, the spread producer got 15% of its records through, not 76%.)
+#[test]
+fn a_hot_shards_excess_does_not_squeeze_the_others_under_the_ceiling() {
+    let (result, _) = common::run_toml(
+        r#"
+        seed = 4
+        duration = "3m"
+        [stream]
+        mode = "on_demand"
+        on_demand = { write_max_mibps = 4 }
+        [[producers]]
+        name = "spread"
+        rate = 2500
+        record_size = 1000
+        keys = { kind = "uniform", count = 100000 }
+        [[producers]]
+        name = "hot"
+        rate = 20000
+        record_size = 1000
+        keys = { kind = "uniform", count = 1 }
+        "#,
+    );
+    let spread = result.summary.producers.iter().find(|p| p.name == "spread").unwrap();
+    let share = spread.totals.accepted_records as f64 / spread.totals.attempted_records as f64;
+    assert!(share > 0.7, "{share} of the spread producer's attempts accepted");
+}

@@ -221,6 +221,7 @@ const BEYOND_THE_SCHEMA: &[(&str, &str)] = &[
     ("record-mode-back-pressure.toml", RECORD_MODE),
     ("record-mode-bursty-cv.toml", RECORD_MODE),
     ("record-mode-kpl.toml", RECORD_MODE),
+    ("record-mode-on-demand-ceiling.toml", RECORD_MODE),
     ("record-mode-outage.toml", RECORD_MODE),
     ("record-mode-rate-too-high.toml", RECORD_MODE),
     ("record-flushes-unbounded.toml", "rates times attempts and linger against a bound: arithmetic across keys"),

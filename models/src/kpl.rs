@@ -34,8 +34,9 @@ pub struct Aggregated {
     pub records: u64,
     /// Their bytes, envelopes and keys included.
     pub bytes: u64,
-    /// What one of these aggregates is expected to be billed; `None` without aggregation
-    /// (the records are billed by their size law, as any producer's).
+    /// What one of these aggregates is expected to be billed; `None` without aggregation,
+    /// or when records are too large to pack (they are billed by their size law, as any
+    /// producer's).
     pub billing: Option<RecordBilling>,
 }
 
@@ -75,11 +76,17 @@ pub fn aggregate(
     let per_window_records = per_window_by_size.max(per_window_by_count);
     let kinesis_records = ((windows_used * per_window_records).round() as u64).clamp(1, user_records);
     let envelope_bytes = ENVELOPE_BYTES as f64 + key_bytes_mean;
+    let record_bytes_mean = payload / user_records as f64;
+    if 2.0 * record_bytes_mean > max_bytes || (windows_used * per_window_records).round() as u64 >= user_records {
+        // Records that do not pack two to an aggregate go about one to a Kinesis record
+        // (the KPL sends one larger than the limit on its own): billed by their size law.
+        let envelope = kinesis_records as f64 * envelope_bytes;
+        return Aggregated { records: kinesis_records, bytes: (payload + envelope).round() as u64, billing: None };
+    }
     let billing = if per_window_by_size >= per_window_by_count {
         // A full aggregate stops short of the limit by half a user record on average
         // (the next one did not fit); its envelope is inside the limit, its key outside.
-        let record_bytes_mean = payload / user_records as f64;
-        let full_bytes = max_bytes - record_bytes_mean.min(max_bytes) / 2.0;
+        let full_bytes = max_bytes - record_bytes_mean / 2.0;
         let full = per_window_records - 1.0;
         let last_bytes = (window_payload + per_window_records * ENVELOPE_BYTES as f64 - full * full_bytes)
             .max(ENVELOPE_BYTES as f64);
@@ -219,6 +226,10 @@ mod tests {
         by_count.aggregation_max_count = 1000;
         let billing = aggregate(&by_count, 5000, 5000 * 10, 8.0, 1, 1.0).billing.expect("aggregated");
         assert_eq!(billing, RecordBilling { put_payload_units: 1.0, on_demand_bytes: 19.0 * 1024.0 });
+        // Records of 600 KB do not pack: billed by their size law (24 units each), not
+        // as aggregates of the limit's size.
+        assert_eq!(aggregate(&spec(), 4, 4 * 600_000, 8.0, 1, 1.0).billing, None);
+        assert_eq!(aggregate(&spec(), 40, 40 * 30_000, 8.0, 1, 1.0).billing, None, "30 KB: one to an aggregate");
     }
 
     #[test]

@@ -167,6 +167,9 @@ pub struct ShardReader {
     cursors: Vec<Cursor>,
     /// Per shard: counters of the current consumer-output period.
     pub period: Vec<ReadCounters>,
+    /// Records found expired when a lease's unprocessed queue was dropped, not yet
+    /// passed on to the stream's count.
+    expired_at_drop: u64,
     /// Whether delivered records' latencies go to the shard's period histogram (for
     /// per-shard consumer rows) or straight to the run's: with no such rows, one
     /// histogram per consumer stays in cache where one per shard would not, and the
@@ -205,6 +208,7 @@ impl ShardReader {
             polls: RandomStream::new(seed, &format!("consumer/{}/polls", spec.name)),
             cursors: Vec::new(),
             period: Vec::new(),
+            expired_at_drop: 0,
             latency_per_shard,
             totals: ReadCounters::default(),
         }
@@ -283,8 +287,8 @@ impl ShardReader {
         for takeover in &mut takeovers {
             // The old owner's queue is not processed: the new owner fetches it again.
             let slot = takeover.shard_slot;
-            drop_unprocessed(&mut self.processor, leases, &mut self.cursors[slot], slot);
-            takeover.checkpoint = leases.checkpoint(slot);
+            self.drop_unprocessed(slot, &logs[slot]);
+            takeover.checkpoint = self.leases.as_ref().expect("a KCL application").checkpoint(slot);
             let cursor = &mut self.cursors[takeover.shard_slot];
             cursor.next_poll_ns = cursor.next_poll_ns.max(now_ns);
             if cursor.started {
@@ -292,6 +296,26 @@ impl ShardReader {
             }
         }
         (takeovers, more)
+    }
+
+    /// Drops what a KCL worker fetched from `slot` and had not processed when it lost the
+    /// lease: the queue is the tail of what it read, so the position goes back over it,
+    /// and the records read for the first time count as unread again, or as expired if
+    /// the stream no longer holds them (counted in `expired_at_drop` for the stream too).
+    fn drop_unprocessed(&mut self, slot: usize, log: &ShardLog) {
+        let (Some(processor), Some(leases)) = (&mut self.processor, &mut self.leases) else { return };
+        let (dropped, dropped_new) = processor.drop_queued(slot);
+        let cursor = &mut self.cursors[slot];
+        debug_assert!(dropped <= cursor.position);
+        cursor.position -= dropped;
+        leases.forget_unprocessed(slot, dropped_new);
+        self.expired_at_drop += self.expire_below(slot, log.offset_first());
+    }
+
+    /// Records counted as expired when a lease's queue was dropped, since the last call
+    /// (the stream's own count takes them from here).
+    pub fn take_expired_at_drop(&mut self) -> u64 {
+        std::mem::take(&mut self.expired_at_drop)
     }
 
     /// Sets a shard's offered load, which KCL 3.x balances leases by.
@@ -309,13 +333,16 @@ impl ShardReader {
     /// A KCL worker dies: its leases move to the survivors after the failover time, and
     /// each new owner resumes at the shard's last checkpoint. Returns the takeovers.
     pub fn fail_worker(&mut self, worker: u32, now_ns: u64, logs: &[ShardLog]) -> Vec<Takeover> {
-        let Some(leases) = &mut self.leases else { return Vec::new() };
+        if self.leases.is_none() {
+            return Vec::new();
+        }
         // What the dead worker fetched and had not processed is gone with it.
-        for slot in 0..self.cursors.len() {
-            if leases.owner(slot) == Some(worker) {
-                drop_unprocessed(&mut self.processor, leases, &mut self.cursors[slot], slot);
+        for (slot, log) in logs.iter().enumerate().take(self.cursors.len()) {
+            if self.leases.as_ref().is_some_and(|leases| leases.owner(slot) == Some(worker)) {
+                self.drop_unprocessed(slot, log);
             }
         }
+        let leases = self.leases.as_mut().expect("a KCL application");
         let takeovers = leases.fail(worker, now_ns);
         for takeover in &takeovers {
             let cursor = &mut self.cursors[takeover.shard_slot];
@@ -637,17 +664,6 @@ impl ShardReader {
 }
 
 /// Splits the first `again` records off a fetched piece as reprocessed.
-/// Drops what a KCL worker fetched from `slot` and had not processed when it lost the
-/// lease: the queue is the tail of what it read, so the position goes back over it, and
-/// the records read for the first time count as unread again.
-fn drop_unprocessed(processor: &mut Option<Processor>, leases: &mut Leases, cursor: &mut Cursor, slot: usize) {
-    let Some(processor) = processor else { return };
-    let (dropped, dropped_new) = processor.drop_queued(slot);
-    debug_assert!(dropped <= cursor.position);
-    cursor.position -= dropped;
-    leases.forget_unprocessed(slot, dropped_new);
-}
-
 fn split_piece(piece: &Piece, again: u64) -> (Option<Piece>, Option<Piece>) {
     let old_records = again.min(piece.records);
     if old_records == 0 {

@@ -462,6 +462,7 @@ impl Process for Simulation<'_> {
             Event::LeaseTaker { consumer, worker } => {
                 let reader = &mut self.consumers[consumer];
                 let (takeovers, more) = reader.steal_leases(worker, now.as_nanos(), &self.shards.logs);
+                self.stream_period.expired_unread_records += reader.take_expired_at_drop();
                 let interval = reader.taker_interval_ns().expect("taker runs are KCL events");
                 for takeover in takeovers {
                     let detail = format!(
@@ -1094,6 +1095,7 @@ impl<'a> Simulation<'a> {
         let (_, worker) = kcl.failures[failure];
         let reader = &mut self.consumers[consumer];
         let takeovers = reader.fail_worker(worker, now.as_nanos(), &self.shards.logs);
+        self.stream_period.expired_unread_records += reader.take_expired_at_drop();
         let name = reader.name.clone();
         let moves: Vec<String> = takeovers
             .iter()
@@ -1237,16 +1239,30 @@ impl<'a> Simulation<'a> {
 
     /// The share of every shard's demand an on-demand stream lets through this step: its
     /// write ceiling (`stream.on_demand.write_max_mibps`, facts §7.1) over the step,
-    /// against what all shards are offered, cut in proportion (how AWS throttles at the
-    /// ceiling is not published). 1 for a provisioned stream or under the ceiling.
+    /// against what the shards could take (each shard's demand up to its own limits
+    /// over the step: a hot shard's excess, refused by the shard anyway, does not
+    /// squeeze the others), cut in proportion (how AWS throttles at the ceiling is not
+    /// published). `None` for a provisioned stream or under the ceiling.
     fn on_demand_write_share(&self, t0: SimTime, t1: SimTime) -> Option<f64> {
         if !self.mode.is_on_demand() {
             return None;
         }
-        let ceiling_bytes =
-            f64::from(self.spec.stream.on_demand.write_max_mibps) * crate::spec::MIB as f64 * (t1 - t0).as_secs_f64();
-        let offered_bytes: u64 = self.shards.demand.iter().map(|demand| demand.bytes).sum();
-        (offered_bytes as f64 > ceiling_bytes).then(|| ceiling_bytes / offered_bytes as f64)
+        let seconds = (t1 - t0).as_secs_f64();
+        let ceiling_bytes = f64::from(self.spec.stream.on_demand.write_max_mibps) * crate::spec::MIB as f64 * seconds;
+        let takeable_bytes: f64 = (0..self.shards.ids.len()).map(|slot| self.takeable(slot, seconds).1).sum();
+        (takeable_bytes > ceiling_bytes).then(|| ceiling_bytes / takeable_bytes)
+    }
+
+    /// A shard's demand this step up to its own limits over `seconds` (records, bytes),
+    /// in proportion.
+    fn takeable(&self, slot: usize, seconds: f64) -> (f64, f64) {
+        let demand = &self.shards.demand[slot];
+        let limit = &self.spec.stream.write_limit;
+        let (records, bytes) = (count_to_f64(demand.records), count_to_f64(demand.bytes));
+        let by_records = if records > 0.0 { count_to_f64(limit.records_per_s) * seconds / records } else { 1.0 };
+        let by_bytes = if bytes > 0.0 { count_to_f64(limit.bytes_per_s) * seconds / bytes } else { 1.0 };
+        let fraction = by_records.min(by_bytes).min(1.0);
+        (records * fraction, bytes * fraction)
     }
 
     /// Decides how much of a shard's demand this step fits its allowance (and, with
@@ -1259,9 +1275,12 @@ impl<'a> Simulation<'a> {
         let (records, bytes) = match stream_share {
             None => (demand.records, demand.bytes),
             Some(share) => {
-                (f64_to_count(count_to_f64(demand.records) * share), f64_to_count(count_to_f64(demand.bytes) * share))
+                let (records, bytes) = self.takeable(slot, (t1 - t0).as_secs_f64());
+                (f64_to_count(records * share), f64_to_count(bytes * share))
             }
         };
+        let shards = &mut self.shards;
+        let (allowance, demand) = (&mut shards.allowances[slot], &mut shards.demand[slot]);
         let admitted = self.admission.admit(allowance, records, bytes, t0.as_nanos(), t1.as_nanos());
         demand.accept_left = admitted.records_accepted;
         demand.demand_left = demand.records;
