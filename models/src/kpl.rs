@@ -16,9 +16,10 @@
 //! framing. The aggregated record's own partition key (the first user record's) counts
 //! toward the shard's byte limit as any key does.
 
-use crate::cost::{ON_DEMAND_ROUNDING_BYTES, PUT_PAYLOAD_UNIT_BYTES};
+use crate::cost::{on_demand_billed_bytes, put_payload_units};
 use crate::producer::RecordBilling;
 use crate::spec::{KplSpec, MIB};
+use kinesim_sim::num::{ceil_to_count, count_to_f64};
 
 /// The aggregated-record envelope: magic number and MD5 trailer.
 pub const ENVELOPE_BYTES: u64 = 4 + 16;
@@ -74,10 +75,11 @@ pub fn aggregate(
     let per_window_by_size = (window_payload / max_bytes).ceil();
     let per_window_by_count = (user_records as f64 / windows_used / spec.aggregation_max_count as f64).ceil();
     let per_window_records = per_window_by_size.max(per_window_by_count);
-    let kinesis_records = ((windows_used * per_window_records).round() as u64).clamp(1, user_records);
+    let kinesis_unbounded = (windows_used * per_window_records).round() as u64;
+    let kinesis_records = kinesis_unbounded.clamp(1, user_records);
     let envelope_bytes = ENVELOPE_BYTES as f64 + key_bytes_mean;
     let record_bytes_mean = payload / user_records as f64;
-    if 2.0 * record_bytes_mean > max_bytes || (windows_used * per_window_records).round() as u64 >= user_records {
+    if 2.0 * record_bytes_mean > max_bytes || kinesis_unbounded >= user_records {
         // Records that do not pack two to an aggregate go about one to a Kinesis record
         // (the KPL sends one larger than the limit on its own): billed by their size law.
         let envelope = kinesis_records as f64 * envelope_bytes;
@@ -98,16 +100,14 @@ pub fn aggregate(
     Aggregated { records: kinesis_records, bytes: (payload + envelope).round() as u64, billing: Some(billing) }
 }
 
-/// The mean billing of records of the given (bytes, count) sizes, each rounded up.
+/// The mean billing of records of the given (bytes, count) sizes, each rounded up as
+/// `crate::cost` rounds one record.
 fn billing_of_sizes(sizes: &[(f64, f64)]) -> RecordBilling {
-    let rounded = |unit: u64| {
-        let units: f64 = sizes.iter().map(|&(bytes, count)| (bytes / unit as f64).ceil().max(1.0) * count).sum();
-        units / sizes.iter().map(|&(_, count)| count).sum::<f64>()
+    let mean = |billed: fn(u64) -> u64| {
+        let total: f64 = sizes.iter().map(|&(bytes, count)| count_to_f64(billed(ceil_to_count(bytes))) * count).sum();
+        total / sizes.iter().map(|&(_, count)| count).sum::<f64>()
     };
-    RecordBilling {
-        put_payload_units: rounded(PUT_PAYLOAD_UNIT_BYTES),
-        on_demand_bytes: rounded(ON_DEMAND_ROUNDING_BYTES) * ON_DEMAND_ROUNDING_BYTES as f64,
-    }
+    RecordBilling { put_payload_units: mean(put_payload_units), on_demand_bytes: mean(on_demand_billed_bytes) }
 }
 
 /// The KPL's per-instance, per-shard limiter (`limiter.h`), summed over instances: token

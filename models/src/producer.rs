@@ -232,16 +232,14 @@ impl Producer {
             on_demand_bytes: sizes.expected_units(key_bytes, crate::cost::ON_DEMAND_ROUNDING_BYTES)
                 * crate::cost::ON_DEMAND_ROUNDING_BYTES as f64,
         };
-        if matches!(&self.spec.api, ApiSpec::Kpl(kpl) if kpl.aggregation) {
-            // Aggregates are billed as the shard's latest ones (`Batcher::push`); a shard
-            // starts from one record's billing, and a child from its parent's (`reroute`).
-            let known = self.billing_per_record.len();
-            self.billing_per_record
-                .extend(self.key_bytes_mean[known..].iter().map(|&key_bytes| by_size_law(key_bytes)));
-        } else {
+        // Aggregates are billed as the shard's latest ones (`Batcher::push`), so those are
+        // kept; a new shard starts from one record's billing (a child then takes its
+        // parent's, `reroute`).
+        if !matches!(&self.spec.api, ApiSpec::Kpl(kpl) if kpl.aggregation) {
             self.billing_per_record.clear();
-            self.billing_per_record.extend(self.key_bytes_mean.iter().map(|&key_bytes| by_size_law(key_bytes)));
         }
+        let known = self.billing_per_record.len();
+        self.billing_per_record.extend(self.key_bytes_mean[known..].iter().map(|&key_bytes| by_size_law(key_bytes)));
         for (share, &is_open) in self.shares.iter_mut().zip(open) {
             if !is_open {
                 *share = 0.0;

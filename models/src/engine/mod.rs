@@ -273,10 +273,6 @@ struct StreamPeriod {
     read_throttled_calls: u64,
     iterator_age_ms_max: f64,
     expired_unread_records: u64,
-    /// Open shards summed over the period's steps, and at its last step (a reshard at
-    /// the period's end belongs to the next period).
-    shard_steps: u64,
-    shards_open_last: u64,
     /// Producer totals at the period start, to take differences.
     producers_at_start: ProducerTotals,
 }
@@ -1163,8 +1159,6 @@ impl<'a> Simulation<'a> {
         }
         let open_shards = self.shards_open() as u64;
         self.shard_steps += open_shards;
-        self.stream_period.shard_steps += open_shards;
-        self.stream_period.shards_open_last = open_shards;
         self.meter_step(t0, open_shards);
     }
 
@@ -1268,12 +1262,8 @@ impl<'a> Simulation<'a> {
     /// Decides how much of a shard's demand this step fits its allowance (and, with
     /// `stream_share`, the on-demand stream's ceiling).
     fn admit_shard(&mut self, slot: usize, t0: SimTime, t1: SimTime, stream_share: Option<f64>) {
-        let shards = &mut self.shards;
-        let allowance = &mut shards.allowances[slot];
-        self.admission.refill(allowance, t0.as_nanos(), t1.as_nanos());
-        let demand = &mut shards.demand[slot];
         let (records, bytes) = match stream_share {
-            None => (demand.records, demand.bytes),
+            None => (self.shards.demand[slot].records, self.shards.demand[slot].bytes),
             Some(share) => {
                 let (records, bytes) = self.takeable(slot, (t1 - t0).as_secs_f64());
                 (f64_to_count(records * share), f64_to_count(bytes * share))
@@ -1281,6 +1271,7 @@ impl<'a> Simulation<'a> {
         };
         let shards = &mut self.shards;
         let (allowance, demand) = (&mut shards.allowances[slot], &mut shards.demand[slot]);
+        self.admission.refill(allowance, t0.as_nanos(), t1.as_nanos());
         let admitted = self.admission.admit(allowance, records, bytes, t0.as_nanos(), t1.as_nanos());
         demand.accept_left = admitted.records_accepted;
         demand.demand_left = demand.records;
@@ -1493,8 +1484,14 @@ impl<'a> Simulation<'a> {
         let totals = self.producer_totals();
         let period = std::mem::take(&mut self.stream_period);
         let start = period.producers_at_start;
-        let shards_open = if period.shard_steps == 0 { self.shards_open() as u64 } else { period.shards_open_last };
-        let shard_seconds = (period.shard_steps * self.step_ns) as f64 / NANOS_PER_SEC as f64;
+        let (start_ns, end_ns) = (self.stream_period_start.as_nanos(), now.as_nanos());
+        // The shards open at the period's end, before a reshard at that instant (which
+        // belongs to the next period), and their time open in it.
+        let shards_open = (0..self.shards.ids.len())
+            .filter(|&slot| self.shards.opened_ns[slot] < end_ns && self.shards.closed_ns[slot] >= end_ns)
+            .count();
+        let shards_open = if end_ns > start_ns { shards_open } else { self.shards_open() };
+        let shard_seconds: f64 = (0..self.shards.ids.len()).map(|slot| self.open_seconds(slot, start_ns, end_ns)).sum();
         let row = StreamRow {
             time_s: self.stream_period_start.as_secs_f64(),
             shards_open: shards_open as u32,
@@ -1533,15 +1530,20 @@ impl<'a> Simulation<'a> {
         by_records.max(by_bytes)
     }
 
+    /// Seconds shard `slot` was open (taking writes) within `[from_ns, until_ns)`.
+    fn open_seconds(&self, slot: usize, from_ns: u64, until_ns: u64) -> f64 {
+        let (opened_ns, closed_ns) =
+            (self.shards.opened_ns[slot].max(from_ns), self.shards.closed_ns[slot].min(until_ns));
+        closed_ns.saturating_sub(opened_ns) as f64 / NANOS_PER_SEC as f64
+    }
+
     fn close_shard_period(&mut self, now: SimTime) {
         let time_s = self.shard_period_start.as_secs_f64();
         let start_ns = self.shard_period_start.as_nanos();
         for slot in 0..self.shards.ids.len() {
             let period = std::mem::take(&mut self.shards.period[slot]);
             // Over the part of the period the shard was open.
-            let (from_ns, until_ns) =
-                (self.shards.opened_ns[slot].max(start_ns), self.shards.closed_ns[slot].min(now.as_nanos()));
-            let seconds = until_ns.saturating_sub(from_ns) as f64 / NANOS_PER_SEC as f64;
+            let seconds = self.open_seconds(slot, start_ns, now.as_nanos());
             let utilisation_mean = self.utilisation_mean(period.incoming_records, period.incoming_bytes, seconds);
             self.recorder.shard_row(&ShardRow {
                 time_s,
