@@ -28,6 +28,12 @@ use kinesim_sim::{format_duration, SimDuration, NANOS_PER_SEC};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+/// How long quiet shards coast at a time unless `coast` says otherwise.
+const COAST_WINDOW_DEFAULT: SimDuration = SimDuration::from_secs(60);
+/// The longest: a window's steps are stored as a block each and read back before the
+/// log coalesces them (`storage::FINE_BLOCKS_MAX`, 256).
+const COAST_WINDOW_MAX: SimDuration = SimDuration::from_secs(240);
+
 const HOUR_NS: u64 = 3600 * NANOS_PER_SEC;
 /// The largest record size a distribution may produce (records above the stream's
 /// `max_record_size` are rejected by the producer, counted).
@@ -246,6 +252,7 @@ impl Validator<'_> {
         self.multiple_of_step("duration", duration, step)?;
         let metrics_period = raw.metrics_period.map_or(SimDuration::from_secs(60), |d| d.0);
         self.multiple_of_step("metrics_period", metrics_period, step)?;
+        let coast_window = self.coast_window(raw.coast.as_deref(), fidelity, step)?;
         let output = self.output(raw.output, step, metrics_period)?;
         let start_unix_s = match raw.start.as_deref() {
             None => 0,
@@ -324,6 +331,7 @@ impl Validator<'_> {
             start_unix_s,
             fidelity,
             step,
+            coast_window,
             metrics_period,
             output,
             stream,
@@ -1065,6 +1073,33 @@ impl Validator<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// `coast`: how long quiet shards coast at a time ("off": never). Coasting needs
+    /// one-second steps in stepped mode; the default turns it on wherever it applies.
+    fn coast_window(
+        &self,
+        text: Option<&str>,
+        fidelity: kinesim_models::spec::Fidelity,
+        step: SimDuration,
+    ) -> Result<Option<SimDuration>, LoadError> {
+        let applies = fidelity == kinesim_models::spec::Fidelity::Stepped && step == SimDuration::from_secs(1);
+        let window = match text {
+            None => return Ok(applies.then_some(COAST_WINDOW_DEFAULT)),
+            Some("off") => return Ok(None),
+            Some(text) => kinesim_sim::parse_duration(text)
+                .map_err(|e| self.err("coast", format!("expected a window or \"off\": {e}")))?,
+        };
+        if window < SimDuration::from_secs(1) || window > COAST_WINDOW_MAX || window.as_nanos() % NANOS_PER_SEC != 0 {
+            return Err(self.err(
+                "coast",
+                format!("must be whole seconds from \"1s\" to \"4m\", or \"off\"; got \"{}\"", format_duration(window)),
+            ));
+        }
+        if !applies {
+            return Err(self.err("coast", "needs fidelity = \"stepped\" and step = \"1s\" (or set coast = \"off\")"));
+        }
+        Ok(Some(window))
     }
 
     fn output(

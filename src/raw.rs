@@ -27,6 +27,8 @@ pub struct RawExperiment {
     #[schemars(with = "Option<crate::schema::Fidelity>")]
     pub fidelity: Option<String>,
     pub step: Option<Duration>,
+    #[schemars(with = "Option<crate::schema::DurationOrOff>")]
+    pub coast: Option<String>,
     pub metrics_period: Option<Duration>,
     pub output: Option<RawOutput>,
     pub stream: RawStream,

@@ -11,7 +11,7 @@
 
 mod common;
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use common::{half_width_99, mean_and_variance};
 
 /// Seeds per mode and scenario.
 const REPLICATIONS: u64 = 10;
@@ -60,27 +60,6 @@ fn run(text: &str, fidelity: &str, step: &str, seed: u64) -> Measures {
         iterator_age_ms_max: summary.consumers.iter().map(|c| c.iterator_age_ms_max).fold(0.0, f64::max),
         producer_latency_ms_p99: summary.producers.iter().map(|p| p.latency_ms_p99).fold(0.0, f64::max),
     }
-}
-
-/// Mean and variance of the mean.
-fn mean_and_variance(sample: &[f64]) -> (f64, f64) {
-    let n = sample.len() as f64;
-    let mean = sample.iter().sum::<f64>() / n;
-    let variance = sample.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
-    (mean, variance / n)
-}
-
-/// The 99% half-width of the difference of two means (Welch).
-fn half_width_99(a: &[f64], b: &[f64]) -> f64 {
-    let ((_, va), (_, vb)) = (mean_and_variance(a), mean_and_variance(b));
-    let se = (va + vb).sqrt();
-    if se == 0.0 {
-        return 0.0;
-    }
-    let (na, nb) = (a.len() as f64 - 1.0, b.len() as f64 - 1.0);
-    let df = (va + vb).powi(2) / (va * va / na + vb * vb / nb);
-    let t = StudentsT::new(0.0, 1.0, df.max(1.0)).unwrap().inverse_cdf(0.995);
-    t * se
 }
 
 /// Runs a scenario in the three modes and checks every metric.

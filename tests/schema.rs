@@ -176,6 +176,8 @@ const BEYOND_THE_SCHEMA: &[(&str, &str)] = &[
     ("action-set-mode-missing-mode.toml", "required only for one kind of action: a cross-field rule"),
     ("action-set-retention-12h.toml", DURATION_RANGE),
     ("action-split-unknown-shard.toml", "depends on the shard map when the action runs"),
+    ("coast-sub-second-step.toml", "compared with `step` and `fidelity`: a cross-field rule"),
+    ("coast-too-long.toml", DURATION_RANGE),
     ("consumer-efo-advantage-51.toml", "counts fan-out consumers across the list, by stream.mode"),
     ("consumer-efo-poll-interval.toml", KIND_KEY),
     ("consumer-efo-too-many.toml", "counts fan-out consumers across the list"),

@@ -28,6 +28,16 @@ use kinesim_sim::{
     ChaCha8Rng, LogHistogram, RandomStream, SeedKey, SimDuration, SimTime, SteadyPoisson, NANOS_PER_MS, NANOS_PER_SEC,
 };
 
+/// One producer's records for a coasting shard in one step.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct CoastSample {
+    pub offered: u64,
+    /// Larger than the stream's record limit: dropped by the client.
+    pub oversize: u64,
+    pub records: u64,
+    pub bytes: u64,
+}
+
 /// Records offered or retried to one shard in one step by one producer.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Arrival {
@@ -119,6 +129,8 @@ pub struct Producer {
     wheel: Vec<WheelSlot>,
     /// User records waiting in the wheel.
     in_flight_records: u64,
+    /// Of them, per shard slot (a shard with retries waiting cannot coast).
+    in_flight_by_shard: Vec<u64>,
     /// Back-pressure: records in the buffer waiting to be sent, and records the
     /// application holds back while the buffer is full (blocking mode).
     backlog: Queue,
@@ -176,6 +188,7 @@ impl Producer {
             split_weights: vec![0.0; wheel_slots],
             wheel: vec![WheelSlot::default(); wheel_slots],
             in_flight_records: 0,
+            in_flight_by_shard: Vec::new(),
             backlog: Queue::default(),
             blocked: Queue::default(),
             fresh: Vec::new(),
@@ -251,6 +264,7 @@ impl Producer {
         if let Some(limiter) = &mut self.limiter {
             limiter.resize(ranges.len());
         }
+        self.in_flight_by_shard.resize(ranges.len(), 0);
         self.backlog.resize(ranges.len());
         self.blocked.resize(ranges.len());
         self.outage_backlog.resize(ranges.len());
@@ -278,6 +292,10 @@ impl Producer {
         for slot in &mut self.wheel {
             slot.reroute(parent, &targets);
         }
+        self.in_flight_by_shard.fill(0);
+        for batch in self.wheel.iter().flat_map(|slot| slot.batches.iter().map(|(_, batch)| batch)) {
+            self.in_flight_by_shard[batch.shard_slot as usize] += batch.user_records;
+        }
         self.backlog.reroute(parent, &targets);
         self.blocked.reroute(parent, &targets);
         self.outage_backlog.reroute(parent, &targets);
@@ -291,14 +309,29 @@ impl Producer {
 
     /// Appends this producer's first attempts for step `step` (covering `[t0, t1)`) and
     /// the retries due in it, after the KPL's limiter if there is one.
-    pub fn emit(&mut self, slot: u32, step: u64, t0: SimTime, t1: SimTime, start_unix_s: i64, out: &mut Vec<Arrival>) {
+    ///
+    /// Shards flagged in `coasting` get no arrivals: the engine draws and stores their
+    /// records ([`Producer::coast_sample`]); `coast_sent` is what this producer sent
+    /// them in this step (records, bytes), counted into its requests and, with the
+    /// SDK's retry quota, refunded as accepted first attempts.
+    #[allow(clippy::too_many_arguments)]
+    pub fn emit(
+        &mut self,
+        slot: u32,
+        step: u64,
+        (t0, t1): (SimTime, SimTime),
+        start_unix_s: i64,
+        coasting: &[bool],
+        coast_sent: (u64, u64),
+        out: &mut Vec<Arrival>,
+    ) {
         let first = out.len();
         let step_ns = t1.as_nanos() - t0.as_nanos();
         if t0.as_nanos() < self.outage_until_ns {
             // Down: nothing is sent; the application's records pile up to catch up later.
             let mut fresh = std::mem::take(&mut self.fresh);
             fresh.clear();
-            self.emit_new(slot, step, t0, t1, start_unix_s, &mut fresh);
+            self.emit_new(slot, step, t0, t1, start_unix_s, coasting, &mut fresh);
             for arrival in &fresh {
                 self.outage_backlog.push(arrival);
             }
@@ -308,11 +341,11 @@ impl Producer {
         self.emit_retries(slot, step, out);
         self.catch_up(step_ns, slot, out);
         match self.spec.back_pressure.clone() {
-            None => self.emit_new(slot, step, t0, t1, start_unix_s, out),
+            None => self.emit_new(slot, step, t0, t1, start_unix_s, coasting, out),
             Some(back_pressure) => {
                 let mut fresh = std::mem::take(&mut self.fresh);
                 fresh.clear();
-                self.emit_new(slot, step, t0, t1, start_unix_s, &mut fresh);
+                self.emit_new(slot, step, t0, t1, start_unix_s, coasting, &mut fresh);
                 self.buffer(&back_pressure, &fresh);
                 self.fresh = fresh;
                 let retries: u64 = out[first..].iter().map(|a| a.records).sum();
@@ -323,16 +356,135 @@ impl Producer {
             self.hold_back(first, step, t1, step_ns, out);
         }
         let (records, bytes) = out[first..].iter().fold((0, 0), |(r, b), a| (r + a.records, b + a.bytes));
-        self.count_requests(records, bytes, step_ns);
+        let (coast_records, coast_bytes) = coast_sent;
+        if let Some(quota) = &mut self.quota {
+            // A coasting shard takes every record: first attempts, each refunding a token.
+            quota.release(coast_records, 0);
+        }
+        self.count_requests(records + coast_records, bytes + coast_bytes, step_ns);
     }
 
-    fn emit_new(&mut self, slot: u32, step: u64, t0: SimTime, t1: SimTime, start_unix_s: i64, out: &mut Vec<Arrival>) {
+    /// Whether this producer's records can coast at all: Poisson counts (plain or
+    /// bursty) sent as they come, so a window's records are one Poisson draw. Uniform
+    /// arrivals (a multinomial split of a fixed total), the KPL's limiter and buffer,
+    /// and a back-pressure buffer couple shards or steps, and always step.
+    pub fn can_coast(&self) -> bool {
+        matches!(self.spec.arrivals, Arrivals::Poisson | Arrivals::Bursty { .. })
+            && !matches!(self.spec.api, ApiSpec::Kpl(_))
+            && self.spec.back_pressure.is_none()
+    }
+
+    /// Whether this producer writes to `shard_slot` at `t0_ns` only what it offers now:
+    /// no retries waiting for the shard and no outage in progress or catching up.
+    pub fn is_steady_for(&self, shard_slot: usize, t0_ns: u64) -> bool {
+        self.in_flight_by_shard[shard_slot] == 0
+            && self.outage_until_ns <= t0_ns
+            && self.outage_backlog.user_records() == 0
+    }
+
+    /// The mean records this producer offers in `[t0, t1)` (its rate over the step
+    /// times the burst multiplier of the step's period), before the split over shards.
+    pub fn step_mean(&mut self, t0: SimTime, t1: SimTime, start_unix_s: i64) -> f64 {
+        crate::rates::expected_records(&self.spec.rate, t0, t1, start_unix_s) * self.burst_scale(t0)
+    }
+
+    /// The arrivals' multiplier for the period holding `t0`: one gamma draw per period,
+    /// from its own stream keyed by the period's index, so every step of the period
+    /// (and every call) sees the same one.
+    fn burst_scale(&mut self, t0: SimTime) -> f64 {
+        match self.spec.arrivals {
+            Arrivals::Bursty { cv, period } => {
+                let index = t0.as_nanos() / period.as_nanos();
+                gamma(self.bursts_stream.at_step(index), 1.0 / (cv * cv), cv * cv)
+            }
+            _ => 1.0,
+        }
+    }
+
+    /// The mean and mean square of one record's bytes to `shard_slot` (data plus the
+    /// shard's mean key), for the tail of a second's bytes.
+    pub fn record_bytes_moments(&self, shard_slot: usize) -> (f64, f64) {
+        let mean = self.sizes.mean_bytes() + self.key_bytes_mean[shard_slot];
+        (mean, self.sizes.sd_bytes() * self.sizes.sd_bytes() + mean * mean)
+    }
+
+    /// One step's records for a coasting shard, drawn as `emit` would draw them for
+    /// it (`mean` records expected): (offered, too large to send, records, bytes).
+    pub fn coast_sample(&mut self, shard_slot: usize, mean: f64, rng: &mut ChaCha8Rng) -> CoastSample {
+        let offered = self.samplers[shard_slot].sample(mean, rng);
+        let oversize =
+            if self.oversize_probability > 0.0 { binomial(rng, offered, self.oversize_probability) } else { 0 };
+        let records = offered - oversize;
+        let key_bytes = self.key_bytes_mean[shard_slot];
+        let bytes = self.sizes.batch_bytes(rng, records) + (records as f64 * key_bytes + 0.5) as u64;
+        CoastSample { offered, oversize, records, bytes }
+    }
+
+    /// Counts a coasting shard's offered records (and those too large, dropped).
+    pub fn coast_offered(&mut self, sample: &CoastSample) {
+        self.totals.offered_records += sample.offered;
+        self.totals.dropped_records += sample.oversize;
+        self.totals.oversize_records += sample.oversize;
+    }
+
+    /// A step's records for a coasting shard that must be stepped after all (they did
+    /// not fit the shard's allowance), as the arrival `emit` would have made.
+    pub fn coast_arrival(
+        &self,
+        slot: u32,
+        shard_slot: usize,
+        sample: &CoastSample,
+        t0: SimTime,
+        t1: SimTime,
+    ) -> Arrival {
+        Arrival {
+            shard_slot: shard_slot as u32,
+            producer_slot: slot,
+            attempt: 1,
+            records: sample.records,
+            user_records: sample.records,
+            bytes: sample.bytes,
+            created_ns: self.created_ns(t0, t1),
+            sleep_prev_ns: 0,
+        }
+    }
+
+    /// The mean creation time of records offered in `[t0, t1)`: the step's middle less
+    /// the client's buffering.
+    fn created_ns(&self, t0: SimTime, t1: SimTime) -> u64 {
+        (t0.as_nanos() + t1.as_nanos()) / 2 - self.buffering_delay_ns.min(t0.as_nanos())
+    }
+
+    /// Settles a coasting window's `records` to a shard, all accepted in the steps that
+    /// offered them (as `settle` does for a step with room: at the mean arrival, the
+    /// mean creation plus the client's buffering); returns that age at arrival.
+    pub fn coast_accepted(&mut self, records: u64, t0_ns: u64) -> u64 {
+        let age_ns = self.buffering_delay_ns.min(t0_ns);
+        if records > 0 {
+            self.latency_ms.add(age_ns as f64 / NANOS_PER_MS as f64, records);
+        }
+        self.totals.attempted_records += records;
+        self.totals.accepted_records += records;
+        age_ns
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit_new(
+        &mut self,
+        slot: u32,
+        step: u64,
+        t0: SimTime,
+        t1: SimTime,
+        start_unix_s: i64,
+        coasting: &[bool],
+        out: &mut Vec<Arrival>,
+    ) {
         let expected = crate::rates::expected_records(&self.spec.rate, t0, t1, start_unix_s);
         self.offered_expected += expected;
-        let created_ns = (t0.as_nanos() + t1.as_nanos()) / 2 - self.buffering_delay_ns.min(t0.as_nanos());
+        let created_ns = self.created_ns(t0, t1);
         let windows = self.buffering_windows(t1.as_nanos() - t0.as_nanos());
-        let rng = self.arrivals_stream.at_step(step);
         let shard_count = self.shares.len();
+        let scale = self.burst_scale(t0);
         let batch = Batcher {
             sizes: &self.sizes,
             oversize_probability: self.oversize_probability,
@@ -345,16 +497,8 @@ impl Producer {
         let (mut offered, mut oversize) = (0, 0);
         match self.spec.arrivals {
             Arrivals::Poisson | Arrivals::Bursty { .. } => {
-                let scale = match self.spec.arrivals {
-                    Arrivals::Bursty { cv, period } => {
-                        // One multiplier per period, from its own stream keyed by the
-                        // period's index, so every step of the period sees the same one.
-                        let index = t0.as_nanos() / period.as_nanos();
-                        gamma(self.bursts_stream.at_step(index), 1.0 / (cv * cv), cv * cv)
-                    }
-                    _ => 1.0,
-                };
-                for shard in 0..shard_count {
+                let rng = self.arrivals_stream.at_step(step);
+                for (shard, _) in coasting[..shard_count].iter().enumerate().filter(|(_, &drawn)| !drawn) {
                     let mean = expected * scale * self.shares[shard];
                     let records = self.samplers[shard].sample(mean, rng);
                     offered += records;
@@ -363,6 +507,8 @@ impl Producer {
                 }
             }
             Arrivals::Uniform => {
+                debug_assert!(!coasting.contains(&true), "uniform arrivals never coast");
+                let rng = self.arrivals_stream.at_step(step);
                 let total_f = expected + self.uniform_carry;
                 let total = libm::floor(total_f) as u64;
                 self.uniform_carry = total_f - total as f64;
@@ -478,6 +624,7 @@ impl Producer {
                 sleep_prev_ns: batch.sleep_prev_ns,
             });
             self.in_flight_records -= batch.user_records;
+            self.in_flight_by_shard[batch.shard_slot as usize] -= batch.user_records;
         }
     }
 
@@ -527,6 +674,7 @@ impl Producer {
         let wheel_slot = ((step + 1) % self.wheel.len() as u64) as usize;
         self.wheel[wheel_slot].push(batch);
         self.in_flight_records += batch.user_records;
+        self.in_flight_by_shard[batch.shard_slot as usize] += batch.user_records;
     }
 
     fn expired(&self, created_ns: u64, at_ns: u64) -> bool {
@@ -654,6 +802,7 @@ impl Producer {
         }
         debug_assert_eq!(left.user_records, 0);
         self.in_flight_records += batch.user_records;
+        self.in_flight_by_shard[batch.shard_slot as usize] += batch.user_records;
     }
 
     /// Positions the retry stream for a step (call once per step before `settle`).

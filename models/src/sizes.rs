@@ -88,6 +88,10 @@ impl SizeModel {
         self.mean
     }
 
+    pub fn sd_bytes(&self) -> f64 {
+        self.sd
+    }
+
     pub fn max_bytes(&self) -> u64 {
         self.max
     }

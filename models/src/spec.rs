@@ -23,6 +23,9 @@ pub struct ExperimentSpec {
     pub fidelity: Fidelity,
     /// Data-plane step; divides one second exactly.
     pub step: SimDuration,
+    /// Quiet shards coast this long at a time (`coast`; `engine/coast.rs`); `None`:
+    /// every shard is stepped.
+    pub coast_window: Option<SimDuration>,
     /// One `stream.csv` row per period; a whole number of steps.
     pub metrics_period: SimDuration,
     pub output: OutputSpec,

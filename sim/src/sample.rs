@@ -756,6 +756,23 @@ pub fn multinomial_split<R: RngCore + ?Sized>(rng: &mut R, total: u64, weights: 
     debug_assert_eq!(out.iter().sum::<u64>(), total);
 }
 
+/// Whether a Poisson count of mean `mean` exceeds `limit` with probability at most
+/// `exp(log_probability_max)`, by the Chernoff bound
+/// `P(X > limit) <= exp(-mean) (e mean / (limit + 1))^(limit + 1)` (exact enough to
+/// decide quietness: the bound is within a factor of about `sqrt(limit)` of the tail).
+pub fn poisson_tail_below(mean: f64, limit: u64, log_probability_max: f64) -> bool {
+    debug_assert!(mean >= 0.0 && log_probability_max < 0.0);
+    let above = limit as f64 + 1.0;
+    if mean <= 0.0 {
+        return true;
+    }
+    if mean >= above {
+        return false;
+    }
+    let log_bound = -mean + above * (1.0 + libm::log(mean) - libm::log(above));
+    log_bound <= log_probability_max
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1169,5 +1186,22 @@ mod tests {
             again.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         );
         assert_ne!(first, draw_all(100));
+    }
+
+    #[test]
+    fn the_tail_bound_holds_and_is_tight_enough_to_use() {
+        for (mean, limit) in [(800.0, 1000_u64), (700.0, 1000), (20.0, 60), (900.0, 1000), (0.5, 5)] {
+            let tail = 1.0 - statrs::distribution::Poisson::new(mean).unwrap().cdf(limit);
+            for log_max in [-20.7, -10.0, -4.0] {
+                if poisson_tail_below(mean, limit, log_max) {
+                    assert!(tail <= log_max.exp(), "mean {mean}, limit {limit}: tail {tail} over e^{log_max}");
+                }
+            }
+        }
+        // Tight enough: 800/s against a limit of 1,000 is quiet at 1e-9, 900/s is not.
+        assert!(poisson_tail_below(800.0, 1000, -20.7));
+        assert!(!poisson_tail_below(900.0, 1000, -20.7));
+        assert!(!poisson_tail_below(1000.0, 1000, -20.7));
+        assert!(poisson_tail_below(0.0, 0, -20.7));
     }
 }

@@ -4,6 +4,7 @@
 
 use kinesim_models::metrics::MemoryRecorder;
 use kinesim_models::{simulate, RunResult};
+use statrs::distribution::ContinuousCDF;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -105,4 +106,25 @@ pub fn folder_bytes(folder: &Path) -> Vec<(String, Vec<u8>)> {
     walk(folder, folder, &mut files);
     files.sort();
     files
+}
+
+/// Mean and variance of the mean.
+pub fn mean_and_variance(sample: &[f64]) -> (f64, f64) {
+    let n = sample.len() as f64;
+    let mean = sample.iter().sum::<f64>() / n;
+    let variance = sample.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+    (mean, variance / n)
+}
+
+/// The 99% half-width of the difference of two means (Welch).
+pub fn half_width_99(a: &[f64], b: &[f64]) -> f64 {
+    let ((_, va), (_, vb)) = (mean_and_variance(a), mean_and_variance(b));
+    let se = (va + vb).sqrt();
+    if se == 0.0 {
+        return 0.0;
+    }
+    let (na, nb) = (a.len() as f64 - 1.0, b.len() as f64 - 1.0);
+    let df = (va + vb).powi(2) / (va * va / na + vb * vb / nb);
+    let t = statrs::distribution::StudentsT::new(0.0, 1.0, df.max(1.0)).unwrap().inverse_cdf(0.995);
+    t * se
 }

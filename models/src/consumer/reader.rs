@@ -26,7 +26,7 @@ use super::kcl::{Leases, Takeover};
 use super::processing::{Piece, Processor};
 use super::ReadCounters;
 use crate::spec::{ConsumerKind, ConsumerSpec, PollingSpec, ReadLimitSpec, StartPosition, EFO_BYTES_PER_S};
-use crate::storage::ShardLog;
+use crate::storage::{Block, ShardLog};
 use kinesim_sim::num::{count_to_f64, f64_to_count};
 use kinesim_sim::sample::uniform01;
 use kinesim_sim::SimDuration;
@@ -75,6 +75,29 @@ impl ReadBudget {
 
     fn charge(&mut self, bytes: u64) {
         self.bytes -= count_to_f64(bytes);
+    }
+
+    /// After a coasting window's calls, served without the bucket (it cannot run dry
+    /// under them): its state at `t1_ns` as if it had been full before each reader's
+    /// last call, `last_calls` holding their times and bytes. The next call, at or after
+    /// `t1_ns` (a whole second), starts a new window of calls.
+    pub fn settle_coasted(&mut self, limit: &ReadLimitSpec, t1_ns: u64, last_calls: impl Iterator<Item = (u64, u64)>) {
+        let refill_per_ns = count_to_f64(limit.bytes_per_s) / NANOS_PER_SEC as f64;
+        let owed: f64 = last_calls
+            .map(|(at_ns, bytes)| {
+                (count_to_f64(bytes) - refill_per_ns * count_to_f64(t1_ns.saturating_sub(at_ns))).max(0.0)
+            })
+            .sum();
+        self.bytes = self.bytes_at(limit, t1_ns).max(count_to_f64(limit.depth_bytes) - owed);
+        self.refilled_at_ns = t1_ns;
+        self.window_index = (t1_ns / NANOS_PER_SEC).saturating_sub(1);
+        self.calls_in_window = 0;
+    }
+
+    /// The bytes in the bucket at `now_ns` (refilled up to its depth), without a call.
+    pub fn bytes_at(&self, limit: &ReadLimitSpec, now_ns: u64) -> f64 {
+        let elapsed_s = count_to_f64(now_ns.saturating_sub(self.refilled_at_ns)) / NANOS_PER_SEC as f64;
+        (self.bytes + count_to_f64(limit.bytes_per_s) * elapsed_s).min(count_to_f64(limit.depth_bytes))
     }
 }
 
@@ -177,6 +200,42 @@ pub struct ShardReader {
     latency_per_shard: bool,
     /// Over the whole run, all shards.
     pub totals: ReadCounters,
+    /// Latencies of a coasting window's polls, by class of spread ([`Self::coast_poll`]).
+    coast_latency: [LatencyClass; COAST_LATENCY_CLASSES],
+}
+
+/// Latency classes of a coasting window's polls: polls are classed by the spread of
+/// their records' latencies (their gap), a sixteenth of the widest gap each, and each
+/// class is added to the histogram once, at its records' mean lowest latency and mean
+/// spread. The classes are narrower than a histogram bucket is wide at a poll gap, so
+/// quantiles move by less than a bucket.
+const COAST_LATENCY_CLASSES: usize = 16;
+
+/// What [`ShardReader::coast_polls`] served.
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct CoastReads {
+    pub calls: u64,
+    pub records: u64,
+    pub bytes: u64,
+    pub iterator_age_ms_max: f64,
+    /// The last call's time and bytes, for the budget.
+    pub last_poll_ns: u64,
+    pub last_bytes: u64,
+}
+
+/// Parts a latency class's range is added in ([`ShardReader::coast_settle_latencies`]).
+const COAST_SPREAD_PARTS: u64 = 4;
+
+/// Polls of one latency class in a coasting window.
+#[derive(Copy, Clone, Debug, Default)]
+struct LatencyClass {
+    records: u64,
+    /// Sums over the class's records of their lowest latency and of their spread (ms).
+    low_ms_sum: f64,
+    spread_ms_sum: f64,
+    /// The class's extremes, kept exact.
+    low_ms_min: f64,
+    high_ms_max: f64,
 }
 
 impl ShardReader {
@@ -211,6 +270,7 @@ impl ShardReader {
             expired_at_drop: 0,
             latency_per_shard,
             totals: ReadCounters::default(),
+            coast_latency: [LatencyClass::default(); COAST_LATENCY_CLASSES],
         }
     }
 
@@ -241,6 +301,33 @@ impl ShardReader {
             iterator_ns,
         });
         self.period.push(ReadCounters::default());
+    }
+
+    /// Whether this consumer can read a coasting shard a window late (the engine's
+    /// `coast`): a plain GetRecords poller, whose polls of a shard depend only on that
+    /// shard's log and read budget. Processing, a KCL lease table or fan-out step.
+    pub fn can_coast(&self) -> bool {
+        self.dedicated.is_none() && self.processor.is_none() && self.leases.is_none()
+    }
+
+    /// Its polls of one shard: (least and most time between two, in ns; records and
+    /// bytes one call may take).
+    pub fn poll_shape(&self) -> (u64, u64, u64, u64) {
+        let interval_ns = self.spec.poll_interval.as_nanos();
+        let gap_max_ns = interval_ns + self.spec.poll_jitter.as_nanos();
+        (interval_ns, gap_max_ns, u64::from(self.spec.max_records), self.spec.max_bytes)
+    }
+
+    /// Whether it reads `shard_slot` already and keeps up: its iterator placed, its next
+    /// poll not before `now_ns`, and nothing unread that was readable at its last poll
+    /// (which was at most one gap before the next), so its next poll reads at most what
+    /// arrives over one gap.
+    pub fn keeps_up(&self, shard_slot: usize, log: &ShardLog, now_ns: u64) -> bool {
+        let cursor = &self.cursors[shard_slot];
+        let (_, gap_max_ns, _, _) = self.poll_shape();
+        cursor.started
+            && cursor.next_poll_ns >= now_ns
+            && log.readable_after(cursor.position, cursor.next_poll_ns.saturating_sub(gap_max_ns)) == 0
     }
 
     /// Offset of the next record this consumer reads on a shard (before it starts: the
@@ -536,6 +623,134 @@ impl ShardReader {
     /// `GetRecords.*`); enhanced fan-out pushes with SubscribeToShard instead.
     pub fn uses_get_records(&self) -> bool {
         self.dedicated.is_none()
+    }
+
+    /// Coasting: serves this consumer's polls of `shard_slot` due before `t1_ns`, reading
+    /// the log's fine blocks (each a step's records, evenly spread over it). Each is the
+    /// call [`Self::poll`] makes for a plain poller that keeps up: everything readable by
+    /// its cutoff, its iterator age from the newest of them; its records' latencies go
+    /// to the window's classes ([`Self::coast_settle_latencies`]), spread from the
+    /// newest to the oldest. The shard's byte budget is left to the caller
+    /// ([`ReadBudget::settle_coasted`]): a coasting shard's polls cannot run it dry
+    /// (`engine/coast.rs`). Does nothing when the position is not in the fine blocks.
+    pub fn coast_polls(&mut self, shard_slot: usize, log: &ShardLog, t1_ns: u64) -> CoastReads {
+        debug_assert!(self.can_coast() && self.cursors[shard_slot].started);
+        let mut reads = CoastReads::default();
+        if !self.reads_fine_blocks(shard_slot, log) {
+            return reads;
+        }
+        let cursor = self.cursors[shard_slot];
+        let blocks = log.fine_blocks();
+        let (mut position, mut now_ns) = (cursor.position, cursor.next_poll_ns);
+        let mut index = blocks.partition_point(|block| block.offset_end() <= position);
+        let mut first_index = index;
+        let (interval_ns, jitter_ns) =
+            (self.spec.poll_interval.as_nanos(), count_to_f64(self.spec.poll_jitter.as_nanos()));
+        let classes_per_ms = COAST_LATENCY_CLASSES as f64 / (count_to_f64(self.poll_shape().1) * MS_PER_NS).max(1e-9);
+        let delay_ns = log.readable_delay_ns();
+        let arrival_at = |block: &Block, offset: u64| {
+            (block.arrival_first_ns + f64_to_count(count_to_f64(offset - block.offset_first) * block.spacing_ns()))
+                .min(block.arrival_last_ns)
+        };
+        let mut last_call = (position, position);
+        while now_ns < t1_ns {
+            // Past the blocks read whole by the cutoff, to the one it falls in.
+            let end = match now_ns.checked_sub(delay_ns) {
+                Some(cutoff_ns) if index < blocks.len() => {
+                    while index + 1 < blocks.len() && blocks[index].arrival_last_ns <= cutoff_ns {
+                        index += 1;
+                    }
+                    blocks[index].readable_end(cutoff_ns).max(position)
+                }
+                _ => position,
+            };
+            debug_assert!(end - position <= u64::from(self.spec.max_records), "a coasting poll fits its call");
+            let mut age_ms = 0.0;
+            if end > position {
+                while blocks[first_index].offset_end() <= position {
+                    first_index += 1;
+                }
+                // The block of the newest record read: the cutoff's, or one before it when
+                // the cutoff falls before that block's first arrival.
+                let mut last_index = index.min(blocks.len() - 1);
+                while blocks[last_index].offset_first >= end {
+                    last_index -= 1;
+                }
+                let last_block = &blocks[last_index];
+                let (first_ns, last_ns) = (arrival_at(&blocks[first_index], position), arrival_at(last_block, end - 1));
+                let low_ms = count_to_f64(now_ns - last_ns + last_block.age_at_arrival_ns) * MS_PER_NS;
+                let spread_ms = count_to_f64(last_ns - first_ns) * MS_PER_NS;
+                let class = f64_to_count(spread_ms * classes_per_ms) as usize;
+                self.add_to_class(class, end - position, low_ms, spread_ms);
+                age_ms = count_to_f64(now_ns - last_ns) * MS_PER_NS;
+            }
+            reads.calls += 1;
+            reads.records += end - position;
+            reads.iterator_age_ms_max = reads.iterator_age_ms_max.max(age_ms);
+            reads.last_poll_ns = now_ns;
+            last_call = (position, end);
+            position = end;
+            now_ns += interval_ns + f64_to_count(uniform01(self.polls.rng()) * jitter_ns);
+        }
+        if reads.calls == 0 {
+            return reads;
+        }
+        reads.last_bytes = log.fine_bytes_between(last_call.0, last_call.1);
+        reads.bytes = log.fine_bytes_between(cursor.position, position);
+        self.cursors[shard_slot] = Cursor { position, next_poll_ns: now_ns, ..cursor };
+        for counters in [&mut self.period[shard_slot], &mut self.totals] {
+            counters.get_records_calls += reads.calls;
+            counters.read_records += reads.records;
+            counters.read_bytes += reads.bytes;
+            counters.iterator_age_ms_max = counters.iterator_age_ms_max.max(reads.iterator_age_ms_max);
+        }
+        reads
+    }
+
+    /// Whether [`Self::coast_polls`] can serve this consumer's polls of `shard_slot`: its
+    /// position is in the log's fine blocks.
+    pub fn reads_fine_blocks(&self, shard_slot: usize, log: &ShardLog) -> bool {
+        let position = self.cursors[shard_slot].position;
+        log.fine_blocks().front().is_some_and(|block| block.offset_first <= position)
+    }
+
+    fn add_to_class(&mut self, index: usize, records: u64, low_ms: f64, spread_ms: f64) {
+        let class = &mut self.coast_latency[index.min(COAST_LATENCY_CLASSES - 1)];
+        let weight = count_to_f64(records);
+        if class.records == 0 {
+            (class.low_ms_min, class.high_ms_max) = (low_ms, low_ms + spread_ms);
+        } else {
+            class.low_ms_min = class.low_ms_min.min(low_ms);
+            class.high_ms_max = class.high_ms_max.max(low_ms + spread_ms);
+        }
+        class.records += records;
+        class.low_ms_sum += low_ms * weight;
+        class.spread_ms_sum += spread_ms * weight;
+    }
+
+    /// Adds a coasting window's latency classes of `shard_slot` to its histogram.
+    pub fn coast_settle_latencies(&mut self, shard_slot: usize) {
+        let latencies =
+            if self.latency_per_shard { &mut self.period[shard_slot].latency_ms } else { &mut self.totals.latency_ms };
+        for class in &mut self.coast_latency {
+            if class.records == 0 {
+                continue;
+            }
+            let weight = count_to_f64(class.records);
+            let (low_ms, spread_ms) = (class.low_ms_sum / weight, class.spread_ms_sum / weight);
+            // In parts, each spread over its own points: a class holds many polls, whose
+            // records spread evenly over the whole range.
+            let part_ms = spread_ms / COAST_SPREAD_PARTS as f64;
+            let part_records = class.records / COAST_SPREAD_PARTS;
+            for part in 0..COAST_SPREAD_PARTS {
+                let records =
+                    if part + 1 == COAST_SPREAD_PARTS { class.records - part_records * part } else { part_records };
+                let from_ms = low_ms + part_ms * part as f64;
+                latencies.add_spread(from_ms, from_ms + part_ms, records);
+            }
+            latencies.widen_extremes(class.low_ms_min, class.high_ms_max);
+            *class = LatencyClass::default();
+        }
     }
 
     /// Makes the poll due now on `shard_slot`, against the shard's shared budget.

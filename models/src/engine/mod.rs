@@ -41,6 +41,7 @@ use kinesim_sim::{
 use std::collections::VecDeque;
 
 mod billing;
+mod coast;
 mod policies;
 mod record;
 mod record_queue;
@@ -161,6 +162,8 @@ pub struct RunSummary {
     pub consumers: Vec<ConsumerSummary>,
     /// Steps simulated times open shards: the unit of work of the data plane.
     pub shard_steps: u64,
+    /// Of them, steps of coasting shards (`coast`).
+    pub coasted_shard_steps: u64,
     pub cost: CostSummary,
 }
 
@@ -357,6 +360,10 @@ struct Simulation<'a> {
     cost_meter: billing::CostMeter,
     /// Record mode's write path (`fidelity = "record"`); `None` in stepped mode.
     records: Option<record::RecordPlane>,
+    /// Quiet shards advanced a window at a time (`coast.rs`).
+    coasting: coast::Coasting,
+    /// Data steps run so far (a window flushed at an event ends there).
+    steps_done: u64,
 }
 
 /// A reshard AWS accepted; it takes effect `stream.reshard_duration` after the call.
@@ -385,6 +392,10 @@ impl Process for Simulation<'_> {
     type Event = Event;
 
     fn handle(&mut self, now: SimTime, _phase: Phase, event: Event, queue: &mut EventQueue<Event>) {
+        if self.coasting.any() && !matches!(event, Event::Step(_)) {
+            // Whatever reads or changes shard state sees every window flushed first.
+            self.coast_flush_all(self.steps_done);
+        }
         match event {
             Event::Step(index) => {
                 if kinesim_sim::interrupt::requested() {
@@ -545,7 +556,11 @@ impl<'a> Simulation<'a> {
             fatal: None,
             cost_meter: billing::CostMeter::new(spec),
             records: (spec.fidelity == Fidelity::Record).then(|| record::RecordPlane::new(spec, &seed)),
+            coasting: coast::Coasting::new(spec, &seed),
+            steps_done: 0,
         };
+        let coasting_allowed = coast::Coasting::allowed_for(&simulation);
+        simulation.coasting.allow(coasting_allowed);
         for range in initial_ranges(spec.stream.shards) {
             simulation.open_shard(range, SimTime::ZERO);
         }
@@ -581,6 +596,7 @@ impl<'a> Simulation<'a> {
         shards.closed_ns.push(u64::MAX);
         shards.parents.push(Vec::new());
         shards.since_evaluation.push((0, 0));
+        self.coasting.shard_opened(slot);
         // Every change to the open shards opens one (a reshard closes its parents first).
         if let Some(plane) = &mut self.records {
             plane.shards_changed();
@@ -1020,6 +1036,7 @@ impl<'a> Simulation<'a> {
         }
         for producer in &mut self.producers {
             producer.project(&self.shards.ranges, &self.shards.open);
+            self.coasting.shards_changed();
         }
         for &parent in parents {
             let targets: Vec<u32> = children
@@ -1151,6 +1168,7 @@ impl<'a> Simulation<'a> {
     fn step(&mut self, index: u64) {
         let t0 = SimTime::from_nanos(index * self.step_ns);
         let t1 = SimTime::from_nanos((index + 1) * self.step_ns);
+        self.coast_step_begin(index, t0, t1);
         self.expire(t0);
         self.write(index, t0, t1);
         self.read(index, t0, t1);
@@ -1160,20 +1178,28 @@ impl<'a> Simulation<'a> {
         let open_shards = self.shards_open() as u64;
         self.shard_steps += open_shards;
         self.meter_step(t0, open_shards);
+        self.steps_done = index + 1;
+        self.coast_step_end(index);
     }
 
     /// Drops what has passed retention (counting it against readers still behind it)
     /// and what every reader has already read.
+    /// Coasting shards are trimmed when their windows are flushed.
     fn expire(&mut self, t0: SimTime) {
-        let retention_ns = self.retention.as_nanos();
-        let expire_through = t0.as_nanos().checked_sub(retention_ns);
         for slot in 0..self.shards.ids.len() {
-            let offset_needed =
-                self.consumers.iter().map(|c| c.offset_needed(slot, t0.as_nanos())).min().unwrap_or(u64::MAX);
-            let offset_expired = self.shards.logs[slot].trim(expire_through, offset_needed);
-            for consumer in &mut self.consumers {
-                self.stream_period.expired_unread_records += consumer.expire_below(slot, offset_expired);
+            if !self.coasting.flags[slot] {
+                self.expire_shard(slot, t0);
             }
+        }
+    }
+
+    fn expire_shard(&mut self, slot: usize, t0: SimTime) {
+        let expire_through = t0.as_nanos().checked_sub(self.retention.as_nanos());
+        let offset_needed =
+            self.consumers.iter().map(|c| c.offset_needed(slot, t0.as_nanos())).min().unwrap_or(u64::MAX);
+        let offset_expired = self.shards.logs[slot].trim(expire_through, offset_needed);
+        for consumer in &mut self.consumers {
+            self.stream_period.expired_unread_records += consumer.expire_below(slot, offset_expired);
         }
     }
 
@@ -1185,8 +1211,11 @@ impl<'a> Simulation<'a> {
         self.arrivals.clear();
         for (slot, producer) in self.producers.iter_mut().enumerate() {
             producer.begin_step(index);
-            producer.emit(slot as u32, index, t0, t1, self.spec.start_unix_s, &mut self.arrivals);
+            let coast_sent = self.coasting.sent[slot];
+            let (start_unix_s, drawn) = (self.spec.start_unix_s, &self.coasting.drawn[..]);
+            producer.emit(slot as u32, index, (t0, t1), start_unix_s, drawn, coast_sent, &mut self.arrivals);
         }
+        self.arrivals.append(&mut self.coasting.spilled);
         let shards = &mut self.shards;
         for demand in &mut shards.demand {
             demand.records = 0;
@@ -1199,7 +1228,9 @@ impl<'a> Simulation<'a> {
         }
         let stream_share = self.on_demand_write_share(t0, t1);
         for slot in 0..self.shards.ids.len() {
-            self.admit_shard(slot, t0, t1, stream_share);
+            if !self.coasting.flags[slot] {
+                self.admit_shard(slot, t0, t1, stream_share);
+            }
         }
         for arrival in &self.arrivals {
             let slot = arrival.shard_slot as usize;
@@ -1211,14 +1242,7 @@ impl<'a> Simulation<'a> {
             let accepted_bytes = scale(arrival.bytes, accepted, arrival.records);
             let billing = producer.billing_per_record(arrival.shard_slot);
             self.cost_meter.accepted_expected(self.mode, accepted, accepted_bytes, billing);
-            let api = &mut self.api_totals;
-            if producer.sends_put_record() {
-                api.put_record_success += accepted;
-                api.put_record_bytes += accepted_bytes;
-            } else {
-                api.put_records_records += accepted;
-                api.put_records_bytes += accepted_bytes;
-            }
+            self.api_totals.count_accepted(producer.sends_put_record(), accepted, accepted_bytes);
             let stored = &mut self.shards.stored[slot];
             stored.kinesis_records += accepted;
             stored.records += accepted_user;
@@ -1227,7 +1251,9 @@ impl<'a> Simulation<'a> {
                 u128::from(accepted_user) * u128::from(arrival_mean_ns.saturating_sub(arrival.created_ns));
         }
         for slot in 0..self.shards.ids.len() {
-            self.store_step(slot, t0, t1);
+            if !self.coasting.flags[slot] {
+                self.store_step(slot, t0, t1);
+            }
         }
     }
 
@@ -1352,6 +1378,27 @@ impl<'a> Simulation<'a> {
     fn serve_polls<const SINGLES: bool>(&mut self, t0: SimTime, t1: SimTime) {
         let polls_max = self.consumers.len() as u64 * (self.step_ns / 1_000_000 + 1);
         for slot in 0..self.shards.ids.len() {
+            if self.coasting.flags[slot] {
+                // Served when its window is flushed.
+                continue;
+            }
+            self.serve_shard_polls::<SINGLES>(slot, t0, t1, polls_max);
+            for consumer in &mut self.consumers {
+                consumer.process(slot, t1.as_nanos());
+            }
+            if !self.shards.open[slot] {
+                self.end_drained_shard(slot);
+            }
+        }
+        for consumer in &mut self.consumers {
+            consumer.process_all(t1.as_nanos());
+        }
+    }
+
+    /// Serves the polls of `slot` due in `[t0, t1)` (at most `polls_max`), in the order
+    /// they arrive.
+    fn serve_shard_polls<const SINGLES: bool>(&mut self, slot: usize, t0: SimTime, t1: SimTime, polls_max: u64) {
+        {
             let mut polls = 0;
             while let Some(consumer_slot) = self.next_poller(slot, t1) {
                 if self.waits_for_parent(consumer_slot, slot) {
@@ -1390,15 +1437,6 @@ impl<'a> Simulation<'a> {
                 polls += 1;
                 assert!(polls <= polls_max, "polls per shard per step are bounded by the poll interval");
             }
-            for consumer in &mut self.consumers {
-                consumer.process(slot, t1.as_nanos());
-            }
-            if !self.shards.open[slot] {
-                self.end_drained_shard(slot);
-            }
-        }
-        for consumer in &mut self.consumers {
-            consumer.process_all(t1.as_nanos());
         }
     }
 
@@ -1593,6 +1631,7 @@ impl<'a> Simulation<'a> {
     }
 
     fn finish(mut self) -> RunResult {
+        debug_assert!(!self.coasting.any(), "the last step flushes every window");
         for consumer in &mut self.consumers {
             consumer.settle_latencies();
         }
@@ -1641,6 +1680,7 @@ impl<'a> Simulation<'a> {
                 .collect(),
             consumers,
             shard_steps: self.shard_steps,
+            coasted_shard_steps: self.coasting.coasted_steps,
         };
         let hot_keys = self.hot_keys();
         self.recorder.event(&EventRow {

@@ -69,6 +69,18 @@ pub struct MinuteDatapoint {
 }
 
 impl MinuteDatapoint {
+    /// Counts records a shard accepted from a PutRecord (`put_record`) or PutRecords
+    /// producer.
+    pub fn count_accepted(&mut self, put_record: bool, records: u64, bytes: u64) {
+        if put_record {
+            self.put_record_success += records;
+            self.put_record_bytes += bytes;
+        } else {
+            self.put_records_records += records;
+            self.put_records_bytes += bytes;
+        }
+    }
+
     /// The minute between two running totals (`self` the later).
     pub fn since(&self, earlier: &MinuteDatapoint) -> MinuteDatapoint {
         MinuteDatapoint {
