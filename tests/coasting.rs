@@ -49,8 +49,8 @@ fn run(text: &str, coast: &str, seed: u64) -> ([f64; 7], f64) {
 const LATENCY_BUCKET: f64 = 0.045;
 
 /// Runs a scenario both ways; checks every metric, and that the share of shard-steps
-/// coasting lies in `coasted`.
-fn check_scenario(name: &str, text: &str, coasted: std::ops::RangeInclusive<f64>) {
+/// coasting lies in `coasted`. `age_bias_ms`: the worst iterator age's stated bias.
+fn check_scenario(name: &str, text: &str, coasted: std::ops::RangeInclusive<f64>, age_bias_ms: f64) {
     let seeds = 1..=REPLICATIONS;
     let stepped: Vec<_> = seeds.clone().map(|seed| run(text, "off", seed)).collect();
     let coasting: Vec<_> = seeds.map(|seed| run(text, "1m", seed)).collect();
@@ -64,7 +64,11 @@ fn check_scenario(name: &str, text: &str, coasted: std::ops::RangeInclusive<f64>
         let c: Vec<f64> = coasting.iter().map(|(m, _)| m[metric]).collect();
         let ((ms, _), (mc, _)) = (mean_and_variance(&s), mean_and_variance(&c));
         let half = half_width_99(&s, &c);
-        let bias = if metric_name.starts_with("latency") { LATENCY_BUCKET * ms } else { 0.0 };
+        let bias = match *metric_name {
+            "latency_ms_p50" | "latency_ms_p99" => LATENCY_BUCKET * ms,
+            "iterator_age_ms_max" => age_bias_ms,
+            _ => 0.0,
+        };
         let line = format!(
             "{name} {metric_name}: stepped {ms:.4} coasting {mc:.4} diff {:.4} 99% half-width {half:.4} bias {bias}",
             mc - ms
@@ -98,7 +102,10 @@ fn a_quiet_stream_coasts_and_reads_as_stepping_does() {
         kind = "polling"
         poll_interval = "1500ms"
     "#;
-    check_scenario("quiet", text, 0.9..=1.0);
+    // A window's block spreads its records evenly over the window where stepping spreads
+    // each step's over the step: the worst age is shorter by a fraction of the records'
+    // spacing (2 ms here; measured 0.20 ms).
+    check_scenario("quiet", text, 0.9..=1.0, 0.5);
 }
 
 /// A Zipf hot key overloads one of four shards, whose rejected records retry: that
@@ -119,7 +126,7 @@ fn a_hot_shard_steps_while_the_others_coast() {
         name = "reader"
         kind = "polling"
     "#;
-    check_scenario("hot-key", text, 0.3..=0.8);
+    check_scenario("hot-key", text, 0.3..=0.8, 0.0);
 }
 
 /// The rate doubles past what two shards take and an alarm policy doubles the shards:
@@ -147,7 +154,7 @@ fn a_step_change_ends_windows_and_throttles_as_stepping_does() {
         period = "1m"
         publish_delay = "1m"
     "#;
-    check_scenario("step-change", text, 0.2..=0.95);
+    check_scenario("step-change", text, 0.2..=0.95, 0.0);
 }
 
 /// What coasting needs is checked: a consumer that processes its records (here a

@@ -25,7 +25,8 @@ use crate::sizes::SizeModel;
 use crate::spec::{ApiSpec, Arrivals, BackPressureSpec, ProducerSpec, StreamSpec, WhenFull};
 use kinesim_sim::sample::{binomial, gamma, multinomial_split};
 use kinesim_sim::{
-    ChaCha8Rng, LogHistogram, RandomStream, SeedKey, SimDuration, SimTime, SteadyPoisson, NANOS_PER_MS, NANOS_PER_SEC,
+    ChaCha8Rng, LogHistogram, Poisson, RandomStream, SeedKey, SimDuration, SimTime, SteadyPoisson, NANOS_PER_MS,
+    NANOS_PER_SEC,
 };
 
 /// One producer's records for a coasting shard in one step.
@@ -120,6 +121,8 @@ pub struct Producer {
     uniform_carry: f64,
     /// Requests counted in fractions, carried so that totals stay exact over steps.
     requests_carry: f64,
+    /// Far coasting windows' expected records in fractions, carried over steps.
+    coast_carry: f64,
     /// Scratch for multinomial splits, sized once.
     split_counts: Vec<u64>,
     split_weights: Vec<f64>,
@@ -184,6 +187,7 @@ impl Producer {
             samplers: Vec::new(),
             uniform_carry: 0.0,
             requests_carry: 0.0,
+            coast_carry: 0.0,
             split_counts: vec![0; wheel_slots],
             split_weights: vec![0.0; wheel_slots],
             wheel: vec![WheelSlot::default(); wheel_slots],
@@ -310,10 +314,13 @@ impl Producer {
     /// Appends this producer's first attempts for step `step` (covering `[t0, t1)`) and
     /// the retries due in it, after the KPL's limiter if there is one.
     ///
-    /// Shards flagged in `coasting` get no arrivals: the engine draws and stores their
-    /// records ([`Producer::coast_sample`]); `coast_sent` is what this producer sent
-    /// them in this step (records, bytes), counted into its requests and, with the
-    /// SDK's retry quota, refunded as accepted first attempts.
+    /// Only the shard slots in `slots` (ascending) get new arrivals; coasting shards'
+    /// the engine draws and stores
+    /// records ([`Producer::coast_sample`], [`Producer::coast_window_sample`]);
+    /// `coast_sent` is what this producer sent them in this step (records and bytes
+    /// drawn, and records expected where they are drawn a window at a time), counted
+    /// into its requests and, with the SDK's retry quota, refunded as accepted first
+    /// attempts.
     #[allow(clippy::too_many_arguments)]
     pub fn emit(
         &mut self,
@@ -321,8 +328,8 @@ impl Producer {
         step: u64,
         (t0, t1): (SimTime, SimTime),
         start_unix_s: i64,
-        coasting: &[bool],
-        coast_sent: (u64, u64),
+        slots: &[usize],
+        coast_sent: (u64, u64, f64),
         out: &mut Vec<Arrival>,
     ) {
         let first = out.len();
@@ -331,7 +338,7 @@ impl Producer {
             // Down: nothing is sent; the application's records pile up to catch up later.
             let mut fresh = std::mem::take(&mut self.fresh);
             fresh.clear();
-            self.emit_new(slot, step, t0, t1, start_unix_s, coasting, &mut fresh);
+            self.emit_new(slot, step, t0, t1, start_unix_s, slots, &mut fresh);
             for arrival in &fresh {
                 self.outage_backlog.push(arrival);
             }
@@ -341,11 +348,11 @@ impl Producer {
         self.emit_retries(slot, step, out);
         self.catch_up(step_ns, slot, out);
         match self.spec.back_pressure.clone() {
-            None => self.emit_new(slot, step, t0, t1, start_unix_s, coasting, out),
+            None => self.emit_new(slot, step, t0, t1, start_unix_s, slots, out),
             Some(back_pressure) => {
                 let mut fresh = std::mem::take(&mut self.fresh);
                 fresh.clear();
-                self.emit_new(slot, step, t0, t1, start_unix_s, coasting, &mut fresh);
+                self.emit_new(slot, step, t0, t1, start_unix_s, slots, &mut fresh);
                 self.buffer(&back_pressure, &fresh);
                 self.fresh = fresh;
                 let retries: u64 = out[first..].iter().map(|a| a.records).sum();
@@ -356,7 +363,15 @@ impl Producer {
             self.hold_back(first, step, t1, step_ns, out);
         }
         let (records, bytes) = out[first..].iter().fold((0, 0), |(r, b), a| (r + a.records, b + a.bytes));
-        let (coast_records, coast_bytes) = coast_sent;
+        let (near_records, near_bytes, far_mean) = coast_sent;
+        // Far windows' records are drawn at the window's end: here, their expectation,
+        // fractions carried over steps.
+        let far = far_mean + self.coast_carry;
+        let far_records = libm::floor(far);
+        self.coast_carry = far - far_records;
+        let far_records = far_records as u64;
+        let coast_records = near_records + far_records;
+        let coast_bytes = near_bytes + (far_records as f64 * self.sizes.mean_bytes()) as u64;
         if let Some(quota) = &mut self.quota {
             // A coasting shard takes every record: first attempts, each refunding a token.
             quota.release(coast_records, 0);
@@ -412,6 +427,18 @@ impl Producer {
     /// it (`mean` records expected): (offered, too large to send, records, bytes).
     pub fn coast_sample(&mut self, shard_slot: usize, mean: f64, rng: &mut ChaCha8Rng) -> CoastSample {
         let offered = self.samplers[shard_slot].sample(mean, rng);
+        let oversize =
+            if self.oversize_probability > 0.0 { binomial(rng, offered, self.oversize_probability) } else { 0 };
+        let records = offered - oversize;
+        let key_bytes = self.key_bytes_mean[shard_slot];
+        let bytes = self.sizes.batch_bytes(rng, records) + (records as f64 * key_bytes + 0.5) as u64;
+        CoastSample { offered, oversize, records, bytes }
+    }
+
+    /// A far coasting window's records for a shard, `mean` of them expected over it: one
+    /// Poisson draw (the sum of the steps' independent counts), those too large dropped.
+    pub fn coast_window_sample(&self, shard_slot: usize, mean: f64, rng: &mut ChaCha8Rng) -> CoastSample {
+        let offered = Poisson::new(mean).sample(rng);
         let oversize =
             if self.oversize_probability > 0.0 { binomial(rng, offered, self.oversize_probability) } else { 0 };
         let records = offered - oversize;
@@ -476,7 +503,7 @@ impl Producer {
         t0: SimTime,
         t1: SimTime,
         start_unix_s: i64,
-        coasting: &[bool],
+        slots: &[usize],
         out: &mut Vec<Arrival>,
     ) {
         let expected = crate::rates::expected_records(&self.spec.rate, t0, t1, start_unix_s);
@@ -498,7 +525,7 @@ impl Producer {
         match self.spec.arrivals {
             Arrivals::Poisson | Arrivals::Bursty { .. } => {
                 let rng = self.arrivals_stream.at_step(step);
-                for (shard, _) in coasting[..shard_count].iter().enumerate().filter(|(_, &drawn)| !drawn) {
+                for &shard in slots {
                     let mean = expected * scale * self.shares[shard];
                     let records = self.samplers[shard].sample(mean, rng);
                     offered += records;
@@ -507,7 +534,7 @@ impl Producer {
                 }
             }
             Arrivals::Uniform => {
-                debug_assert!(!coasting.contains(&true), "uniform arrivals never coast");
+                debug_assert_eq!(slots.len(), shard_count, "uniform arrivals never coast");
                 let rng = self.arrivals_stream.at_step(step);
                 let total_f = expected + self.uniform_carry;
                 let total = libm::floor(total_f) as u64;

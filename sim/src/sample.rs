@@ -773,6 +773,38 @@ pub fn poisson_tail_below(mean: f64, limit: u64, log_probability_max: f64) -> bo
     log_bound <= log_probability_max
 }
 
+/// The largest of `draws` independent Poisson counts of mean `mean`, drawn at once by
+/// inverting `F(x)^draws` (`F` the Poisson distribution function): one uniform and a
+/// walk down the upper tail from where it is negligible, summing probabilities until
+/// they pass the drawn tail. About `10 sqrt(mean)` steps, so it suits the means of one
+/// second of one shard (thousands at most); 0 draws give 0.
+pub fn poisson_max_of<R: RngCore + ?Sized>(rng: &mut R, mean: f64, draws: u64) -> u64 {
+    assert!(mean.is_finite() && (0.0..=Poisson::MEAN_MAX).contains(&mean), "Poisson mean {mean} out of range");
+    if draws == 0 || mean == 0.0 {
+        return 0;
+    }
+    // The maximum is at most x when every draw is: F(x) >= u^(1/draws), that is an
+    // upper tail 1 - F(x) <= 1 - u^(1/draws), computed without cancellation.
+    let tail_max = -libm::expm1(libm::log(uniform_open01(rng)) / draws as f64);
+    // Past mean + 10 sd + 20 the tail is below 1e-22 at any mean, far under any tail a
+    // uniform can draw here (draws are bounded by a run's seconds).
+    let top = libm::floor(mean + 10.0 * libm::sqrt(mean) + 20.0) as u64;
+    let log_mean = libm::log(mean);
+    let mut count = top;
+    let mut probability = libm::exp(-mean + count as f64 * log_mean - log_factorial(count));
+    let mut tail = 0.0;
+    // Walk down: the tail above count - 1 is the tail above count plus P(count).
+    while count > 0 {
+        if tail + probability > tail_max {
+            return count;
+        }
+        tail += probability;
+        probability *= count as f64 / mean;
+        count -= 1;
+    }
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1186,6 +1218,32 @@ mod tests {
             again.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         );
         assert_ne!(first, draw_all(100));
+    }
+
+    #[test]
+    fn the_largest_of_many_poisson_counts_follows_the_power_of_the_distribution_function() {
+        for (mean, draws) in [(750.0, 60_u64), (3.5, 10), (40.0, 1), (0.2, 3600)] {
+            let reference = statrs::distribution::Poisson::new(mean).unwrap();
+            let samples = 40_000;
+            let mut rng = rng(7);
+            let values: Vec<u64> = (0..samples).map(|_| poisson_max_of(&mut rng, mean, draws)).collect();
+            // The empirical distribution function at its quantiles matches F(x)^draws
+            // within five binomial standard deviations.
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            for quantile in [0.1, 0.25, 0.5, 0.75, 0.9, 0.99] {
+                let x = sorted[(quantile * samples as f64) as usize];
+                let expected = reference.cdf(x).powf(draws as f64);
+                let observed = values.iter().filter(|&&v| v <= x).count() as f64 / samples as f64;
+                let sd = (expected * (1.0 - expected) / samples as f64).sqrt();
+                assert!(
+                    (observed - expected).abs() <= 5.0 * sd + 1e-4,
+                    "mean {mean}, {draws} draws: P(max <= {x}) = {observed}, expected {expected}"
+                );
+            }
+        }
+        assert_eq!(poisson_max_of(&mut rng(1), 500.0, 0), 0);
+        assert_eq!(poisson_max_of(&mut rng(1), 0.0, 60), 0);
     }
 
     #[test]

@@ -28,8 +28,8 @@ use super::ReadCounters;
 use crate::spec::{ConsumerKind, ConsumerSpec, PollingSpec, ReadLimitSpec, StartPosition, EFO_BYTES_PER_S};
 use crate::storage::{Block, ShardLog};
 use kinesim_sim::num::{count_to_f64, f64_to_count};
-use kinesim_sim::sample::uniform01;
-use kinesim_sim::SimDuration;
+use kinesim_sim::sample::{standard_normal, uniform01};
+use kinesim_sim::{LogHistogram, SimDuration};
 use kinesim_sim::{RandomStream, SeedKey, NANOS_PER_MS, NANOS_PER_SEC};
 
 /// Nanoseconds to milliseconds as a multiplication: a division is many times slower on
@@ -200,16 +200,13 @@ pub struct ShardReader {
     latency_per_shard: bool,
     /// Over the whole run, all shards.
     pub totals: ReadCounters,
-    /// Latencies of a coasting window's polls, by class of spread ([`Self::coast_poll`]).
-    coast_latency: [LatencyClass; COAST_LATENCY_CLASSES],
+    /// Per shard slot: records read by coasting windows' polls and the sum of their
+    /// lowest latencies (ms), not yet in a histogram ([`Self::coast_settle_latencies`]).
+    coast_pending: Vec<(u64, f64)>,
 }
 
-/// Latency classes of a coasting window's polls: polls are classed by the spread of
-/// their records' latencies (their gap), a sixteenth of the widest gap each, and each
-/// class is added to the histogram once, at its records' mean lowest latency and mean
-/// spread. The classes are narrower than a histogram bucket is wide at a poll gap, so
-/// quantiles move by less than a bucket.
-const COAST_LATENCY_CLASSES: usize = 16;
+/// The fewest gaps between polls [`ShardReader::coast_polls`] draws as one sum.
+const COAST_LEAP_GAPS_MIN: u64 = 8;
 
 /// What [`ShardReader::coast_polls`] served.
 #[derive(Copy, Clone, Debug, Default, PartialEq)]
@@ -221,21 +218,6 @@ pub struct CoastReads {
     /// The last call's time and bytes, for the budget.
     pub last_poll_ns: u64,
     pub last_bytes: u64,
-}
-
-/// Parts a latency class's range is added in ([`ShardReader::coast_settle_latencies`]).
-const COAST_SPREAD_PARTS: u64 = 4;
-
-/// Polls of one latency class in a coasting window.
-#[derive(Copy, Clone, Debug, Default)]
-struct LatencyClass {
-    records: u64,
-    /// Sums over the class's records of their lowest latency and of their spread (ms).
-    low_ms_sum: f64,
-    spread_ms_sum: f64,
-    /// The class's extremes, kept exact.
-    low_ms_min: f64,
-    high_ms_max: f64,
 }
 
 impl ShardReader {
@@ -270,7 +252,7 @@ impl ShardReader {
             expired_at_drop: 0,
             latency_per_shard,
             totals: ReadCounters::default(),
-            coast_latency: [LatencyClass::default(); COAST_LATENCY_CLASSES],
+            coast_pending: Vec::new(),
         }
     }
 
@@ -301,6 +283,7 @@ impl ShardReader {
             iterator_ns,
         });
         self.period.push(ReadCounters::default());
+        self.coast_pending.push((0, 0.0));
     }
 
     /// Whether this consumer can read a coasting shard a window late (the engine's
@@ -625,79 +608,70 @@ impl ShardReader {
         self.dedicated.is_none()
     }
 
-    /// Coasting: serves this consumer's polls of `shard_slot` due before `t1_ns`, reading
-    /// the log's fine blocks (each a step's records, evenly spread over it). Each is the
-    /// call [`Self::poll`] makes for a plain poller that keeps up: everything readable by
-    /// its cutoff, its iterator age from the newest of them; its records' latencies go
-    /// to the window's classes ([`Self::coast_settle_latencies`]), spread from the
-    /// newest to the oldest. The shard's byte budget is left to the caller
+    /// Coasting: serves this consumer's polls of `shard_slot` due before `t1_ns` that
+    /// reach only `block`, the log's newest (a coasting window's records, evenly spread
+    /// over it): each reads everything readable by its cutoff, as [`Self::poll`] does for
+    /// a plain poller that keeps up, its iterator age from the newest record read. Only
+    /// the poll times are drawn one by one; the records they read are counted once, and
+    /// their latencies wait in `coast_pending` for the law of a window's reads
+    /// ([`Self::coast_settle_latencies`]). The shard's byte budget is left to the caller
     /// ([`ReadBudget::settle_coasted`]): a coasting shard's polls cannot run it dry
-    /// (`engine/coast.rs`). Does nothing when the position is not in the fine blocks.
-    pub fn coast_polls(&mut self, shard_slot: usize, log: &ShardLog, t1_ns: u64) -> CoastReads {
+    /// (`engine/coast.rs`). Serves nothing unless [`Self::reaches_only`] holds.
+    pub fn coast_polls(&mut self, shard_slot: usize, block: &Block, readable_delay_ns: u64, t1_ns: u64) -> CoastReads {
         debug_assert!(self.can_coast() && self.cursors[shard_slot].started);
         let mut reads = CoastReads::default();
-        if !self.reads_fine_blocks(shard_slot, log) {
+        if !self.reaches_only(shard_slot, block, readable_delay_ns) {
             return reads;
         }
         let cursor = self.cursors[shard_slot];
-        let blocks = log.fine_blocks();
-        let (mut position, mut now_ns) = (cursor.position, cursor.next_poll_ns);
-        let mut index = blocks.partition_point(|block| block.offset_end() <= position);
-        let mut first_index = index;
-        let (interval_ns, jitter_ns) =
-            (self.spec.poll_interval.as_nanos(), count_to_f64(self.spec.poll_jitter.as_nanos()));
-        let classes_per_ms = COAST_LATENCY_CLASSES as f64 / (count_to_f64(self.poll_shape().1) * MS_PER_NS).max(1e-9);
-        let delay_ns = log.readable_delay_ns();
-        let arrival_at = |block: &Block, offset: u64| {
-            (block.arrival_first_ns + f64_to_count(count_to_f64(offset - block.offset_first) * block.spacing_ns()))
-                .min(block.arrival_last_ns)
-        };
-        let mut last_call = (position, position);
+        let (interval_ns, jitter_ns) = (self.spec.poll_interval.as_nanos(), self.spec.poll_jitter.as_nanos());
+        // The polls' times: each gap is the interval plus a uniform part of the jitter.
+        // While many gaps fit before `t1_ns` even at their longest, a run of them is
+        // drawn at once: the sum of `k` uniforms (Irwin-Hall) by its normal law, whose
+        // quantiles differ from the exact ones by under 1% of the jitter at `k` =
+        // [`COAST_LEAP_GAPS_MIN`]; the last few are drawn one by one.
+        let (mut now_ns, mut previous_ns) = (cursor.next_poll_ns, cursor.next_poll_ns);
+        let gap_max_ns = interval_ns + jitter_ns;
         while now_ns < t1_ns {
-            // Past the blocks read whole by the cutoff, to the one it falls in.
-            let end = match now_ns.checked_sub(delay_ns) {
-                Some(cutoff_ns) if index < blocks.len() => {
-                    while index + 1 < blocks.len() && blocks[index].arrival_last_ns <= cutoff_ns {
-                        index += 1;
-                    }
-                    blocks[index].readable_end(cutoff_ns).max(position)
-                }
-                _ => position,
-            };
-            debug_assert!(end - position <= u64::from(self.spec.max_records), "a coasting poll fits its call");
-            let mut age_ms = 0.0;
-            if end > position {
-                while blocks[first_index].offset_end() <= position {
-                    first_index += 1;
-                }
-                // The block of the newest record read: the cutoff's, or one before it when
-                // the cutoff falls before that block's first arrival.
-                let mut last_index = index.min(blocks.len() - 1);
-                while blocks[last_index].offset_first >= end {
-                    last_index -= 1;
-                }
-                let last_block = &blocks[last_index];
-                let (first_ns, last_ns) = (arrival_at(&blocks[first_index], position), arrival_at(last_block, end - 1));
-                let low_ms = count_to_f64(now_ns - last_ns + last_block.age_at_arrival_ns) * MS_PER_NS;
-                let spread_ms = count_to_f64(last_ns - first_ns) * MS_PER_NS;
-                let class = f64_to_count(spread_ms * classes_per_ms) as usize;
-                self.add_to_class(class, end - position, low_ms, spread_ms);
-                age_ms = count_to_f64(now_ns - last_ns) * MS_PER_NS;
+            let fitting = (t1_ns - now_ns) / gap_max_ns.max(1);
+            previous_ns = now_ns;
+            if fitting >= COAST_LEAP_GAPS_MIN && jitter_ns > 0 {
+                let k = count_to_f64(fitting);
+                let uniforms = (0.5 * k + (k / 12.0).sqrt() * standard_normal(self.polls.rng())).clamp(0.0, k);
+                reads.calls += fitting;
+                now_ns += fitting * interval_ns + f64_to_count(uniforms * count_to_f64(jitter_ns));
+            } else {
+                reads.calls += 1;
+                now_ns += interval_ns + f64_to_count(uniform01(self.polls.rng()) * count_to_f64(jitter_ns));
             }
-            reads.calls += 1;
-            reads.records += end - position;
-            reads.iterator_age_ms_max = reads.iterator_age_ms_max.max(age_ms);
-            reads.last_poll_ns = now_ns;
-            last_call = (position, end);
-            position = end;
-            now_ns += interval_ns + f64_to_count(uniform01(self.polls.rng()) * jitter_ns);
         }
         if reads.calls == 0 {
             return reads;
         }
-        reads.last_bytes = log.fine_bytes_between(last_call.0, last_call.1);
-        reads.bytes = log.fine_bytes_between(cursor.position, position);
+        // The last poll was at `previous_ns` (a run is followed by single gaps, as it
+        // ends at least one longest gap before `t1_ns`), the one before it a gap earlier.
+        let last_ns = previous_ns;
+        let readable_at = |poll_ns: u64| block.readable_end(poll_ns.saturating_sub(readable_delay_ns));
+        let position = readable_at(last_ns).max(cursor.position);
+        let before_last =
+            if reads.calls > 1 { readable_at(last_ns - interval_ns).max(cursor.position) } else { cursor.position };
+        let last_call = (before_last.min(position), position);
+        reads.last_poll_ns = last_ns;
+        // A poll's iterator age is the propagation delay plus the time since the newest
+        // record before its cutoff, a uniform fraction of the spacing of evenly spread
+        // records: the largest of `calls` of them is drawn at once.
+        let spacing_ms = block.spacing_ns() * MS_PER_NS;
+        let largest = libm::pow(uniform01(self.polls.rng()), 1.0 / count_to_f64(reads.calls));
+        reads.iterator_age_ms_max = count_to_f64(readable_delay_ns) * MS_PER_NS + spacing_ms * largest;
+        let bytes_between = |from: u64, to: u64| block.bytes_before(to) - block.bytes_before(from);
+        reads.records = position - cursor.position;
+        reads.bytes = bytes_between(cursor.position, position);
+        reads.last_bytes = bytes_between(last_call.0, last_call.1);
         self.cursors[shard_slot] = Cursor { position, next_poll_ns: now_ns, ..cursor };
+        let low_ms = count_to_f64(readable_delay_ns + block.age_at_arrival_ns) * MS_PER_NS;
+        let pending = &mut self.coast_pending[shard_slot];
+        pending.0 += reads.records;
+        pending.1 += count_to_f64(reads.records) * low_ms;
         for counters in [&mut self.period[shard_slot], &mut self.totals] {
             counters.get_records_calls += reads.calls;
             counters.read_records += reads.records;
@@ -707,49 +681,41 @@ impl ShardReader {
         reads
     }
 
-    /// Whether [`Self::coast_polls`] can serve this consumer's polls of `shard_slot`: its
-    /// position is in the log's fine blocks.
-    pub fn reads_fine_blocks(&self, shard_slot: usize, log: &ShardLog) -> bool {
-        let position = self.cursors[shard_slot].position;
-        log.fine_blocks().front().is_some_and(|block| block.offset_first <= position)
+    /// Whether this consumer's next poll of `shard_slot` reaches only `block`: nothing
+    /// before it is unread and the poll's cutoff is inside or past it.
+    pub fn reaches_only(&self, shard_slot: usize, block: &Block, readable_delay_ns: u64) -> bool {
+        let cursor = &self.cursors[shard_slot];
+        cursor.position >= block.offset_first
+            && cursor
+                .next_poll_ns
+                .checked_sub(readable_delay_ns)
+                .is_some_and(|cutoff_ns| cutoff_ns >= block.arrival_first_ns)
     }
 
-    fn add_to_class(&mut self, index: usize, records: u64, low_ms: f64, spread_ms: f64) {
-        let class = &mut self.coast_latency[index.min(COAST_LATENCY_CLASSES - 1)];
-        let weight = count_to_f64(records);
-        if class.records == 0 {
-            (class.low_ms_min, class.high_ms_max) = (low_ms, low_ms + spread_ms);
-        } else {
-            class.low_ms_min = class.low_ms_min.min(low_ms);
-            class.high_ms_max = class.high_ms_max.max(low_ms + spread_ms);
-        }
-        class.records += records;
-        class.low_ms_sum += low_ms * weight;
-        class.spread_ms_sum += spread_ms * weight;
-    }
-
-    /// Adds a coasting window's latency classes of `shard_slot` to its histogram.
-    pub fn coast_settle_latencies(&mut self, shard_slot: usize) {
-        let latencies =
-            if self.latency_per_shard { &mut self.period[shard_slot].latency_ms } else { &mut self.totals.latency_ms };
-        for class in &mut self.coast_latency {
-            if class.records == 0 {
+    /// Adds the latencies of records coasting polls read to the histograms. A poll
+    /// reads what arrived over the gap since the one before (the records evenly spread
+    /// in time), so their latencies, above the lowest (propagation plus the producer's
+    /// buffering), are uniform over the gap, and the gaps are uniform over
+    /// `[interval, interval + jitter]`. Records weigh by gap, so the law of one record's
+    /// latency above the lowest has density `P(gap > x) / E[gap]`: flat up to the
+    /// interval, then falling linearly to zero at interval + jitter.
+    pub fn coast_settle_latencies(&mut self) {
+        let interval_ms = count_to_f64(self.spec.poll_interval.as_nanos()) * MS_PER_NS;
+        let jitter_ms = count_to_f64(self.spec.poll_jitter.as_nanos()) * MS_PER_NS;
+        let flat_share = interval_ms / (interval_ms + jitter_ms / 2.0);
+        for slot in 0..self.coast_pending.len() {
+            let (records, low_sum_ms) = std::mem::take(&mut self.coast_pending[slot]);
+            if records == 0 {
                 continue;
             }
-            let weight = count_to_f64(class.records);
-            let (low_ms, spread_ms) = (class.low_ms_sum / weight, class.spread_ms_sum / weight);
-            // In parts, each spread over its own points: a class holds many polls, whose
-            // records spread evenly over the whole range.
-            let part_ms = spread_ms / COAST_SPREAD_PARTS as f64;
-            let part_records = class.records / COAST_SPREAD_PARTS;
-            for part in 0..COAST_SPREAD_PARTS {
-                let records =
-                    if part + 1 == COAST_SPREAD_PARTS { class.records - part_records * part } else { part_records };
-                let from_ms = low_ms + part_ms * part as f64;
-                latencies.add_spread(from_ms, from_ms + part_ms, records);
-            }
-            latencies.widen_extremes(class.low_ms_min, class.high_ms_max);
-            *class = LatencyClass::default();
+            let latencies =
+                if self.latency_per_shard { &mut self.period[slot].latency_ms } else { &mut self.totals.latency_ms };
+            let low_ms = low_sum_ms / count_to_f64(records);
+            let flat = f64_to_count(count_to_f64(records) * flat_share + 0.5).min(records);
+            // Enough parts that their points (five each) follow the law closely: the
+            // flat part in 16 equal ones, the falling part in 8 of falling weight.
+            add_in_parts(latencies, low_ms, interval_ms, flat, &[1; 16]);
+            add_in_parts(latencies, low_ms + interval_ms, jitter_ms, records - flat, &[15, 13, 11, 9, 7, 5, 3, 1]);
         }
     }
 
@@ -875,6 +841,20 @@ impl ShardReader {
         let next_poll_ns = now_ns + self.spec.poll_interval.as_nanos() + jitter_ns;
         self.cursors[shard_slot] = Cursor { position, next_poll_ns, started: true, ..cursor };
         outcome
+    }
+}
+
+/// Adds `records` spread over `[from_ms, from_ms + width_ms]` in equal parts of the
+/// range, each taking records in proportion to its weight (the last what remains).
+fn add_in_parts(histogram: &mut LogHistogram, from_ms: f64, width_ms: f64, records: u64, weights: &[u64]) {
+    let total: u64 = weights.iter().sum();
+    let part_ms = width_ms / weights.len() as f64;
+    let mut left = records;
+    for (part, &weight) in weights.iter().enumerate() {
+        let count = if part + 1 == weights.len() { left } else { records * weight / total };
+        left -= count;
+        let start_ms = from_ms + part_ms * part as f64;
+        histogram.add_spread(start_ms, start_ms + part_ms, count);
     }
 }
 

@@ -1,34 +1,39 @@
-//! Coasting: quiet shards whose reads are served a window at a time (`coast`, DESIGN
-//! "The engine").
+//! Coasting: quiet shards advanced a window at a time (`coast`, docs/model.md §1.2).
 //!
 //! A month of a large stream is mostly shards below their limits, read by pollers that
 //! keep up. Stepping each of them every second repeats the same work: every record
 //! admitted, a block stored, every poll reading what arrived since the one before. A
-//! coasting shard still has its records drawn every step, as stepping would draw them
-//! (so counts, bytes and per-second peaks keep their law), but a step that fits its
-//! allowance is only counted: the window's records are stored as one block when it
-//! ends, and the window's polls are served then, in time order against the shard's
-//! budget, each reading the part of the block that had arrived by its cutoff.
+//! coasting shard skips it. Its steps are only counted; when its window ends, the
+//! window's records are stored as one block (spread evenly over the window, as a step's
+//! block spreads a step's records) and the window's polls are served against it.
+//!
+//! Writes, two ways:
+//! - *far* from the write limit (the chance that a second's records or bytes reach it
+//!   below e^-25): each step adds the producers' expected records for the shard, and the
+//!   window's records are one Poisson draw per producer at its end (a sum of independent
+//!   Poisson counts is one), its per-second peak a draw of the largest of its seconds;
+//! - *near* it: each step's records are drawn as stepping draws them, and a step whose
+//!   draw does not fit the shard's allowance ends the window before it and goes through
+//!   admission as the step's arrivals, so throttling stays exact.
+//!
+//! Reads: the polls of each consumer are timed one by one (interval plus jitter, as
+//! stepping draws them), each reading what had arrived by its cutoff; the records they
+//! read are counted once, their latencies added later as the law of a window's reads
+//! ([`ShardReader::coast_settle_latencies`]). A poll that reaches back before the window's
+//! block is served the usual way first.
 //!
 //! Lifecycle of a shard slot:
 //! - stepping -> coasting at the start of a step when [`Simulation::may_coast`] holds:
-//!   the stream provisioned, the shard open, its mean under its quiet bound
-//!   ([`Simulation::quiet_bound`]: the reads cannot reach a limit), no producer holding
-//!   retries or an outage for it, every consumer a plain poller that keeps up, and its
-//!   read budget holding what the first polls may take;
+//!   the stream provisioned, the shard open, its mean rate from [`COAST_RATE_MIN`] up to
+//!   its quiet bound ([`Simulation::quiet_bounds`]: its polls cannot reach a limit), no
+//!   producer holding retries or an outage for it, every consumer a plain poller that
+//!   keeps up, and its read budget holding what the first polls may take;
 //! - coasting -> stepping at the end of its window (windows end on multiples of
 //!   `coast`, and at the run's end); at any event other than a step (a period or billing
 //!   hour closing, an action, a policy minute, a reshard completing: whatever reads or
 //!   changes shard state sees every window flushed first); at the start of a step whose
-//!   mean passes the bound (that step is stepped); and at a step whose drawn records do
-//!   not fit the shard's allowance (the window ends before it, and the drawn records go
-//!   through admission as that step's arrivals).
-//!
-//! Exact: everything written (counts, bytes, peaks, throttling, billing), every poll's
-//! call and budget. Approximated (docs/model.md §11): a window's records arrive evenly
-//! over it, the latencies of a window's polls are added by class of spread, and a
-//! poll's limits are taken not to bind when the chance that they would is below
-//! [`QUIET_LOG_PROBABILITY`].
+//!   mean leaves the window's range (that step is stepped); and at a near window's step
+//!   whose draw does not fit the allowance.
 
 use super::Simulation;
 use crate::consumer::reader::PollOutcome;
@@ -36,21 +41,37 @@ use crate::consumer::ShardReader;
 use crate::producer::{Arrival, CoastSample};
 use crate::spec::{CapacityMode, ConsumerKind, Enforcement, ExperimentSpec, Fidelity};
 use kinesim_sim::num::{ceil_to_count, count_to_f64};
-use kinesim_sim::sample::poisson_tail_below;
+use kinesim_sim::sample::{poisson_max_of, poisson_tail_below};
 use kinesim_sim::{RandomStream, SeedKey, SimTime, NANOS_PER_MS, NANOS_PER_SEC};
 
-/// The chance, per shard and poll, that a coasting shard's poll would have hit a read
+/// The chance, per shard and second or poll, that a coasting shard would have reached a
 /// limit: e^-25, about 1.4e-11. A month of 200 shards read by two pollers is about 10^9
-/// polls, so a run that coasts all of them misses an expected 0.01 limited poll.
+/// seconds and polls, so a run that coasts all of them misses an expected 0.01.
 pub const QUIET_LOG_PROBABILITY: f64 = -25.0;
 
 /// Standard deviations of margin on byte totals (normal approximation of a compound
 /// Poisson sum; 7 sd is a one-sided chance of about 1.3e-12).
 const BYTES_MARGIN_SD: f64 = 7.0;
 
+/// The least mean rate (records per second) at which a shard coasts. A window's block
+/// spreads its records evenly over the window where stepping spreads each step's over
+/// the step; at this rate or more, the worst iterator age, which depends on the spacing
+/// of the records before a poll's cutoff, differs by a few milliseconds at most
+/// (docs/model.md §11). Slower shards cost little to step.
+pub const COAST_RATE_MIN: f64 = 100.0;
+
 /// The most consumers a coasting shard has: the shard's 5 calls a second (facts §3)
 /// allow at most 5 pollers calling once a second.
 const COAST_READERS_MAX: usize = 5;
+
+/// How a window's records are drawn.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Draws {
+    /// Once, at the window's end, from the summed means.
+    Far,
+    /// Every step, checked against the allowance.
+    Near,
+}
 
 /// Coasting state of every shard slot.
 pub(super) struct Coasting {
@@ -59,32 +80,50 @@ pub(super) struct Coasting {
     window_steps: u64,
     /// Per shard slot: whether it coasts now (no admission, storing or polls per step).
     pub(super) flags: Vec<bool>,
-    /// Per shard slot: whether producers leave it out of this step's arrivals (it
-    /// coasts, or its drawn records are already among them, [`Coasting::spilled`]).
-    pub(super) drawn: Vec<bool>,
+    draws: Vec<Draws>,
     start_step: Vec<u64>,
     coasting_count: usize,
-    /// Per shard slot: the window's highest per-second utilisation.
+    /// Per shard slot: the window's highest mean per step (far) or per-second
+    /// utilisation (near).
+    mean_max: Vec<f64>,
     utilisation_peak: Vec<f64>,
-    /// Per shard slot: the highest mean records per second under which its polls are
-    /// quiet (0: never), and the read budget (bytes) a window must start with.
-    bounds: Vec<f64>,
+    /// Per shard slot: the highest mean records per second under which its writes are
+    /// far from the limit, and its polls quiet (0: never); the read budget (bytes) a
+    /// window must start with.
+    write_bounds: Vec<f64>,
+    read_bounds: Vec<f64>,
     budget_needed: Vec<f64>,
     bounds_stale: bool,
-    /// Per (shard slot, producer), flat: records and bytes stored over the window.
+    /// Per (shard slot, producer), flat: the producer's summed step means when a far
+    /// window started ([`Coasting::mean_sums`]), or the records and bytes drawn over a
+    /// near one.
+    baselines: Vec<f64>,
     written: Vec<(u64, u64)>,
-    /// Per shard slot: records and bytes of each step of the window (stored as a block
-    /// each, as stepping stores them).
-    steps: Vec<Vec<(u64, u64)>>,
+    /// Per producer: its step means summed over the run so far (a far window's expected
+    /// records are its share of the difference), the last step's mean, and the sum of
+    /// its shares of the shards in far windows.
+    mean_sums: Vec<f64>,
+    last_means: Vec<f64>,
+    far_shares: Vec<f64>,
+    /// Slots not coasting (each step's per-shard work runs over them), and those the
+    /// producers draw for (not coasting, nor spilled this step); rebuilt when stale.
+    pub(super) stepping: Vec<usize>,
+    pub(super) to_emit: Vec<usize>,
+    lists_stale: bool,
+    spilled_slots: Vec<usize>,
     /// Per producer: this step's mean records, its draws for the shard at hand, and what
-    /// it sent coasting shards this step.
+    /// it sent coasting shards this step (near: drawn records and bytes; far: expected
+    /// records).
     step_means: Vec<f64>,
     samples: Vec<CoastSample>,
-    pub(super) sent: Vec<(u64, u64)>,
+    pub(super) sent: Vec<(u64, u64, f64)>,
     /// Drawn records of shards that stopped coasting this step, as arrivals.
     pub(super) spilled: Vec<Arrival>,
-    /// Draws of coasting shards, one block per step.
-    stream: RandomStream,
+    /// Near windows' draws, one block per step.
+    step_stream: RandomStream,
+    /// Per shard slot: far windows' draws, one block per window (by its first step).
+    window_streams: Vec<RandomStream>,
+    seed: SeedKey,
     producers: usize,
     /// Shard-steps coasted (`RunSummary::coasted_shard_steps`).
     pub(super) coasted_steps: u64,
@@ -98,20 +137,31 @@ impl Coasting {
             allowed: false,
             window_steps: window_steps.max(1),
             flags: Vec::new(),
-            drawn: Vec::new(),
+            draws: Vec::new(),
             start_step: Vec::new(),
             coasting_count: 0,
+            mean_max: Vec::new(),
             utilisation_peak: Vec::new(),
-            bounds: Vec::new(),
+            write_bounds: Vec::new(),
+            read_bounds: Vec::new(),
             budget_needed: Vec::new(),
             bounds_stale: true,
+            baselines: Vec::new(),
             written: Vec::new(),
-            steps: Vec::new(),
+            mean_sums: vec![0.0; producers],
+            last_means: vec![f64::NAN; producers],
+            far_shares: vec![0.0; producers],
+            stepping: Vec::new(),
+            to_emit: Vec::new(),
+            lists_stale: true,
+            spilled_slots: Vec::new(),
             step_means: vec![0.0; producers],
             samples: vec![CoastSample::default(); producers],
-            sent: vec![(0, 0); producers],
+            sent: vec![(0, 0, 0.0); producers],
             spilled: Vec::new(),
-            stream: RandomStream::new(seed, "coast"),
+            step_stream: RandomStream::new(seed, "coast/steps"),
+            window_streams: Vec::new(),
+            seed: *seed,
             producers,
             coasted_steps: 0,
         }
@@ -141,14 +191,18 @@ impl Coasting {
     pub(super) fn shard_opened(&mut self, slot: usize) {
         debug_assert_eq!(slot, self.flags.len());
         self.flags.push(false);
-        self.drawn.push(false);
+        self.draws.push(Draws::Far);
         self.start_step.push(0);
+        self.mean_max.push(0.0);
         self.utilisation_peak.push(0.0);
-        self.bounds.push(0.0);
+        self.write_bounds.push(0.0);
+        self.read_bounds.push(0.0);
         self.budget_needed.push(f64::MAX);
         self.bounds_stale = true;
+        self.baselines.extend(std::iter::repeat_n(0.0, self.producers));
+        self.lists_stale = true;
         self.written.extend(std::iter::repeat_n((0, 0), self.producers));
-        self.steps.push(Vec::with_capacity(self.window_steps as usize));
+        self.window_streams.push(RandomStream::new(&self.seed, &format!("coast/windows/{slot}")));
     }
 
     /// Shares or shards changed: quiet bounds are recomputed before the next step.
@@ -159,14 +213,24 @@ impl Coasting {
     pub(super) fn any(&self) -> bool {
         self.coasting_count > 0
     }
+
+    /// How a window at `mean` records per second would draw, if it may coast at all.
+    fn draws_for(&self, slot: usize, mean: f64) -> Option<Draws> {
+        if !(COAST_RATE_MIN..=self.read_bounds[slot]).contains(&mean) {
+            return None;
+        }
+        Some(if mean <= self.write_bounds[slot] { Draws::Far } else { Draws::Near })
+    }
 }
 
 impl Simulation<'_> {
     /// Before a step's writes: ends the windows the step would break, starts windows
-    /// for shards that turned quiet, and draws every coasting shard's records for the
-    /// step, counting those that fit its allowance.
+    /// for shards that turned quiet, and counts the step into every window in progress.
+    /// A far window needs no work per step unless a producer's rate changed; a near one
+    /// draws its step.
     pub(super) fn coast_step_begin(&mut self, index: u64, t0: SimTime, t1: SimTime) {
         if !self.coasting.allowed {
+            self.refresh_coast_lists();
             return;
         }
         if self.coasting.bounds_stale {
@@ -175,43 +239,100 @@ impl Simulation<'_> {
         for (mean, producer) in self.coasting.step_means.iter_mut().zip(&mut self.producers) {
             *mean = producer.step_mean(t0, t1, self.spec.start_unix_s);
         }
-        self.coasting.sent.fill((0, 0));
-        self.coasting.stream.set_step(index);
+        let rates_changed = self.coasting.step_means != self.coasting.last_means;
+        self.coasting.last_means.clone_from(&self.coasting.step_means);
+        self.coasting.sent.fill((0, 0, 0.0));
+        self.coasting.step_stream.set_step(index);
+        if !self.coasting.spilled_slots.is_empty() {
+            // Last step's spilled shards are drawn by their producers again.
+            self.coasting.spilled_slots.clear();
+            self.coasting.lists_stale = true;
+        }
         let provisioned = self.mode == CapacityMode::Provisioned;
         for slot in 0..self.shards.ids.len() {
-            self.coasting.drawn[slot] = false;
-            if !self.shards.open[slot] {
-                debug_assert!(!self.coasting.flags[slot], "closed shards do not coast");
+            let coasting = &self.coasting;
+            let far = coasting.flags[slot] && coasting.draws[slot] == Draws::Far;
+            if far && !rates_changed {
                 continue;
             }
-            let mean: f64 = (0..self.coasting.producers)
-                .map(|p| self.coasting.step_means[p] * self.producers[p].shares()[slot])
-                .sum();
-            let quiet = provisioned && mean <= self.coasting.bounds[slot];
-            if self.coasting.flags[slot] {
-                if !quiet {
+            if !self.shards.open[slot] {
+                debug_assert!(!coasting.flags[slot], "closed shards do not coast");
+                continue;
+            }
+            let mean: f64 =
+                (0..coasting.producers).map(|p| coasting.step_means[p] * self.producers[p].shares()[slot]).sum();
+            let draws = if provisioned { coasting.draws_for(slot, mean) } else { None };
+            if coasting.flags[slot] {
+                if draws != Some(coasting.draws[slot]) {
                     self.coast_flush(slot, index);
                     continue;
                 }
-            } else if quiet && self.may_coast(slot, t0) {
-                let coasting = &mut self.coasting;
-                coasting.flags[slot] = true;
-                coasting.start_step[slot] = index;
-                coasting.utilisation_peak[slot] = 0.0;
-                coasting.coasting_count += 1;
+            } else if let Some(draws) = draws.filter(|_| self.may_coast(slot, t0)) {
+                self.coast_start(slot, index, draws);
             } else {
                 continue;
             }
-            self.coast_draw(slot, index, t0, t1);
+            let coasting = &mut self.coasting;
+            coasting.mean_max[slot] = coasting.mean_max[slot].max(mean);
+            if coasting.draws[slot] == Draws::Near {
+                self.coast_draw(slot, index, t0, t1);
+            }
+        }
+        let coasting = &mut self.coasting;
+        for p in 0..coasting.producers {
+            coasting.mean_sums[p] += coasting.step_means[p];
+            coasting.sent[p].2 = coasting.step_means[p] * coasting.far_shares[p];
+        }
+        self.refresh_coast_lists();
+    }
+
+    /// Starts a window for `slot` at step `index`.
+    fn coast_start(&mut self, slot: usize, index: u64, draws: Draws) {
+        let coasting = &mut self.coasting;
+        coasting.flags[slot] = true;
+        coasting.draws[slot] = draws;
+        coasting.start_step[slot] = index;
+        coasting.mean_max[slot] = 0.0;
+        coasting.utilisation_peak[slot] = 0.0;
+        coasting.coasting_count += 1;
+        coasting.lists_stale = true;
+        if draws == Draws::Far {
+            for p in 0..coasting.producers {
+                coasting.baselines[slot * coasting.producers + p] = coasting.mean_sums[p];
+                coasting.far_shares[p] += self.producers[p].shares()[slot];
+            }
         }
     }
 
-    /// Draws a coasting shard's records for step `index`: counted into its window when
-    /// they fit its allowance (a fixed window per second: all of them are admitted);
-    /// otherwise the window ends before the step and they become the step's arrivals.
+    /// Rebuilds the lists of stepping slots and of slots producers draw for, and the far
+    /// windows' shares (from scratch, so that no rounding accumulates), when stale.
+    fn refresh_coast_lists(&mut self) {
+        let coasting = &mut self.coasting;
+        if !coasting.lists_stale {
+            return;
+        }
+        coasting.lists_stale = false;
+        let slots = 0..coasting.flags.len();
+        coasting.stepping.clear();
+        coasting.stepping.extend(slots.clone().filter(|&slot| !coasting.flags[slot]));
+        coasting.to_emit.clear();
+        let spilled = &coasting.spilled_slots;
+        coasting.to_emit.extend(coasting.stepping.iter().copied().filter(|slot| !spilled.contains(slot)));
+        coasting.far_shares.fill(0.0);
+        for slot in slots.filter(|&slot| coasting.flags[slot] && coasting.draws[slot] == Draws::Far) {
+            for (p, producer) in self.producers.iter().enumerate() {
+                coasting.far_shares[p] += producer.shares()[slot];
+            }
+        }
+    }
+
+    /// A near window's step `index`: its records are drawn as stepping draws them and
+    /// counted when they fit the shard's allowance (a fixed window per second: all of
+    /// them are admitted); otherwise the window ends before the step and they become the
+    /// step's arrivals.
     fn coast_draw(&mut self, slot: usize, index: u64, t0: SimTime, t1: SimTime) {
         let coasting = &mut self.coasting;
-        let rng = coasting.stream.rng();
+        let rng = coasting.step_stream.rng();
         let (mut records, mut bytes) = (0, 0);
         for (p, producer) in self.producers.iter_mut().enumerate() {
             let mean = coasting.step_means[p] * producer.shares()[slot];
@@ -221,7 +342,6 @@ impl Simulation<'_> {
             bytes += sample.bytes;
             coasting.samples[p] = sample;
         }
-        coasting.drawn[slot] = true;
         let limit = &self.spec.stream.write_limit;
         if records <= limit.records_per_s && bytes <= limit.bytes_per_s {
             for p in 0..coasting.producers {
@@ -232,14 +352,13 @@ impl Simulation<'_> {
                 coasting.sent[p].0 += sample.records;
                 coasting.sent[p].1 += sample.bytes;
             }
-            debug_assert!(coasting.steps[slot].len() < coasting.steps[slot].capacity(), "a window holds its steps");
-            coasting.steps[slot].push((records, bytes));
             let utilisation = (count_to_f64(records) / count_to_f64(limit.records_per_s))
                 .max(count_to_f64(bytes) / count_to_f64(limit.bytes_per_s));
             coasting.utilisation_peak[slot] = coasting.utilisation_peak[slot].max(utilisation);
             return;
         }
         self.coast_flush(slot, index);
+        self.coasting.spilled_slots.push(slot);
         for p in 0..self.coasting.producers {
             let sample = self.coasting.samples[p];
             if sample.records > 0 {
@@ -268,6 +387,16 @@ impl Simulation<'_> {
         debug_assert_eq!(self.coasting.coasting_count, 0);
     }
 
+    /// Adds the latencies that coasting polls read to the histograms (before a period
+    /// closes, and at the run's end).
+    pub(super) fn coast_settle_latencies(&mut self) {
+        if self.coasting.allowed {
+            for consumer in &mut self.consumers {
+                consumer.coast_settle_latencies();
+            }
+        }
+    }
+
     /// Whether `slot` may start coasting at `t0` (its mean aside): what stepping would
     /// do with it depends on nothing but its own Poisson arrivals and keeping-up polls.
     fn may_coast(&self, slot: usize, t0: SimTime) -> bool {
@@ -279,27 +408,29 @@ impl Simulation<'_> {
             && self.consumers.iter().all(|consumer| consumer.keeps_up(slot, log, t0_ns))
     }
 
-    /// Each open shard's quiet bound ([`Simulation::quiet_bound`]) and the read budget
-    /// it needs at a window's start.
+    /// Each open shard's quiet bounds ([`Simulation::quiet_bounds`]).
     fn refresh_quiet_bounds(&mut self) {
         for slot in 0..self.shards.ids.len() {
-            let (bound, budget) = if self.shards.open[slot] { self.quiet_bound(slot) } else { (0.0, f64::MAX) };
-            self.coasting.bounds[slot] = bound;
+            let (write, read, budget) =
+                if self.shards.open[slot] { self.quiet_bounds(slot) } else { (0.0, 0.0, f64::MAX) };
+            self.coasting.write_bounds[slot] = write;
+            self.coasting.read_bounds[slot] = read;
             self.coasting.budget_needed[slot] = budget;
         }
         self.coasting.bounds_stale = false;
     }
 
-    /// The largest mean records per second of `slot` under which no call's records or
-    /// bytes and no call's budget can reach their limits but with a chance below the
-    /// margins; and the read budget a window must start with. (Writes need no bound:
-    /// each step's draws are checked against the allowance.)
+    /// The largest mean records per second of `slot` under which no second's records or
+    /// bytes reach the write limit, and under which no call's records or bytes and no
+    /// call's budget reach theirs, but with a chance below the margins; and the read
+    /// budget a window must start with.
     ///
     /// A poller that keeps up reads at most one gap's arrivals per call, so the pollers
     /// take at most their rates plus one gap each from the shard's byte bucket: with the
     /// rates under the refill and the bucket holding the gaps at the start, it never
-    /// runs dry. Every condition grows with the mean, so the bound is found by bisection.
-    fn quiet_bound(&self, slot: usize) -> (f64, f64) {
+    /// runs dry. Every condition grows with the mean, so the bounds are found by
+    /// bisection.
+    fn quiet_bounds(&self, slot: usize) -> (f64, f64, f64) {
         // The widest byte law of the shard's producers stands for all of them.
         let (mut bytes_mean, mut bytes_square) = (0.0_f64, 0.0_f64);
         for producer in &self.producers {
@@ -309,54 +440,44 @@ impl Simulation<'_> {
         }
         let bytes_high =
             |records_mean: f64| records_mean * bytes_mean + BYTES_MARGIN_SD * (records_mean * bytes_square).sqrt();
+        let write = &self.spec.stream.write_limit;
         let read = &self.spec.stream.read_limit;
         let delay_s = self.spec.stream.propagation_delay.as_secs_f64();
-        let calls_per_s: u64 =
-            self.consumers.iter().map(|consumer| NANOS_PER_SEC.div_ceil(consumer.poll_shape().0.max(1))).sum();
-        if calls_per_s > u64::from(read.calls_per_s) {
-            return (0.0, f64::MAX);
-        }
         let gap_s = |consumer: &ShardReader| consumer.poll_shape().1 as f64 / NANOS_PER_SEC as f64;
         let readers = self.consumers.len() as f64;
         let gaps_s: f64 = self.consumers.iter().map(|consumer| gap_s(consumer) + delay_s).sum();
         let budget_needed = |mean: f64| bytes_high(mean * gaps_s);
-        let quiet = |mean: f64| {
-            let calls = self.consumers.iter().all(|consumer| {
-                let (_, _, records_max, bytes_max) = consumer.poll_shape();
-                let call_mean = mean * gap_s(consumer);
-                poisson_tail_below(call_mean, records_max, QUIET_LOG_PROBABILITY)
-                    && bytes_high(call_mean) <= count_to_f64(bytes_max)
-            });
-            calls
+        let writes_quiet = |mean: f64| {
+            poisson_tail_below(mean, write.records_per_s, QUIET_LOG_PROBABILITY)
+                && bytes_high(mean) <= count_to_f64(write.bytes_per_s)
+        };
+        let calls_per_s: u64 =
+            self.consumers.iter().map(|consumer| NANOS_PER_SEC.div_ceil(consumer.poll_shape().0.max(1))).sum();
+        let reads_quiet = |mean: f64| {
+            calls_per_s <= u64::from(read.calls_per_s)
+                && self.consumers.iter().all(|consumer| {
+                    let (_, _, records_max, bytes_max) = consumer.poll_shape();
+                    let call_mean = mean * gap_s(consumer);
+                    poisson_tail_below(call_mean, records_max, QUIET_LOG_PROBABILITY)
+                        && bytes_high(call_mean) <= count_to_f64(bytes_max)
+                })
                 && bytes_high(mean * readers) <= count_to_f64(read.bytes_per_s)
                 && budget_needed(mean) <= count_to_f64(read.depth_bytes)
         };
         // No shard takes more than its write limit a second.
-        let (mut low, mut high) = (0.0, count_to_f64(self.spec.stream.write_limit.records_per_s));
-        if !quiet(low) {
-            return (0.0, f64::MAX);
-        }
-        if quiet(high) {
-            return (high, budget_needed(high));
-        }
-        for _ in 0..48 {
-            let middle = 0.5 * (low + high);
-            if quiet(middle) {
-                low = middle;
-            } else {
-                high = middle;
-            }
-        }
-        (low, budget_needed(low))
+        let records_limit = count_to_f64(write.records_per_s);
+        let read_bound = largest_below(records_limit, reads_quiet);
+        (largest_below(records_limit, writes_quiet).min(read_bound), read_bound, budget_needed(read_bound))
     }
 
-    /// Ends `slot`'s window before step `end_step`: stores its records as one block,
-    /// counts them, and serves its polls.
+    /// Ends `slot`'s window before step `end_step`: draws or settles its records, stores
+    /// them as one block, counts them, and serves its polls.
     pub(super) fn coast_flush(&mut self, slot: usize, end_step: u64) {
         let coasting = &mut self.coasting;
         debug_assert!(coasting.flags[slot]);
         coasting.flags[slot] = false;
         coasting.coasting_count -= 1;
+        coasting.lists_stale = true;
         let start_step = coasting.start_step[slot];
         let steps = end_step - start_step;
         coasting.coasted_steps += steps;
@@ -365,33 +486,51 @@ impl Simulation<'_> {
             return;
         }
         let (t0_ns, t1_ns) = (start_step * self.step_ns, end_step * self.step_ns);
-        let age_ns = self.coast_store(slot, t0_ns);
-        let utilisation = self.coasting.utilisation_peak[slot];
+        let (records, bytes, age_ns) = self.coast_store(slot, t0_ns);
+        let coasting = &mut self.coasting;
+        let utilisation = match coasting.draws[slot] {
+            Draws::Near => coasting.utilisation_peak[slot],
+            Draws::Far => {
+                let rng = coasting.window_streams[slot].rng();
+                let peak = if steps == 1 { records } else { poisson_max_of(rng, coasting.mean_max[slot], steps) };
+                let write = &self.spec.stream.write_limit;
+                let bytes_per_record = if records > 0 { count_to_f64(bytes) / count_to_f64(records) } else { 0.0 };
+                (count_to_f64(peak) / count_to_f64(write.records_per_s))
+                    .max(count_to_f64(peak) * bytes_per_record / count_to_f64(write.bytes_per_s))
+            }
+        };
         let period = &mut self.shards.period[slot];
         period.utilisation_peak = period.utilisation_peak.max(utilisation);
         period.demand_peak = period.demand_peak.max(utilisation);
         let stream = &mut self.stream_period;
         stream.utilisation_peak = stream.utilisation_peak.max(utilisation);
         stream.demand_peak = stream.demand_peak.max(utilisation);
-        let log = &mut self.shards.logs[slot];
-        debug_assert_eq!(self.coasting.steps[slot].len() as u64, steps);
-        for (step, &(records, bytes)) in self.coasting.steps[slot].iter().enumerate() {
-            let step_t0_ns = t0_ns + step as u64 * self.step_ns;
-            log.append(records, records, bytes, step_t0_ns, step_t0_ns + self.step_ns - 1, age_ns);
-        }
-        self.coasting.steps[slot].clear();
+        self.shards.logs[slot].append(records, records, bytes, t0_ns, t1_ns - 1, age_ns);
         self.coast_read(slot, t1_ns);
         self.expire_shard(slot, SimTime::from_nanos(t1_ns));
     }
 
-    /// Settles a window's records into `slot` with their producers and counts them as
-    /// stored; returns their mean age at arrival.
-    fn coast_store(&mut self, slot: usize, t0_ns: u64) -> u64 {
+    /// Settles a window's records into `slot` with their producers (drawing them, for a
+    /// far window) and counts them as stored; returns (records, bytes, mean age at
+    /// arrival).
+    fn coast_store(&mut self, slot: usize, t0_ns: u64) -> (u64, u64, u64) {
+        let start_step = self.coasting.start_step[slot];
+        let producers = self.coasting.producers;
         let (mut records, mut bytes, mut age_sum_ns) = (0_u64, 0_u64, 0_u128);
-        for p in 0..self.coasting.producers {
-            let (written, written_bytes) =
-                std::mem::take(&mut self.coasting.written[slot * self.coasting.producers + p]);
+        for p in 0..producers {
+            let flat = slot * producers + p;
+            let (mut written, mut written_bytes) = std::mem::take(&mut self.coasting.written[flat]);
             let producer = &mut self.producers[p];
+            let mean = (self.coasting.mean_sums[p] - self.coasting.baselines[flat]) * producer.shares()[slot];
+            if self.coasting.draws[slot] == Draws::Far && mean > 0.0 {
+                // The shard's own stream, at the window's first step: the draws do not
+                // depend on what other shards drew.
+                let stream = &mut self.coasting.window_streams[slot];
+                let rng = if p == 0 { stream.at_step(start_step) } else { stream.rng() };
+                let sample = producer.coast_window_sample(slot, mean, rng);
+                producer.coast_offered(&sample);
+                (written, written_bytes) = (sample.records, sample.bytes);
+            }
             let age_ns = producer.coast_accepted(written, t0_ns);
             if written == 0 {
                 continue;
@@ -419,25 +558,24 @@ impl Simulation<'_> {
         let window = &mut self.shards.since_evaluation[slot];
         window.0 += records;
         window.1 += bytes;
-        if records == 0 {
-            0
-        } else {
-            (age_sum_ns / u128::from(records)) as u64
-        }
+        let age_ns = if records == 0 { 0 } else { (age_sum_ns / u128::from(records)) as u64 };
+        (records, bytes, age_ns)
     }
 
     /// Serves the window's polls of `slot` (due before `t1_ns`): first, in time order,
-    /// any that reach before the log's fine blocks, the usual way; then each consumer's
-    /// others by [`ShardReader::coast_polls`]. Their counts are added once.
+    /// any that reach back before the window's block, the usual way; then each
+    /// consumer's others by [`ShardReader::coast_polls`]. Their counts are added once.
     fn coast_read(&mut self, slot: usize, t1_ns: u64) {
+        let block = *self.shards.logs[slot].newest().expect("a coasting shard holds its window's block");
+        let delay_ns = self.spec.stream.propagation_delay.as_nanos();
         let limit = &self.spec.stream.read_limit;
         let mut sum = PollOutcome::default();
         let (mut calls, mut throttled_calls) = (0, 0);
         let polls_max = self.consumers.len() as u64 * (self.coasting.window_steps * self.step_ns / NANOS_PER_MS + 1);
         loop {
-            let log = &self.shards.logs[slot];
-            let due =
-                |consumer: &ShardReader| consumer.next_poll_ns(slot) < t1_ns && !consumer.reads_fine_blocks(slot, log);
+            let due = |consumer: &ShardReader| {
+                consumer.next_poll_ns(slot) < t1_ns && !consumer.reaches_only(slot, &block, delay_ns)
+            };
             let Some(consumer_slot) = (0..self.consumers.len())
                 .filter(|&c| due(&self.consumers[c]))
                 .min_by_key(|&c| (self.consumers[c].next_poll_ns(slot), c))
@@ -445,7 +583,7 @@ impl Simulation<'_> {
                 break;
             };
             let consumer = &mut self.consumers[consumer_slot];
-            let outcome = consumer.poll::<false>(slot, log, &mut self.shards.budgets[slot], limit);
+            let outcome = consumer.poll::<false>(slot, &self.shards.logs[slot], &mut self.shards.budgets[slot], limit);
             sum.records += outcome.records;
             sum.bytes += outcome.bytes;
             sum.bytes_past_week += outcome.bytes_past_week;
@@ -456,7 +594,7 @@ impl Simulation<'_> {
         }
         let mut last_calls = [(0, 0); COAST_READERS_MAX];
         for (consumer_slot, consumer) in self.consumers.iter_mut().enumerate() {
-            let reads = consumer.coast_polls(slot, &self.shards.logs[slot], t1_ns);
+            let reads = consumer.coast_polls(slot, &block, delay_ns, t1_ns);
             debug_assert!(consumer.next_poll_ns(slot) >= t1_ns, "every poll of the window is served");
             sum.records += reads.records;
             sum.bytes += reads.bytes;
@@ -465,7 +603,6 @@ impl Simulation<'_> {
             if reads.calls > 0 {
                 last_calls[consumer_slot] = (reads.last_poll_ns, reads.last_bytes);
             }
-            consumer.coast_settle_latencies(slot);
         }
         self.shards.budgets[slot].settle_coasted(limit, t1_ns, last_calls.into_iter());
         self.cost_meter.read(self.mode, false, sum.bytes, sum.bytes_past_week);
@@ -486,4 +623,25 @@ impl Simulation<'_> {
         stream.read_throttled_calls += throttled_calls;
         stream.iterator_age_ms_max = stream.iterator_age_ms_max.max(sum.iterator_age_ms);
     }
+}
+
+/// The largest mean in `[0, high]` at which `quiet` holds (0 when it does not hold at
+/// 0), for a `quiet` that holds up to some mean and not beyond.
+fn largest_below(high: f64, quiet: impl Fn(f64) -> bool) -> f64 {
+    if !quiet(0.0) {
+        return 0.0;
+    }
+    if quiet(high) {
+        return high;
+    }
+    let (mut low, mut high) = (0.0, high);
+    for _ in 0..48 {
+        let middle = 0.5 * (low + high);
+        if quiet(middle) {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    low
 }

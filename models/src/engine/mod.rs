@@ -392,9 +392,12 @@ impl Process for Simulation<'_> {
     type Event = Event;
 
     fn handle(&mut self, now: SimTime, _phase: Phase, event: Event, queue: &mut EventQueue<Event>) {
-        if self.coasting.any() && !matches!(event, Event::Step(_)) {
+        if !matches!(event, Event::Step(_)) {
             // Whatever reads or changes shard state sees every window flushed first.
-            self.coast_flush_all(self.steps_done);
+            if self.coasting.any() {
+                self.coast_flush_all(self.steps_done);
+            }
+            self.coast_settle_latencies();
         }
         match event {
             Event::Step(index) => {
@@ -1186,10 +1189,8 @@ impl<'a> Simulation<'a> {
     /// and what every reader has already read.
     /// Coasting shards are trimmed when their windows are flushed.
     fn expire(&mut self, t0: SimTime) {
-        for slot in 0..self.shards.ids.len() {
-            if !self.coasting.flags[slot] {
-                self.expire_shard(slot, t0);
-            }
+        for index in 0..self.coasting.stepping.len() {
+            self.expire_shard(self.coasting.stepping[index], t0);
         }
     }
 
@@ -1212,8 +1213,8 @@ impl<'a> Simulation<'a> {
         for (slot, producer) in self.producers.iter_mut().enumerate() {
             producer.begin_step(index);
             let coast_sent = self.coasting.sent[slot];
-            let (start_unix_s, drawn) = (self.spec.start_unix_s, &self.coasting.drawn[..]);
-            producer.emit(slot as u32, index, (t0, t1), start_unix_s, drawn, coast_sent, &mut self.arrivals);
+            let (start_unix_s, slots) = (self.spec.start_unix_s, &self.coasting.to_emit[..]);
+            producer.emit(slot as u32, index, (t0, t1), start_unix_s, slots, coast_sent, &mut self.arrivals);
         }
         self.arrivals.append(&mut self.coasting.spilled);
         let shards = &mut self.shards;
@@ -1227,10 +1228,8 @@ impl<'a> Simulation<'a> {
             demand.bytes += arrival.bytes;
         }
         let stream_share = self.on_demand_write_share(t0, t1);
-        for slot in 0..self.shards.ids.len() {
-            if !self.coasting.flags[slot] {
-                self.admit_shard(slot, t0, t1, stream_share);
-            }
+        for index in 0..self.coasting.stepping.len() {
+            self.admit_shard(self.coasting.stepping[index], t0, t1, stream_share);
         }
         for arrival in &self.arrivals {
             let slot = arrival.shard_slot as usize;
@@ -1250,10 +1249,8 @@ impl<'a> Simulation<'a> {
             stored.age_sum_ns +=
                 u128::from(accepted_user) * u128::from(arrival_mean_ns.saturating_sub(arrival.created_ns));
         }
-        for slot in 0..self.shards.ids.len() {
-            if !self.coasting.flags[slot] {
-                self.store_step(slot, t0, t1);
-            }
+        for index in 0..self.coasting.stepping.len() {
+            self.store_step(self.coasting.stepping[index], t0, t1);
         }
     }
 
@@ -1377,11 +1374,9 @@ impl<'a> Simulation<'a> {
     /// [`Self::read`]'s polls; `SINGLES`: the logs hold blocks of one record.
     fn serve_polls<const SINGLES: bool>(&mut self, t0: SimTime, t1: SimTime) {
         let polls_max = self.consumers.len() as u64 * (self.step_ns / 1_000_000 + 1);
-        for slot in 0..self.shards.ids.len() {
-            if self.coasting.flags[slot] {
-                // Served when its window is flushed.
-                continue;
-            }
+        // Coasting shards' polls are served when their windows are flushed.
+        for index in 0..self.coasting.stepping.len() {
+            let slot = self.coasting.stepping[index];
             self.serve_shard_polls::<SINGLES>(slot, t0, t1, polls_max);
             for consumer in &mut self.consumers {
                 consumer.process(slot, t1.as_nanos());
@@ -1482,7 +1477,9 @@ impl<'a> Simulation<'a> {
             Enforcement::FixedWindow => 1.0,
             Enforcement::TokenBucket { depth_s } => 1.0 + depth_s,
         };
-        for (second, period) in self.shards.second.iter_mut().zip(&mut self.shards.period) {
+        // A coasting shard's seconds are counted into its window, not here.
+        for &slot in &self.coasting.stepping {
+            let (second, period) = (&mut self.shards.second[slot], &mut self.shards.period[slot]);
             debug_assert!(
                 count_to_f64(second.accepted_records) <= records_limit * seconds_max + 1.0
                     && count_to_f64(second.accepted_bytes) <= bytes_limit * seconds_max + 1.0,
@@ -1632,6 +1629,7 @@ impl<'a> Simulation<'a> {
 
     fn finish(mut self) -> RunResult {
         debug_assert!(!self.coasting.any(), "the last step flushes every window");
+        self.coast_settle_latencies();
         for consumer in &mut self.consumers {
             consumer.settle_latencies();
         }
