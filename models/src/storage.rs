@@ -249,6 +249,16 @@ impl ShardLog {
         }
     }
 
+    /// The block before the newest, if any is held.
+    pub fn second_newest(&self) -> Option<&Block> {
+        let fine_len = self.fine.len();
+        match fine_len {
+            0 => self.coarse.len().checked_sub(2).map(|index| &self.coarse[index]),
+            1 => self.coarse.back(),
+            _ => Some(&self.fine[fine_len - 2]),
+        }
+    }
+
     /// The newest block (the last appended), if any is held.
     pub fn newest(&self) -> Option<&Block> {
         self.fine.back().or(self.coarse.back())

@@ -774,35 +774,67 @@ pub fn poisson_tail_below(mean: f64, limit: u64, log_probability_max: f64) -> bo
 }
 
 /// The largest of `draws` independent Poisson counts of mean `mean`, drawn at once by
-/// inverting `F(x)^draws` (`F` the Poisson distribution function): one uniform and a
-/// walk down the upper tail from where it is negligible, summing probabilities until
-/// they pass the drawn tail. About `10 sqrt(mean)` steps, so it suits the means of one
-/// second of one shard (thousands at most); 0 draws give 0.
+/// inverting `F(x)^draws` (`F` the Poisson distribution function); see [`PoissonTail`],
+/// whose table this builds and drops (keep one to draw repeatedly at one mean).
 pub fn poisson_max_of<R: RngCore + ?Sized>(rng: &mut R, mean: f64, draws: u64) -> u64 {
-    assert!(mean.is_finite() && (0.0..=Poisson::MEAN_MAX).contains(&mean), "Poisson mean {mean} out of range");
-    if draws == 0 || mean == 0.0 {
-        return 0;
-    }
-    // The maximum is at most x when every draw is: F(x) >= u^(1/draws), that is an
-    // upper tail 1 - F(x) <= 1 - u^(1/draws), computed without cancellation.
-    let tail_max = -libm::expm1(libm::log(uniform_open01(rng)) / draws as f64);
-    // Past mean + 10 sd + 20 the tail is below 1e-22 at any mean, far under any tail a
-    // uniform can draw here (draws are bounded by a run's seconds).
-    let top = libm::floor(mean + 10.0 * libm::sqrt(mean) + 20.0) as u64;
-    let log_mean = libm::log(mean);
-    let mut count = top;
-    let mut probability = libm::exp(-mean + count as f64 * log_mean - log_factorial(count));
-    let mut tail = 0.0;
-    // Walk down: the tail above count - 1 is the tail above count plus P(count).
-    while count > 0 {
-        if tail + probability > tail_max {
-            return count;
+    PoissonTail::new(mean).max_of(rng, draws)
+}
+
+/// The upper tail of one Poisson law, tabulated for drawing the largest of many counts
+/// (a window's busiest second) by inverting `F(x)^draws`: one uniform and a binary
+/// search.
+///
+/// The table holds `P(X >= count)` from where it is negligible (mean + 10 sd + 20,
+/// below 1e-22 at any mean) down to where it passes 1 - 1e-12; a draw needing more (a
+/// uniform within 1e-12 of 0 at one draw) takes the lowest count held. It has about
+/// `13 sqrt(mean)` entries: it suits the means of one second of one shard.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoissonTail {
+    mean: f64,
+    top: u64,
+    /// `tails[i]` = P(X >= top - i), growing with `i`.
+    tails: Vec<f64>,
+}
+
+impl PoissonTail {
+    pub fn new(mean: f64) -> PoissonTail {
+        assert!(mean.is_finite() && (0.0..=Poisson::MEAN_MAX).contains(&mean), "Poisson mean {mean} out of range");
+        if mean == 0.0 {
+            return PoissonTail { mean, top: 0, tails: vec![1.0] };
         }
-        tail += probability;
-        probability *= count as f64 / mean;
-        count -= 1;
+        let top = libm::floor(mean + 10.0 * libm::sqrt(mean) + 20.0) as u64;
+        let mut probability = libm::exp(-mean + top as f64 * libm::log(mean) - log_factorial(top));
+        let mut tails = Vec::new();
+        let mut tail = 0.0;
+        let mut count = top;
+        loop {
+            tail += probability;
+            tails.push(tail);
+            if count == 0 || tail > 1.0 - 1e-12 {
+                break;
+            }
+            probability *= count as f64 / mean;
+            count -= 1;
+        }
+        PoissonTail { mean, top, tails }
     }
-    0
+
+    /// The mean given to [`PoissonTail::new`].
+    pub fn mean(&self) -> f64 {
+        self.mean
+    }
+
+    /// The largest of `draws` independent counts (0 for no draws).
+    pub fn max_of<R: RngCore + ?Sized>(&self, rng: &mut R, draws: u64) -> u64 {
+        if draws == 0 || self.mean == 0.0 {
+            return 0;
+        }
+        // The maximum is at least x when some draw is: 1 - F(x - 1)^draws, so it is the
+        // largest x with P(X >= x) > 1 - u^(1/draws), computed without cancellation.
+        let tail_max = -libm::expm1(libm::log(uniform_open01(rng)) / draws as f64);
+        let index = self.tails.partition_point(|&tail| tail <= tail_max).min(self.tails.len() - 1);
+        self.top - index as u64
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ pub mod kcl;
 pub mod processing;
 pub mod reader;
 
-pub use reader::{CoastReads, ReadBudget, ShardReader};
+pub use reader::{CoastBlocks, CoastReads, ReadBudget, ShardReader};
 
 use kinesim_sim::LogHistogram;
 

@@ -205,6 +205,40 @@ pub struct ShardReader {
     coast_pending: Vec<(u64, f64)>,
 }
 
+/// What a coasting window's polls can reach: the window's block and, for a first poll
+/// that reaches back, the block before it.
+#[derive(Copy, Clone, Debug)]
+pub struct CoastBlocks {
+    pub previous: Option<Block>,
+    pub window: Block,
+    pub readable_delay_ns: u64,
+}
+
+impl CoastBlocks {
+    /// The first offset the blocks hold.
+    fn offset_first(&self) -> u64 {
+        self.previous.map_or(self.window.offset_first, |previous| previous.offset_first)
+    }
+
+    /// One past the last record that arrived at or before `cutoff_ns`.
+    fn readable_end(&self, cutoff_ns: u64) -> u64 {
+        match self.previous {
+            Some(previous) if cutoff_ns < self.window.arrival_first_ns => previous.readable_end(cutoff_ns),
+            _ => self.window.readable_end(cutoff_ns),
+        }
+    }
+
+    /// Bytes of the records `[from, to)`.
+    fn bytes_between(&self, from: u64, to: u64) -> u64 {
+        let split = self.window.offset_first;
+        let in_previous = match self.previous {
+            Some(previous) if from < split => previous.bytes_before(to.min(split)) - previous.bytes_before(from),
+            _ => 0,
+        };
+        in_previous + self.window.bytes_before(to.max(split)) - self.window.bytes_before(from.max(split))
+    }
+}
+
 /// The fewest gaps between polls [`ShardReader::coast_polls`] draws as one sum.
 const COAST_LEAP_GAPS_MIN: u64 = 8;
 
@@ -617,12 +651,13 @@ impl ShardReader {
     /// ([`Self::coast_settle_latencies`]). The shard's byte budget is left to the caller
     /// ([`ReadBudget::settle_coasted`]): a coasting shard's polls cannot run it dry
     /// (`engine/coast.rs`). Serves nothing unless [`Self::reaches_only`] holds.
-    pub fn coast_polls(&mut self, shard_slot: usize, block: &Block, readable_delay_ns: u64, t1_ns: u64) -> CoastReads {
+    pub fn coast_polls(&mut self, shard_slot: usize, blocks: &CoastBlocks, t1_ns: u64) -> CoastReads {
         debug_assert!(self.can_coast() && self.cursors[shard_slot].started);
         let mut reads = CoastReads::default();
-        if !self.reaches_only(shard_slot, block, readable_delay_ns) {
+        if !self.reaches_only(shard_slot, blocks) {
             return reads;
         }
+        let (block, readable_delay_ns) = (&blocks.window, blocks.readable_delay_ns);
         let cursor = self.cursors[shard_slot];
         let (interval_ns, jitter_ns) = (self.spec.poll_interval.as_nanos(), self.spec.poll_jitter.as_nanos());
         // The polls' times: each gap is the interval plus a uniform part of the jitter.
@@ -651,7 +686,7 @@ impl ShardReader {
         // The last poll was at `previous_ns` (a run is followed by single gaps, as it
         // ends at least one longest gap before `t1_ns`), the one before it a gap earlier.
         let last_ns = previous_ns;
-        let readable_at = |poll_ns: u64| block.readable_end(poll_ns.saturating_sub(readable_delay_ns));
+        let readable_at = |poll_ns: u64| blocks.readable_end(poll_ns.saturating_sub(readable_delay_ns));
         let position = readable_at(last_ns).max(cursor.position);
         let before_last =
             if reads.calls > 1 { readable_at(last_ns - interval_ns).max(cursor.position) } else { cursor.position };
@@ -663,7 +698,7 @@ impl ShardReader {
         let spacing_ms = block.spacing_ns() * MS_PER_NS;
         let largest = libm::pow(uniform01(self.polls.rng()), 1.0 / count_to_f64(reads.calls));
         reads.iterator_age_ms_max = count_to_f64(readable_delay_ns) * MS_PER_NS + spacing_ms * largest;
-        let bytes_between = |from: u64, to: u64| block.bytes_before(to) - block.bytes_before(from);
+        let bytes_between = |from: u64, to: u64| blocks.bytes_between(from, to);
         reads.records = position - cursor.position;
         reads.bytes = bytes_between(cursor.position, position);
         reads.last_bytes = bytes_between(last_call.0, last_call.1);
@@ -681,15 +716,11 @@ impl ShardReader {
         reads
     }
 
-    /// Whether this consumer's next poll of `shard_slot` reaches only `block`: nothing
-    /// before it is unread and the poll's cutoff is inside or past it.
-    pub fn reaches_only(&self, shard_slot: usize, block: &Block, readable_delay_ns: u64) -> bool {
+    /// Whether this consumer's polls of `shard_slot` reach only `blocks`: nothing before
+    /// them is unread, and its next poll has a cutoff.
+    pub fn reaches_only(&self, shard_slot: usize, blocks: &CoastBlocks) -> bool {
         let cursor = &self.cursors[shard_slot];
-        cursor.position >= block.offset_first
-            && cursor
-                .next_poll_ns
-                .checked_sub(readable_delay_ns)
-                .is_some_and(|cutoff_ns| cutoff_ns >= block.arrival_first_ns)
+        cursor.position >= blocks.offset_first() && cursor.next_poll_ns >= blocks.readable_delay_ns
     }
 
     /// Adds the latencies of records coasting polls read to the histograms. A poll

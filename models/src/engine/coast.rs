@@ -37,12 +37,12 @@
 
 use super::Simulation;
 use crate::consumer::reader::PollOutcome;
-use crate::consumer::ShardReader;
+use crate::consumer::{CoastBlocks, ShardReader};
 use crate::producer::{Arrival, CoastSample};
 use crate::spec::{CapacityMode, ConsumerKind, Enforcement, ExperimentSpec, Fidelity};
 use kinesim_sim::num::{ceil_to_count, count_to_f64};
-use kinesim_sim::sample::{poisson_max_of, poisson_tail_below};
-use kinesim_sim::{RandomStream, SeedKey, SimTime, NANOS_PER_MS, NANOS_PER_SEC};
+use kinesim_sim::sample::poisson_tail_below;
+use kinesim_sim::{PoissonTail, RandomStream, SeedKey, SimTime, NANOS_PER_MS, NANOS_PER_SEC};
 
 /// The chance, per shard and second or poll, that a coasting shard would have reached a
 /// limit: e^-25, about 1.4e-11. A month of 200 shards read by two pollers is about 10^9
@@ -87,6 +87,9 @@ pub(super) struct Coasting {
     /// utilisation (near).
     mean_max: Vec<f64>,
     utilisation_peak: Vec<f64>,
+    /// Per shard slot: the tail table of its last far window's highest mean, kept while
+    /// the mean holds (a steady rate draws every window's peak from one table).
+    peak_tails: Vec<Option<PoissonTail>>,
     /// Per shard slot: the highest mean records per second under which its writes are
     /// far from the limit, and its polls quiet (0: never); the read budget (bytes) a
     /// window must start with.
@@ -121,7 +124,7 @@ pub(super) struct Coasting {
     pub(super) spilled: Vec<Arrival>,
     /// Near windows' draws, one block per step.
     step_stream: RandomStream,
-    /// Per shard slot: far windows' draws, one block per window (by its first step).
+    /// Per shard slot: far windows' draws, in the order its windows end.
     window_streams: Vec<RandomStream>,
     seed: SeedKey,
     producers: usize,
@@ -142,6 +145,7 @@ impl Coasting {
             coasting_count: 0,
             mean_max: Vec::new(),
             utilisation_peak: Vec::new(),
+            peak_tails: Vec::new(),
             write_bounds: Vec::new(),
             read_bounds: Vec::new(),
             budget_needed: Vec::new(),
@@ -195,6 +199,7 @@ impl Coasting {
         self.start_step.push(0);
         self.mean_max.push(0.0);
         self.utilisation_peak.push(0.0);
+        self.peak_tails.push(None);
         self.write_bounds.push(0.0);
         self.read_bounds.push(0.0);
         self.budget_needed.push(f64::MAX);
@@ -491,8 +496,13 @@ impl Simulation<'_> {
         let utilisation = match coasting.draws[slot] {
             Draws::Near => coasting.utilisation_peak[slot],
             Draws::Far => {
+                let mean = coasting.mean_max[slot];
+                let tail = match &mut coasting.peak_tails[slot] {
+                    Some(tail) if tail.mean() == mean => tail,
+                    cached => cached.insert(PoissonTail::new(mean)),
+                };
                 let rng = coasting.window_streams[slot].rng();
-                let peak = if steps == 1 { records } else { poisson_max_of(rng, coasting.mean_max[slot], steps) };
+                let peak = if steps == 1 { records } else { tail.max_of(rng, steps) };
                 let write = &self.spec.stream.write_limit;
                 let bytes_per_record = if records > 0 { count_to_f64(bytes) / count_to_f64(records) } else { 0.0 };
                 (count_to_f64(peak) / count_to_f64(write.records_per_s))
@@ -514,7 +524,6 @@ impl Simulation<'_> {
     /// far window) and counts them as stored; returns (records, bytes, mean age at
     /// arrival).
     fn coast_store(&mut self, slot: usize, t0_ns: u64) -> (u64, u64, u64) {
-        let start_step = self.coasting.start_step[slot];
         let producers = self.coasting.producers;
         let (mut records, mut bytes, mut age_sum_ns) = (0_u64, 0_u64, 0_u128);
         for p in 0..producers {
@@ -523,10 +532,9 @@ impl Simulation<'_> {
             let producer = &mut self.producers[p];
             let mean = (self.coasting.mean_sums[p] - self.coasting.baselines[flat]) * producer.shares()[slot];
             if self.coasting.draws[slot] == Draws::Far && mean > 0.0 {
-                // The shard's own stream, at the window's first step: the draws do not
-                // depend on what other shards drew.
-                let stream = &mut self.coasting.window_streams[slot];
-                let rng = if p == 0 { stream.at_step(start_step) } else { stream.rng() };
+                // The shard's own stream, drawn on from window to window: the draws do
+                // not depend on what other shards drew.
+                let rng = self.coasting.window_streams[slot].rng();
                 let sample = producer.coast_window_sample(slot, mean, rng);
                 producer.coast_offered(&sample);
                 (written, written_bytes) = (sample.records, sample.bytes);
@@ -566,16 +574,17 @@ impl Simulation<'_> {
     /// any that reach back before the window's block, the usual way; then each
     /// consumer's others by [`ShardReader::coast_polls`]. Their counts are added once.
     fn coast_read(&mut self, slot: usize, t1_ns: u64) {
-        let block = *self.shards.logs[slot].newest().expect("a coasting shard holds its window's block");
-        let delay_ns = self.spec.stream.propagation_delay.as_nanos();
+        let log = &self.shards.logs[slot];
+        let window = *log.newest().expect("a coasting shard holds its window's block");
+        let previous = log.second_newest().copied().filter(|previous| previous.offset_end() == window.offset_first);
+        let blocks = CoastBlocks { previous, window, readable_delay_ns: self.spec.stream.propagation_delay.as_nanos() };
         let limit = &self.spec.stream.read_limit;
         let mut sum = PollOutcome::default();
         let (mut calls, mut throttled_calls) = (0, 0);
         let polls_max = self.consumers.len() as u64 * (self.coasting.window_steps * self.step_ns / NANOS_PER_MS + 1);
         loop {
-            let due = |consumer: &ShardReader| {
-                consumer.next_poll_ns(slot) < t1_ns && !consumer.reaches_only(slot, &block, delay_ns)
-            };
+            let due =
+                |consumer: &ShardReader| consumer.next_poll_ns(slot) < t1_ns && !consumer.reaches_only(slot, &blocks);
             let Some(consumer_slot) = (0..self.consumers.len())
                 .filter(|&c| due(&self.consumers[c]))
                 .min_by_key(|&c| (self.consumers[c].next_poll_ns(slot), c))
@@ -594,7 +603,7 @@ impl Simulation<'_> {
         }
         let mut last_calls = [(0, 0); COAST_READERS_MAX];
         for (consumer_slot, consumer) in self.consumers.iter_mut().enumerate() {
-            let reads = consumer.coast_polls(slot, &block, delay_ns, t1_ns);
+            let reads = consumer.coast_polls(slot, &blocks, t1_ns);
             debug_assert!(consumer.next_poll_ns(slot) >= t1_ns, "every poll of the window is served");
             sum.records += reads.records;
             sum.bytes += reads.bytes;
