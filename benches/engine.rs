@@ -57,10 +57,7 @@ fn scaled(shards: u32, hours: u32) -> String {
         .replace("duration = \"24h\"", &format!("duration = \"{hours}h\""))
         .replace("shards = 64", &format!("shards = {shards}"))
         .replace("rate = 50000", &format!("rate = {rate}"))
-        .replace(
-            "keys = { kind = \"zipf\", count = 100000, exponent = 0.9 }",
-            "keys = { kind = \"random\" }",
-        )
+        .replace("keys = { kind = \"zipf\", count = 100000, exponent = 0.9 }", "keys = { kind = \"random\" }")
 }
 
 fn main() {

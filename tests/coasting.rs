@@ -15,18 +15,20 @@ use common::{half_width_99, mean_and_variance};
 /// Seeds per mode and scenario.
 const REPLICATIONS: u64 = 8;
 
-const METRICS: [&str; 7] = [
+const METRICS: [&str; 9] = [
     "accepted_records",
     "throttle_rate",
+    "put_requests",
     "read_records",
     "get_records_calls",
     "iterator_age_ms_max",
     "latency_ms_p50",
     "latency_ms_p99",
+    "latency_ms_max",
 ];
 
 /// One run's measures, in [`METRICS`] order, and the share of shard-steps that coasted.
-fn run(text: &str, coast: &str, seed: u64) -> ([f64; 7], f64) {
+fn run(text: &str, coast: &str, seed: u64) -> ([f64; 9], f64) {
     let (result, _) = common::run_toml(&format!("seed = {seed}\ncoast = \"{coast}\"\n{text}"));
     let summary = &result.summary;
     let consumers = &summary.consumers;
@@ -34,11 +36,13 @@ fn run(text: &str, coast: &str, seed: u64) -> ([f64; 7], f64) {
     let measures = [
         summary.accepted_records as f64,
         summary.write_throttle_rate,
+        summary.put_requests as f64,
         consumers.iter().map(|c| c.read_records as f64).sum(),
         consumers.iter().map(|c| c.get_records_calls as f64).sum(),
         worst(|c| c.iterator_age_ms_max),
         worst(|c| c.latency_ms_p50),
         worst(|c| c.latency_ms_p99),
+        worst(|c| c.latency_ms_max),
     ];
     (measures, summary.coasted_shard_steps as f64 / summary.shard_steps as f64)
 }
@@ -65,7 +69,7 @@ fn check_scenario(name: &str, text: &str, coasted: std::ops::RangeInclusive<f64>
         let ((ms, _), (mc, _)) = (mean_and_variance(&s), mean_and_variance(&c));
         let half = half_width_99(&s, &c);
         let bias = match *metric_name {
-            "latency_ms_p50" | "latency_ms_p99" => LATENCY_BUCKET * ms,
+            "latency_ms_p50" | "latency_ms_p99" | "latency_ms_max" => LATENCY_BUCKET * ms,
             "iterator_age_ms_max" => age_bias_ms,
             _ => 0.0,
         };

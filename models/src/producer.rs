@@ -29,6 +29,19 @@ use kinesim_sim::{
     NANOS_PER_SEC,
 };
 
+/// What one producer sent coasting shards in one step.
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct CoastSent {
+    /// Drawn and accepted (near windows).
+    pub records: u64,
+    pub bytes: u64,
+    /// Expected, drawn when their windows end (far windows).
+    pub far_mean: f64,
+    /// Drawn but over a shard's allowance: sent through admission this step.
+    pub spilled_records: u64,
+    pub spilled_bytes: u64,
+}
+
 /// One producer's records for a coasting shard in one step.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct CoastSample {
@@ -329,7 +342,7 @@ impl Producer {
         (t0, t1): (SimTime, SimTime),
         start_unix_s: i64,
         slots: &[usize],
-        coast_sent: (u64, u64, f64),
+        coast_sent: CoastSent,
         out: &mut Vec<Arrival>,
     ) {
         let first = out.len();
@@ -363,20 +376,26 @@ impl Producer {
             self.hold_back(first, step, t1, step_ns, out);
         }
         let (records, bytes) = out[first..].iter().fold((0, 0), |(r, b), a| (r + a.records, b + a.bytes));
-        let (near_records, near_bytes, far_mean) = coast_sent;
         // Far windows' records are drawn at the window's end: here, their expectation,
         // fractions carried over steps.
-        let far = far_mean + self.coast_carry;
+        let far = coast_sent.far_mean + self.coast_carry;
         let far_records = libm::floor(far);
         self.coast_carry = far - far_records;
         let far_records = far_records as u64;
-        let coast_records = near_records + far_records;
-        let coast_bytes = near_bytes + (far_records as f64 * self.sizes.mean_bytes()) as u64;
+        let coast_records = coast_sent.records + far_records;
+        let coast_bytes = coast_sent.bytes + (far_records as f64 * self.sizes.mean_bytes()) as u64;
         if let Some(quota) = &mut self.quota {
             // A coasting shard takes every record: first attempts, each refunding a token.
             quota.release(coast_records, 0);
         }
-        self.count_requests(records + coast_records, bytes + coast_bytes, step_ns);
+        // A coasting shard's step that did not fit its allowance is sent like any.
+        let (spilled_records, spilled_bytes) = (coast_sent.spilled_records, coast_sent.spilled_bytes);
+        self.count_requests(records + coast_records + spilled_records, bytes + coast_bytes + spilled_bytes, step_ns);
+    }
+
+    /// Whether every record of this producer has one size (and none is too large).
+    pub fn sizes_fixed(&self) -> bool {
+        self.sizes.sd_bytes() == 0.0 && self.oversize_probability == 0.0
     }
 
     /// Whether this producer's records can coast at all: Poisson counts (plain or

@@ -200,9 +200,10 @@ pub struct ShardReader {
     latency_per_shard: bool,
     /// Over the whole run, all shards.
     pub totals: ReadCounters,
-    /// Per shard slot: records read by coasting windows' polls and the sum of their
-    /// lowest latencies (ms), not yet in a histogram ([`Self::coast_settle_latencies`]).
-    coast_pending: Vec<(u64, f64)>,
+    /// Per shard slot: records read by coasting windows' polls, the sum of their lowest
+    /// latencies (ms) and the longest gap drawn before one of those polls (ns), not yet in
+    /// a histogram ([`Self::coast_settle_latencies`]).
+    coast_pending: Vec<(u64, f64, u64)>,
 }
 
 /// What a coasting window's polls can reach: the window's block and, for a first poll
@@ -317,7 +318,7 @@ impl ShardReader {
             iterator_ns,
         });
         self.period.push(ReadCounters::default());
-        self.coast_pending.push((0, 0.0));
+        self.coast_pending.push((0, 0.0, 0));
     }
 
     /// Whether this consumer can read a coasting shard a window late (the engine's
@@ -667,17 +668,24 @@ impl ShardReader {
         // [`COAST_LEAP_GAPS_MIN`]; the last few are drawn one by one.
         let (mut now_ns, mut previous_ns) = (cursor.next_poll_ns, cursor.next_poll_ns);
         let gap_max_ns = interval_ns + jitter_ns;
+        // The longest gap drawn: its polls' records set the largest latency.
+        let mut jitter_longest = 0.0_f64;
         while now_ns < t1_ns {
             let fitting = (t1_ns - now_ns) / gap_max_ns.max(1);
             previous_ns = now_ns;
             if fitting >= COAST_LEAP_GAPS_MIN && jitter_ns > 0 {
                 let k = count_to_f64(fitting);
-                let uniforms = (0.5 * k + (k / 12.0).sqrt() * standard_normal(self.polls.rng())).clamp(0.0, k);
+                let rng = self.polls.rng();
+                let uniforms = (0.5 * k + (k / 12.0).sqrt() * standard_normal(rng)).clamp(0.0, k);
+                // The largest of the run's uniforms, drawn at once.
+                jitter_longest = jitter_longest.max(libm::pow(uniform01(rng), 1.0 / k));
                 reads.calls += fitting;
                 now_ns += fitting * interval_ns + f64_to_count(uniforms * count_to_f64(jitter_ns));
             } else {
                 reads.calls += 1;
-                now_ns += interval_ns + f64_to_count(uniform01(self.polls.rng()) * count_to_f64(jitter_ns));
+                let jitter = uniform01(self.polls.rng());
+                jitter_longest = jitter_longest.max(jitter);
+                now_ns += interval_ns + f64_to_count(jitter * count_to_f64(jitter_ns));
             }
         }
         if reads.calls == 0 {
@@ -707,6 +715,7 @@ impl ShardReader {
         let pending = &mut self.coast_pending[shard_slot];
         pending.0 += reads.records;
         pending.1 += count_to_f64(reads.records) * low_ms;
+        pending.2 = pending.2.max(interval_ns + f64_to_count(jitter_longest * count_to_f64(jitter_ns)));
         for counters in [&mut self.period[shard_slot], &mut self.totals] {
             counters.get_records_calls += reads.calls;
             counters.read_records += reads.records;
@@ -729,16 +738,22 @@ impl ShardReader {
     /// buffering), are uniform over the gap, and the gaps are uniform over
     /// `[interval, interval + jitter]`. Records weigh by gap, so the law of one record's
     /// latency above the lowest has density `P(gap > x) / E[gap]`: flat up to the
-    /// interval, then falling linearly to zero at interval + jitter.
+    /// interval, then falling linearly to zero at interval + jitter, cut at the longest
+    /// gap the period's polls drew (its largest latency, as stepping would report it).
     pub fn coast_settle_latencies(&mut self) {
         let interval_ms = count_to_f64(self.spec.poll_interval.as_nanos()) * MS_PER_NS;
-        let jitter_ms = count_to_f64(self.spec.poll_jitter.as_nanos()) * MS_PER_NS;
-        let flat_share = interval_ms / (interval_ms + jitter_ms / 2.0);
+        let jitter_full_ms = count_to_f64(self.spec.poll_jitter.as_nanos()) * MS_PER_NS;
         for slot in 0..self.coast_pending.len() {
-            let (records, low_sum_ms) = std::mem::take(&mut self.coast_pending[slot]);
+            let (records, low_sum_ms, gap_longest_ns) = std::mem::take(&mut self.coast_pending[slot]);
             if records == 0 {
                 continue;
             }
+            // The falling part ends where the longest drawn gap did; its height at the
+            // interval is that of the whole law, `1 - 0 / jitter`, falling at the same slope.
+            let jitter_ms = (count_to_f64(gap_longest_ns) * MS_PER_NS - interval_ms).clamp(0.0, jitter_full_ms);
+            let falling_area =
+                if jitter_full_ms > 0.0 { jitter_ms - jitter_ms * jitter_ms / (2.0 * jitter_full_ms) } else { 0.0 };
+            let flat_share = interval_ms / (interval_ms + falling_area);
             let latencies =
                 if self.latency_per_shard { &mut self.period[slot].latency_ms } else { &mut self.totals.latency_ms };
             let low_ms = low_sum_ms / count_to_f64(records);
@@ -746,7 +761,13 @@ impl ShardReader {
             // Enough parts that their points (five each) follow the law closely: the
             // flat part in 16 equal ones, the falling part in 8 of falling weight.
             add_in_parts(latencies, low_ms, interval_ms, flat, &[1; 16]);
-            add_in_parts(latencies, low_ms + interval_ms, jitter_ms, records - flat, &[15, 13, 11, 9, 7, 5, 3, 1]);
+            // Eight parts, each weighed by the density at its middle.
+            let mut falling_weights = [0_u64; 8];
+            for (part, weight) in falling_weights.iter_mut().enumerate() {
+                let middle_ms = (part as f64 + 0.5) / 8.0 * jitter_ms;
+                *weight = f64_to_count(1000.0 * (1.0 - middle_ms / jitter_full_ms.max(1e-9))).max(1);
+            }
+            add_in_parts(latencies, low_ms + interval_ms, jitter_ms, records - flat, &falling_weights);
         }
     }
 

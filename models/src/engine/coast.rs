@@ -9,12 +9,13 @@
 //!
 //! Writes, two ways:
 //! - *far* from the write limit (the chance that a second's records or bytes reach it
-//!   below e^-25): each step adds the producers' expected records for the shard, and the
-//!   window's records are one Poisson draw per producer at its end (a sum of independent
-//!   Poisson counts is one), its per-second peak a draw of the largest of its seconds;
-//! - *near* it: each step's records are drawn as stepping draws them, and a step whose
-//!   draw does not fit the shard's allowance ends the window before it and goes through
-//!   admission as the step's arrivals, so throttling stays exact.
+//!   below e^-25), at steady rates, with records of one size: each step adds the
+//!   producers' expected records for the shard, and the window's records are one Poisson
+//!   draw per producer at its end (a sum of independent Poisson counts is one), its
+//!   busiest second the largest of its seconds' equal counts; exact in law;
+//! - otherwise (*near*): each step's records are drawn as stepping draws them, and a step
+//!   whose draw does not fit the shard's allowance ends the window before it and goes
+//!   through admission as the step's arrivals, so throttling stays exact.
 //!
 //! Reads: the polls of each consumer are timed one by one (interval plus jitter, as
 //! stepping draws them), each reading what had arrived by its cutoff; the records they
@@ -38,7 +39,7 @@
 use super::Simulation;
 use crate::consumer::reader::PollOutcome;
 use crate::consumer::{CoastBlocks, ShardReader};
-use crate::producer::{Arrival, CoastSample};
+use crate::producer::{Arrival, CoastSample, CoastSent};
 use crate::spec::{CapacityMode, ConsumerKind, Enforcement, ExperimentSpec, Fidelity};
 use kinesim_sim::num::{ceil_to_count, count_to_f64};
 use kinesim_sim::sample::poisson_tail_below;
@@ -75,8 +76,10 @@ enum Draws {
 
 /// Coasting state of every shard slot.
 pub(super) struct Coasting {
-    /// Whether the run's set-up lets any shard coast ([`Coasting::allowed_for`]).
+    /// Whether the run's set-up lets any shard coast ([`Coasting::allowed_for`]), and
+    /// whether every producer's records are of one size (far windows need it).
     allowed: bool,
+    sizes_fixed: bool,
     window_steps: u64,
     /// Per shard slot: whether it coasts now (no admission, storing or polls per step).
     pub(super) flags: Vec<bool>,
@@ -119,7 +122,7 @@ pub(super) struct Coasting {
     /// records).
     step_means: Vec<f64>,
     samples: Vec<CoastSample>,
-    pub(super) sent: Vec<(u64, u64, f64)>,
+    pub(super) sent: Vec<CoastSent>,
     /// Drawn records of shards that stopped coasting this step, as arrivals.
     pub(super) spilled: Vec<Arrival>,
     /// Near windows' draws, one block per step.
@@ -138,6 +141,7 @@ impl Coasting {
         let producers = spec.producers.len();
         Coasting {
             allowed: false,
+            sizes_fixed: false,
             window_steps: window_steps.max(1),
             flags: Vec::new(),
             draws: Vec::new(),
@@ -161,7 +165,7 @@ impl Coasting {
             spilled_slots: Vec::new(),
             step_means: vec![0.0; producers],
             samples: vec![CoastSample::default(); producers],
-            sent: vec![(0, 0, 0.0); producers],
+            sent: vec![CoastSent::default(); producers],
             spilled: Vec::new(),
             step_stream: RandomStream::new(seed, "coast/steps"),
             window_streams: Vec::new(),
@@ -187,8 +191,9 @@ impl Coasting {
             && spec.consumers.iter().all(|consumer| matches!(consumer.kind, ConsumerKind::Polling(_)))
     }
 
-    pub(super) fn allow(&mut self, allowed: bool) {
+    pub(super) fn allow(&mut self, allowed: bool, sizes_fixed: bool) {
         self.allowed = allowed;
+        self.sizes_fixed = sizes_fixed;
     }
 
     /// Makes room for a newly opened shard slot.
@@ -219,12 +224,17 @@ impl Coasting {
         self.coasting_count > 0
     }
 
-    /// How a window at `mean` records per second would draw, if it may coast at all.
-    fn draws_for(&self, slot: usize, mean: f64) -> Option<Draws> {
+    /// How a window at `mean` records per second would draw, if it may coast at all:
+    /// once at its end only where that is exact in law (far from the write limit, the
+    /// rates steady since the last step, and every record of one size, so that a
+    /// second's bytes follow its records and the busiest second is the largest of equal
+    /// Poisson counts); otherwise step by step.
+    fn draws_for(&self, slot: usize, mean: f64, rates_changed: bool) -> Option<Draws> {
         if !(COAST_RATE_MIN..=self.read_bounds[slot]).contains(&mean) {
             return None;
         }
-        Some(if mean <= self.write_bounds[slot] { Draws::Far } else { Draws::Near })
+        let far = self.sizes_fixed && !rates_changed && mean <= self.write_bounds[slot];
+        Some(if far { Draws::Far } else { Draws::Near })
     }
 }
 
@@ -246,7 +256,7 @@ impl Simulation<'_> {
         }
         let rates_changed = self.coasting.step_means != self.coasting.last_means;
         self.coasting.last_means.clone_from(&self.coasting.step_means);
-        self.coasting.sent.fill((0, 0, 0.0));
+        self.coasting.sent.fill(CoastSent::default());
         self.coasting.step_stream.set_step(index);
         if !self.coasting.spilled_slots.is_empty() {
             // Last step's spilled shards are drawn by their producers again.
@@ -266,7 +276,7 @@ impl Simulation<'_> {
             }
             let mean: f64 =
                 (0..coasting.producers).map(|p| coasting.step_means[p] * self.producers[p].shares()[slot]).sum();
-            let draws = if provisioned { coasting.draws_for(slot, mean) } else { None };
+            let draws = if provisioned { coasting.draws_for(slot, mean, rates_changed) } else { None };
             if coasting.flags[slot] {
                 if draws != Some(coasting.draws[slot]) {
                     self.coast_flush(slot, index);
@@ -283,12 +293,13 @@ impl Simulation<'_> {
                 self.coast_draw(slot, index, t0, t1);
             }
         }
+        // The far shares after this step's starts and ends, then this step's means.
+        self.refresh_coast_lists();
         let coasting = &mut self.coasting;
         for p in 0..coasting.producers {
             coasting.mean_sums[p] += coasting.step_means[p];
-            coasting.sent[p].2 = coasting.step_means[p] * coasting.far_shares[p];
+            coasting.sent[p].far_mean = coasting.step_means[p] * coasting.far_shares[p];
         }
-        self.refresh_coast_lists();
     }
 
     /// Starts a window for `slot` at step `index`.
@@ -304,7 +315,6 @@ impl Simulation<'_> {
         if draws == Draws::Far {
             for p in 0..coasting.producers {
                 coasting.baselines[slot * coasting.producers + p] = coasting.mean_sums[p];
-                coasting.far_shares[p] += self.producers[p].shares()[slot];
             }
         }
     }
@@ -354,8 +364,8 @@ impl Simulation<'_> {
                 let written = &mut coasting.written[slot * coasting.producers + p];
                 written.0 += sample.records;
                 written.1 += sample.bytes;
-                coasting.sent[p].0 += sample.records;
-                coasting.sent[p].1 += sample.bytes;
+                coasting.sent[p].records += sample.records;
+                coasting.sent[p].bytes += sample.bytes;
             }
             let utilisation = (count_to_f64(records) / count_to_f64(limit.records_per_s))
                 .max(count_to_f64(bytes) / count_to_f64(limit.bytes_per_s));
@@ -369,6 +379,8 @@ impl Simulation<'_> {
             if sample.records > 0 {
                 let arrival = self.producers[p].coast_arrival(p as u32, slot, &sample, t0, t1);
                 self.coasting.spilled.push(arrival);
+                self.coasting.sent[p].spilled_records += sample.records;
+                self.coasting.sent[p].spilled_bytes += sample.bytes;
             }
         }
     }

@@ -563,7 +563,8 @@ impl<'a> Simulation<'a> {
             steps_done: 0,
         };
         let coasting_allowed = coast::Coasting::allowed_for(&simulation);
-        simulation.coasting.allow(coasting_allowed);
+        let sizes_fixed = simulation.producers.iter().all(Producer::sizes_fixed);
+        simulation.coasting.allow(coasting_allowed, sizes_fixed);
         for range in initial_ranges(spec.stream.shards) {
             simulation.open_shard(range, SimTime::ZERO);
         }
