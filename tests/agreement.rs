@@ -113,28 +113,11 @@ fn near_capacity_poisson_on_one_shard() {
     check_scenario("near-capacity", text, &[]);
 }
 
-/// Scenarios 2 and 5: a Zipf hot key overloads one of four shards; rejected records
-/// retry with exponential backoff (base 100 ms, full jitter in scenario 2).
-const HOT_KEY: &str = r#"
-    duration = "3m"
-    [stream]
-    shards = 4
-    [[producers]]
-    name = "tenants"
-    rate = 3000
-    record_size = 512
-    keys = { kind = "zipf", count = 1000, exponent = 1.2, prefix = "tenant-" }
-    retry = { kind = "exponential", base = "100ms", cap = "2s", max_attempts = 5, jitter = "full" }
-    [[consumers]]
-    name = "reader"
-    kind = "polling"
-"#;
-
 /// Scenario 2: a Zipf hot key overloads one of four shards; rejected records retry with
 /// exponential backoff (base 100 ms, full jitter).
 #[test]
 fn zipf_hot_key_with_retries() {
-    let text = HOT_KEY;
+    let text = common::HOT_KEY;
     check_scenario(
         "hot-key",
         text,
@@ -188,26 +171,7 @@ fn three_polling_consumers_on_a_backlog() {
 /// policy doubles the shards once the utilisation alarm fires.
 #[test]
 fn a_step_change_under_a_threshold_policy() {
-    let text = r#"
-        duration = "8m"
-        [stream]
-        shards = 2
-        [[producers]]
-        name = "p"
-        rate = { kind = "steps", steps = [["0s", 1200], ["2m", 2400]] }
-        record_size = 512
-        keys = { kind = "random" }
-        retry = { kind = "exponential", base = "100ms", cap = "2s", max_attempts = 4, jitter = "full" }
-        [[consumers]]
-        name = "reader"
-        kind = "polling"
-        [policy]
-        kind = "alarm_double_halve"
-        up_threshold = 0.75
-        down_threshold = 0.1
-        period = "1m"
-        publish_delay = "1m"
-    "#;
+    let text = common::STEP_CHANGE;
     check_scenario(
         "step-change",
         text,
@@ -226,7 +190,7 @@ fn a_step_change_under_a_threshold_policy() {
 /// sleep in stepped mode (model.md §11).
 #[test]
 fn decorrelated_jitter_on_a_hot_key() {
-    let text = &HOT_KEY.replace("jitter = \"full\"", "jitter = \"decorrelated\"");
+    let text = &common::HOT_KEY.replace("jitter = \"full\"", "jitter = \"decorrelated\"");
     check_scenario(
         "decorrelated",
         text,

@@ -116,20 +116,7 @@ fn a_quiet_stream_coasts_and_reads_as_stepping_does() {
 /// shard steps, the others coast, and throttling is the same.
 #[test]
 fn a_hot_shard_steps_while_the_others_coast() {
-    let text = r#"
-        duration = "3m"
-        [stream]
-        shards = 4
-        [[producers]]
-        name = "tenants"
-        rate = 3000
-        record_size = 512
-        keys = { kind = "zipf", count = 1000, exponent = 1.2, prefix = "tenant-" }
-        retry = { kind = "exponential", base = "100ms", cap = "2s", max_attempts = 5, jitter = "full" }
-        [[consumers]]
-        name = "reader"
-        kind = "polling"
-    "#;
+    let text = common::HOT_KEY;
     check_scenario("hot-key", text, 0.3..=0.8, 0.0);
 }
 
@@ -138,26 +125,7 @@ fn a_hot_shard_steps_while_the_others_coast() {
 /// and at the reshard.
 #[test]
 fn a_step_change_ends_windows_and_throttles_as_stepping_does() {
-    let text = r#"
-        duration = "8m"
-        [stream]
-        shards = 2
-        [[producers]]
-        name = "p"
-        rate = { kind = "steps", steps = [["0s", 1200], ["2m", 2400]] }
-        record_size = 512
-        keys = { kind = "random" }
-        retry = { kind = "exponential", base = "100ms", cap = "2s", max_attempts = 4, jitter = "full" }
-        [[consumers]]
-        name = "reader"
-        kind = "polling"
-        [policy]
-        kind = "alarm_double_halve"
-        up_threshold = 0.75
-        down_threshold = 0.1
-        period = "1m"
-        publish_delay = "1m"
-    "#;
+    let text = common::STEP_CHANGE;
     check_scenario("step-change", text, 0.2..=0.95, 0.0);
 }
 

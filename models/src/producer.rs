@@ -446,23 +446,20 @@ impl Producer {
     /// it (`mean` records expected): (offered, too large to send, records, bytes).
     pub fn coast_sample(&mut self, shard_slot: usize, mean: f64, rng: &mut ChaCha8Rng) -> CoastSample {
         let offered = self.samplers[shard_slot].sample(mean, rng);
-        let oversize =
-            if self.oversize_probability > 0.0 { binomial(rng, offered, self.oversize_probability) } else { 0 };
-        let records = offered - oversize;
-        let key_bytes = self.key_bytes_mean[shard_slot];
-        let bytes = self.sizes.batch_bytes(rng, records) + (records as f64 * key_bytes + 0.5) as u64;
-        CoastSample { offered, oversize, records, bytes }
+        self.coast_sized(shard_slot, offered, rng)
     }
 
     /// A far coasting window's records for a shard, `mean` of them expected over it: one
     /// Poisson draw (the sum of the steps' independent counts), those too large dropped.
     pub fn coast_window_sample(&self, shard_slot: usize, mean: f64, rng: &mut ChaCha8Rng) -> CoastSample {
         let offered = Poisson::new(mean).sample(rng);
-        let oversize =
-            if self.oversize_probability > 0.0 { binomial(rng, offered, self.oversize_probability) } else { 0 };
-        let records = offered - oversize;
+        self.coast_sized(shard_slot, offered, rng)
+    }
+
+    /// `offered` records to a coasting shard, sized as [`Batcher::push`] sizes them.
+    fn coast_sized(&self, shard_slot: usize, offered: u64, rng: &mut ChaCha8Rng) -> CoastSample {
         let key_bytes = self.key_bytes_mean[shard_slot];
-        let bytes = self.sizes.batch_bytes(rng, records) + (records as f64 * key_bytes + 0.5) as u64;
+        let (oversize, records, bytes) = size_offered(&self.sizes, self.oversize_probability, rng, offered, key_bytes);
         CoastSample { offered, oversize, records, bytes }
     }
 
@@ -1099,14 +1096,11 @@ impl Batcher<'_> {
         billing: &mut [RecordBilling],
         out: &mut Vec<Arrival>,
     ) -> u64 {
-        let oversize =
-            if self.oversize_probability > 0.0 { binomial(rng, offered, self.oversize_probability) } else { 0 };
-        let user_records = offered - oversize;
+        let (oversize, user_records, user_bytes) =
+            size_offered(self.sizes, self.oversize_probability, rng, offered, key_bytes);
         if user_records == 0 {
             return oversize;
         }
-        // Adding one half then truncating rounds a non-negative value, without a libm call.
-        let user_bytes = self.sizes.batch_bytes(rng, user_records) + (user_records as f64 * key_bytes + 0.5) as u64;
         let (records, bytes) = match self.api {
             ApiSpec::Kpl(kpl) => {
                 let aggregated = kpl::aggregate(kpl, user_records, user_bytes, key_bytes, self.instances, self.windows);
@@ -1129,6 +1123,22 @@ impl Batcher<'_> {
         });
         oversize
     }
+}
+
+/// Of `offered` records, those too large to send (dropped by the client), the others,
+/// and their bytes (data by the size law, plus the shard's mean key).
+fn size_offered(
+    sizes: &SizeModel,
+    oversize_probability: f64,
+    rng: &mut ChaCha8Rng,
+    offered: u64,
+    key_bytes: f64,
+) -> (u64, u64, u64) {
+    let oversize = if oversize_probability > 0.0 { binomial(rng, offered, oversize_probability) } else { 0 };
+    let records = offered - oversize;
+    // Adding one half then truncating rounds a non-negative value, without a libm call.
+    let bytes = sizes.batch_bytes(rng, records) + (records as f64 * key_bytes + 0.5) as u64;
+    (oversize, records, bytes)
 }
 
 /// Mean time a record spends in the client before its request is sent: half the time a

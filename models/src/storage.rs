@@ -97,7 +97,7 @@ impl Block {
     /// The largest `end` in `[start, end_max]` whose records `[start, end)` hold at most
     /// `bytes_left` bytes (binary search; `bytes_before` is monotone), and those bytes.
     #[inline(always)]
-    pub fn last_fitting(&self, start: u64, end_max: u64, bytes_left: u64) -> (u64, u64) {
+    fn last_fitting(&self, start: u64, end_max: u64, bytes_left: u64) -> (u64, u64) {
         let base = self.bytes_before(start);
         let whole = self.bytes_before(end_max) - base;
         if whole <= bytes_left {
@@ -436,34 +436,6 @@ impl ShardLog {
             .take_while(|block| block.arrival_first_ns <= cutoff_ns)
             .map(|block| block.readable_end(cutoff_ns).saturating_sub(offset.max(block.offset_first)))
             .sum()
-    }
-
-    /// How long after arriving a record becomes readable.
-    pub fn readable_delay_ns(&self) -> u64 {
-        self.readable_delay_ns
-    }
-
-    /// The fine blocks (as appended, not yet coalesced), oldest first.
-    pub fn fine_blocks(&self) -> &VecDeque<Block> {
-        &self.fine
-    }
-
-    /// Bytes of the records `[start, end)`, which must lie in the fine blocks.
-    pub fn fine_bytes_between(&self, start: u64, end: u64) -> u64 {
-        debug_assert!(start <= end && self.fine.front().is_some_and(|block| block.offset_first <= start));
-        if start == end {
-            return 0;
-        }
-        let first = self.fine.partition_point(|block| block.offset_end() <= start);
-        let mut bytes = 0;
-        for block in self.fine.range(first..) {
-            if block.offset_first >= end {
-                break;
-            }
-            let (from, to) = (start.max(block.offset_first), end.min(block.offset_end()));
-            bytes += block.bytes_before(to) - block.bytes_before(from);
-        }
-        bytes
     }
 
     /// The index (over coarse, then fine blocks) of the first held block that ends after

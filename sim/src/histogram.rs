@@ -158,17 +158,6 @@ impl LogHistogram {
         self.sum += 0.5 * (low + high) * crate::num::count_to_f64(count);
     }
 
-    /// Widens the exact extremes to `low` and `high` when something was added: for
-    /// values added as class averages whose true extremes are known (the range an
-    /// [`LogHistogram::add_spread`] of them would have reported).
-    pub fn widen_extremes(&mut self, low: f64, high: f64) {
-        debug_assert!(0.0 <= low && low <= high);
-        if self.count > 0 {
-            self.value_min = self.value_min.min(low);
-            self.value_max = self.value_max.max(high);
-        }
-    }
-
     /// The number of observations.
     pub fn count(&self) -> u64 {
         self.count

@@ -60,7 +60,7 @@ pub use histogram::LogHistogram;
 pub use queue::{EventQueue, Phase, QueueFull, Scheduled};
 pub use rng::{ChaCha8Rng, RandomStream, RngCore, SeedKey, SeedableRng};
 pub use run::{run_until, Process, RunStats};
-pub use sample::{poisson_max_of, poisson_tail_below, Binomial, Poisson, PoissonTable, PoissonTail, SteadyPoisson};
+pub use sample::{poisson_tail_below, Binomial, Poisson, PoissonTable, PoissonTail, SteadyPoisson};
 pub use time::{
     format_duration, parse_duration, parse_size, ParseError, SimDuration, SimTime, NANOS_PER_MS, NANOS_PER_SEC,
 };

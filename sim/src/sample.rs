@@ -773,13 +773,6 @@ pub fn poisson_tail_below(mean: f64, limit: u64, log_probability_max: f64) -> bo
     log_bound <= log_probability_max
 }
 
-/// The largest of `draws` independent Poisson counts of mean `mean`, drawn at once by
-/// inverting `F(x)^draws` (`F` the Poisson distribution function); see [`PoissonTail`],
-/// whose table this builds and drops (keep one to draw repeatedly at one mean).
-pub fn poisson_max_of<R: RngCore + ?Sized>(rng: &mut R, mean: f64, draws: u64) -> u64 {
-    PoissonTail::new(mean).max_of(rng, draws)
-}
-
 /// The upper tail of one Poisson law, tabulated for drawing the largest of many counts
 /// (a window's busiest second) by inverting `F(x)^draws`: one uniform and a binary
 /// search.
@@ -1258,7 +1251,8 @@ mod tests {
             let reference = statrs::distribution::Poisson::new(mean).unwrap();
             let samples = 40_000;
             let mut rng = rng(7);
-            let values: Vec<u64> = (0..samples).map(|_| poisson_max_of(&mut rng, mean, draws)).collect();
+            let tail = PoissonTail::new(mean);
+            let values: Vec<u64> = (0..samples).map(|_| tail.max_of(&mut rng, draws)).collect();
             // The empirical distribution function at its quantiles matches F(x)^draws
             // within five binomial standard deviations.
             let mut sorted = values.clone();
@@ -1274,8 +1268,8 @@ mod tests {
                 );
             }
         }
-        assert_eq!(poisson_max_of(&mut rng(1), 500.0, 0), 0);
-        assert_eq!(poisson_max_of(&mut rng(1), 0.0, 60), 0);
+        assert_eq!(PoissonTail::new(500.0).max_of(&mut rng(1), 0), 0);
+        assert_eq!(PoissonTail::new(0.0).max_of(&mut rng(1), 60), 0);
     }
 
     #[test]

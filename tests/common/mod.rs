@@ -128,3 +128,43 @@ pub fn half_width_99(a: &[f64], b: &[f64]) -> f64 {
     let t = statrs::distribution::StudentsT::new(0.0, 1.0, df.max(1.0)).unwrap().inverse_cdf(0.995);
     t * se
 }
+
+/// A Zipf hot key overloads one of four shards; rejected records retry with
+/// exponential backoff (base 100 ms, full jitter). Shared by `tests/agreement.rs` and `tests/coasting.rs`.
+pub const HOT_KEY: &str = r#"
+    duration = "3m"
+    [stream]
+    shards = 4
+    [[producers]]
+    name = "tenants"
+    rate = 3000
+    record_size = 512
+    keys = { kind = "zipf", count = 1000, exponent = 1.2, prefix = "tenant-" }
+    retry = { kind = "exponential", base = "100ms", cap = "2s", max_attempts = 5, jitter = "full" }
+    [[consumers]]
+    name = "reader"
+    kind = "polling"
+"#;
+
+/// The rate doubles at two minutes, past what two shards take; an alarm policy doubles
+/// the shards once the utilisation alarm fires. Shared by `tests/agreement.rs` and `tests/coasting.rs`.
+pub const STEP_CHANGE: &str = r#"
+    duration = "8m"
+    [stream]
+    shards = 2
+    [[producers]]
+    name = "p"
+    rate = { kind = "steps", steps = [["0s", 1200], ["2m", 2400]] }
+    record_size = 512
+    keys = { kind = "random" }
+    retry = { kind = "exponential", base = "100ms", cap = "2s", max_attempts = 4, jitter = "full" }
+    [[consumers]]
+    name = "reader"
+    kind = "polling"
+    [policy]
+    kind = "alarm_double_halve"
+    up_threshold = 0.75
+    down_threshold = 0.1
+    period = "1m"
+    publish_delay = "1m"
+"#;

@@ -58,8 +58,7 @@ impl ReadBudget {
     /// Bytes one call may take at `now_ns`, or `None` when the call is throttled.
     fn open_call(&mut self, limit: &ReadLimitSpec, now_ns: u64) -> Option<u64> {
         debug_assert!(now_ns >= self.refilled_at_ns);
-        let elapsed_s = count_to_f64(now_ns - self.refilled_at_ns) / NANOS_PER_SEC as f64;
-        self.bytes = (self.bytes + count_to_f64(limit.bytes_per_s) * elapsed_s).min(count_to_f64(limit.depth_bytes));
+        self.bytes = self.bytes_at(limit, now_ns);
         self.refilled_at_ns = now_ns;
         let window_index = now_ns / NANOS_PER_SEC;
         if window_index != self.window_index {

@@ -40,8 +40,8 @@ use super::Simulation;
 use crate::consumer::reader::PollOutcome;
 use crate::consumer::{CoastBlocks, ShardReader};
 use crate::producer::{Arrival, CoastSample, CoastSent};
-use crate::spec::{CapacityMode, ConsumerKind, Enforcement, ExperimentSpec, Fidelity};
-use kinesim_sim::num::{ceil_to_count, count_to_f64};
+use crate::spec::{CapacityMode, Enforcement, ExperimentSpec, Fidelity};
+use kinesim_sim::num::count_to_f64;
 use kinesim_sim::sample::poisson_tail_below;
 use kinesim_sim::{PoissonTail, RandomStream, SeedKey, SimTime, NANOS_PER_MS, NANOS_PER_SEC};
 
@@ -86,9 +86,10 @@ pub(super) struct Coasting {
     draws: Vec<Draws>,
     start_step: Vec<u64>,
     coasting_count: usize,
-    /// Per shard slot: the window's highest mean per step (far) or per-second
-    /// utilisation (near).
-    mean_max: Vec<f64>,
+    /// Per shard slot: the mean records a step when its window started (what a far
+    /// window draws its busiest second from: its rates hold), and a near window's
+    /// highest per-second utilisation.
+    step_mean: Vec<f64>,
     utilisation_peak: Vec<f64>,
     /// Per shard slot: the tail table of its last far window's highest mean, kept while
     /// the mean holds (a steady rate draws every window's peak from one table).
@@ -147,7 +148,7 @@ impl Coasting {
             draws: Vec::new(),
             start_step: Vec::new(),
             coasting_count: 0,
-            mean_max: Vec::new(),
+            step_mean: Vec::new(),
             utilisation_peak: Vec::new(),
             peak_tails: Vec::new(),
             write_bounds: Vec::new(),
@@ -188,7 +189,6 @@ impl Coasting {
             && sim.producers.iter().all(|producer| producer.can_coast())
             && sim.consumers.len() <= COAST_READERS_MAX
             && sim.consumers.iter().all(|consumer| consumer.can_coast())
-            && spec.consumers.iter().all(|consumer| matches!(consumer.kind, ConsumerKind::Polling(_)))
     }
 
     pub(super) fn allow(&mut self, allowed: bool, sizes_fixed: bool) {
@@ -202,7 +202,7 @@ impl Coasting {
         self.flags.push(false);
         self.draws.push(Draws::Far);
         self.start_step.push(0);
-        self.mean_max.push(0.0);
+        self.step_mean.push(0.0);
         self.utilisation_peak.push(0.0);
         self.peak_tails.push(None);
         self.write_bounds.push(0.0);
@@ -283,13 +283,11 @@ impl Simulation<'_> {
                     continue;
                 }
             } else if let Some(draws) = draws.filter(|_| self.may_coast(slot, t0)) {
-                self.coast_start(slot, index, draws);
+                self.coast_start(slot, index, draws, mean);
             } else {
                 continue;
             }
-            let coasting = &mut self.coasting;
-            coasting.mean_max[slot] = coasting.mean_max[slot].max(mean);
-            if coasting.draws[slot] == Draws::Near {
+            if self.coasting.draws[slot] == Draws::Near {
                 self.coast_draw(slot, index, t0, t1);
             }
         }
@@ -302,13 +300,13 @@ impl Simulation<'_> {
         }
     }
 
-    /// Starts a window for `slot` at step `index`.
-    fn coast_start(&mut self, slot: usize, index: u64, draws: Draws) {
+    /// Starts a window for `slot` at step `index`, at `mean` records a step.
+    fn coast_start(&mut self, slot: usize, index: u64, draws: Draws, mean: f64) {
         let coasting = &mut self.coasting;
         coasting.flags[slot] = true;
         coasting.draws[slot] = draws;
         coasting.start_step[slot] = index;
-        coasting.mean_max[slot] = 0.0;
+        coasting.step_mean[slot] = mean;
         coasting.utilisation_peak[slot] = 0.0;
         coasting.coasting_count += 1;
         coasting.lists_stale = true;
@@ -367,8 +365,12 @@ impl Simulation<'_> {
                 coasting.sent[p].records += sample.records;
                 coasting.sent[p].bytes += sample.bytes;
             }
-            let utilisation = (count_to_f64(records) / count_to_f64(limit.records_per_s))
-                .max(count_to_f64(bytes) / count_to_f64(limit.bytes_per_s));
+            let utilisation = super::utilisation_of(
+                records,
+                bytes,
+                count_to_f64(limit.records_per_s),
+                count_to_f64(limit.bytes_per_s),
+            );
             coasting.utilisation_peak[slot] = coasting.utilisation_peak[slot].max(utilisation);
             return;
         }
@@ -508,7 +510,7 @@ impl Simulation<'_> {
         let utilisation = match coasting.draws[slot] {
             Draws::Near => coasting.utilisation_peak[slot],
             Draws::Far => {
-                let mean = coasting.mean_max[slot];
+                let mean = coasting.step_mean[slot];
                 let tail = match &mut coasting.peak_tails[slot] {
                     Some(tail) if tail.mean() == mean => tail,
                     cached => cached.insert(PoissonTail::new(mean)),
@@ -521,12 +523,8 @@ impl Simulation<'_> {
                     .max(count_to_f64(peak) * bytes_per_record / count_to_f64(write.bytes_per_s))
             }
         };
-        let period = &mut self.shards.period[slot];
-        period.utilisation_peak = period.utilisation_peak.max(utilisation);
-        period.demand_peak = period.demand_peak.max(utilisation);
-        let stream = &mut self.stream_period;
-        stream.utilisation_peak = stream.utilisation_peak.max(utilisation);
-        stream.demand_peak = stream.demand_peak.max(utilisation);
+        // Nothing was refused: the demand peaked with the utilisation.
+        self.note_second_peaks(slot, utilisation, utilisation);
         self.shards.logs[slot].append(records, records, bytes, t0_ns, t1_ns - 1, age_ns);
         self.coast_read(slot, t1_ns);
         self.expire_shard(slot, SimTime::from_nanos(t1_ns));
@@ -626,23 +624,7 @@ impl Simulation<'_> {
             }
         }
         self.shards.budgets[slot].settle_coasted(limit, t1_ns, last_calls.into_iter());
-        self.cost_meter.read(self.mode, false, sum.bytes, sum.bytes_past_week);
-        let api = &mut self.api_totals;
-        api.get_records_requests += calls;
-        api.get_records_records += sum.records;
-        api.get_records_bytes += sum.bytes;
-        api.get_records_iterator_age_ms_max =
-            api.get_records_iterator_age_ms_max.max(ceil_to_count(sum.iterator_age_ms));
-        let period = &mut self.shards.period[slot];
-        period.read_records += sum.records;
-        period.read_bytes += sum.bytes;
-        period.read_throttled_calls += throttled_calls;
-        period.iterator_age_ms_max = period.iterator_age_ms_max.max(sum.iterator_age_ms);
-        let stream = &mut self.stream_period;
-        stream.read_records += sum.records;
-        stream.read_bytes += sum.bytes;
-        stream.read_throttled_calls += throttled_calls;
-        stream.iterator_age_ms_max = stream.iterator_age_ms_max.max(sum.iterator_age_ms);
+        self.count_reads(slot, &sum, calls, throttled_calls, false);
     }
 }
 

@@ -20,6 +20,7 @@
 //! metrics. Data stored by a step is readable from the step's end plus the propagation
 //! delay, never in the same instant.
 
+use crate::consumer::reader::PollOutcome;
 use crate::consumer::{ReadBudget, ShardReader};
 use crate::metrics::{ConsumerRow, EventRow, HotKeyRow, Recorder, ShardRow, StreamRow};
 use crate::on_demand::{Change, OnDemandController, ShardTraffic};
@@ -57,6 +58,11 @@ pub mod phase {
     pub const METRICS: Phase = Phase(1);
     pub const DATA: Phase = Phase(2);
     pub const POLICY: Phase = Phase(3);
+}
+
+/// A second's records and bytes as a share of a shard's limits: the larger of the two.
+fn utilisation_of(records: u64, bytes: u64, records_limit: f64, bytes_limit: f64) -> f64 {
+    (count_to_f64(records) / records_limit).max(count_to_f64(bytes) / bytes_limit)
 }
 
 /// The most events pending at once (a bound, asserted by the queue).
@@ -1394,46 +1400,68 @@ impl<'a> Simulation<'a> {
     /// Serves the polls of `slot` due in `[t0, t1)` (at most `polls_max`), in the order
     /// they arrive.
     fn serve_shard_polls<const SINGLES: bool>(&mut self, slot: usize, t0: SimTime, t1: SimTime, polls_max: u64) {
-        {
-            let mut polls = 0;
-            while let Some(consumer_slot) = self.next_poller(slot, t1) {
-                if self.waits_for_parent(consumer_slot, slot) {
-                    // Per-key order: a KCL application reads a child only once its parent
-                    // is closed and read to its end (reference §6.1).
-                    self.consumers[consumer_slot].defer_poll(slot);
-                    continue;
-                }
-                let consumer = &mut self.consumers[consumer_slot];
-                debug_assert!(consumer.next_poll_ns(slot) >= t0.as_nanos());
-                let outcome = consumer.poll::<SINGLES>(
-                    slot,
-                    &self.shards.logs[slot],
-                    &mut self.shards.budgets[slot],
-                    &self.spec.stream.read_limit,
-                );
-                self.cost_meter.read(self.mode, !consumer.uses_get_records(), outcome.bytes, outcome.bytes_past_week);
-                if consumer.uses_get_records() {
-                    let api = &mut self.api_totals;
-                    api.get_records_requests += 1;
-                    api.get_records_records += outcome.records;
-                    api.get_records_bytes += outcome.bytes;
-                    api.get_records_iterator_age_ms_max =
-                        api.get_records_iterator_age_ms_max.max(ceil_to_count(outcome.iterator_age_ms));
-                }
-                let period = &mut self.shards.period[slot];
-                period.read_records += outcome.records;
-                period.read_bytes += outcome.bytes;
-                period.read_throttled_calls += u64::from(outcome.throttled);
-                period.iterator_age_ms_max = period.iterator_age_ms_max.max(outcome.iterator_age_ms);
-                let stream = &mut self.stream_period;
-                stream.read_records += outcome.records;
-                stream.read_bytes += outcome.bytes;
-                stream.read_throttled_calls += u64::from(outcome.throttled);
-                stream.iterator_age_ms_max = stream.iterator_age_ms_max.max(outcome.iterator_age_ms);
-                polls += 1;
-                assert!(polls <= polls_max, "polls per shard per step are bounded by the poll interval");
+        let mut polls = 0;
+        while let Some(consumer_slot) = self.next_poller(slot, t1) {
+            if self.waits_for_parent(consumer_slot, slot) {
+                // Per-key order: a KCL application reads a child only once its parent
+                // is closed and read to its end (reference §6.1).
+                self.consumers[consumer_slot].defer_poll(slot);
+                continue;
             }
+            let consumer = &mut self.consumers[consumer_slot];
+            debug_assert!(consumer.next_poll_ns(slot) >= t0.as_nanos());
+            let outcome = consumer.poll::<SINGLES>(
+                slot,
+                &self.shards.logs[slot],
+                &mut self.shards.budgets[slot],
+                &self.spec.stream.read_limit,
+            );
+            let get_records = consumer.uses_get_records();
+            self.count_reads(slot, &outcome, u64::from(get_records), u64::from(outcome.throttled), !get_records);
+            polls += 1;
+            assert!(polls <= polls_max, "polls per shard per step are bounded by the poll interval");
         }
+    }
+
+    /// Counts reads of `slot` (for billing, the CloudWatch series and the period rows):
+    /// `outcome` sums them, `get_records_calls` of them were GetRecords calls (none for
+    /// fan-out), `throttled_calls` were refused.
+    fn count_reads(
+        &mut self,
+        slot: usize,
+        outcome: &PollOutcome,
+        get_records_calls: u64,
+        throttled_calls: u64,
+        fan_out: bool,
+    ) {
+        self.cost_meter.read(self.mode, fan_out, outcome.bytes, outcome.bytes_past_week);
+        if get_records_calls > 0 {
+            let api = &mut self.api_totals;
+            api.get_records_requests += get_records_calls;
+            api.get_records_records += outcome.records;
+            api.get_records_bytes += outcome.bytes;
+            api.get_records_iterator_age_ms_max =
+                api.get_records_iterator_age_ms_max.max(ceil_to_count(outcome.iterator_age_ms));
+        }
+        let period = &mut self.shards.period[slot];
+        period.read_records += outcome.records;
+        period.read_bytes += outcome.bytes;
+        period.read_throttled_calls += throttled_calls;
+        period.iterator_age_ms_max = period.iterator_age_ms_max.max(outcome.iterator_age_ms);
+        let stream = &mut self.stream_period;
+        stream.read_records += outcome.records;
+        stream.read_bytes += outcome.bytes;
+        stream.read_throttled_calls += throttled_calls;
+        stream.iterator_age_ms_max = stream.iterator_age_ms_max.max(outcome.iterator_age_ms);
+    }
+
+    /// Raises `slot`'s and the stream's per-second peaks of the period.
+    fn note_second_peaks(&mut self, slot: usize, utilisation: f64, demand: f64) {
+        let period = &mut self.shards.period[slot];
+        period.utilisation_peak = period.utilisation_peak.max(utilisation);
+        period.demand_peak = period.demand_peak.max(demand);
+        self.stream_period.utilisation_peak = self.stream_period.utilisation_peak.max(utilisation);
+        self.stream_period.demand_peak = self.stream_period.demand_peak.max(demand);
     }
 
     /// A closed shard read and processed to its end is done for each consumer that has
@@ -1479,8 +1507,9 @@ impl<'a> Simulation<'a> {
             Enforcement::TokenBucket { depth_s } => 1.0 + depth_s,
         };
         // A coasting shard's seconds are counted into its window, not here.
-        for &slot in &self.coasting.stepping {
-            let (second, period) = (&mut self.shards.second[slot], &mut self.shards.period[slot]);
+        for index in 0..self.coasting.stepping.len() {
+            let slot = self.coasting.stepping[index];
+            let second = std::mem::take(&mut self.shards.second[slot]);
             debug_assert!(
                 count_to_f64(second.accepted_records) <= records_limit * seconds_max + 1.0
                     && count_to_f64(second.accepted_bytes) <= bytes_limit * seconds_max + 1.0,
@@ -1488,15 +1517,10 @@ impl<'a> Simulation<'a> {
                 second.accepted_records,
                 second.accepted_bytes
             );
-            let utilisation = (count_to_f64(second.accepted_records) / records_limit)
-                .max(count_to_f64(second.accepted_bytes) / bytes_limit);
-            let demand = (count_to_f64(second.attempted_records) / records_limit)
-                .max(count_to_f64(second.attempted_bytes) / bytes_limit);
-            period.utilisation_peak = period.utilisation_peak.max(utilisation);
-            period.demand_peak = period.demand_peak.max(demand);
-            self.stream_period.utilisation_peak = self.stream_period.utilisation_peak.max(utilisation);
-            self.stream_period.demand_peak = self.stream_period.demand_peak.max(demand);
-            *second = SecondCounters::default();
+            let utilisation =
+                utilisation_of(second.accepted_records, second.accepted_bytes, records_limit, bytes_limit);
+            let demand = utilisation_of(second.attempted_records, second.attempted_bytes, records_limit, bytes_limit);
+            self.note_second_peaks(slot, utilisation, demand);
         }
     }
 
