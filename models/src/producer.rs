@@ -310,7 +310,7 @@ impl Producer {
             slot.reroute(parent, &targets);
         }
         self.in_flight_by_shard.fill(0);
-        for batch in self.wheel.iter().flat_map(|slot| slot.batches.iter().map(|(_, batch)| batch)) {
+        for batch in self.wheel.iter().flat_map(|slot| slot.batches.iter()) {
             self.in_flight_by_shard[batch.shard_slot as usize] += batch.user_records;
         }
         self.backlog.reroute(parent, &targets);
@@ -881,67 +881,74 @@ fn spread(rng: &mut ChaCha8Rng, total: u64, weights: &mut [f64], counts: &mut [u
 /// time).
 ///
 /// A vector kept from step to step, so the wheel allocates nothing once it has grown
-/// (a map allocated nodes every step that had retries). Up to
-/// [`WHEEL_SLOT_SORTED_MAX`] keys it stays sorted, one batch per key, and a batch merges
-/// into its key's as it comes, as in a map. Past that, new keys are appended unsorted
-/// and merged when the slot is drained or its unsorted part has doubled; each key's
-/// batches are still folded in the order they were queued, so the batches are the same.
+/// (a map allocated nodes every step that had retries). Batches are appended as they
+/// come and merged (sorted by key and queue order, each key's batches folded in the
+/// order they were queued, so the batches are those of a map merging at once) when the
+/// slot is drained or its unsorted part has grown past [`WHEEL_SLOT_UNSORTED_MIN`] and
+/// the sorted part: one sort per drain costs less than an insertion per batch, and the
+/// slot stays bounded by its keys.
 #[derive(Clone, Debug, Default)]
 struct WheelSlot {
-    /// `batches[..sorted]`: one per key, in key order; after them, batches in queue
-    /// order (each with its queue number) for keys not in the sorted part.
-    batches: Vec<(u64, RetryBatch)>,
+    /// `batches[..sorted]`: one per key, in key order; after them, batches of any key
+    /// in the order they were queued.
+    batches: Vec<RetryBatch>,
     sorted: usize,
-    queued: u64,
+    /// Scratch for merging, kept to allocate nothing once grown: sort keys (see
+    /// [`sort_key`]) and the merged batches.
+    order: Vec<u64>,
+    merged: Vec<RetryBatch>,
 }
 
-/// The most keys a wheel slot keeps sorted as batches come (an insertion moves up to
-/// this many entries); more are sorted when merged.
-const WHEEL_SLOT_SORTED_MAX: usize = 256;
+/// Bits of a wheel slot's sort key: shard slot, attempt, position (high to low).
+const POSITION_BITS: u32 = 26;
+const ATTEMPT_BITS: u32 = 8;
+const POSITION_MASK: u64 = (1 << POSITION_BITS) - 1;
+const _: () = assert!(RETRY_BATCHES_MAX as u64 <= POSITION_MASK + 1);
+const _: () = assert!(crate::spec::RETRY_ATTEMPTS_MAX < 1 << ATTEMPT_BITS);
+
+/// A batch's wheel-slot sort key: (shard slot, attempt, position) packed in one word.
+fn sort_key(batch: &RetryBatch, position: usize) -> u64 {
+    assert!(batch.shard_slot < 1 << (64 - POSITION_BITS - ATTEMPT_BITS), "shard slots fit the sort key");
+    (u64::from(batch.shard_slot) << (POSITION_BITS + ATTEMPT_BITS))
+        | (u64::from(batch.attempt) << POSITION_BITS)
+        | position as u64
+}
+
+/// The fewest unsorted batches a wheel slot merges early (below it, merging waits for
+/// the drain).
+const WHEEL_SLOT_UNSORTED_MIN: usize = 256;
 
 impl WheelSlot {
     fn push(&mut self, batch: RetryBatch) {
-        let key = (batch.shard_slot, batch.attempt);
-        let found = self.batches[..self.sorted].binary_search_by_key(&key, |(_, b)| (b.shard_slot, b.attempt));
-        match found {
-            // A key in the sorted part has no batches after it (see the type's notes).
-            Ok(index) => merge_into(&mut self.batches[index].1, &batch),
-            Err(index) if self.sorted < WHEEL_SLOT_SORTED_MAX => {
-                // Batches are appended unsorted only once the sorted part is full.
-                debug_assert_eq!(self.batches.len(), self.sorted);
-                self.batches.insert(index, (self.queued, batch));
-                self.sorted += 1;
-            }
-            Err(_) => self.batches.push((self.queued, batch)),
-        }
-        self.queued += 1;
-        if self.batches.len() - self.sorted >= self.sorted.max(WHEEL_SLOT_SORTED_MAX) {
+        self.batches.push(batch);
+        if self.batches.len() - self.sorted >= self.sorted.max(WHEEL_SLOT_UNSORTED_MIN) {
             self.merge();
         }
         assert!(self.batches.len() <= RETRY_BATCHES_MAX, "retry batches are bounded");
     }
 
     /// Sorts by (shard, attempt, queue order) and folds each key's batches into one.
+    /// A batch's position is its queue order (the sorted part's batches, one per key,
+    /// were all queued before the rest), so sorting (shard, attempt, position) keys
+    /// packed in a word gives the stable order without moving the batches.
     fn merge(&mut self) {
         if self.sorted == self.batches.len() {
             return;
         }
-        // Unstable sort on a key that includes the queue order: the stable order, and no
-        // scratch allocation.
-        self.batches.sort_unstable_by_key(|(queued, batch)| (batch.shard_slot, batch.attempt, *queued));
-        let mut kept = 0;
-        for index in 1..self.batches.len() {
-            let (_, batch) = self.batches[index];
-            let last = &mut self.batches[kept].1;
-            if (last.shard_slot, last.attempt) == (batch.shard_slot, batch.attempt) {
-                merge_into(last, &batch);
-            } else {
-                kept += 1;
-                self.batches[kept] = self.batches[index];
+        self.order.clear();
+        self.order.extend(self.batches.iter().enumerate().map(|(position, batch)| sort_key(batch, position)));
+        self.order.sort_unstable();
+        self.merged.clear();
+        for &packed in &self.order {
+            let batch = &self.batches[(packed & POSITION_MASK) as usize];
+            match self.merged.last_mut() {
+                Some(last) if (last.shard_slot, last.attempt) == (batch.shard_slot, batch.attempt) => {
+                    merge_into(last, batch);
+                }
+                _ => self.merged.push(*batch),
             }
         }
-        // Not empty: an empty slot has nothing unsorted and returned above.
-        self.batches.truncate(kept + 1);
+        std::mem::swap(&mut self.batches, &mut self.merged);
         self.sorted = self.batches.len();
     }
 
@@ -949,7 +956,7 @@ impl WheelSlot {
     fn drain_merged(&mut self) -> impl Iterator<Item = RetryBatch> + '_ {
         self.merge();
         self.sorted = 0;
-        self.batches.drain(..).map(|(_, batch)| batch)
+        self.batches.drain(..)
     }
 
     /// After `parent` split or merged: its batches go to `targets` by weight, each
@@ -957,10 +964,9 @@ impl WheelSlot {
     fn reroute(&mut self, parent: u32, targets: &[(u32, f64)]) {
         self.merge();
         // A reshard is rare: a vector for the parent's batches is no per-step cost.
-        let parents: Vec<(u64, RetryBatch)> =
-            self.batches.extract_if(.., |(_, batch)| batch.shard_slot == parent).collect();
+        let parents: Vec<RetryBatch> = self.batches.extract_if(.., |batch| batch.shard_slot == parent).collect();
         self.sorted = self.batches.len();
-        for (_, batch) in parents {
+        for batch in parents {
             for part in split_batch(batch, targets) {
                 self.push(part);
             }
@@ -1180,8 +1186,8 @@ mod tests {
         map.into_values().collect()
     }
 
-    /// A batch for one of `shards` shards: a few keys, merged as they come, or many,
-    /// past the sorted part's bound.
+    /// A batch for one of `shards` shards: a few keys, or many, merged early when a
+    /// slot's unsorted part outgrows its bound.
     fn batch(shards: u32) -> impl Strategy<Value = RetryBatch> {
         (0..shards, 1u32..4, 1u64..50, 0u64..1_000_000, 0u64..1_000_000).prop_map(
             |(shard_slot, attempt, user_records, created_ns, sleep_prev_ns)| RetryBatch {

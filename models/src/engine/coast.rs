@@ -112,11 +112,13 @@ pub(super) struct Coasting {
     mean_sums: Vec<f64>,
     last_means: Vec<f64>,
     far_shares: Vec<f64>,
-    /// Slots not coasting (each step's per-shard work runs over them), and those the
-    /// producers draw for (not coasting, nor spilled this step); rebuilt when stale.
+    /// Slots not coasting (each step's per-shard work runs over them), in slot order,
+    /// kept as windows start and end; and those the producers draw for (not coasting,
+    /// nor spilled this step), rebuilt when stale, as are the far shares.
     pub(super) stepping: Vec<usize>,
     pub(super) to_emit: Vec<usize>,
-    lists_stale: bool,
+    to_emit_stale: bool,
+    far_shares_stale: bool,
     spilled_slots: Vec<usize>,
     /// Per producer: this step's mean records, its draws for the shard at hand, and what
     /// it sent coasting shards this step (near: drawn records and bytes; far: expected
@@ -162,7 +164,8 @@ impl Coasting {
             far_shares: vec![0.0; producers],
             stepping: Vec::new(),
             to_emit: Vec::new(),
-            lists_stale: true,
+            to_emit_stale: true,
+            far_shares_stale: true,
             spilled_slots: Vec::new(),
             step_means: vec![0.0; producers],
             samples: vec![CoastSample::default(); producers],
@@ -210,7 +213,8 @@ impl Coasting {
         self.budget_needed.push(f64::MAX);
         self.bounds_stale = true;
         self.baselines.extend(std::iter::repeat_n(0.0, self.producers));
-        self.lists_stale = true;
+        self.stepping.push(slot);
+        self.to_emit_stale = true;
         self.written.extend(std::iter::repeat_n((0, 0), self.producers));
         self.window_streams.push(RandomStream::new(&self.seed, &format!("coast/windows/{slot}")));
     }
@@ -218,6 +222,23 @@ impl Coasting {
     /// Shares or shards changed: quiet bounds are recomputed before the next step.
     pub(super) fn shards_changed(&mut self) {
         self.bounds_stale = true;
+        self.far_shares_stale = true;
+    }
+
+    /// Marks `slot` as coasting or stepping, keeping the stepping list in slot order.
+    fn set_coasting(&mut self, slot: usize, coasting: bool) {
+        debug_assert_ne!(self.flags[slot], coasting);
+        self.flags[slot] = coasting;
+        let found = self.stepping.binary_search(&slot);
+        match (coasting, found) {
+            (true, Ok(index)) => {
+                self.stepping.remove(index);
+            }
+            (false, Err(index)) => self.stepping.insert(index, slot),
+            _ => unreachable!("a slot is in the stepping list exactly when it does not coast"),
+        }
+        self.to_emit_stale = true;
+        self.far_shares_stale |= self.draws[slot] == Draws::Far;
     }
 
     pub(super) fn any(&self) -> bool {
@@ -261,7 +282,7 @@ impl Simulation<'_> {
         if !self.coasting.spilled_slots.is_empty() {
             // Last step's spilled shards are drawn by their producers again.
             self.coasting.spilled_slots.clear();
-            self.coasting.lists_stale = true;
+            self.coasting.to_emit_stale = true;
         }
         let provisioned = self.mode == CapacityMode::Provisioned;
         for slot in 0..self.shards.ids.len() {
@@ -303,13 +324,12 @@ impl Simulation<'_> {
     /// Starts a window for `slot` at step `index`, at `mean` records a step.
     fn coast_start(&mut self, slot: usize, index: u64, draws: Draws, mean: f64) {
         let coasting = &mut self.coasting;
-        coasting.flags[slot] = true;
         coasting.draws[slot] = draws;
+        coasting.set_coasting(slot, true);
         coasting.start_step[slot] = index;
         coasting.step_mean[slot] = mean;
         coasting.utilisation_peak[slot] = 0.0;
         coasting.coasting_count += 1;
-        coasting.lists_stale = true;
         if draws == Draws::Far {
             for p in 0..coasting.producers {
                 coasting.baselines[slot * coasting.producers + p] = coasting.mean_sums[p];
@@ -317,22 +337,23 @@ impl Simulation<'_> {
         }
     }
 
-    /// Rebuilds the lists of stepping slots and of slots producers draw for, and the far
-    /// windows' shares (from scratch, so that no rounding accumulates), when stale.
+    /// Rebuilds the list of slots producers draw for and the far windows' shares (from
+    /// scratch, so that no rounding accumulates), each when stale.
     fn refresh_coast_lists(&mut self) {
         let coasting = &mut self.coasting;
-        if !coasting.lists_stale {
+        if coasting.to_emit_stale {
+            coasting.to_emit_stale = false;
+            coasting.to_emit.clear();
+            let spilled = &coasting.spilled_slots;
+            coasting.to_emit.extend(coasting.stepping.iter().copied().filter(|slot| !spilled.contains(slot)));
+        }
+        if !coasting.far_shares_stale {
             return;
         }
-        coasting.lists_stale = false;
-        let slots = 0..coasting.flags.len();
-        coasting.stepping.clear();
-        coasting.stepping.extend(slots.clone().filter(|&slot| !coasting.flags[slot]));
-        coasting.to_emit.clear();
-        let spilled = &coasting.spilled_slots;
-        coasting.to_emit.extend(coasting.stepping.iter().copied().filter(|slot| !spilled.contains(slot)));
+        coasting.far_shares_stale = false;
         coasting.far_shares.fill(0.0);
-        for slot in slots.filter(|&slot| coasting.flags[slot] && coasting.draws[slot] == Draws::Far) {
+        for slot in (0..coasting.flags.len()).filter(|&slot| coasting.flags[slot] && coasting.draws[slot] == Draws::Far)
+        {
             for (p, producer) in self.producers.iter().enumerate() {
                 coasting.far_shares[p] += producer.shares()[slot];
             }
@@ -494,9 +515,8 @@ impl Simulation<'_> {
     pub(super) fn coast_flush(&mut self, slot: usize, end_step: u64) {
         let coasting = &mut self.coasting;
         debug_assert!(coasting.flags[slot]);
-        coasting.flags[slot] = false;
+        coasting.set_coasting(slot, false);
         coasting.coasting_count -= 1;
-        coasting.lists_stale = true;
         let start_step = coasting.start_step[slot];
         let steps = end_step - start_step;
         coasting.coasted_steps += steps;
