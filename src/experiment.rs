@@ -28,10 +28,12 @@ use kinesim_sim::{format_duration, SimDuration, NANOS_PER_SEC};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// How long quiet shards coast at a time unless `coast` says otherwise.
-const COAST_WINDOW_DEFAULT: SimDuration = SimDuration::from_secs(60);
-/// The longest: a window's steps are stored as a block each and read back before the
-/// log coalesces them (`storage::FINE_BLOCKS_MAX`, 256).
+/// How long quiet shards coast at a time unless `coast` says otherwise: the longest
+/// allowed. Windows end at every period boundary anyway, so with minute periods this is
+/// a minute; with hourly ones (a month's run) four minutes settle a quarter as often.
+const COAST_WINDOW_DEFAULT: SimDuration = SimDuration::from_secs(240);
+/// The longest: how long a window's records may wait to be stored and read, bounded to
+/// what the agreement measurements cover (docs/model.md §11).
 const COAST_WINDOW_MAX: SimDuration = SimDuration::from_secs(240);
 
 const HOUR_NS: u64 = 3600 * NANOS_PER_SEC;

@@ -57,7 +57,7 @@ const LATENCY_BUCKET: f64 = 0.045;
 fn check_scenario(name: &str, text: &str, coasted: std::ops::RangeInclusive<f64>, age_bias_ms: f64) {
     let seeds = 1..=REPLICATIONS;
     let stepped: Vec<_> = seeds.clone().map(|seed| run(text, "off", seed)).collect();
-    let coasting: Vec<_> = seeds.map(|seed| run(text, "1m", seed)).collect();
+    let coasting: Vec<_> = seeds.map(|seed| run(text, "4m", seed)).collect();
     assert!(stepped.iter().all(|(_, share)| *share == 0.0), "{name}: coast = \"off\" never coasts");
     let share = coasting.iter().map(|(_, share)| share).sum::<f64>() / coasting.len() as f64;
     eprintln!("{name}: {:.1}% of shard-steps coasted", share * 100.0);
