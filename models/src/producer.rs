@@ -23,6 +23,7 @@ use crate::retry::{RetryModel, RetryQuota};
 use crate::routing::HashRange;
 use crate::sizes::SizeModel;
 use crate::spec::{ApiSpec, Arrivals, BackPressureSpec, ProducerSpec, StreamSpec, WhenFull};
+use kinesim_sim::num::{count_to_f64, f64_to_count};
 use kinesim_sim::sample::{binomial, gamma, multinomial_split};
 use kinesim_sim::{
     ChaCha8Rng, LogHistogram, Poisson, RandomStream, SeedKey, SimDuration, SimTime, SteadyPoisson, NANOS_PER_MS,
@@ -203,7 +204,8 @@ impl Producer {
             coast_carry: 0.0,
             split_counts: vec![0; wheel_slots],
             split_weights: vec![0.0; wheel_slots],
-            wheel: vec![WheelSlot::default(); wheel_slots],
+            // A power of two, so that a step's slot is a mask rather than a division.
+            wheel: vec![WheelSlot::default(); wheel_slots.next_power_of_two()],
             in_flight_records: 0,
             in_flight_by_shard: Vec::new(),
             backlog: Queue::default(),
@@ -379,9 +381,8 @@ impl Producer {
         // Far windows' records are drawn at the window's end: here, their expectation,
         // fractions carried over steps.
         let far = coast_sent.far_mean + self.coast_carry;
-        let far_records = libm::floor(far);
-        self.coast_carry = far - far_records;
-        let far_records = far_records as u64;
+        let far_records = f64_to_count(far);
+        self.coast_carry = far - count_to_f64(far_records);
         let coast_records = coast_sent.records + far_records;
         let coast_bytes = coast_sent.bytes + (far_records as f64 * self.sizes.mean_bytes()) as u64;
         if let Some(quota) = &mut self.quota {
@@ -654,7 +655,7 @@ impl Producer {
     }
 
     fn emit_retries(&mut self, slot: u32, step: u64, out: &mut Vec<Arrival>) {
-        let wheel_slot = (step % self.wheel.len() as u64) as usize;
+        let wheel_slot = self.wheel_slot(step);
         for batch in self.wheel[wheel_slot].drain_merged() {
             out.push(Arrival {
                 shard_slot: batch.shard_slot,
@@ -714,7 +715,7 @@ impl Producer {
             self.totals.expired_records += batch.user_records;
             return;
         }
-        let wheel_slot = ((step + 1) % self.wheel.len() as u64) as usize;
+        let wheel_slot = self.wheel_slot(step + 1);
         self.wheel[wheel_slot].push(batch);
         self.in_flight_records += batch.user_records;
         self.in_flight_by_shard[batch.shard_slot as usize] += batch.user_records;
@@ -745,9 +746,10 @@ impl Producer {
             }
         };
         let total = requests + self.requests_carry;
-        let whole = total.floor();
-        self.requests_carry = total - whole;
-        self.totals.put_requests += whole as u64;
+        // Truncation is the floor of a non-negative value, without a call to `floor`.
+        let whole = f64_to_count(total);
+        self.requests_carry = total - count_to_f64(whole);
+        self.totals.put_requests += whole;
     }
 
     /// Settles what the shard decided for one arrival: `accepted` Kinesis records were
@@ -840,12 +842,18 @@ impl Producer {
                 continue;
             }
             let part = take_part(&mut left, user_records, batch.user_records);
-            let wheel_slot = ((step_first + i as u64) % self.wheel.len() as u64) as usize;
+            let wheel_slot = self.wheel_slot(step_first + i as u64);
             self.wheel[wheel_slot].push(part);
         }
         debug_assert_eq!(left.user_records, 0);
         self.in_flight_records += batch.user_records;
         self.in_flight_by_shard[batch.shard_slot as usize] += batch.user_records;
+    }
+
+    /// The wheel slot of `step`'s retries (the wheel's length is a power of two).
+    fn wheel_slot(&self, step: u64) -> usize {
+        debug_assert!(self.wheel.len().is_power_of_two());
+        (step & (self.wheel.len() as u64 - 1)) as usize
     }
 
     /// Positions the retry stream for a step (call once per step before `settle`).

@@ -129,9 +129,10 @@ impl CostMeter {
         // Whole units (or bytes) are billed, the fraction carried to the next write, so
         // the total over a run is the expectation to within one unit.
         let expected = count_to_f64(records) * per_record + self.billing_carry;
-        let whole = expected.floor();
-        self.billing_carry = expected - whole;
-        self.hour.add_billed_writes(mode, f64_to_count(whole));
+        // Truncation is the floor of a non-negative value, without a call to `floor`.
+        let whole = f64_to_count(expected);
+        self.billing_carry = expected - count_to_f64(whole);
+        self.hour.add_billed_writes(mode, whole);
     }
 
     /// Bytes delivered to one consumer application in one read, `bytes_past_week` of
