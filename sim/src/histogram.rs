@@ -138,13 +138,14 @@ impl LogHistogram {
         let part = count / SPREAD_POINTS;
         let width = (high - low) * (1.0 / SPREAD_POINTS as f64);
         let first = low + 0.5 * width;
-        for point in 0..SPREAD_POINTS {
-            let value = first + width * point as f64;
-            self.buckets[bucket_index(value)] += part;
+        let mut indices = [0; SPREAD_POINTS as usize];
+        for (point, index) in indices.iter_mut().enumerate() {
+            *index = bucket_index(first + width * point as f64);
+            self.buckets[*index] += part;
         }
-        let last = first + width * (SPREAD_POINTS - 1) as f64;
-        self.buckets[bucket_index(last)] += count - part * SPREAD_POINTS;
-        let (index_low, index_high) = (bucket_index(first), bucket_index(last));
+        // The points rise, so the first and last hold the lowest and highest buckets.
+        let (index_low, index_high) = (indices[0], indices[SPREAD_POINTS as usize - 1]);
+        self.buckets[index_high] += count - part * SPREAD_POINTS;
         if self.count == 0 {
             (self.value_min, self.value_max) = (low, high);
             (self.index_lo, self.index_hi) = (index_low, index_high);
