@@ -118,6 +118,11 @@ pub(super) struct Coasting {
     pub(super) stepping: Vec<usize>,
     pub(super) to_emit: Vec<usize>,
     to_emit_stale: bool,
+    /// Slots not in far windows (stepping or near), in slot order, kept as windows
+    /// start and end: what a step's pre-pass visits while rates hold; and its scratch
+    /// copy (the pass starts and ends windows as it goes).
+    not_far: Vec<usize>,
+    not_far_pass: Vec<usize>,
     far_shares_stale: bool,
     spilled_slots: Vec<usize>,
     /// Per producer: this step's mean records, its draws for the shard at hand, and what
@@ -165,6 +170,8 @@ impl Coasting {
             stepping: Vec::new(),
             to_emit: Vec::new(),
             to_emit_stale: true,
+            not_far: Vec::new(),
+            not_far_pass: Vec::new(),
             far_shares_stale: true,
             spilled_slots: Vec::new(),
             step_means: vec![0.0; producers],
@@ -214,6 +221,7 @@ impl Coasting {
         self.bounds_stale = true;
         self.baselines.extend(std::iter::repeat_n(0.0, self.producers));
         self.stepping.push(slot);
+        self.not_far.push(slot);
         self.to_emit_stale = true;
         self.written.extend(std::iter::repeat_n((0, 0), self.producers));
         self.window_streams.push(RandomStream::new(&self.seed, &format!("coast/windows/{slot}")));
@@ -225,20 +233,17 @@ impl Coasting {
         self.far_shares_stale = true;
     }
 
-    /// Marks `slot` as coasting or stepping, keeping the stepping list in slot order.
+    /// Marks `slot` as coasting or stepping (its window's draws set before it starts),
+    /// keeping the stepping and not-far lists in slot order.
     fn set_coasting(&mut self, slot: usize, coasting: bool) {
         debug_assert_ne!(self.flags[slot], coasting);
         self.flags[slot] = coasting;
-        let found = self.stepping.binary_search(&slot);
-        match (coasting, found) {
-            (true, Ok(index)) => {
-                self.stepping.remove(index);
-            }
-            (false, Err(index)) => self.stepping.insert(index, slot),
-            _ => unreachable!("a slot is in the stepping list exactly when it does not coast"),
+        set_member(&mut self.stepping, slot, !coasting);
+        if self.draws[slot] == Draws::Far {
+            set_member(&mut self.not_far, slot, !coasting);
+            self.far_shares_stale = true;
         }
         self.to_emit_stale = true;
-        self.far_shares_stale |= self.draws[slot] == Draws::Far;
     }
 
     pub(super) fn any(&self) -> bool {
@@ -256,6 +261,18 @@ impl Coasting {
         }
         let far = self.sizes_fixed && !rates_changed && mean <= self.write_bounds[slot];
         Some(if far { Draws::Far } else { Draws::Near })
+    }
+}
+
+/// Adds `slot` to or removes it from a list in slot order; it must not be in the list
+/// already or must be, respectively.
+fn set_member(list: &mut Vec<usize>, slot: usize, member: bool) {
+    match (member, list.binary_search(&slot)) {
+        (true, Err(index)) => list.insert(index, slot),
+        (false, Ok(index)) => {
+            list.remove(index);
+        }
+        _ => unreachable!("slot {slot} is already {}", if member { "in the list" } else { "out of it" }),
     }
 }
 
@@ -285,7 +302,15 @@ impl Simulation<'_> {
             self.coasting.to_emit_stale = true;
         }
         let provisioned = self.mode == CapacityMode::Provisioned;
-        for slot in 0..self.shards.ids.len() {
+        // While rates hold, far windows need nothing: the pass visits the others only.
+        let mut pass = std::mem::take(&mut self.coasting.not_far_pass);
+        pass.clear();
+        if rates_changed {
+            pass.extend(0..self.shards.ids.len());
+        } else {
+            pass.extend_from_slice(&self.coasting.not_far);
+        }
+        for &slot in &pass {
             let coasting = &self.coasting;
             let far = coasting.flags[slot] && coasting.draws[slot] == Draws::Far;
             if far && !rates_changed {
@@ -312,6 +337,7 @@ impl Simulation<'_> {
                 self.coast_draw(slot, index, t0, t1);
             }
         }
+        self.coasting.not_far_pass = pass;
         // The far shares after this step's starts and ends, then this step's means.
         self.refresh_coast_lists();
         let coasting = &mut self.coasting;
