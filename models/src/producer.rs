@@ -540,6 +540,9 @@ impl Producer {
         };
         let (mut offered, mut oversize) = (0, 0);
         match self.spec.arrivals {
+            // With every shard coasting nothing is drawn here, and the stream is not
+            // positioned (a seek generates a block).
+            Arrivals::Poisson | Arrivals::Bursty { .. } if slots.is_empty() => {}
             Arrivals::Poisson | Arrivals::Bursty { .. } => {
                 let rng = self.arrivals_stream.at_step(step);
                 for &shard in slots {
