@@ -825,7 +825,7 @@ impl Producer {
         let step_first = (due_first_ns / step_ns).max(step + 1);
         let step_last = (due_last_ns / step_ns).max(step + 1);
         let slots = (step_last - step_first + 1) as usize;
-        assert!(slots < self.wheel.len(), "the retry wheel holds the longest wait");
+        assert!(slots < self.split_weights.len(), "the retry wheel holds the longest wait");
         let span_ns = (due_last_ns - due_first_ns) as f64;
         for (i, weight) in self.split_weights[..slots].iter_mut().enumerate() {
             // The first slot also takes the part of the window inside the current step.
@@ -906,23 +906,15 @@ struct WheelSlot {
     sorted: usize,
     /// Scratch for merging, kept to allocate nothing once grown: sort keys (see
     /// [`sort_key`]) and the merged batches.
-    order: Vec<u64>,
+    order: Vec<u128>,
     merged: Vec<RetryBatch>,
 }
 
-/// Bits of a wheel slot's sort key: shard slot, attempt, position (high to low).
-const POSITION_BITS: u32 = 26;
-const ATTEMPT_BITS: u32 = 8;
-const POSITION_MASK: u64 = (1 << POSITION_BITS) - 1;
-const _: () = assert!(RETRY_BATCHES_MAX as u64 <= POSITION_MASK + 1);
-const _: () = assert!(crate::spec::RETRY_ATTEMPTS_MAX < 1 << ATTEMPT_BITS);
-
-/// A batch's wheel-slot sort key: (shard slot, attempt, position) packed in one word.
-fn sort_key(batch: &RetryBatch, position: usize) -> u64 {
-    assert!(batch.shard_slot < 1 << (64 - POSITION_BITS - ATTEMPT_BITS), "shard slots fit the sort key");
-    (u64::from(batch.shard_slot) << (POSITION_BITS + ATTEMPT_BITS))
-        | (u64::from(batch.attempt) << POSITION_BITS)
-        | position as u64
+/// A batch's wheel-slot sort key: (shard slot, attempt, position) packed in one
+/// integer, each part at full width (a KPL record's attempts are bounded by its TTL,
+/// not by a count, so an attempt may take all 32 bits).
+fn sort_key(batch: &RetryBatch, position: usize) -> u128 {
+    (u128::from(batch.shard_slot) << 96) | (u128::from(batch.attempt) << 64) | position as u128
 }
 
 /// The fewest unsorted batches a wheel slot merges early (below it, merging waits for
@@ -940,8 +932,8 @@ impl WheelSlot {
 
     /// Sorts by (shard, attempt, queue order) and folds each key's batches into one.
     /// A batch's position is its queue order (the sorted part's batches, one per key,
-    /// were all queued before the rest), so sorting (shard, attempt, position) keys
-    /// packed in a word gives the stable order without moving the batches.
+    /// were all queued before the rest), so sorting packed (shard, attempt, position)
+    /// keys gives the stable order without moving the batches.
     fn merge(&mut self) {
         if self.sorted == self.batches.len() {
             return;
@@ -951,7 +943,7 @@ impl WheelSlot {
         self.order.sort_unstable();
         self.merged.clear();
         for &packed in &self.order {
-            let batch = &self.batches[(packed & POSITION_MASK) as usize];
+            let batch = &self.batches[packed as u64 as usize];
             match self.merged.last_mut() {
                 Some(last) if (last.shard_slot, last.attempt) == (batch.shard_slot, batch.attempt) => {
                     merge_into(last, batch);
@@ -1198,9 +1190,11 @@ mod tests {
     }
 
     /// A batch for one of `shards` shards: a few keys, or many, merged early when a
-    /// slot's unsorted part outgrows its bound.
+    /// slot's unsorted part outgrows its bound; attempts small and very large.
     fn batch(shards: u32) -> impl Strategy<Value = RetryBatch> {
-        (0..shards, 1u32..4, 1u64..50, 0u64..1_000_000, 0u64..1_000_000).prop_map(
+        // Attempts past 255 too: a KPL record retries until its TTL, not a count.
+        let attempt = prop_oneof![4 => 1u32..4, 1 => 250u32..262, 1 => Just(u32::MAX)];
+        (0..shards, attempt, 1u64..50, 0u64..1_000_000, 0u64..1_000_000).prop_map(
             |(shard_slot, attempt, user_records, created_ns, sleep_prev_ns)| RetryBatch {
                 shard_slot,
                 attempt,
