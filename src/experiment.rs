@@ -28,13 +28,13 @@ use kinesim_sim::{format_duration, SimDuration, NANOS_PER_SEC};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// How long quiet shards coast at a time unless `coast` says otherwise: the longest
-/// allowed. Windows end at every period boundary anyway, so with minute periods this is
-/// a minute; with hourly ones (a month's run) four minutes settle a quarter as often.
-const COAST_WINDOW_DEFAULT: SimDuration = SimDuration::from_secs(240);
-/// The longest: how long a window's records may wait to be stored and read, bounded to
-/// what the agreement measurements cover (docs/model.md §11).
+/// The longest window quiet shards coast: how long a window's records may wait to be
+/// stored and read, bounded to what the agreement measurements cover (docs/model.md §11).
 const COAST_WINDOW_MAX: SimDuration = SimDuration::from_secs(240);
+/// How long they coast at a time unless `coast` says otherwise: the longest allowed.
+/// Windows end at every period boundary anyway, so with minute periods this is a
+/// minute; with hourly ones (a month's run) four minutes settle a quarter as often.
+const COAST_WINDOW_DEFAULT: SimDuration = COAST_WINDOW_MAX;
 
 const HOUR_NS: u64 = 3600 * NANOS_PER_SEC;
 /// The largest record size a distribution may produce (records above the stream's

@@ -36,8 +36,10 @@ pub struct CoastSent {
     /// Drawn and accepted (near windows).
     pub records: u64,
     pub bytes: u64,
-    /// Expected, drawn when their windows end (far windows).
+    /// Expected, drawn when their windows end (far windows), and those records' mean
+    /// partition key bytes (their shards' keys differ).
     pub far_mean: f64,
+    pub far_key_bytes: f64,
     /// Drawn but over a shard's allowance: sent through admission this step.
     pub spilled_records: u64,
     pub spilled_bytes: u64,
@@ -121,6 +123,8 @@ pub struct Producer {
     limiter: Option<Limiter>,
     arrivals_stream: RandomStream,
     bursts_stream: RandomStream,
+    /// The last burst period's index and multiplier ([`Producer::burst_scale`]).
+    burst: Option<(u64, f64)>,
     retry_stream: RandomStream,
     /// Per open shard: share of this producer's records and their mean key bytes.
     shares: Vec<f64>,
@@ -194,6 +198,7 @@ impl Producer {
             limiter,
             arrivals_stream: RandomStream::new(seed, &format!("producer/{}/arrivals", spec.name)),
             bursts_stream: RandomStream::new(seed, &format!("producer/{}/bursts", spec.name)),
+            burst: None,
             retry_stream: RandomStream::new(seed, &format!("producer/{}/retry", spec.name)),
             shares: Vec::new(),
             key_bytes_mean: Vec::new(),
@@ -230,6 +235,11 @@ impl Producer {
     /// This producer's share of its records per open shard slot.
     pub fn shares(&self) -> &[f64] {
         &self.shares
+    }
+
+    /// Per shard slot: the mean partition key bytes of a record sent to it.
+    pub fn key_bytes_mean(&self) -> &[f64] {
+        &self.key_bytes_mean
     }
 
     /// Whether this producer calls PutRecord (CloudWatch `PutRecord.*`) rather than
@@ -384,7 +394,9 @@ impl Producer {
         let far_records = f64_to_count(far);
         self.coast_carry = far - count_to_f64(far_records);
         let coast_records = coast_sent.records + far_records;
-        let coast_bytes = coast_sent.bytes + (far_records as f64 * self.sizes.mean_bytes()) as u64;
+        // Sized as drawn records are (`size_offered`): the size law's mean plus the keys'.
+        let far_bytes = far_records as f64 * (self.sizes.mean_bytes() + coast_sent.far_key_bytes) + 0.5;
+        let coast_bytes = coast_sent.bytes + far_bytes as u64;
         if let Some(quota) = &mut self.quota {
             // A coasting shard takes every record: first attempts, each refunding a token.
             quota.release(coast_records, 0);
@@ -425,12 +437,20 @@ impl Producer {
 
     /// The arrivals' multiplier for the period holding `t0`: one gamma draw per period,
     /// from its own stream keyed by the period's index, so every step of the period
-    /// (and every call) sees the same one.
+    /// (and every call) sees the same one; kept for the period, as each step asks twice
+    /// (its mean for coasting, then its draws) and a seek generates a block.
     fn burst_scale(&mut self, t0: SimTime) -> f64 {
         match self.spec.arrivals {
             Arrivals::Bursty { cv, period } => {
                 let index = t0.as_nanos() / period.as_nanos();
-                gamma(self.bursts_stream.at_step(index), 1.0 / (cv * cv), cv * cv)
+                match self.burst {
+                    Some((drawn_index, scale)) if drawn_index == index => scale,
+                    _ => {
+                        let scale = gamma(self.bursts_stream.at_step(index), 1.0 / (cv * cv), cv * cv);
+                        self.burst = Some((index, scale));
+                        scale
+                    }
+                }
             }
             _ => 1.0,
         }
@@ -540,12 +560,12 @@ impl Producer {
         };
         let (mut offered, mut oversize) = (0, 0);
         match self.spec.arrivals {
-            // With every shard coasting nothing is drawn here, and the stream is not
-            // positioned (a seek generates a block).
-            Arrivals::Poisson | Arrivals::Bursty { .. } if slots.is_empty() => {}
             Arrivals::Poisson | Arrivals::Bursty { .. } => {
-                let rng = self.arrivals_stream.at_step(step);
+                // Positioned on the first draw: a seek generates a block, and with every
+                // shard coasting nothing is drawn here.
+                self.arrivals_stream.set_step(step);
                 for &shard in slots {
+                    let rng = self.arrivals_stream.rng();
                     let mean = expected * scale * self.shares[shard];
                     let records = self.samplers[shard].sample(mean, rng);
                     offered += records;

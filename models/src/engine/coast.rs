@@ -36,7 +36,7 @@
 //!   mean leaves the window's range (that step is stepped); and at a near window's step
 //!   whose draw does not fit the allowance.
 
-use super::Simulation;
+use super::{Simulation, StepStore};
 use crate::consumer::reader::PollOutcome;
 use crate::consumer::{CoastBlocks, ShardReader};
 use crate::producer::{Arrival, CoastSample, CoastSent};
@@ -81,11 +81,12 @@ pub(super) struct Coasting {
     allowed: bool,
     sizes_fixed: bool,
     window_steps: u64,
+    /// The run's steps: the last one ends every window.
+    steps_total: u64,
     /// Per shard slot: whether it coasts now (no admission, storing or polls per step).
     pub(super) flags: Vec<bool>,
     draws: Vec<Draws>,
     start_step: Vec<u64>,
-    coasting_count: usize,
     /// Per shard slot: the mean records a step when its window started (what a far
     /// window draws its busiest second from: its rates hold), and a near window's
     /// highest per-second utilisation.
@@ -112,6 +113,9 @@ pub(super) struct Coasting {
     mean_sums: Vec<f64>,
     last_means: Vec<f64>,
     far_shares: Vec<f64>,
+    /// Per producer: its shares of the far windows' shards weighed by their mean key
+    /// bytes (over `far_shares`, a far record's mean key bytes).
+    far_key_bytes: Vec<f64>,
     /// Slots not coasting (each step's per-shard work runs over them), in slot order,
     /// kept as windows start and end; and those the producers draw for (not coasting,
     /// nor spilled this step), rebuilt when stale, as are the far shares.
@@ -151,10 +155,10 @@ impl Coasting {
             allowed: false,
             sizes_fixed: false,
             window_steps: window_steps.max(1),
+            steps_total: spec.duration.as_nanos().div_ceil(spec.step.as_nanos()),
             flags: Vec::new(),
             draws: Vec::new(),
             start_step: Vec::new(),
-            coasting_count: 0,
             step_mean: Vec::new(),
             utilisation_peak: Vec::new(),
             peak_tails: Vec::new(),
@@ -167,6 +171,7 @@ impl Coasting {
             mean_sums: vec![0.0; producers],
             last_means: vec![f64::NAN; producers],
             far_shares: vec![0.0; producers],
+            far_key_bytes: vec![0.0; producers],
             stepping: Vec::new(),
             to_emit: Vec::new(),
             to_emit_stale: true,
@@ -246,8 +251,9 @@ impl Coasting {
         self.to_emit_stale = true;
     }
 
+    /// Whether any shard coasts: the stepping list holds every slot that does not.
     pub(super) fn any(&self) -> bool {
-        self.coasting_count > 0
+        self.stepping.len() < self.flags.len()
     }
 
     /// How a window at `mean` records per second would draw, if it may coast at all:
@@ -312,10 +318,9 @@ impl Simulation<'_> {
         }
         for &slot in &pass {
             let coasting = &self.coasting;
-            let far = coasting.flags[slot] && coasting.draws[slot] == Draws::Far;
-            if far && !rates_changed {
-                continue;
-            }
+            // Only this slot's own window starts or ends in its turn, so a slot taken
+            // from `not_far` is still not far.
+            debug_assert!(rates_changed || !(coasting.flags[slot] && coasting.draws[slot] == Draws::Far));
             if !self.shards.open[slot] {
                 debug_assert!(!coasting.flags[slot], "closed shards do not coast");
                 continue;
@@ -343,7 +348,11 @@ impl Simulation<'_> {
         let coasting = &mut self.coasting;
         for p in 0..coasting.producers {
             coasting.mean_sums[p] += coasting.step_means[p];
-            coasting.sent[p].far_mean = coasting.step_means[p] * coasting.far_shares[p];
+            let sent = &mut coasting.sent[p];
+            sent.far_mean = coasting.step_means[p] * coasting.far_shares[p];
+            if coasting.far_shares[p] > 0.0 {
+                sent.far_key_bytes = coasting.far_key_bytes[p] / coasting.far_shares[p];
+            }
         }
     }
 
@@ -355,7 +364,6 @@ impl Simulation<'_> {
         coasting.start_step[slot] = index;
         coasting.step_mean[slot] = mean;
         coasting.utilisation_peak[slot] = 0.0;
-        coasting.coasting_count += 1;
         if draws == Draws::Far {
             for p in 0..coasting.producers {
                 coasting.baselines[slot * coasting.producers + p] = coasting.mean_sums[p];
@@ -378,10 +386,12 @@ impl Simulation<'_> {
         }
         coasting.far_shares_stale = false;
         coasting.far_shares.fill(0.0);
+        coasting.far_key_bytes.fill(0.0);
         for slot in (0..coasting.flags.len()).filter(|&slot| coasting.flags[slot] && coasting.draws[slot] == Draws::Far)
         {
             for (p, producer) in self.producers.iter().enumerate() {
                 coasting.far_shares[p] += producer.shares()[slot];
+                coasting.far_key_bytes[p] += producer.shares()[slot] * producer.key_bytes_mean()[slot];
             }
         }
     }
@@ -413,8 +423,8 @@ impl Simulation<'_> {
                 coasting.sent[p].bytes += sample.bytes;
             }
             let utilisation = super::utilisation_of(
-                records,
-                bytes,
+                count_to_f64(records),
+                count_to_f64(bytes),
                 count_to_f64(limit.records_per_s),
                 count_to_f64(limit.bytes_per_s),
             );
@@ -436,9 +446,9 @@ impl Simulation<'_> {
 
     /// After a step: flushes every window that ends with it.
     pub(super) fn coast_step_end(&mut self, index: u64) {
-        let steps_total = self.spec.duration.as_nanos().div_ceil(self.step_ns);
         let next = index + 1;
-        if self.coasting.any() && (next.is_multiple_of(self.coasting.window_steps) || next == steps_total) {
+        let coasting = &self.coasting;
+        if coasting.any() && (next.is_multiple_of(coasting.window_steps) || next == coasting.steps_total) {
             self.coast_flush_all(next);
         }
     }
@@ -450,7 +460,7 @@ impl Simulation<'_> {
                 self.coast_flush(slot, end_step);
             }
         }
-        debug_assert_eq!(self.coasting.coasting_count, 0);
+        debug_assert!(!self.coasting.any());
     }
 
     /// Adds the latencies that coasting polls read to the histograms (before a period
@@ -542,7 +552,6 @@ impl Simulation<'_> {
         let coasting = &mut self.coasting;
         debug_assert!(coasting.flags[slot]);
         coasting.set_coasting(slot, false);
-        coasting.coasting_count -= 1;
         let start_step = coasting.start_step[slot];
         let steps = end_step - start_step;
         coasting.coasted_steps += steps;
@@ -565,8 +574,12 @@ impl Simulation<'_> {
                 let peak = if steps == 1 { records } else { tail.max_of(rng, steps) };
                 let write = &self.spec.stream.write_limit;
                 let bytes_per_record = if records > 0 { count_to_f64(bytes) / count_to_f64(records) } else { 0.0 };
-                (count_to_f64(peak) / count_to_f64(write.records_per_s))
-                    .max(count_to_f64(peak) * bytes_per_record / count_to_f64(write.bytes_per_s))
+                super::utilisation_of(
+                    count_to_f64(peak),
+                    count_to_f64(peak) * bytes_per_record,
+                    count_to_f64(write.records_per_s),
+                    count_to_f64(write.bytes_per_s),
+                )
             }
         };
         // Nothing was refused: the demand peaked with the utilisation.
@@ -610,20 +623,10 @@ impl Simulation<'_> {
             bytes += written_bytes;
             age_sum_ns += u128::from(written) * u128::from(age_ns);
         }
-        let period = &mut self.shards.period[slot];
-        period.incoming_records += records;
-        period.incoming_bytes += bytes;
-        let stream = &mut self.stream_period;
-        stream.incoming_records += records;
-        stream.incoming_user_records += records;
-        stream.incoming_bytes += bytes;
-        self.incoming_records_total += records;
-        self.incoming_bytes_total += bytes;
-        let window = &mut self.shards.since_evaluation[slot];
-        window.0 += records;
-        window.1 += bytes;
-        let age_ns = if records == 0 { 0 } else { (age_sum_ns / u128::from(records)) as u64 };
-        (records, bytes, age_ns)
+        // Coasting producers neither aggregate nor get throttled.
+        let stored = StepStore { kinesis_records: records, records, bytes, age_sum_ns };
+        self.count_stored(slot, &stored, 0);
+        (records, bytes, stored.age_mean_ns())
     }
 
     /// Serves the window's polls of `slot` (due before `t1_ns`): first, in time order,
@@ -638,15 +641,8 @@ impl Simulation<'_> {
         let mut sum = PollOutcome::default();
         let (mut calls, mut throttled_calls) = (0, 0);
         let polls_max = self.consumers.len() as u64 * (self.coasting.window_steps * self.step_ns / NANOS_PER_MS + 1);
-        loop {
-            let due =
-                |consumer: &ShardReader| consumer.next_poll_ns(slot) < t1_ns && !consumer.reaches_only(slot, &blocks);
-            let Some(consumer_slot) = (0..self.consumers.len())
-                .filter(|&c| due(&self.consumers[c]))
-                .min_by_key(|&c| (self.consumers[c].next_poll_ns(slot), c))
-            else {
-                break;
-            };
+        // Polls that reach back before the window's block, in time order.
+        while let Some(consumer_slot) = self.next_poller(slot, t1_ns, |c| !c.reaches_only(slot, &blocks)) {
             let consumer = &mut self.consumers[consumer_slot];
             let outcome = consumer.poll::<false>(slot, &self.shards.logs[slot], &mut self.shards.budgets[slot], limit);
             sum.records += outcome.records;

@@ -61,8 +61,8 @@ pub mod phase {
 }
 
 /// A second's records and bytes as a share of a shard's limits: the larger of the two.
-fn utilisation_of(records: u64, bytes: u64, records_limit: f64, bytes_limit: f64) -> f64 {
-    (count_to_f64(records) / records_limit).max(count_to_f64(bytes) / bytes_limit)
+fn utilisation_of(records: f64, bytes: f64, records_limit: f64, bytes_limit: f64) -> f64 {
+    (records / records_limit).max(bytes / bytes_limit)
 }
 
 /// The most events pending at once (a bound, asserted by the queue).
@@ -240,6 +240,21 @@ struct StepStore {
     bytes: u64,
     /// Sum over stored records of (arrival - creation), for the block's mean age.
     age_sum_ns: u128,
+}
+
+impl StepStore {
+    /// The stored user records' mean age at arrival (0 when none).
+    fn age_mean_ns(&self) -> u64 {
+        if self.records == 0 {
+            return 0;
+        }
+        // A 64-bit division when the sum fits (it nearly always does): a 128-bit one is
+        // a library call several times slower, on every shard every step.
+        match u64::try_from(self.age_sum_ns) {
+            Ok(age_sum_ns) => age_sum_ns / self.records,
+            Err(_) => (self.age_sum_ns / u128::from(self.records)) as u64,
+        }
+    }
 }
 
 /// Scratch of the write step, one entry per open shard, sized once per shard map.
@@ -1046,8 +1061,8 @@ impl<'a> Simulation<'a> {
         }
         for producer in &mut self.producers {
             producer.project(&self.shards.ranges, &self.shards.open);
-            self.coasting.shards_changed();
         }
+        self.coasting.shards_changed();
         for &parent in parents {
             let targets: Vec<u32> = children
                 .iter()
@@ -1315,14 +1330,11 @@ impl<'a> Simulation<'a> {
         second.accepted_bytes += admitted.bytes_accepted;
     }
 
-    /// Appends what a shard accepted this step to its log and counts it.
-    fn store_step(&mut self, slot: usize, t0: SimTime, t1: SimTime) {
+    /// Counts what a shard stored (and `throttled` records it refused) into its period,
+    /// the stream's period, the run's totals and the policy's evaluation window: for a
+    /// step ([`Self::store_step`]) and for a coasting window alike.
+    fn count_stored(&mut self, slot: usize, stored: &StepStore, throttled: u64) {
         let shards = &mut self.shards;
-        let stored = std::mem::take(&mut shards.stored[slot]);
-        let demand = &shards.demand[slot];
-        debug_assert_eq!(demand.accept_left, 0, "apportioning hands out every admitted record");
-        debug_assert_eq!(demand.demand_left, 0);
-        let throttled = demand.records - stored.kinesis_records;
         let period = &mut shards.period[slot];
         period.incoming_records += stored.kinesis_records;
         period.incoming_bytes += stored.bytes;
@@ -1337,23 +1349,27 @@ impl<'a> Simulation<'a> {
         let window = &mut shards.since_evaluation[slot];
         window.0 += stored.kinesis_records;
         window.1 += stored.bytes;
+    }
+
+    /// Appends what a shard accepted this step to its log and counts it.
+    fn store_step(&mut self, slot: usize, t0: SimTime, t1: SimTime) {
+        let stored = std::mem::take(&mut self.shards.stored[slot]);
+        let demand = &self.shards.demand[slot];
+        debug_assert_eq!(demand.accept_left, 0, "apportioning hands out every admitted record");
+        debug_assert_eq!(demand.demand_left, 0);
+        let (throttled, filled_at_ns) = (demand.records - stored.kinesis_records, demand.filled_at_ns);
+        self.count_stored(slot, &stored, throttled);
         if stored.records == 0 {
             return;
         }
-        // A 64-bit division when the sum fits (it nearly always does): a 128-bit one is
-        // a library call several times slower, on every shard every step.
-        let age_ns = match u64::try_from(stored.age_sum_ns) {
-            Ok(age_sum_ns) => age_sum_ns / stored.records,
-            Err(_) => (stored.age_sum_ns / u128::from(stored.records)) as u64,
-        };
-        let arrival_last_ns = demand.filled_at_ns.min(t1.as_nanos() - 1).max(t0.as_nanos());
-        shards.logs[slot].append(
+        let arrival_last_ns = filled_at_ns.min(t1.as_nanos() - 1).max(t0.as_nanos());
+        self.shards.logs[slot].append(
             stored.records,
             stored.kinesis_records,
             stored.bytes,
             t0.as_nanos(),
             arrival_last_ns,
-            age_ns,
+            stored.age_mean_ns(),
         );
     }
 
@@ -1401,7 +1417,7 @@ impl<'a> Simulation<'a> {
     /// they arrive.
     fn serve_shard_polls<const SINGLES: bool>(&mut self, slot: usize, t0: SimTime, t1: SimTime, polls_max: u64) {
         let mut polls = 0;
-        while let Some(consumer_slot) = self.next_poller(slot, t1) {
+        while let Some(consumer_slot) = self.next_poller(slot, t1.as_nanos(), |_| true) {
             if self.waits_for_parent(consumer_slot, slot) {
                 // Per-key order: a KCL application reads a child only once its parent
                 // is closed and read to its end (reference §6.1).
@@ -1483,13 +1499,13 @@ impl<'a> Simulation<'a> {
         self.consumers[consumer_slot].waits_for_parent(slot, &shards.parents, &shards.open, &shards.logs)
     }
 
-    /// The consumer whose next poll of `slot` comes first before `t1`; ties (rare, as
-    /// phases are random) go to the lower consumer slot.
-    fn next_poller(&self, slot: usize, t1: SimTime) -> Option<usize> {
+    /// The consumer whose next poll of `slot` comes first before `t1_ns`, among those
+    /// `eligible`; ties (rare, as phases are random) go to the lower consumer slot.
+    fn next_poller(&self, slot: usize, t1_ns: u64, eligible: impl Fn(&ShardReader) -> bool) -> Option<usize> {
         let mut best: Option<(u64, usize)> = None;
         for (consumer_slot, consumer) in self.consumers.iter().enumerate() {
             let due = consumer.next_poll_ns(slot);
-            if due < t1.as_nanos() && best.is_none_or(|(best_due, _)| due < best_due) {
+            if due < t1_ns && best.is_none_or(|(best_due, _)| due < best_due) && eligible(consumer) {
                 best = Some((due, consumer_slot));
             }
         }
@@ -1517,9 +1533,18 @@ impl<'a> Simulation<'a> {
                 second.accepted_records,
                 second.accepted_bytes
             );
-            let utilisation =
-                utilisation_of(second.accepted_records, second.accepted_bytes, records_limit, bytes_limit);
-            let demand = utilisation_of(second.attempted_records, second.attempted_bytes, records_limit, bytes_limit);
+            let utilisation = utilisation_of(
+                count_to_f64(second.accepted_records),
+                count_to_f64(second.accepted_bytes),
+                records_limit,
+                bytes_limit,
+            );
+            let demand = utilisation_of(
+                count_to_f64(second.attempted_records),
+                count_to_f64(second.attempted_bytes),
+                records_limit,
+                bytes_limit,
+            );
             self.note_second_peaks(slot, utilisation, demand);
         }
     }
